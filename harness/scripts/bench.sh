@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's benchmark command: installs what is missing, starts the local brokers, runs
+# criterion. Extra arguments go to criterion, e.g. `harness/scripts/bench.sh --bench latency`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+harness/scripts/install-deps.sh
+cargo bench --workspace "$@"

@@ -1,0 +1,105 @@
+//! The crate's one error type.
+//!
+//! Messages are short, lowercase and name the transport and the endpoint, so that a failed run
+//! says what failed and where ("amqp: cannot connect to amqp://127.0.0.1:5672: connection refused").
+
+use std::time::Duration;
+
+use crate::payment::DomainError;
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Boxed source error from a dependency (hyper, tonic, lapin, rdkafka, ...).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in paybench.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client could not reach its server or broker.
+    #[error("{transport}: cannot connect to {endpoint}: {source}")]
+    Connect {
+        /// Transport name, e.g. `grpc`.
+        transport: &'static str,
+        /// Address or URL that was tried (credentials redacted).
+        endpoint: String,
+        /// Underlying cause.
+        #[source]
+        source: BoxError,
+    },
+    /// A call was sent but failed in transit (connection reset, protocol error, ...).
+    #[error("{transport}: call to {endpoint} failed: {message}")]
+    Call {
+        /// Transport name.
+        transport: &'static str,
+        /// Address or URL of the peer.
+        endpoint: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The server answered with an error status (bad input, validation, size limit).
+    #[error("{transport}: server rejected the call ({status}): {message}")]
+    Rejected {
+        /// Transport name.
+        transport: &'static str,
+        /// The protocol's status, e.g. `400`, `InvalidArgument`, `unknown_currency`.
+        status: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// No reply arrived before the deadline.
+    #[error("{transport}: no reply from {endpoint} within {:?}", after)]
+    Timeout {
+        /// Transport name.
+        transport: &'static str,
+        /// Address or URL of the peer.
+        endpoint: String,
+        /// The deadline that passed.
+        after: Duration,
+    },
+    /// A body could not be encoded or decoded.
+    #[error("{codec}: {message}")]
+    Codec {
+        /// `protobuf` or `json`.
+        codec: &'static str,
+        /// What was wrong with the bytes.
+        message: String,
+    },
+    /// The business function refused the payment.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// A configuration value is invalid.
+    #[error("config: {0}")]
+    Config(String),
+    /// A local I/O operation (bind, file) failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, e.g. `bind 127.0.0.1:0`.
+        what: String,
+        /// Underlying cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A short, stable class used to account failed calls in results (`connect`, `call`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Connect { .. } => "connect",
+            Error::Call { .. } => "call",
+            Error::Rejected { .. } => "rejected",
+            Error::Timeout { .. } => "timeout",
+            Error::Codec { .. } => "codec",
+            Error::Domain(_) => "domain",
+            Error::Config(_) => "config",
+            Error::Io { .. } => "io",
+        }
+    }
+
+    /// Builds an [`Error::Io`] from a description and an I/O error.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { what: what.into(), source }
+    }
+}

@@ -1,0 +1,205 @@
+//! `grpc` and `grpc-json`: tonic unary calls over HTTP/2.
+//!
+//! Both arms run the same server code and differ only in the codec ([`crate::codec::grpc`]):
+//! protobuf (`application/grpc`) or JSON (`application/grpc+json`). Comparing them isolates what
+//! the body format costs when the transport (HTTP/2 + gRPC framing) is held fixed.
+//!
+//! Tuning, identical on both arms and matching the REST arms where they overlap:
+//! - TCP_NODELAY on both ends (tonic's client default; set explicitly on the server).
+//! - One HTTP/2 connection per client, shared by all in-flight calls (tonic's `Channel`).
+//! - HTTP/2 flow-control windows left at hyper's defaults, as for `rest-h2`.
+//! - No compression, no TLS, as on every arm.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use tokio::sync::oneshot;
+use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
+use tonic::{Code, Request, Response, Status, Streaming};
+
+use crate::codec::Codec;
+use crate::codec::grpc::oversize_as_resource_exhausted;
+use crate::payment::{DomainError, PaymentService};
+use crate::pb::{self, PaymentRequest, PaymentResponse};
+use crate::transport::{ClientConfig, ServerConfig, ServerHandle, Transport, bind, with_deadline};
+use crate::{Error, Result};
+
+fn arm_name(codec: Codec) -> &'static str {
+    match codec {
+        Codec::Protobuf => "grpc",
+        Codec::Json => "grpc-json",
+    }
+}
+
+/// A tonic client on one HTTP/2 connection; cheap to share across concurrent calls.
+#[derive(Debug, Clone)]
+pub struct Client {
+    name: &'static str,
+    endpoint: String,
+    config: ClientConfig,
+    inner: Inner,
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    Proto(pb::payment_service_client::PaymentServiceClient<Channel>),
+    Json(pb::json::payment_service_client::PaymentServiceClient<Channel>),
+}
+
+impl Client {
+    /// Connects to a gRPC server at `endpoint` (`host:port`) with the given body codec.
+    pub async fn connect(codec: Codec, endpoint: &str, config: &ClientConfig) -> Result<Self> {
+        let name = arm_name(codec);
+        let connect_error = |e: Box<dyn std::error::Error + Send + Sync>| Error::Connect {
+            transport: name,
+            endpoint: endpoint.to_owned(),
+            source: e,
+        };
+        let channel = Endpoint::from_shared(format!("http://{endpoint}"))
+            .map_err(|e| connect_error(Box::new(e)))?
+            .tcp_nodelay(true)
+            .connect_timeout(config.timeout)
+            .connect()
+            .await
+            .map_err(|e| connect_error(Box::new(e)))?;
+        let limit = config.max_body_bytes;
+        let inner = match codec {
+            Codec::Protobuf => Inner::Proto(
+                pb::payment_service_client::PaymentServiceClient::new(channel).max_decoding_message_size(limit),
+            ),
+            Codec::Json => Inner::Json(
+                pb::json::payment_service_client::PaymentServiceClient::new(channel)
+                    .max_decoding_message_size(limit),
+            ),
+        };
+        Ok(Self {
+            name,
+            endpoint: endpoint.to_owned(),
+            config: config.clone(),
+            inner,
+        })
+    }
+
+    fn status_error(&self, status: Status) -> Error {
+        match status.code() {
+            Code::DeadlineExceeded => Error::Timeout {
+                transport: self.name,
+                endpoint: self.endpoint.clone(),
+                after: self.config.timeout,
+            },
+            Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled => Error::Call {
+                transport: self.name,
+                endpoint: self.endpoint.clone(),
+                message: format!("{:?}: {}", status.code(), status.message()),
+            },
+            code => Error::Rejected {
+                transport: self.name,
+                status: format!("{code:?}"),
+                message: status.message().to_owned(),
+            },
+        }
+    }
+}
+
+impl Transport for Client {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+        // Clones of a tonic client share the channel: this is how tonic multiplexes calls.
+        let reply = with_deadline(self.name, &self.endpoint, self.config.timeout, async {
+            let reply = match self.inner.clone() {
+                Inner::Proto(mut c) => c.authorize(Request::new(req)).await,
+                Inner::Json(mut c) => c.authorize(Request::new(req)).await,
+            };
+            reply.map_err(|status| self.status_error(status))
+        })
+        .await?;
+        Ok(reply.into_inner())
+    }
+}
+
+/// The gRPC service: decodes (in the codec), calls the business function, encodes.
+#[derive(Debug, Clone, Copy)]
+struct Handler {
+    service: PaymentService,
+}
+
+fn domain_status(e: DomainError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+impl Handler {
+    async fn authorize(&self, req: PaymentRequest) -> Result<PaymentResponse, Status> {
+        self.service.authorize(&req).await.map_err(domain_status)
+    }
+}
+
+type ReplyStream = Pin<Box<dyn Stream<Item = Result<PaymentResponse, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl pb::payment_service_server::PaymentService for Handler {
+    async fn authorize(&self, request: Request<PaymentRequest>) -> Result<Response<PaymentResponse>, Status> {
+        Handler::authorize(self, request.into_inner()).await.map(Response::new)
+    }
+
+    type AuthorizeStreamStream = ReplyStream;
+
+    /// Replies in request order; a bad request gets an error item and the stream goes on.
+    async fn authorize_stream(
+        &self,
+        request: Request<Streaming<PaymentRequest>>,
+    ) -> Result<Response<Self::AuthorizeStreamStream>, Status> {
+        let handler = *self;
+        let replies = request.into_inner().then(move |item| async move {
+            match item {
+                Ok(req) => handler.authorize(req).await,
+                Err(status) => Err(status),
+            }
+        });
+        Ok(Response::new(Box::pin(replies)))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::json::payment_service_server::PaymentService for Handler {
+    async fn authorize(&self, request: Request<PaymentRequest>) -> Result<Response<PaymentResponse>, Status> {
+        Handler::authorize(self, request.into_inner()).await.map(Response::new)
+    }
+}
+
+/// Starts a tonic server for the `grpc` (protobuf) or `grpc-json` arm.
+pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> {
+    let name = arm_name(codec);
+    let listener = bind(name, config.bind).await?;
+    let addr = listener.local_addr().map_err(|e| Error::io(format!("{name}: local_addr"), e))?;
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let handler = Handler { service: config.service };
+    let limit = config.max_body_bytes;
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let mut router = Server::builder()
+        .tcp_nodelay(true)
+        .layer(tower::util::MapResponseLayer::new(
+            oversize_as_resource_exhausted::<tonic::body::Body>,
+        ));
+    let router = match codec {
+        Codec::Protobuf => router.add_service(
+            pb::payment_service_server::PaymentServiceServer::new(handler).max_decoding_message_size(limit),
+        ),
+        Codec::Json => router.add_service(
+            pb::json::payment_service_server::PaymentServiceServer::new(handler).max_decoding_message_size(limit),
+        ),
+    };
+    let task = tokio::spawn(async move {
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stop.await;
+            })
+            .await
+        {
+            tracing::error!("{name}: server on {addr} stopped: {e}");
+        }
+    });
+    Ok(ServerHandle::new(addr.to_string(), shutdown, task))
+}

@@ -1,0 +1,37 @@
+//! `inproc`: the CPU floor. No network: the client encodes the request as protobuf, the "server"
+//! decodes it, runs [`process`](crate::payment::process), encodes the reply, and the client
+//! decodes it, all on the calling task. Every other arm pays this work plus its transport.
+
+use crate::codec::Codec;
+use crate::payment::PaymentService;
+use crate::pb::{PaymentRequest, PaymentResponse};
+use crate::transport::Transport;
+use crate::{Error, Result};
+
+/// Client that runs the whole request path in-process.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    service: PaymentService,
+}
+
+impl Client {
+    /// A client that calls `service` directly.
+    pub fn new(service: PaymentService) -> Self {
+        Self { service }
+    }
+}
+
+impl Transport for Client {
+    fn name(&self) -> &'static str {
+        "inproc"
+    }
+
+    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+        let codec = Codec::Protobuf;
+        let request_bytes = codec.encode_request(&req)?;
+        let decoded = codec.decode_request(&request_bytes)?;
+        let resp = self.service.authorize(&decoded).await.map_err(Error::Domain)?;
+        let response_bytes = codec.encode_response(&resp)?;
+        codec.decode_response(&response_bytes)
+    }
+}
