@@ -33,7 +33,7 @@ fn latency(c: &mut Criterion) {
             });
         }
         group.sample_size(50);
-        servers.stop(arm.server);
+        servers.stop(arm);
     }
     for profile in Profile::ALL {
         socket_pingpong(&mut group, profile);
@@ -63,13 +63,16 @@ fn socket_pingpong(group: &mut criterion::BenchmarkGroup<'_, criterion::measurem
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let mut buf = vec![0u8; response_frame.len()];
+    // Checked once before timing: the peer echoes exactly the `tcp` arm's response frame.
+    stream.write_all(&request_frame).expect("write");
+    stream.read_exact(&mut buf).expect("read");
+    assert_eq!(buf, response_frame, "ping-pong echoed the wrong bytes");
     group.bench_function(BenchmarkId::new("socket-pingpong", profile), |b| {
         b.iter(|| {
             stream.write_all(&request_frame).expect("write");
             stream.read_exact(&mut buf).expect("read");
         })
     });
-    assert_eq!(buf, response_frame, "ping-pong echoed the wrong bytes");
     drop(stream);
     server.join().expect("ping-pong server panicked");
 }

@@ -44,7 +44,7 @@ fn throughput(c: &mut Criterion) {
         group.finish();
     }
     for arm in arms {
-        servers.stop(arm.server);
+        servers.stop(arm);
     }
 }
 

@@ -43,9 +43,11 @@ impl ServerRuntime {
             .unwrap_or_else(|e| panic!("cannot start the {kind} server: {e}"))
     }
 
-    /// Stops a server on this runtime.
-    pub fn stop(&self, server: ServerHandle) {
-        self.runtime.block_on(server.shutdown());
+    /// Drops the arm's client, then stops its server on this runtime (bounded by
+    /// `transport::SHUTDOWN_GRACE`).
+    pub fn stop(&self, arm: Arm) {
+        drop(arm.client);
+        self.runtime.block_on(arm.server.shutdown());
     }
 }
 
