@@ -81,7 +81,8 @@ impl Flavor {
 pub struct Client {
     flavor: Flavor,
     endpoint: String,
-    url: String,
+    /// Parsed once: reqwest would otherwise parse the URL string on every call.
+    url: reqwest::Url,
     config: ClientConfig,
     http: reqwest::Client,
 }
@@ -100,15 +101,17 @@ impl Client {
             Flavor::JsonH2 => builder.http2_prior_knowledge(),
             Flavor::Json | Flavor::Proto => builder.http1_only(),
         };
-        let http = builder.build().map_err(|e| Error::Connect {
+        let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::Connect {
             transport: flavor.name(),
             endpoint: endpoint.to_owned(),
-            source: Box::new(e),
-        })?;
+            source,
+        };
+        let http = builder.build().map_err(|e| connect_error(Box::new(e)))?;
+        let url = reqwest::Url::parse(&format!("http://{endpoint}{PATH}")).map_err(|e| connect_error(Box::new(e)))?;
         Ok(Self {
             flavor,
             endpoint: endpoint.to_owned(),
-            url: format!("http://{endpoint}{PATH}"),
+            url,
             config: config.clone(),
             http,
         })
@@ -159,7 +162,7 @@ impl Transport for Client {
         let body = codec.encode_request(&req)?;
         let resp = self
             .http
-            .post(&self.url)
+            .post(self.url.clone())
             .header(header::CONTENT_TYPE, codec.content_type())
             .header(header::ACCEPT, codec.content_type())
             .body(body)
