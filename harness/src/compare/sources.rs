@@ -1,0 +1,416 @@
+//! Adapters from each input to a [`MetricSet`]: criterion baselines, instruction counts, and
+//! `results.json`.
+//!
+//! | input | read by | context that must match |
+//! |---|---|---|
+//! | `target/criterion/<bench id>/<baseline>/estimates.json` | [`criterion`] | `kind = criterion` |
+//! | instruction baseline file (`benches/baselines/instructions.json`) | [`read_file`] | `kind = instructions` |
+//! | gungraun output (`target/gungraun/...`, `summary.json` per bench) | [`gungraun`] | `kind = instructions` |
+//! | `results/<run-id>/results.json` | [`read_file`] → [`results_json`] | `kind`, `scenario`, `transports` |
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{Better, Metric, MetricClass, MetricSet};
+use crate::{Error, Result};
+
+/// The `format` tag of an instruction baseline file.
+pub const INSTRUCTIONS_FORMAT: &str = "paybench-instructions/1";
+
+fn input_error(path: &Path, message: impl Into<String>) -> Error {
+    Error::Input {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::BaselineMismatch(format!("{} does not exist", path.display()))
+        } else {
+            Error::io(format!("read {}", path.display()), e)
+        }
+    })?;
+    serde_json::from_str(&text).map_err(|e| input_error(path, format!("not valid JSON: {e}")))
+}
+
+fn context(kind: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("kind".to_owned(), kind.to_owned())])
+}
+
+/// Reads a file given on the command line: an instruction baseline (it has
+/// `"format": "paybench-instructions/1"`) or a `results.json`. A directory is read as gungraun
+/// output.
+pub fn read_file(path: &Path) -> Result<MetricSet> {
+    if path.is_dir() {
+        return gungraun(path);
+    }
+    let value = read_json(path)?;
+    if value.get("format").and_then(Value::as_str) == Some(INSTRUCTIONS_FORMAT) {
+        instructions(&value, path)
+    } else {
+        results_json(&value, path)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// criterion
+
+/// Reads every bench saved under baseline name `baseline` in criterion's output directory
+/// (`<dir>/<group>/<bench...>/<baseline>/estimates.json`): one latency metric per bench, named by
+/// its path under `dir`, valued by the mean with criterion's confidence interval as the noise.
+pub fn criterion(dir: &Path, baseline: &str) -> Result<MetricSet> {
+    if !dir.is_dir() {
+        return Err(Error::BaselineMismatch(format!("criterion directory {} does not exist", dir.display())));
+    }
+    let mut files = Vec::new();
+    find_named(dir, baseline, "estimates.json", &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::BaselineMismatch(format!(
+            "no criterion baseline named {baseline:?} under {} (save one with `cargo bench -- --save-baseline {baseline}`)",
+            dir.display()
+        )));
+    }
+    let mut metrics = Vec::with_capacity(files.len());
+    for file in files {
+        metrics.push(criterion_metric(dir, &file)?);
+    }
+    Ok(MetricSet {
+        source: format!("{} (baseline {baseline})", dir.display()),
+        context: context("criterion"),
+        metrics,
+    })
+}
+
+/// Collects `<...>/<dir_name>/<file_name>` below `dir`, skipping criterion's `report` folders.
+fn find_named(dir: &Path, dir_name: &str, file_name: &str, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("read directory {}", dir.display()), e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(format!("read directory {}", dir.display()), e))?.path();
+        if !path.is_dir() || path.file_name().is_some_and(|n| n == "report") {
+            continue;
+        }
+        let candidate = path.join(file_name);
+        if path.file_name().is_some_and(|n| n == dir_name) && candidate.is_file() {
+            out.push(candidate);
+        } else {
+            find_named(&path, dir_name, file_name, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn criterion_metric(root: &Path, file: &Path) -> Result<Metric> {
+    let value = read_json(file)?;
+    let number = |pointer: &str| {
+        value
+            .pointer(pointer)
+            .and_then(Value::as_f64)
+            .ok_or_else(|| input_error(file, format!("missing number at {pointer} (not a criterion estimates.json?)")))
+    };
+    let point = number("/mean/point_estimate")?;
+    let interval = (
+        number("/mean/confidence_interval/lower_bound")?,
+        number("/mean/confidence_interval/upper_bound")?,
+    );
+    // The bench id is the path between the criterion root and the baseline folder.
+    let bench_dir = file.parent().and_then(Path::parent).unwrap_or(root);
+    let name = bench_dir
+        .strip_prefix(root)
+        .unwrap_or(bench_dir)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok(Metric {
+        name,
+        class: MetricClass::Latency,
+        unit: "ns".to_owned(),
+        better: Better::Lower,
+        samples: vec![point],
+        interval: Some(interval),
+        point: Some(point),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// instruction counts
+
+/// Reads an instruction baseline file:
+/// `{"format": "paybench-instructions/1", "instructions": {"<bench id>": <count>, ...}}`.
+fn instructions(value: &Value, path: &Path) -> Result<MetricSet> {
+    let counts = value
+        .get("instructions")
+        .and_then(Value::as_object)
+        .ok_or_else(|| input_error(path, "no \"instructions\" object"))?;
+    let mut metrics = Vec::with_capacity(counts.len());
+    for (name, count) in counts {
+        let count = count
+            .as_f64()
+            .ok_or_else(|| input_error(path, format!("instructions.{name} is not a number")))?;
+        metrics.push(instruction_metric(name, count));
+    }
+    Ok(MetricSet {
+        source: path.display().to_string(),
+        context: context("instructions"),
+        metrics,
+    })
+}
+
+fn instruction_metric(name: &str, count: f64) -> Metric {
+    Metric::from_samples(name, MetricClass::Instructions, "instructions", Better::Lower, vec![count])
+}
+
+/// Reads gungraun's output directory (`target/gungraun`, or a bench's folder below it): the
+/// callgrind `Ir` (instructions executed) of every `summary.json`, written when the benches run with
+/// `--save-summary` (or `GUNGRAUN_SAVE_SUMMARY=json`). Bench ids are `<group>::<function>.<id>`.
+pub fn gungraun(dir: &Path) -> Result<MetricSet> {
+    let mut files = Vec::new();
+    find_files(dir, "summary.json", &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::BaselineMismatch(format!(
+            "no gungraun summary.json under {} (run the benches with GUNGRAUN_SAVE_SUMMARY=json)",
+            dir.display()
+        )));
+    }
+    let mut metrics = Vec::with_capacity(files.len());
+    for file in &files {
+        let summary = read_json(file)?;
+        let (name, ir) = gungraun_instructions(&summary).map_err(|message| input_error(file, message))?;
+        metrics.push(instruction_metric(&name, ir));
+    }
+    Ok(MetricSet {
+        source: dir.display().to_string(),
+        context: context("instructions"),
+        metrics,
+    })
+}
+
+fn find_files(dir: &Path, file_name: &str, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::BaselineMismatch(format!("{} does not exist", dir.display()))
+        } else {
+            Error::io(format!("read directory {}", dir.display()), e)
+        }
+    })?;
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(format!("read directory {}", dir.display()), e))?.path();
+        if path.is_dir() {
+            find_files(&path, file_name, out)?;
+        } else if path.file_name().is_some_and(|n| n == file_name) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The bench id and the new run's `Ir` of one gungraun `summary.json`.
+fn gungraun_instructions(summary: &Value) -> std::result::Result<(String, f64), String> {
+    let text = |key: &str| summary.get(key).and_then(Value::as_str);
+    let group = text("group").ok_or("no \"group\" (not a gungraun summary.json?)")?;
+    let function = text("function_name").ok_or("no \"function_name\"")?;
+    let name = match text("id") {
+        Some(id) => format!("{group}::{function}.{id}"),
+        None => format!("{group}::{function}"),
+    };
+    let ir = summary
+        .pointer("/profiles/0/summaries/total/summary/Callgrind/Ir/metrics")
+        .or_else(|| summary.pointer("/profiles/0/data/total/metrics/Callgrind/Ir/metrics"))
+        .and_then(first_number)
+        .ok_or_else(|| format!("no callgrind Ir for {name}"))?;
+    Ok((name, ir))
+}
+
+/// The first number in gungraun's `EitherOrBoth` (`{"Left": n}`, `{"Both": [new, old]}`, with
+/// numbers possibly tagged `{"Int": n}`): the new run's value.
+fn first_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::Array(items) => items.first().and_then(first_number),
+        Value::Object(map) => ["Left", "Both", "Int", "Float"]
+            .iter()
+            .find_map(|key| map.get(*key))
+            .and_then(first_number),
+        _ => None,
+    }
+}
+
+/// Writes an instruction baseline file from a metric set (as read by [`gungraun`]).
+pub fn instructions_json(set: &MetricSet) -> Value {
+    let counts: serde_json::Map<String, Value> = set
+        .metrics
+        .iter()
+        .map(|m| (m.name.clone(), Value::from(m.value().round() as u64)))
+        .collect();
+    serde_json::json!({
+        "format": INSTRUCTIONS_FORMAT,
+        "tool": "gungraun (valgrind callgrind), Ir = instructions executed",
+        "instructions": counts,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// results.json
+
+/// Adapter for `results.json` (written by `paybench run`), as a plain JSON walk.
+///
+/// **Provisional**: `paybench::results` (the typed schema) was being written in parallel; once it
+/// has landed, replace this walk with a typed adapter over its structs. What this walk expects:
+/// - `scenario`: a string, or an object with a `name` string; becomes the `scenario` context.
+/// - Every object that has a `transport` string contributes that name to the `transports` context
+///   (a sorted, comma-separated set) and prefixes the metrics below it.
+/// - Objects inside arrays are named by their first identifying field (`transport`, `profile`,
+///   `name`, `id`, `mode`, `concurrency`, `rate`, `offered_rate`), else by their index.
+/// - A numeric leaf, or an array of numbers (one value per repetition), is a metric when its key
+///   says what it is: `*_ns`, `*_us`, `*_ms` latency (lower is better); `*per_s`,
+///   `*_per_sec`, `*throughput*`, `*calls_per*` throughput (higher); `*bytes*` bytes (lower);
+///   `*cpu*` CPU (lower). `cpu` wins over a time suffix (`cpu_us_per_call` is CPU). Other numbers
+///   (counts, settings, environment) are not compared.
+pub fn results_json(value: &Value, path: &Path) -> Result<MetricSet> {
+    if !value.is_object() {
+        return Err(input_error(path, "not a results.json (top level is not an object)"));
+    }
+    let mut walk = ResultsWalk::default();
+    walk.visit(value, "", None);
+    if walk.metrics.is_empty() {
+        return Err(input_error(path, "no metrics found (expected keys such as p99_us, calls_per_s, wire_bytes_per_call)"));
+    }
+    let mut ctx = context("results");
+    let scenario = value
+        .get("scenario")
+        .and_then(|s| s.as_str().or_else(|| s.get("name").and_then(Value::as_str)));
+    if let Some(scenario) = scenario {
+        ctx.insert("scenario".to_owned(), scenario.to_owned());
+    }
+    walk.transports.sort();
+    walk.transports.dedup();
+    ctx.insert("transports".to_owned(), walk.transports.join(","));
+    Ok(MetricSet {
+        source: path.display().to_string(),
+        context: ctx,
+        metrics: walk.metrics,
+    })
+}
+
+#[derive(Default)]
+struct ResultsWalk {
+    metrics: Vec<Metric>,
+    transports: Vec<String>,
+}
+
+const ID_FIELDS: [&str; 8] = ["transport", "profile", "name", "id", "mode", "concurrency", "rate", "offered_rate"];
+
+impl ResultsWalk {
+    fn visit(&mut self, value: &Value, prefix: &str, key: Option<&str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(t) = map.get("transport").and_then(Value::as_str) {
+                    self.transports.push(t.to_owned());
+                }
+                for (k, v) in map {
+                    if k == "scenario" || k == "environment" || k == "env" || k == "config" {
+                        continue;
+                    }
+                    self.visit(v, &join(prefix, k), Some(k));
+                }
+            }
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_number) => {
+                let samples: Vec<f64> = items.iter().filter_map(Value::as_f64).collect();
+                self.leaf(prefix, key, samples);
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.visit(item, &join(prefix, &element_name(item, i)), None);
+                }
+            }
+            Value::Number(n) => self.leaf(prefix, key, n.as_f64().into_iter().collect()),
+            _ => {}
+        }
+    }
+
+    fn leaf(&mut self, name: &str, key: Option<&str>, samples: Vec<f64>) {
+        let Some((class, unit, better)) = key.and_then(classify) else { return };
+        self.metrics.push(Metric::from_samples(name, class, unit, better, samples));
+    }
+}
+
+fn join(prefix: &str, part: &str) -> String {
+    if prefix.is_empty() { part.to_owned() } else { format!("{prefix}/{part}") }
+}
+
+fn element_name(item: &Value, index: usize) -> String {
+    ID_FIELDS
+        .iter()
+        .find_map(|field| match item.get(*field)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(format!("{field}={n}")),
+            _ => None,
+        })
+        .unwrap_or_else(|| index.to_string())
+}
+
+/// The class, unit and direction a `results.json` key announces, if any.
+fn classify(key: &str) -> Option<(MetricClass, &'static str, Better)> {
+    let key = key.to_ascii_lowercase();
+    if key.contains("cpu") {
+        let unit = time_unit(&key).unwrap_or("s");
+        return Some((MetricClass::Cpu, unit, Better::Lower));
+    }
+    if key.contains("per_s") || key.contains("throughput") || key.contains("calls_per") || key.ends_with("_rps") {
+        return Some((MetricClass::Throughput, "1/s", Better::Higher));
+    }
+    if key.contains("bytes") {
+        return Some((MetricClass::Bytes, "bytes", Better::Lower));
+    }
+    time_unit(&key).map(|unit| (MetricClass::Latency, unit, Better::Lower))
+}
+
+fn time_unit(key: &str) -> Option<&'static str> {
+    [("_ns", "ns"), ("_us", "us"), ("_ms", "ms")]
+        .iter()
+        .find(|(suffix, _)| key.ends_with(suffix) || key.contains(&format!("{suffix}_")))
+        .map(|(_, unit)| *unit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_walk_names_classifies_and_keeps_repetitions() {
+        let value = serde_json::json!({
+            "scenario": {"name": "quick", "duration_s": 10},
+            "environment": {"cores": 2},
+            "results": [
+                {"transport": "grpc", "profile": "small", "latency": {"p99_us": [120.0, 125.0, 118.0]},
+                 "calls_per_s": 9000.0, "wire_bytes_per_call": 310, "cpu_us_per_call": 40.0, "sent": 1000},
+                {"transport": "rest", "profile": "small", "latency": {"p99_us": [200.0]},
+                 "calls_per_s": 7000.0, "wire_bytes_per_call": 520, "cpu_us_per_call": 55.0, "sent": 1000}
+            ]
+        });
+        let set = results_json(&value, Path::new("r.json")).unwrap();
+        assert_eq!(set.context["scenario"], "quick");
+        assert_eq!(set.context["transports"], "grpc,rest");
+        let p99 = set.metrics.iter().find(|m| m.name == "results/grpc/latency/p99_us").unwrap();
+        assert_eq!(p99.samples, vec![120.0, 125.0, 118.0]);
+        assert_eq!((p99.class, p99.unit.as_str()), (MetricClass::Latency, "us"));
+        let kinds: Vec<_> = set.metrics.iter().filter(|m| m.name.starts_with("results/rest/")).map(|m| (m.class, m.better)).collect();
+        assert_eq!(kinds.len(), 4, "{:?}", set.metrics);
+        assert!(kinds.contains(&(MetricClass::Throughput, Better::Higher)));
+        assert!(kinds.contains(&(MetricClass::Cpu, Better::Lower)));
+        assert!(kinds.contains(&(MetricClass::Bytes, Better::Lower)));
+        assert!(!set.metrics.iter().any(|m| m.name.ends_with("sent") || m.name.contains("duration")));
+    }
+
+    #[test]
+    fn gungraun_numbers_take_the_new_run() {
+        assert_eq!(first_number(&serde_json::json!({"Both": [{"Int": 120}, {"Int": 100}]})), Some(120.0));
+        assert_eq!(first_number(&serde_json::json!({"Left": {"Int": 7}})), Some(7.0));
+    }
+}
