@@ -4,6 +4,10 @@
 # harness/compare.toml, instructions_pct, 2 % by default).
 #
 # Usage: harness/scripts/regression-gate.sh [--update] [--baseline FILE] [--features LIST] [FILTER]
+#        harness/scripts/regression-gate.sh --self-test
+#   --self-test      prove the gate bites: harness/tests/compare_gate.rs injects a real slowdown
+#                    (feature paybench/inject-slowdown) and checks that the gate and compare fail,
+#                    and pass without it; then runs the gate as usual
 #   --update         rewrite the baseline from this run instead of comparing (commit the result)
 #   --baseline FILE  baseline to compare with / write (default benches/baselines/instructions.json)
 #   --features LIST  cargo features for the bench build, e.g. paybench/inject-slowdown (self-test)
@@ -15,20 +19,23 @@
 #
 # Exit status: that of `paybench compare`: 0 nothing regressed, 1 regressed, 2 error,
 # 3 baseline missing or not comparable (different bench set). 2 also when valgrind or
-# gungraun-runner is missing (harness/scripts/install-deps.sh installs both).
+# gungraun-runner is missing (harness/scripts/install-deps.sh installs both); 4 when --self-test
+# fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 baseline=benches/baselines/instructions.json
 features=""
 update=0
+self_test=0
 filter=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --update) update=1 ;;
+    --self-test) self_test=1 ;;
     --baseline) baseline="$2"; shift ;;
     --features) features="$2"; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     -*) echo "regression-gate: unknown option $1" >&2; exit 2 ;;
     *) filter=("$1") ;;
   esac
@@ -43,6 +50,14 @@ for tool in valgrind gungraun-runner; do
 done
 
 started=$(date +%s)
+if [ "$self_test" = 1 ]; then
+  echo "regression-gate: self-test (injected slowdown must fail the gate)" >&2
+  cargo test --quiet -p paybench --test compare_gate -- --ignored --nocapture || {
+    echo "regression-gate: self-test FAILED: the gate does not catch an injected slowdown" >&2
+    exit 4
+  }
+  echo "regression-gate: self-test passed in $(( $(date +%s) - started )) s" >&2
+fi
 gate_dir="${PAYBENCH_GATE_DIR:-target/regression-gate}"
 rm -rf "$gate_dir"
 mkdir -p "$gate_dir"
