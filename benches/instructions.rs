@@ -3,7 +3,7 @@
 //! Wall-clock figures on shared CI machines move by tens of percent; instruction counts of a
 //! deterministic path move by a few hundredths of a percent, so a 2 % gate on them is meaningful.
 //! Every case here is deterministic: payloads come from [`DEFAULT_SEED`], the business function
-//! runs with a fixed clock ([`FIXED_CLOCK`]) and no case touches the network, a clock or a random
+//! runs with a fixed clock ([`FIXED_CLOCK_UNIX_S`]) and no case touches the network, a clock or a random
 //! source inside the measured function.
 //!
 //! Groups and ids (as they appear in `target/gungraun/` and in the committed baseline):
@@ -31,9 +31,13 @@ use paybench::payload::{DEFAULT_SEED, Profile, generate};
 use paybench::payment::process_at;
 use paybench::pb::{PaymentRequest, PaymentResponse};
 
-/// The business function's clock in every case: 2026-01-01T00:00:00Z. A wall clock would change
-/// the reply's timestamp, hence its encoded length, hence the instruction count.
-const FIXED_CLOCK: SystemTime = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(1_767_225_600)).unwrap();
+/// The business function's clock in every case, 2026-01-01T00:00:00Z, in seconds since the epoch.
+/// A wall clock would change the reply's timestamp, hence its encoded length, hence the count.
+const FIXED_CLOCK_UNIX_S: u64 = 1_767_225_600;
+
+fn fixed_clock() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(FIXED_CLOCK_UNIX_S)
+}
 
 fn request(profile: Profile) -> PaymentRequest {
     generate(profile, DEFAULT_SEED, 0)
@@ -147,7 +151,7 @@ fn serve_one(codec: Codec, framing: Framing, wire: http::Request<Vec<u8>>) -> ht
         _ => codec,
     };
     let req = codec.decode_request(unframe(framing, wire.body())).expect("decode request");
-    let resp = process_at(&req, FIXED_CLOCK).expect("generated requests are valid payments");
+    let resp = process_at(&req, fixed_clock()).expect("generated requests are valid payments");
     let body = frame(framing, codec.encode_response(&resp).expect("encode response"));
     match framing {
         Framing::Http => http_message(codec, body),
