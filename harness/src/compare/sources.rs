@@ -67,7 +67,7 @@ pub fn criterion(dir: &Path, baseline: &str) -> Result<MetricSet> {
         return Err(Error::BaselineMismatch(format!("criterion directory {} does not exist", dir.display())));
     }
     let mut files = Vec::new();
-    find_named(dir, baseline, "estimates.json", &mut files)?;
+    find_files(dir, "estimates.json", Some(baseline), &mut files)?;
     files.sort();
     if files.is_empty() {
         return Err(Error::BaselineMismatch(format!(
@@ -84,24 +84,6 @@ pub fn criterion(dir: &Path, baseline: &str) -> Result<MetricSet> {
         context: context("criterion"),
         metrics,
     })
-}
-
-/// Collects `<...>/<dir_name>/<file_name>` below `dir`, skipping criterion's `report` folders.
-fn find_named(dir: &Path, dir_name: &str, file_name: &str, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("read directory {}", dir.display()), e))?;
-    for entry in entries {
-        let path = entry.map_err(|e| Error::io(format!("read directory {}", dir.display()), e))?.path();
-        if !path.is_dir() || path.file_name().is_some_and(|n| n == "report") {
-            continue;
-        }
-        let candidate = path.join(file_name);
-        if path.file_name().is_some_and(|n| n == dir_name) && candidate.is_file() {
-            out.push(candidate);
-        } else {
-            find_named(&path, dir_name, file_name, out)?;
-        }
-    }
-    Ok(())
 }
 
 fn criterion_metric(root: &Path, file: &Path) -> Result<Metric> {
@@ -170,7 +152,7 @@ fn instruction_metric(name: &str, count: f64) -> Metric {
 /// `--save-summary` (or `GUNGRAUN_SAVE_SUMMARY=json`). Bench ids are `<group>::<function>.<id>`.
 pub fn gungraun(dir: &Path) -> Result<MetricSet> {
     let mut files = Vec::new();
-    find_files(dir, "summary.json", &mut files)?;
+    find_files(dir, "summary.json", None, &mut files)?;
     files.sort();
     if files.is_empty() {
         return Err(Error::BaselineMismatch(format!(
@@ -191,7 +173,9 @@ pub fn gungraun(dir: &Path) -> Result<MetricSet> {
     })
 }
 
-fn find_files(dir: &Path, file_name: &str, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Collects every `file_name` below `dir` (whose parent folder is `parent_name`, when given),
+/// skipping criterion's `report` folders.
+fn find_files(dir: &Path, file_name: &str, parent_name: Option<&str>, out: &mut Vec<PathBuf>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::BaselineMismatch(format!("{} does not exist", dir.display()))
@@ -199,11 +183,14 @@ fn find_files(dir: &Path, file_name: &str, out: &mut Vec<PathBuf>) -> Result<()>
             Error::io(format!("read directory {}", dir.display()), e)
         }
     })?;
+    let parent_matches = parent_name.is_none_or(|name| dir.file_name().is_some_and(|n| n == name));
     for entry in entries {
         let path = entry.map_err(|e| Error::io(format!("read directory {}", dir.display()), e))?.path();
         if path.is_dir() {
-            find_files(&path, file_name, out)?;
-        } else if path.file_name().is_some_and(|n| n == file_name) {
+            if path.file_name().is_none_or(|n| n != "report") {
+                find_files(&path, file_name, parent_name, out)?;
+            }
+        } else if parent_matches && path.file_name().is_some_and(|n| n == file_name) {
             out.push(path);
         }
     }
