@@ -207,25 +207,10 @@ fn gungraun_instructions(summary: &Value) -> std::result::Result<(String, f64), 
         None => format!("{group}::{function}"),
     };
     let ir = summary
-        .pointer("/profiles/0/summaries/total/summary/Callgrind/Ir/metrics")
-        .or_else(|| summary.pointer("/profiles/0/data/total/metrics/Callgrind/Ir/metrics"))
-        .and_then(first_number)
-        .ok_or_else(|| format!("no callgrind Ir for {name}"))?;
+        .pointer("/profiles/0/data/total/metrics/Ir/values/new")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| format!("no callgrind Ir at profiles[0].data.total.metrics.Ir.values.new for {name}"))?;
     Ok((name, ir))
-}
-
-/// The first number in gungraun's `EitherOrBoth` (`{"Left": n}`, `{"Both": [new, old]}`, with
-/// numbers possibly tagged `{"Int": n}`): the new run's value.
-fn first_number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::Array(items) => items.first().and_then(first_number),
-        Value::Object(map) => ["Left", "Both", "Int", "Float"]
-            .iter()
-            .find_map(|key| map.get(*key))
-            .and_then(first_number),
-        _ => None,
-    }
 }
 
 /// Writes an instruction baseline file from a metric set (as read by [`gungraun`]).
@@ -396,8 +381,13 @@ mod tests {
     }
 
     #[test]
-    fn gungraun_numbers_take_the_new_run() {
-        assert_eq!(first_number(&serde_json::json!({"Both": [{"Int": 120}, {"Int": 100}]})), Some(120.0));
-        assert_eq!(first_number(&serde_json::json!({"Left": {"Int": 7}})), Some(7.0));
+    fn gungraun_summary_gives_id_and_new_ir() {
+        let summary = serde_json::json!({
+            "group": "codec", "function_name": "encode_json", "id": "small",
+            "profiles": [{"data": {"total": {"metrics": {"Ir": {"values": {"new": 1234, "old": 1200}}}}}}]
+        });
+        assert_eq!(gungraun_instructions(&summary), Ok(("codec::encode_json.small".to_owned(), 1234.0)));
+        let err = gungraun_instructions(&serde_json::json!({"group": "g", "function_name": "f"})).unwrap_err();
+        assert!(err.contains("no callgrind Ir") && err.contains("g::f"), "{err}");
     }
 }
