@@ -5,6 +5,10 @@
 #
 # Usage: harness/scripts/regression-gate.sh [--update] [--baseline FILE] [--features LIST] [FILTER]
 #        harness/scripts/regression-gate.sh --self-test
+#        harness/scripts/regression-gate.sh --noise N
+#   --noise N        measure the gate's run-to-run noise: run the benches N times on unchanged code,
+#                    compare each run with the baseline, print the largest drift seen and how many
+#                    runs the gate flagged (it should flag none)
 #   --self-test      prove the gate bites: harness/tests/compare_gate.rs injects a real slowdown
 #                    (feature paybench/inject-slowdown) and checks that the gate and compare fail,
 #                    and pass without it; then runs the gate as usual
@@ -28,14 +32,16 @@ baseline=benches/baselines/instructions.json
 features=""
 update=0
 self_test=0
+noise_runs=0
 filter=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --update) update=1 ;;
     --self-test) self_test=1 ;;
+    --noise) noise_runs="$2"; shift ;;
     --baseline) baseline="$2"; shift ;;
     --features) features="$2"; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     -*) echo "regression-gate: unknown option $1" >&2; exit 2 ;;
     *) filter=("$1") ;;
   esac
@@ -59,32 +65,54 @@ if [ "$self_test" = 1 ]; then
   echo "regression-gate: self-test passed in $(( $(date +%s) - started )) s" >&2
 fi
 gate_dir="${PAYBENCH_GATE_DIR:-target/regression-gate}"
-rm -rf "$gate_dir"
-mkdir -p "$gate_dir"
-gate_dir="$(cd "$gate_dir" && pwd)"
 feature_args=()
 [ -n "$features" ] && feature_args=(--features "$features")
 
-echo "regression-gate: cargo bench --bench instructions ${feature_args[*]} ${filter[*]:-}" >&2
-# GUNGRAUN_HOME keeps this run's summaries apart from interactive `cargo bench` runs; the summary
-# JSON is what `paybench compare` reads.
-GUNGRAUN_HOME="$gate_dir/gungraun" GUNGRAUN_SAVE_SUMMARY=json \
-  cargo bench --quiet --bench instructions "${feature_args[@]}" -- "${filter[@]}" >"$gate_dir/bench.log" 2>&1 || {
-    echo "regression-gate: the instruction benches failed; log: $gate_dir/bench.log" >&2
-    tail -20 "$gate_dir/bench.log" >&2
-    exit 2
-  }
+# Runs the benches into $1 and writes $1/instructions.json.
+run_benches() {
+  local dir="$1"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  echo "regression-gate: cargo bench --bench instructions ${feature_args[*]} ${filter[*]:-}" >&2
+  # GUNGRAUN_HOME keeps this run's summaries apart from interactive `cargo bench` runs; the summary
+  # JSON is what `paybench compare` reads.
+  GUNGRAUN_HOME="$dir/gungraun" GUNGRAUN_SAVE_SUMMARY=json \
+    cargo bench --quiet --bench instructions "${feature_args[@]}" -- "${filter[@]}" >"$dir/bench.log" 2>&1 || {
+      echo "regression-gate: the instruction benches failed; log: $dir/bench.log" >&2
+      tail -20 "$dir/bench.log" >&2
+      exit 2
+    }
+  "$paybench" compare --snapshot-instructions "$dir/gungraun" --output "$dir/instructions.json"
+}
 
 cargo build --quiet -p paybench --bin paybench
-paybench=target/debug/paybench
-[ -n "${CARGO_TARGET_DIR:-}" ] && paybench="$CARGO_TARGET_DIR/debug/paybench"
+paybench="${CARGO_TARGET_DIR:-target}/debug/paybench"
+run_benches "$gate_dir"
 snapshot="$gate_dir/instructions.json"
-"$paybench" compare --snapshot-instructions "$gate_dir/gungraun" --output "$snapshot"
 
 if [ "$update" = 1 ]; then
   mkdir -p "$(dirname "$baseline")"
   cp "$snapshot" "$baseline"
   echo "regression-gate: wrote $baseline ($(( $(date +%s) - started )) s)" >&2
+  exit 0
+fi
+
+if [ "$noise_runs" -gt 0 ]; then
+  # Run 0 above is discarded as warm-up of the build; each further run is compared with the baseline.
+  max_drift=0; flagged=0
+  for i in $(seq 1 "$noise_runs"); do
+    run_benches "$gate_dir/noise-$i"
+    code=0
+    "$paybench" compare "$baseline" "$gate_dir/noise-$i/instructions.json" --format json \
+      --output "$gate_dir/noise-$i/compare.json" 2>/dev/null || code=$?
+    [ "$code" -gt 1 ] && { echo "regression-gate: compare failed ($code) on run $i" >&2; exit "$code"; }
+    [ "$code" = 1 ] && flagged=$((flagged + 1))
+    drift=$(sed -n 's/.*"max_abs_change_pct": *\([0-9.e+-]*\).*/\1/p' "$gate_dir/noise-$i/compare.json")
+    echo "regression-gate: noise run $i: largest |change| ${drift}%, exit $code" >&2
+    max_drift=$(awk -v a="$max_drift" -v b="$drift" 'BEGIN { print (b > a) ? b : a }')
+  done
+  echo "regression-gate: noise over $noise_runs unchanged runs against $baseline: largest instruction-count drift ${max_drift}%, flagged $flagged of $noise_runs runs ($(( $(date +%s) - started )) s)"
   exit 0
 fi
 

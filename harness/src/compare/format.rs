@@ -109,6 +109,7 @@ pub fn json(c: &Comparison) -> Value {
         "baseline": c.baseline_source,
         "candidate": c.candidate_source,
         "regressed": c.regressed(),
+        "max_abs_change_pct": c.rows.iter().map(|r| r.change_pct.abs()).fold(0.0, f64::max),
         "counts": {
             "regressed": c.count(Verdict::Regressed),
             "improved": c.count(Verdict::Improved),
