@@ -109,6 +109,7 @@ if [ "$noise_runs" -gt 0 ]; then
     [ "$code" -gt 1 ] && { echo "regression-gate: compare failed ($code) on run $i" >&2; exit "$code"; }
     [ "$code" = 1 ] && flagged=$((flagged + 1))
     drift=$(sed -n 's/.*"max_abs_change_pct": *\([0-9.e+-]*\).*/\1/p' "$gate_dir/noise-$i/compare.json")
+    drift=$(awk -v d="$drift" 'BEGIN { printf "%.3f", d }')
     echo "regression-gate: noise run $i: largest |change| ${drift}%, exit $code" >&2
     max_drift=$(awk -v a="$max_drift" -v b="$drift" 'BEGIN { print (b > a) ? b : a }')
   done
