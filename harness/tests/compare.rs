@@ -34,6 +34,16 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// Runs `paybench compare args`, checks its exit code and that its output contains `needle`, and
+/// returns the output.
+fn expect(args: &[&str], code: i32, needle: &str) -> String {
+    let out = paybench(args);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(code), "{all}");
+    assert!(all.contains(needle), "{needle:?} not in: {all}");
+    all
+}
+
 fn instructions(dir: &Path, name: &str, counts: &[(&str, u64)]) -> String {
     let counts: serde_json::Map<_, _> = counts.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
     let path = write(&dir.join(name), &json!({"format": "paybench-instructions/1", "instructions": counts}));
@@ -47,13 +57,9 @@ fn instruction_counts_gate_at_the_configured_threshold() {
     let same = instructions(&dir, "same.json", &[("codec::encode_json.small", 10_150), ("codec::decode_json.small", 20_000)]);
     let slow = instructions(&dir, "slow.json", &[("codec::encode_json.small", 10_250), ("codec::decode_json.small", 20_000)]);
 
-    let out = paybench(&[&base, &same]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("+1.50%"), "{}", text(&out));
+    expect(&[&base, &same], 0, "+1.50%");
 
-    let out = paybench(&[&base, &slow]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let table = text(&out);
+    let table = expect(&[&base, &slow], 1, "regressed");
     let row = table.lines().find(|l| l.starts_with("codec::encode_json.small")).expect("row");
     assert!(row.contains("+2.50%") && row.ends_with("regressed"), "{row}");
 
@@ -106,16 +112,12 @@ fn criterion_baselines_use_confidence_intervals() {
     estimates(&dir, "latency/grpc/small", "slow", 120_000.0, 1_000.0);
     let crit = dir.display().to_string();
 
-    let out = paybench(&["--criterion", &crit, "--baseline", "main", "--candidate", "noisy"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("latency/grpc/small"), "{}", text(&out));
+    expect(&["--criterion", &crit, "--baseline", "main", "--candidate", "noisy"], 0, "latency/grpc/small");
 
     let out = paybench(&["--criterion", &crit, "--baseline", "main", "--candidate", "slow"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 
-    let out = paybench(&["--criterion", &crit, "--baseline", "main", "--candidate", "nosuch"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains(r#"no criterion baseline named "nosuch""#), "{}", text(&out));
+    expect(&["--criterion", &crit, "--baseline", "main", "--candidate", "nosuch"], 3, r#"no criterion baseline named "nosuch""#);
 }
 
 #[test]
@@ -132,13 +134,9 @@ fn results_json_mismatches_name_scenario_transports_and_metrics() {
     let same = write(&dir.join("same/results.json"), &run("quick", &["grpc", "rest"])).display().to_string();
     let other = write(&dir.join("other/results.json"), &run("soak", &["grpc"])).display().to_string();
 
-    let out = paybench(&[&base, &same]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("results/rest/calls_per_s"), "{}", text(&out));
+    expect(&[&base, &same], 0, "results/rest/calls_per_s");
 
-    let out = paybench(&[&base, &other]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    let err = text(&out);
+    let err = expect(&[&base, &other], 3, "baseline mismatch");
     assert!(err.contains(r#"scenario is "quick" in the baseline but "soak" in the candidate"#), "{err}");
     assert!(err.contains(r#"transports is "grpc,rest" in the baseline but "grpc" in the candidate"#), "{err}");
     assert!(err.contains("metrics missing from the candidate: results/rest/"), "{err}");
@@ -152,23 +150,15 @@ fn bad_input_is_named_with_its_own_exit_code() {
     std::fs::write(&corrupt, b"{\"format\": \"paybench-instr").expect("write");
     let corrupt = corrupt.display().to_string();
 
-    let out = paybench(&[&good, &corrupt]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains(&format!("{corrupt}: not valid JSON")), "{}", text(&out));
+    expect(&[&good, &corrupt], 2, &format!("{corrupt}: not valid JSON"));
 
     let missing = dir.join("missing.json").display().to_string();
-    let out = paybench(&[&missing, &good]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains(&format!("{missing} does not exist")), "{}", text(&out));
+    expect(&[&missing, &good], 3, &format!("{missing} does not exist"));
 
     let renamed = instructions(&dir, "renamed.json", &[("b", 1)]);
-    let out = paybench(&[&good, &renamed]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains("metrics missing from the candidate: a"), "{}", text(&out));
+    expect(&[&good, &renamed], 3, "metrics missing from the candidate: a");
 
     // Comparing two different kinds of input is a mismatch, not a verdict.
     let results = write(&dir.join("results.json"), &json!({"results": [{"transport": "grpc", "p99_us": 1.0}]}));
-    let out = paybench(&[&good, &results.display().to_string()]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains(r#"kind is "instructions" in the baseline but "results" in the candidate"#), "{}", text(&out));
+    expect(&[&good, &results.display().to_string()], 3, r#"kind is "instructions" in the baseline but "results" in the candidate"#);
 }

@@ -26,14 +26,17 @@ fn input_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
+/// A missing input is a missing baseline (its own exit code); other I/O failures are errors.
+fn open_error(what: &str, path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::BaselineMismatch(format!("{} does not exist", path.display()))
+    } else {
+        Error::io(format!("{what} {}", path.display()), e)
+    }
+}
+
 fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::BaselineMismatch(format!("{} does not exist", path.display()))
-        } else {
-            Error::io(format!("read {}", path.display()), e)
-        }
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| open_error("read", path, e))?;
     serde_json::from_str(&text).map_err(|e| input_error(path, format!("not valid JSON: {e}")))
 }
 
@@ -66,15 +69,12 @@ pub fn criterion(dir: &Path, baseline: &str) -> Result<MetricSet> {
     if !dir.is_dir() {
         return Err(Error::BaselineMismatch(format!("criterion directory {} does not exist", dir.display())));
     }
-    let mut files = Vec::new();
-    find_files(dir, "estimates.json", Some(baseline), &mut files)?;
-    files.sort();
-    if files.is_empty() {
-        return Err(Error::BaselineMismatch(format!(
+    let files = files_or_mismatch(dir, "estimates.json", Some(baseline), || {
+        format!(
             "no criterion baseline named {baseline:?} under {} (save one with `cargo bench -- --save-baseline {baseline}`)",
             dir.display()
-        )));
-    }
+        )
+    })?;
     let mut metrics = Vec::with_capacity(files.len());
     for file in files {
         metrics.push(criterion_metric(dir, &file)?);
@@ -151,15 +151,12 @@ fn instruction_metric(name: &str, count: f64) -> Metric {
 /// callgrind `Ir` (instructions executed) of every `summary.json`, written when the benches run with
 /// `--save-summary` (or `GUNGRAUN_SAVE_SUMMARY=json`). Bench ids are `<group>::<function>.<id>`.
 pub fn gungraun(dir: &Path) -> Result<MetricSet> {
-    let mut files = Vec::new();
-    find_files(dir, "summary.json", None, &mut files)?;
-    files.sort();
-    if files.is_empty() {
-        return Err(Error::BaselineMismatch(format!(
+    let files = files_or_mismatch(dir, "summary.json", None, || {
+        format!(
             "no gungraun summary.json under {} (run the benches with GUNGRAUN_SAVE_SUMMARY=json)",
             dir.display()
-        )));
-    }
+        )
+    })?;
     let mut metrics = Vec::with_capacity(files.len());
     for file in &files {
         let summary = read_json(file)?;
@@ -173,16 +170,21 @@ pub fn gungraun(dir: &Path) -> Result<MetricSet> {
     })
 }
 
+/// [`find_files`], sorted; none found is a missing baseline, described by `missing`.
+fn files_or_mismatch(dir: &Path, file_name: &str, parent_name: Option<&str>, missing: impl FnOnce() -> String) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    find_files(dir, file_name, parent_name, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::BaselineMismatch(missing()));
+    }
+    Ok(files)
+}
+
 /// Collects every `file_name` below `dir` (whose parent folder is `parent_name`, when given),
 /// skipping criterion's `report` folders.
 fn find_files(dir: &Path, file_name: &str, parent_name: Option<&str>, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::BaselineMismatch(format!("{} does not exist", dir.display()))
-        } else {
-            Error::io(format!("read directory {}", dir.display()), e)
-        }
-    })?;
+    let entries = std::fs::read_dir(dir).map_err(|e| open_error("read directory", dir, e))?;
     let parent_matches = parent_name.is_none_or(|name| dir.file_name().is_some_and(|n| n == name));
     for entry in entries {
         let path = entry.map_err(|e| Error::io(format!("read directory {}", dir.display()), e))?.path();
