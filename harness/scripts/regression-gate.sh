@@ -16,7 +16,7 @@
 #   --baseline FILE  baseline to compare with / write (default benches/baselines/instructions.json)
 #   --features LIST  cargo features for the bench build, e.g. paybench/inject-slowdown (self-test)
 #   FILTER           gungraun filter over `instructions::GROUP::FUNCTION::ID`, e.g.
-#                    'instructions::codec::encode_*'; a filtered run needs a baseline of the same set
+#                    'instructions::codec::encode::*'; a filtered run needs a baseline of the same set
 # Env: PAYBENCH_GATE_DIR  where gungraun writes (default target/regression-gate); emptied first so
 #                         no stale summary of a removed bench is compared.
 #      PAYBENCH_GATE_FORMAT  compare's output format (default table; markdown for a CI comment).

@@ -3,7 +3,7 @@
 //! `paybench compare` fail; without it both pass.
 //!
 //! It builds the benches in the bench profile and runs them under callgrind three times (on the six
-//! `codec::encode_*` cases only, to stay around a minute once built), so it is `#[ignore]`d in the
+//! `codec::encode` cases only, to stay around a minute once built), so it is `#[ignore]`d in the
 //! everyday `cargo test`; run it with `harness/scripts/regression-gate.sh --self-test` or
 //! `cargo test -p paybench --test compare_gate -- --ignored`. It needs valgrind and
 //! gungraun-runner (`harness/scripts/install-deps.sh`) and fails, naming them, when they are absent.
@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const FILTER: &str = "instructions::codec::encode_*";
+const FILTER: &str = "instructions::codec::encode::*";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
