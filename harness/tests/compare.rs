@@ -53,14 +53,14 @@ fn instructions(dir: &Path, name: &str, counts: &[(&str, u64)]) -> String {
 #[test]
 fn instruction_counts_gate_at_the_configured_threshold() {
     let dir = scratch("instructions");
-    let base = instructions(&dir, "base.json", &[("codec::encode_json.small", 10_000), ("codec::decode_json.small", 20_000)]);
-    let same = instructions(&dir, "same.json", &[("codec::encode_json.small", 10_150), ("codec::decode_json.small", 20_000)]);
-    let slow = instructions(&dir, "slow.json", &[("codec::encode_json.small", 10_250), ("codec::decode_json.small", 20_000)]);
+    let base = instructions(&dir, "base.json", &[("codec::encode.json_small", 10_000), ("codec::decode.json_small", 20_000)]);
+    let same = instructions(&dir, "same.json", &[("codec::encode.json_small", 10_150), ("codec::decode.json_small", 20_000)]);
+    let slow = instructions(&dir, "slow.json", &[("codec::encode.json_small", 10_250), ("codec::decode.json_small", 20_000)]);
 
     expect(&[&base, &same], 0, "+1.50%");
 
     let table = expect(&[&base, &slow], 1, "regressed");
-    let row = table.lines().find(|l| l.starts_with("codec::encode_json.small")).expect("row");
+    let row = table.lines().find(|l| l.starts_with("codec::encode.json_small")).expect("row");
     assert!(row.contains("+2.50%") && row.ends_with("regressed"), "{row}");
 
     // A looser threshold from a config file lets the same change pass.
@@ -73,13 +73,13 @@ fn instruction_counts_gate_at_the_configured_threshold() {
 #[test]
 fn machine_formats_are_valid_json_with_candidate_values() {
     let dir = scratch("formats");
-    let base = instructions(&dir, "base.json", &[("codec::encode_protobuf.typical", 5_000)]);
-    let cand = instructions(&dir, "cand.json", &[("codec::encode_protobuf.typical", 4_000)]);
+    let base = instructions(&dir, "base.json", &[("codec::encode.protobuf_typical", 5_000)]);
+    let cand = instructions(&dir, "cand.json", &[("codec::encode.protobuf_typical", 4_000)]);
     let parse = |out: &Output| serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("stdout is JSON");
 
     let out = paybench(&[&base, &cand, "--format", "bmf"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(parse(&out)["codec::encode_protobuf.typical"]["instructions"]["value"], 4000.0);
+    assert_eq!(parse(&out)["codec::encode.protobuf_typical"]["instructions"]["value"], 4000.0);
 
     let out = paybench(&[&base, &cand, "--format", "github-action-benchmark"]);
     assert_eq!(parse(&out)[0]["unit"], "instructions");
@@ -88,7 +88,7 @@ fn machine_formats_are_valid_json_with_candidate_values() {
     assert_eq!(parse(&out)["metrics"][0]["verdict"], "improved");
 
     let out = paybench(&[&base, &cand, "--format", "markdown"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("| `codec::encode_protobuf.typical` |"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("| `codec::encode.protobuf_typical` |"));
 }
 
 fn estimates(dir: &Path, bench: &str, baseline: &str, mean_ns: f64, half_width_ns: f64) {

@@ -162,7 +162,7 @@ mod tests {
         let set = |source: &str, ir: f64, rps: f64| MetricSet {
             source: source.into(),
             metrics: vec![
-                Metric::from_samples("codec::encode_json.small", MetricClass::Instructions, "instructions", Better::Lower, vec![ir]),
+                Metric::from_samples("codec::encode.json_small", MetricClass::Instructions, "instructions", Better::Lower, vec![ir]),
                 Metric::from_samples("grpc/calls_per_s", MetricClass::Throughput, "1/s", Better::Higher, vec![rps, rps + 10.0]),
             ],
             ..Default::default()
@@ -174,17 +174,17 @@ mod tests {
     fn human_formats_show_every_metric_and_the_verdict() {
         let c = comparison();
         let t = table(&c);
-        assert!(t.contains("codec::encode_json.small") && t.contains("+10.00%") && t.contains("regressed"), "{t}");
+        assert!(t.contains("codec::encode.json_small") && t.contains("+10.00%") && t.contains("regressed"), "{t}");
         assert!(t.contains("1 regressed, 0 improved, 1 unchanged"), "{t}");
         let md = markdown(&c);
         assert!(md.starts_with("### paybench compare: ❌ regression"), "{md}");
-        assert!(md.contains("| `codec::encode_json.small` |"), "{md}");
+        assert!(md.contains("| `codec::encode.json_small` |"), "{md}");
     }
 
     #[test]
     fn machine_formats_carry_candidate_values() {
         let c = comparison();
-        assert_eq!(bmf(&c)["codec::encode_json.small"]["instructions"]["value"], 1100.0);
+        assert_eq!(bmf(&c)["codec::encode.json_small"]["instructions"]["value"], 1100.0);
         assert_eq!(bmf(&c)["grpc/calls_per_s"]["throughput"]["upper_value"], 515.0);
         let smaller = github_action_benchmark(&c, Better::Lower);
         assert_eq!(smaller.as_array().map(Vec::len), Some(1));
