@@ -239,8 +239,10 @@ pub fn instructions_json(set: &MetricSet) -> Value {
 /// - `scenario`: a string, or an object with a `name` string; becomes the `scenario` context.
 /// - Every object that has a `transport` string contributes that name to the `transports` context
 ///   (a sorted, comma-separated set) and prefixes the metrics below it.
-/// - Objects inside arrays are named by their first identifying field (`transport`, `profile`,
-///   `name`, `id`, `mode`, `concurrency`, `rate`, `offered_rate`), else by their index.
+/// - Objects inside arrays are named by all their identifying fields (`transport`, `profile`,
+///   `name`, `id`, `mode`, `concurrency`, `rate`, `offered_rate`: `grpc/small/concurrency=8`),
+///   else by their index. Entries with the same identity are repetitions: their values become
+///   samples of one metric.
 /// - A numeric leaf, or an array of numbers (one value per repetition), is a metric when its key
 ///   says what it is: `*_ns`, `*_us`, `*_ms` latency (lower is better); `*per_s`,
 ///   `*_per_sec`, `*throughput*`, `*calls_per*` throughput (higher); `*bytes*` bytes (lower);
@@ -310,7 +312,12 @@ impl ResultsWalk {
 
     fn leaf(&mut self, name: &str, key: Option<&str>, samples: Vec<f64>) {
         let Some((class, unit, better)) = key.and_then(classify) else { return };
-        self.metrics.push(Metric::from_samples(name, class, unit, better, samples));
+        // The same metric of the same element seen again (repetitions listed as separate entries)
+        // adds samples instead of a second metric.
+        match self.metrics.iter_mut().find(|m| m.name == name) {
+            Some(metric) => metric.samples.extend(samples),
+            None => self.metrics.push(Metric::from_samples(name, class, unit, better, samples)),
+        }
     }
 }
 
@@ -318,15 +325,18 @@ fn join(prefix: &str, part: &str) -> String {
     if prefix.is_empty() { part.to_owned() } else { format!("{prefix}/{part}") }
 }
 
+/// `grpc/small/concurrency=8`: every identifying field of an array element, in [`ID_FIELDS`]
+/// order, or its index when it has none.
 fn element_name(item: &Value, index: usize) -> String {
-    ID_FIELDS
+    let parts: Vec<String> = ID_FIELDS
         .iter()
-        .find_map(|field| match item.get(*field)? {
+        .filter_map(|field| match item.get(*field)? {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(format!("{field}={n}")),
             _ => None,
         })
-        .unwrap_or_else(|| index.to_string())
+        .collect();
+    if parts.is_empty() { index.to_string() } else { parts.join("/") }
 }
 
 /// The class, unit and direction a `results.json` key announces, if any.
@@ -371,15 +381,30 @@ mod tests {
         let set = results_json(&value, Path::new("r.json")).unwrap();
         assert_eq!(set.context["scenario"], "quick");
         assert_eq!(set.context["transports"], "grpc,rest");
-        let p99 = set.metrics.iter().find(|m| m.name == "results/grpc/latency/p99_us").unwrap();
+        let p99 = set.metrics.iter().find(|m| m.name == "results/grpc/small/latency/p99_us").unwrap();
         assert_eq!(p99.samples, vec![120.0, 125.0, 118.0]);
         assert_eq!((p99.class, p99.unit.as_str()), (MetricClass::Latency, "us"));
-        let kinds: Vec<_> = set.metrics.iter().filter(|m| m.name.starts_with("results/rest/")).map(|m| (m.class, m.better)).collect();
+        let kinds: Vec<_> = set.metrics.iter().filter(|m| m.name.starts_with("results/rest/small/")).map(|m| (m.class, m.better)).collect();
         assert_eq!(kinds.len(), 4, "{:?}", set.metrics);
         assert!(kinds.contains(&(MetricClass::Throughput, Better::Higher)));
         assert!(kinds.contains(&(MetricClass::Cpu, Better::Lower)));
         assert!(kinds.contains(&(MetricClass::Bytes, Better::Lower)));
         assert!(!set.metrics.iter().any(|m| m.name.ends_with("sent") || m.name.contains("duration")));
+    }
+
+    #[test]
+    fn results_entries_with_the_same_identity_are_repetitions() {
+        let value = serde_json::json!({"runs": [
+            {"transport": "tcp", "concurrency": 8, "p50_us": 61.0},
+            {"transport": "tcp", "concurrency": 8, "p50_us": 64.0},
+            {"transport": "tcp", "concurrency": 64, "p50_us": 300.0}
+        ]});
+        let set = results_json(&value, Path::new("r.json")).unwrap();
+        let names: Vec<_> = set.metrics.iter().map(|m| (m.name.as_str(), m.samples.clone())).collect();
+        assert_eq!(
+            names,
+            vec![("runs/tcp/concurrency=8/p50_us", vec![61.0, 64.0]), ("runs/tcp/concurrency=64/p50_us", vec![300.0])]
+        );
     }
 
     #[test]
