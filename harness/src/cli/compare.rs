@@ -43,6 +43,12 @@ pub(crate) enum Format {
 
 /// Arguments of `paybench compare`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 nothing regressed; 1 a metric regressed; 2 error (unreadable or corrupt \
+input, bad arguments); 3 baseline missing or not comparable (scenario, transports or metric names differ).\n\
+Thresholds: harness/compare.toml. Examples:\n  \
+paybench compare benches/baselines/instructions.json target/regression-gate/instructions.json\n  \
+paybench compare --criterion target/criterion --baseline main --candidate new\n  \
+paybench compare results/A/results.json results/B/results.json --format markdown")]
 pub(crate) struct Args {
     /// Baseline: a results.json, an instruction baseline file, or a gungraun output directory.
     #[arg(value_name = "BASELINE", required_unless_present_any = ["criterion", "snapshot_instructions"])]
