@@ -5,6 +5,7 @@
 #   Tansu         a Kafka-compatible broker from crates.io, pinned, with in-memory storage
 #                 (`dynostore`); the `kafka` arm's broker. First build takes ~9 min on 2 cores.
 #   valgrind      instruction-count regression gate
+#   gungraun-runner  the matching runner of the gungraun crate (same gate), from crates.io
 #   wrk, h2load   independent load generators used to validate paybench's own generator
 #
 # Usage: harness/scripts/install-deps.sh [--brokers-only]
@@ -41,5 +42,16 @@ if [ -x "$tansu_bin" ] && "$tansu_bin" --version 2>/dev/null | grep -q "$TANSU_V
 else
   echo "install-deps: cargo install tansu $TANSU_VERSION --features dynostore (about 9 minutes on 2 cores)"
   cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore --quiet
+fi
+# Instruction-count gate (benches/instructions.rs): the runner must match the `gungraun` crate's
+# version pinned in the root Cargo.toml.
+GUNGRAUN_VERSION="${GUNGRAUN_VERSION:-0.20.0}"
+if [ "${1:-}" != "--brokers-only" ]; then
+  if command -v gungraun-runner >/dev/null 2>&1 && gungraun-runner --version 2>/dev/null | grep -q "$GUNGRAUN_VERSION"; then
+    echo "install-deps: gungraun-runner $GUNGRAUN_VERSION present"
+  else
+    echo "install-deps: cargo install gungraun-runner $GUNGRAUN_VERSION"
+    cargo install gungraun-runner --version "$GUNGRAUN_VERSION" --locked --quiet
+  fi
 fi
 echo "install-deps: done"

@@ -72,6 +72,18 @@ pub enum Error {
     /// A configuration value is invalid.
     #[error("config: {0}")]
     Config(String),
+    /// An input file is unreadable or corrupt (not the shape it should be).
+    #[error("{path}: {message}")]
+    Input {
+        /// The file (or directory) that was read.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// `compare`: the baseline is missing or does not describe the same thing as the candidate
+    /// (another scenario, transport set or metric names).
+    #[error("baseline mismatch: {0}")]
+    BaselineMismatch(String),
     /// A local I/O operation (bind, file) failed.
     #[error("{what}: {source}")]
     Io {
@@ -94,6 +106,8 @@ impl Error {
             Error::Codec { .. } => "codec",
             Error::Domain(_) => "domain",
             Error::Config(_) => "config",
+            Error::Input { .. } => "input",
+            Error::BaselineMismatch(_) => "baseline_mismatch",
             Error::Io { .. } => "io",
         }
     }

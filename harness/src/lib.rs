@@ -12,11 +12,13 @@
 //!   the same shape (config, client, server or worker, tests).
 //! - [`sizes`]: body sizes per codec and compression, for `paybench sizes`.
 //! - [`brokers`]: finding, starting and probing the local RabbitMQ and Tansu brokers.
+//! - [`compare`]: the noise-aware regression gate behind `paybench compare`.
 //! - [`criterion_data`]: reads criterion's saved estimates for generated tables.
 //! - [`error`]: the crate's one error type.
 
 pub mod brokers;
 pub mod codec;
+pub mod compare;
 pub mod criterion_data;
 pub mod error;
 pub mod payload;

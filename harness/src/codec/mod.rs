@@ -57,6 +57,8 @@ impl Codec {
 
     /// Encodes any message of the contract.
     pub fn encode<M: prost::Message + serde::Serialize>(self, message: &M) -> Result<Vec<u8>> {
+        #[cfg(feature = "inject-slowdown")]
+        injected_slowdown::encode_again(self, message);
         match self {
             Codec::Protobuf => Ok(message.encode_to_vec()),
             Codec::Json => serde_json::to_vec(message).map_err(|e| self.error(e)),
@@ -96,6 +98,22 @@ impl Codec {
             codec: self.name(),
             message: format!("malformed {} body: {e}", self.name()),
         }
+    }
+}
+
+/// The regression gate's self-test (`--features paybench/inject-slowdown`, never on by default):
+/// a real, typical slowdown, every encode doing its work twice, which the instruction gate and
+/// `paybench compare` must both flag (`harness/tests/compare_gate.rs`). Compiled out when off.
+#[cfg(feature = "inject-slowdown")]
+mod injected_slowdown {
+    use super::Codec;
+
+    pub(super) fn encode_again<M: prost::Message + serde::Serialize>(codec: Codec, message: &M) {
+        let bytes = match codec {
+            Codec::Protobuf => message.encode_to_vec(),
+            Codec::Json => serde_json::to_vec(message).unwrap_or_default(),
+        };
+        std::hint::black_box(bytes);
     }
 }
 
