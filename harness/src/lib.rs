@@ -12,14 +12,20 @@
 //!   the same shape (config, client, server or worker, tests).
 //! - [`sizes`]: body sizes per codec and compression, for `paybench sizes`.
 //! - [`brokers`]: finding, starting and probing the local RabbitMQ and Tansu brokers.
+//! - [`load`]: `paybench run`'s load generator: scenarios, closed and open loop, sweeps.
+//! - [`measure`]: wire bytes (kernel TCP counters), CPU per role (/proc), environment.
+//! - [`results`]: the `results.json` schema, shared by `run`, `report` and `compare`.
 //! - [`error`]: the crate's one error type.
 
 pub mod brokers;
 pub mod codec;
 pub mod error;
+pub mod load;
+pub mod measure;
 pub mod payload;
 pub mod payment;
 pub mod pb;
+pub mod results;
 pub mod sizes;
 pub mod transport;
 
