@@ -10,11 +10,13 @@
 //!   wrk2), and the uncorrected service time (actual send to reply) is kept alongside, as is the
 //!   schedule lag (how late the generator itself started each call).
 //!
-//! Both share the measured window: `warmup` from the start is run but not recorded; calls whose
-//! send time (intended time in open loop) falls in the next `duration` are recorded, and every one
-//! of them is waited for, each bounded by the call timeout, so `sent = ok + failed + timed_out`.
-//! A [`WindowProbe`] is told when the window starts and when the last recorded call has ended, so
-//! wire and CPU counters cover the same calls.
+//! Both share the measured window: `warmup` is run but not recorded. Then the generator lets every
+//! warm-up call finish, tells the [`WindowProbe`] (which snapshots wire and CPU counters), and only
+//! then starts the recorded calls: the window opens on a quiet connection, so the counters cover
+//! exactly the recorded calls and nothing of the warm-up (the pause is a few milliseconds; the
+//! connections and caches stay warm). Calls whose send time (intended time in open loop) falls in
+//! the next `duration` are recorded, and every one of them is waited for, each bounded by the call
+//! timeout, so `sent = ok + failed + timed_out`; then the probe is told the window has ended.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -172,31 +174,43 @@ pub async fn run_closed<T: Transport + 'static>(
     window: Window,
     probe: &mut impl WindowProbe,
 ) -> Result<RawMeasurement> {
-    let start = tokio::time::Instant::now();
-    let warm_end = start + window.warmup;
-    let end = warm_end + window.duration;
+    let warm_end = tokio::time::Instant::now() + window.warmup;
+    // Callers meet at `arrived` once their warm-up calls are done; the probe snapshots; `released`
+    // lets them go with the window's end time.
+    let arrived = Arc::new(tokio::sync::Barrier::new(concurrency as usize + 1));
+    let (release, released) = tokio::sync::watch::channel(None::<tokio::time::Instant>);
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..concurrency as usize {
-        let (client, pool) = (client.clone(), pool.clone());
+        let (client, pool, arrived, mut released) = (client.clone(), pool.clone(), arrived.clone(), released.clone());
         workers.spawn(async move {
-            let mut rec = Recorder::default();
             let mut i = worker;
+            let mut next = || {
+                i += concurrency as usize;
+                pool[i % pool.len()].clone()
+            };
+            while tokio::time::Instant::now() < warm_end {
+                let _ = bounded_call(&*client, next(), window.timeout).await;
+            }
+            arrived.wait().await;
+            let end = match released.wait_for(Option::is_some).await {
+                Ok(end) => end.unwrap_or_else(tokio::time::Instant::now),
+                Err(_) => return Recorder::default(),
+            };
+            let mut rec = Recorder::default();
             loop {
                 let sent = tokio::time::Instant::now();
                 if sent >= end {
                     return rec;
                 }
-                let outcome = bounded_call(&*client, pool[i % pool.len()].clone(), window.timeout).await;
+                let outcome = bounded_call(&*client, next(), window.timeout).await;
                 let took = sent.elapsed();
-                if sent >= warm_end {
-                    rec.record(&outcome, took, took);
-                }
-                i += concurrency as usize;
+                rec.record(&outcome, took, took);
             }
         });
     }
-    tokio::time::sleep_until(warm_end).await;
+    arrived.wait().await;
     probe.start();
+    let _ = release.send(Some(tokio::time::Instant::now() + window.duration));
     let mut total = Recorder::default();
     while let Some(joined) = workers.join_next().await {
         let rec = joined.map_err(|e| Error::Config(format!("load worker failed: {e}")))?;
@@ -218,32 +232,37 @@ pub async fn run_open<T: Transport + 'static>(
     let interval = Duration::from_secs_f64(1.0 / rate_per_s);
     let warmup_calls = (window.warmup.as_secs_f64() * rate_per_s).round() as u64;
     let measured_calls = ((window.duration.as_secs_f64() * rate_per_s).round() as u64).max(1);
-    // A short lead so that call 0 is not already late when the dispatcher thread starts.
-    let start = Instant::now() + Duration::from_millis(2);
     let shared = Arc::new(OpenShared {
         slots: Semaphore::new(max_in_flight as usize),
         recorder: Mutex::new(Recorder::default()),
         timeout: window.timeout,
     });
-    // Every call task holds a clone of `alive`; `recv()` returns `None` once all have ended.
+    // Every call task holds a clone of its phase's `alive` sender; `recv()` returns `None` once
+    // the dispatcher and all of that phase's calls have dropped theirs.
+    let (warm_alive, mut warm_done) = mpsc::channel::<()>(1);
     let (alive, mut all_done) = mpsc::channel::<()>(1);
+    let (go, go_at) = std::sync::mpsc::channel::<Instant>();
     let dispatcher = Dispatcher {
         runtime: tokio::runtime::Handle::current(),
         client,
         pool,
         shared: shared.clone(),
-        alive,
-        start,
         interval,
-        warmup_calls,
-        total_calls: warmup_calls + measured_calls,
     };
     let thread = std::thread::Builder::new()
         .name(format!("{}-dispatch", crate::measure::cpu::CLIENT_THREAD_PREFIX))
-        .spawn(move || dispatcher.run())
+        .spawn(move || {
+            set_precise_timer_slack();
+            // A short lead so that call 0 is not already late when the thread gets there.
+            dispatcher.dispatch(Instant::now() + Duration::from_millis(2), 0..warmup_calls, false, warm_alive);
+            if let Ok(start) = go_at.recv() {
+                dispatcher.dispatch(start, 0..measured_calls, true, alive);
+            }
+        })
         .map_err(|e| Error::io("spawn open-loop dispatcher thread", e))?;
-    tokio::time::sleep_until((start + interval.mul_f64(warmup_calls as f64)).into()).await;
+    let _ = warm_done.recv().await;
     probe.start();
+    let _ = go.send(Instant::now() + Duration::from_millis(2));
     let _ = all_done.recv().await;
     probe.end();
     thread.join().map_err(|_| Error::Config("open-loop dispatcher thread panicked".into()))?;
@@ -266,32 +285,21 @@ struct Dispatcher<T> {
     client: Arc<T>,
     pool: Arc<Vec<PaymentRequest>>,
     shared: Arc<OpenShared>,
-    alive: mpsc::Sender<()>,
-    start: Instant,
     interval: Duration,
-    warmup_calls: u64,
-    total_calls: u64,
 }
 
 impl<T: Transport + 'static> Dispatcher<T> {
-    /// Sleeps until each call's intended time and spawns it; when late, spawns every due call at
-    /// once (their latency still counts from their intended times).
-    fn run(self) {
-        set_precise_timer_slack();
-        for i in 0..self.total_calls {
-            let intended = self.start + self.interval.mul_f64(i as f64);
+    /// Sleeps until each call's intended time (`start + i * interval`) and spawns it; when late,
+    /// spawns every due call at once (their latency still counts from their intended times).
+    fn dispatch(&self, start: Instant, calls: std::ops::Range<u64>, measured: bool, alive: mpsc::Sender<()>) {
+        for i in calls {
+            let intended = start + self.interval.mul_f64(i as f64);
             let now = Instant::now();
             if intended > now {
                 std::thread::sleep(intended - now);
             }
-            let call = open_call(
-                self.client.clone(),
-                self.pool[i as usize % self.pool.len()].clone(),
-                intended,
-                i >= self.warmup_calls,
-                self.shared.clone(),
-                self.alive.clone(),
-            );
+            let req = self.pool[i as usize % self.pool.len()].clone();
+            let call = open_call(self.client.clone(), req, intended, measured, self.shared.clone(), alive.clone());
             self.runtime.spawn(call);
         }
     }
