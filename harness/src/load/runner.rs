@@ -93,7 +93,7 @@ pub fn run_arm(ctx: &RunContext, scenario: &Scenario, kind: TransportKind, profi
         Ok(parts) => parts,
         Err(e) => {
             obs.arm_unavailable(&label, &e);
-            result.status = ArmStatus::Unavailable { kind: e.kind().to_owned(), message: e.to_string() };
+            result.status = ArmStatus::Unavailable { kind: e.kind().to_owned(), message: error_chain(&e) };
             return result;
         }
     };
@@ -109,6 +109,21 @@ pub fn run_arm(ctx: &RunContext, scenario: &Scenario, kind: TransportKind, profi
         rt.block_on(server.shutdown());
     }
     result
+}
+
+/// An error with its causes, `: `-separated ("cannot connect to ...: transport error: Connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn endpoint_for(ctx: &RunContext, kind: TransportKind) -> String {
