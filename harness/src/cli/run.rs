@@ -86,16 +86,28 @@ struct Bars {
     bar: ProgressBar,
 }
 
+impl Bars {
+    /// Prints above the bar on a terminal; without one (CI logs) the bar is hidden and indicatif
+    /// drops `println`, so write the line to stderr directly.
+    fn say(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+}
+
 impl Observer for Bars {
     fn window_started(&self, label: &str, _expected: Duration) {
         self.bar.set_message(label.to_owned());
     }
     fn window_finished(&self, label: &str, line: &str) {
-        self.bar.println(format!("  {label}: {line}"));
+        self.say(format!("  {label}: {line}"));
         self.bar.inc(1);
     }
-    fn arm_unavailable(&self, label: &str, error: &paybench::Error) {
-        self.bar.println(format!("  {label}: UNAVAILABLE ({}) {error}", error.kind()));
+    fn arm_unavailable(&self, label: &str, kind: &str, message: &str) {
+        self.say(format!("  {label}: UNAVAILABLE ({kind}) {message}"));
     }
 }
 

@@ -30,7 +30,8 @@ use crate::results::{Accounting, LatencyStats};
 use crate::transport::Transport;
 use crate::{Error, Result};
 
-/// Schedule lag at p99 above this means the generator, not the server, set the pace.
+/// Schedule lag at p99 above this (and above half the corrected p99 latency) means the generator,
+/// not the server, set the tail: see [`RawMeasurement::schedule_lagged`].
 pub const GENERATOR_LAG_LIMIT: Duration = Duration::from_millis(1);
 
 /// Timing of one measured window.
@@ -147,9 +148,16 @@ impl RawMeasurement {
         LatencyStats::from_histogram(&self.recorder.service)
     }
 
-    /// Whether the open-loop dispatcher fell behind its schedule (p99 lag over the limit).
+    /// Whether the open loop's tail was set by the generator: its p99 schedule lag (how late calls
+    /// started versus their intended times, before any wait for a slot) is over
+    /// [`GENERATOR_LAG_LIMIT`] and at least half the corrected p99 latency. Lag only ever adds to
+    /// the corrected latency, so an unflagged result is not flattered by it; a flagged one says the
+    /// client side (or a busy machine) made much of the tail.
     pub fn schedule_lagged(&self) -> bool {
-        self.offered_rate_per_s.is_some() && self.recorder.lag.value_at_quantile(0.99) > ns(GENERATOR_LAG_LIMIT)
+        let lag_p99 = self.recorder.lag.value_at_quantile(0.99);
+        self.offered_rate_per_s.is_some()
+            && lag_p99 > ns(GENERATOR_LAG_LIMIT)
+            && lag_p99 * 2 >= self.recorder.latency.value_at_quantile(0.99)
     }
 }
 

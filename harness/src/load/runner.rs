@@ -41,8 +41,8 @@ pub trait Observer {
     fn window_started(&self, label: &str, expected: Duration);
     /// It ended with this one-line result.
     fn window_finished(&self, label: &str, line: &str);
-    /// An arm could not start.
-    fn arm_unavailable(&self, label: &str, error: &Error);
+    /// An arm could not start: the error's kind and message (with its causes).
+    fn arm_unavailable(&self, label: &str, kind: &str, message: &str);
 }
 
 /// How to reach servers and what to run them on (settings, not scenario).
@@ -92,8 +92,9 @@ pub fn run_arm(ctx: &RunContext, scenario: &Scenario, kind: TransportKind, profi
     let (server, arm, endpoint) = match started {
         Ok(parts) => parts,
         Err(e) => {
-            obs.arm_unavailable(&label, &e);
-            result.status = ArmStatus::Unavailable { kind: e.kind().to_owned(), message: error_chain(&e) };
+            let message = error_chain(&e);
+            obs.arm_unavailable(&label, e.kind(), &message);
+            result.status = ArmStatus::Unavailable { kind: e.kind().to_owned(), message };
             return result;
         }
     };
@@ -393,15 +394,19 @@ fn run_sweep(ctx: &RunContext, s: &Scenario, arm: &Arm, spec: crate::load::scena
 }
 
 /// Why a sweep step ends the sweep, or `None` if it met the SLO.
+///
+/// A step passes when every call was ok and the corrected p99 met the SLO. Generator lag only adds
+/// to corrected latency, so a pass is conservative even on a flagged step; a miss on a step flagged
+/// `generator_bound` is blamed on the generator, not reported as the server's limit.
 pub fn step_verdict(m: &Measurement, slo_p99_us: f64) -> Option<&'static str> {
     if m.accounting.ok < m.accounting.sent || m.accounting.sent == 0 {
         Some("errors")
+    } else if m.latency.p99_us <= slo_p99_us {
+        None
     } else if m.generator_bound {
         Some("generator_bound")
-    } else if m.latency.p99_us > slo_p99_us {
-        Some("slo")
     } else {
-        None
+        Some("slo")
     }
 }
 

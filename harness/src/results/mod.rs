@@ -179,8 +179,8 @@ pub struct Measurement {
     pub sent_rate_per_s: f64,
     /// Calls completed ok per second of window: the throughput.
     pub achieved_rate_per_s: f64,
-    /// The generator could not keep its own schedule (see `schedule_lag`): the figures describe
-    /// the generator, not the server.
+    /// The client threads were saturated, or (open loop) the p99 schedule lag was over 1 ms and
+    /// at least half the corrected p99: the tail describes the generator, not the server.
     pub generator_bound: bool,
     /// Every call's outcome.
     pub accounting: Accounting,
@@ -346,9 +346,10 @@ pub struct SweepRun {
     pub repetition: u32,
     /// Every step measured, lowest rate first (latency vs throughput curve).
     pub steps: Vec<Measurement>,
-    /// Highest offered rate whose step met the SLO with no errors and no generator lag.
+    /// Highest offered rate whose step met the SLO (corrected p99) with every call ok.
     pub max_sustainable_rate_per_s: Option<f64>,
-    /// Why the sweep stopped: `slo`, `errors`, `generator_bound` or `max_rate`.
+    /// Why the sweep stopped: `slo`, `errors`, `generator_bound` (SLO missed on a step flagged
+    /// generator-bound) or `max_rate`.
     pub stop_reason: String,
 }
 
