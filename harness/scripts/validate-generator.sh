@@ -39,7 +39,7 @@ f:close()
 LUA
 cat > "$tmp/scenario.toml" <<TOML
 name = "validate"
-transports = ["rest", "grpc"]
+transports = ["rest", "grpc", "inproc"]
 profiles = ["small"]
 repetitions = 1
 warmup_ms = 1000
@@ -65,10 +65,11 @@ start_server() {
 
 stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
 
-paybench_rate() {  # $1 transport: prints ok calls/s of the measured window
-  "$bin" run "$tmp/scenario.toml" --transports "$1" --target "$addr" --server-pid "$server_pid" \
-    --client-threads 1 --client-cpus 0 --out "$tmp/run-$1" > /dev/null 2>&1
-  awk -F, 'NR == 2 { print $15 }' "$tmp/run-$1/results.csv"
+paybench_rate() {  # $1 transport, then extra flags: prints "ok calls/s|client CPU µs per call"
+  local arm="$1"; shift
+  "$bin" run "$tmp/scenario.toml" --transports "$arm" --client-threads 1 --client-cpus 0 \
+    --out "$tmp/run-$arm" "$@" > /dev/null 2>&1
+  awk -F, 'NR == 2 { print $15 "|" $29 }' "$tmp/run-$arm/results.csv"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -78,8 +79,8 @@ start_server rest
 url="http://$addr/v1/payments/authorize"
 taskset -c 0 wrk -t1 -c"$concurrency" -d1s -s "$tmp/post.lua" "$url" > /dev/null  # warm-up
 wrk_rate="$(taskset -c 0 wrk -t1 -c"$concurrency" -d"${duration}s" -s "$tmp/post.lua" "$url" | awk '/^Requests\/sec/ { print $2 }')"
-pb_rest="$(paybench_rate rest)"
-rows+=("rest|wrk 4.1 -t1 -c$concurrency|$concurrency conns x 1|$wrk_rate|$pb_rest|$(ratio "$pb_rest" "$wrk_rate")")
+IFS='|' read -r pb_rest cpu_rest <<< "$(paybench_rate rest --target "$addr" --server-pid "$server_pid")"
+rows+=("rest|wrk 4.1 -t1 -c$concurrency|$concurrency conns x 1|$wrk_rate|$pb_rest|$cpu_rest|$(ratio "$pb_rest" "$wrk_rate")")
 stop_server
 
 start_server grpc
@@ -93,15 +94,22 @@ if awk '/^traffic:/ { exit !($(NF-2) == "0B") }' "$tmp/h2load.out"; then
   echo "validate-generator: h2load got no response data: the server rejected the gRPC body" >&2
   exit 2
 fi
-pb_grpc="$(paybench_rate grpc)"
-rows+=("grpc|h2load -t1 -c1 -m$concurrency|1 conn x $concurrency streams|$h2_rate|$pb_grpc|$(ratio "$pb_grpc" "$h2_rate")")
+IFS='|' read -r pb_grpc cpu_grpc <<< "$(paybench_rate grpc --target "$addr" --server-pid "$server_pid")"
+rows+=("grpc|h2load -t1 -c1 -m$concurrency|1 conn x $concurrency streams|$h2_rate|$pb_grpc|$cpu_grpc|$(ratio "$pb_grpc" "$h2_rate")")
 stop_server
+
+# The generator's own ceiling: the same closed loop over `inproc` (codec round trip and business
+# function on the calling thread, no network) on the same single core. Its CPU per call bounds
+# what the generator itself costs per call; the rest of a network arm's client CPU is the client
+# library (reqwest/hyper, tonic).
+IFS='|' read -r pb_inproc cpu_inproc <<< "$(paybench_rate inproc)"
+rows+=("inproc|(none: generator ceiling)|$concurrency|0|$pb_inproc|$cpu_inproc|-")
 
 echo "generator validation: ${duration} s windows, server on CPU 1, generator on CPU 0, small payload"
 echo
-echo "| arm | peer | in flight | peer req/s | paybench ok/s | paybench / peer |"
-echo "|---|---|---|---|---|---|"
+echo "| arm | peer | in flight | peer req/s | paybench ok/s | paybench client CPU µs/call | paybench / peer |"
+echo "|---|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do
-  IFS='|' read -r arm peer inflight peer_rate pb_rate r <<< "$row"
-  printf '| %s | %s | %s | %.0f | %.0f | %s |\n' "$arm" "$peer" "$inflight" "$peer_rate" "$pb_rate" "$r"
+  IFS='|' read -r arm peer inflight peer_rate pb_rate cpu r <<< "$row"
+  printf '| %s | %s | %s | %.0f | %.0f | %.1f | %s |\n' "$arm" "$peer" "$inflight" "$peer_rate" "$pb_rate" "$cpu" "$r"
 done
