@@ -135,3 +135,21 @@ fn run_writes_results_with_unavailable_broker_recorded() {
     assert_eq!(tcp.points[0].summary.repetitions, 2);
     assert!(run.environment.cpu_cores > 0 && !run.environment.kernel.is_empty());
 }
+
+#[test]
+fn committed_results_read_with_the_current_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results");
+    let mut read = 0;
+    for entry in std::fs::read_dir(&root).unwrap().flatten() {
+        let file = entry.path().join("results.json");
+        if !file.exists() {
+            continue;
+        }
+        let run = RunResults::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for m in run.arms.iter().flat_map(|a| a.points.iter().flat_map(|p| &p.repetitions)) {
+            assert!(m.accounting.balances(), "{}: {:?}", file.display(), m.accounting);
+        }
+        read += 1;
+    }
+    eprintln!("read {read} committed results file(s)");
+}

@@ -284,6 +284,7 @@ fn assemble(arm: &Arm, probe: &ArmProbe<'_>, raw: &RawMeasurement, repetition: u
         client_us_per_call: per_call(Some(c0.client_ns), Some(c1.client_ns)),
         server_us_per_call: per_call(c0.server_ns, c1.server_ns),
         broker_us_per_call: per_call(c0.broker_ns, c1.broker_ns),
+        unattributed_us_per_call: per_call(Some(c0.other_ns), Some(c1.other_ns)),
         client_cores: cores(Some(c0.client_ns), Some(c1.client_ns)),
         server_cores: cores(c0.server_ns, c1.server_ns),
         broker_cores: cores(c0.broker_ns, c1.broker_ns),

@@ -67,11 +67,23 @@ pub fn find_process(names: &[&str]) -> Option<u32> {
     })
 }
 
+/// CPU nanoseconds of this process's threads named neither `pb-client*` nor `pb-server*`: the
+/// main thread and threads that client libraries start themselves (librdkafka's `rdk:*`, lapin's
+/// I/O threads), which cannot be attributed to client or worker when both live in this process.
+pub fn other_threads_cpu_ns() -> u64 {
+    sum_tasks(Path::new("/proc/self"), |name| {
+        !name.starts_with(CLIENT_THREAD_PREFIX) && !name.starts_with(SERVER_THREAD_PREFIX)
+    })
+    .unwrap_or(0)
+}
+
 /// CPU nanoseconds by role at one instant.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CpuSnapshot {
     /// Client threads.
     pub client_ns: u64,
+    /// This process's other threads (see [`other_threads_cpu_ns`]).
+    pub other_ns: u64,
     /// Server: in-process threads, or the `--server-pid` process.
     pub server_ns: Option<u64>,
     /// Broker process.
@@ -99,6 +111,7 @@ impl CpuSources {
         };
         CpuSnapshot {
             client_ns: own_threads_cpu_ns(CLIENT_THREAD_PREFIX),
+            other_ns: other_threads_cpu_ns(),
             server_ns,
             broker_ns: self.broker_pid.and_then(process_cpu_ns),
         }

@@ -17,6 +17,10 @@
 //! `harness/tests/load_wire.rs` cross-checks it against the kernel's interface counters inside a
 //! network namespace it creates.
 //!
+//! Caveat: a worker connection opened after the client connected (e.g. a Kafka consumer that
+//! reaches its group coordinator lazily) counts as client hop; broker arms should open their worker
+//! connections before `serve` returns.
+//!
 //! Caveat: loopback's MTU is 64 KiB, so a large body travels in fewer, larger segments than on an
 //! Ethernet link (MTU 1500); header bytes are counted as on the measured link.
 

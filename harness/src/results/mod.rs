@@ -277,6 +277,10 @@ pub struct CpuPerCall {
     pub server_us_per_call: Option<f64>,
     /// The broker process (beam.smp, tansu), for broker arms.
     pub broker_us_per_call: Option<f64>,
+    /// This process's threads that are neither client nor server: the orchestrating main thread
+    /// and threads client libraries start themselves (librdkafka `rdk:*`, lapin), which cannot be
+    /// split between client and worker. Reported so that no CPU goes unaccounted.
+    pub unattributed_us_per_call: Option<f64>,
     /// Client CPU as a share of one core over the window (1.0 = one core busy).
     pub client_cores: Option<f64>,
     /// Server CPU as a share of one core.
