@@ -444,6 +444,35 @@ pub fn summarize(reps: &[Measurement]) -> PointSummary {
 mod tests {
     use super::*;
 
+    fn step(sent: u64, ok: u64, p99_us: f64, generator_bound: bool) -> Measurement {
+        let mut m = failed_measurement(&Error::Config("x".into()), 0);
+        m.accounting = crate::results::Accounting { sent, ok, ..Default::default() };
+        m.latency.p99_us = p99_us;
+        m.generator_bound = generator_bound;
+        m
+    }
+
+    #[test]
+    fn sweep_step_verdicts() {
+        assert_eq!(step_verdict(&step(100, 100, 900.0, false), 1000.0), None);
+        // Lag only adds to corrected latency: a flagged step within the SLO still passes.
+        assert_eq!(step_verdict(&step(100, 100, 900.0, true), 1000.0), None);
+        assert_eq!(step_verdict(&step(100, 100, 1100.0, false), 1000.0), Some("slo"));
+        assert_eq!(step_verdict(&step(100, 100, 1100.0, true), 1000.0), Some("generator_bound"));
+        assert_eq!(step_verdict(&step(100, 99, 10.0, false), 1000.0), Some("errors"));
+        assert_eq!(step_verdict(&step(0, 0, 0.0, false), 1000.0), Some("errors"));
+    }
+
+    #[test]
+    fn summary_spreads_across_repetitions() {
+        let reps: Vec<_> = [300.0, 100.0, 200.0].iter().map(|&p99| step(10, 10, p99, false)).collect();
+        let s = summarize(&reps);
+        assert_eq!((s.p99_us.min, s.p99_us.median, s.p99_us.max), (100.0, 200.0, 300.0));
+        assert_eq!(s.repetitions, 3);
+        assert_eq!(s.error_ratio.max, 0.0);
+        assert!(s.client_sent_bytes_per_call.is_none());
+    }
+
     #[test]
     fn ports_from_endpoints() {
         assert_eq!(port_of(TransportKind::Grpc, "127.0.0.1:50051"), Some(50051));
