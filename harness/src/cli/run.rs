@@ -75,7 +75,7 @@ impl Args {
             client_cpus,
             server_cpus,
             placement,
-            wire_method: "kernel TCP_INFO per socket via `ss -tin` (bytes_acked/bytes_received + 52 B IP/TCP headers per segment), snapshot at window start and end".into(),
+            wire_method: "kernel TCP_INFO per socket via `ss -tinp` (bytes_acked/bytes_received + 52 B IP/TCP headers per segment), sockets to the server/broker port owned by this process or --server-pid, snapshot at window start and end".into(),
             cpu_method: "/proc/self/task/*/schedstat summed by thread name (pb-client*, pb-server*); /proc/<pid>/task/*/schedstat for --server-pid and brokers".into(),
             command_line: std::env::args().map(|a| redact_url(&a)).collect(),
         }

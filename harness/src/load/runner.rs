@@ -153,8 +153,9 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, kind: TransportKind, profile
         }
         _ => (None, endpoint.to_owned()),
     };
+    let pids = std::iter::once(std::process::id()).chain(ctx.server_pid).collect();
     let wire = match port_of(kind, &endpoint) {
-        Some(port) => Some(WireProbe::before_client(port)?),
+        Some(port) => Some(WireProbe::before_client(port, pids)?),
         None => None,
     };
     let timeout = Duration::from_millis(scenario.timeout_ms);

@@ -1,6 +1,6 @@
 //! Bytes on the wire, from the kernel's per-socket TCP counters.
 //!
-//! Method: `ss -tinH state established '( dport = :PORT )'` (iproute2, which reads the kernel's
+//! Method: `ss -tinpH state established '( dport = :PORT )'` (iproute2, which reads the kernel's
 //! `TCP_INFO` through sock_diag netlink) lists every connected socket whose peer is the server or
 //! broker port, i.e. the connecting side of each connection: the client's, and for brokers also
 //! the worker's. Per socket it gives `bytes_acked` (payload sent and acknowledged), `bytes_received`
@@ -43,6 +43,8 @@ pub struct SocketCounters {
     pub segs_in: u64,
     /// IP + TCP header bytes per segment on this socket.
     pub header_bytes: u64,
+    /// The process that owns the socket, when `ss -p` could tell.
+    pub owner_pid: Option<u32>,
 }
 
 /// Every connecting-side socket to one port, keyed by `local peer` address pair.
@@ -59,7 +61,7 @@ fn timestamps_enabled() -> bool {
 /// Reads the counters of every established socket whose peer port is `port`.
 pub fn snapshot(port: u16) -> Result<PortSnapshot> {
     let output = Command::new("ss")
-        .args(["-tinH", "state", "established", &format!("( dport = :{port} )")])
+        .args(["-tinpH", "state", "established", &format!("( dport = :{port} )")])
         .output()
         .map_err(|e| Error::io("run `ss` (iproute2) to read TCP counters", e))?;
     if !output.status.success() {
@@ -71,18 +73,20 @@ pub fn snapshot(port: u16) -> Result<PortSnapshot> {
 /// Parses `ss -tinH state established` output.
 pub fn parse(text: &str, timestamps: bool) -> PortSnapshot {
     let mut sockets = HashMap::new();
-    let mut key: Option<String> = None;
+    let mut key: Option<(String, Option<u32>)> = None;
     for line in text.lines() {
         if !line.starts_with(char::is_whitespace) {
+            // `Recv-Q Send-Q Local Peer [users:(("name",pid=N,fd=M))]`
             let fields: Vec<&str> = line.split_whitespace().collect();
-            key = (fields.len() >= 4).then(|| format!("{} {}", fields[fields.len() - 2], fields[fields.len() - 1]));
+            key = (fields.len() >= 4).then(|| (format!("{} {}", fields[2], fields[3]), owner_pid(line)));
             continue;
         }
-        let Some(k) = key.take() else { continue };
+        let Some((k, owner_pid)) = key.take() else { continue };
         let ipv6 = k.starts_with('[');
         let ts = timestamps || line.split_whitespace().any(|t| t == "ts");
         let mut c = SocketCounters {
             header_bytes: if ipv6 { 40 } else { 20 } + 20 + if ts { 12 } else { 0 },
+            owner_pid,
             ..Default::default()
         };
         for token in line.split_whitespace() {
@@ -99,6 +103,11 @@ pub fn parse(text: &str, timestamps: bool) -> PortSnapshot {
         sockets.insert(k, c);
     }
     PortSnapshot { sockets }
+}
+
+fn owner_pid(line: &str) -> Option<u32> {
+    let rest = &line[line.find("pid=")? + 4..];
+    rest[..rest.find(|c: char| !c.is_ascii_digit())?].parse().ok()
 }
 
 /// The sockets of one hop between two snapshots, summed.
@@ -135,10 +144,15 @@ fn hop_delta(name: &str, port: u16, before: &PortSnapshot, after: &PortSnapshot,
 }
 
 /// Splits a port's sockets into hops and turns a window's deltas into [`WireBytes`].
+///
+/// A broker's port is shared by every program that talks to the broker, so only sockets owned by
+/// `pids` (this process, and an external worker's `--server-pid`) are counted.
 #[derive(Debug, Clone)]
 pub struct WireProbe {
     /// The listening port (server or broker).
     pub port: u16,
+    /// Processes whose sockets count; empty counts every socket.
+    pub pids: Vec<u32>,
     /// Sockets that existed before the client connected: a broker worker's connections.
     pub worker_sockets: HashSet<String>,
 }
@@ -146,16 +160,18 @@ pub struct WireProbe {
 impl WireProbe {
     /// A probe for `port`; call after the server or worker started and before the client
     /// connected, so that sockets already open to the port count as the worker hop.
-    pub fn before_client(port: u16) -> Result<Self> {
-        Ok(Self {
-            port,
-            worker_sockets: snapshot(port)?.sockets.into_keys().collect(),
-        })
+    pub fn before_client(port: u16, pids: Vec<u32>) -> Result<Self> {
+        let mut probe = Self { port, pids, worker_sockets: HashSet::new() };
+        probe.worker_sockets = probe.snapshot()?.sockets.into_keys().collect();
+        Ok(probe)
     }
 
-    /// Takes a snapshot of the port.
+    /// Takes a snapshot of the port's sockets owned by `pids`.
     pub fn snapshot(&self) -> Result<PortSnapshot> {
-        snapshot(self.port)
+        let mut snap = snapshot(self.port)?;
+        // A socket whose owner `ss` could not name (no privileges) is kept rather than dropped.
+        snap.sockets.retain(|_, c| self.pids.is_empty() || c.owner_pid.is_none_or(|pid| self.pids.contains(&pid)));
+        Ok(snap)
     }
 
     /// Bytes per call between `before` and `after` over `calls` calls.
@@ -178,20 +194,21 @@ impl WireProbe {
 mod tests {
     use super::*;
 
-    const SS: &str = "0      0      127.0.0.1:49916 127.0.0.1:59627\n\t bbr wscale:10,10 rto:204 bytes_sent:100 bytes_acked:101 bytes_received:50 segs_out:3 segs_in:2 data_segs_out:1\n";
+    const SS: &str = "0      0      127.0.0.1:49916 127.0.0.1:59627 users:((\"paybench\",pid=4242,fd=9))\n\t bbr wscale:10,10 rto:204 bytes_sent:100 bytes_acked:101 bytes_received:50 segs_out:3 segs_in:2 data_segs_out:1\n";
 
     #[test]
     fn parses_ss_counters() {
         let snap = parse(SS, true);
         let c = snap.sockets["127.0.0.1:49916 127.0.0.1:59627"];
         assert_eq!((c.bytes_acked, c.bytes_received, c.segs_out, c.segs_in, c.header_bytes), (101, 50, 3, 2, 52));
+        assert_eq!(c.owner_pid, Some(4242));
     }
 
     #[test]
     fn splits_hops_and_divides_by_calls() {
         let before = parse(SS, false);
         let after = parse(&SS.replace("bytes_acked:101", "bytes_acked:301").replace("segs_out:3", "segs_out:5"), false);
-        let probe = WireProbe { port: 59627, worker_sockets: HashSet::new() };
+        let probe = WireProbe { port: 59627, pids: Vec::new(), worker_sockets: HashSet::new() };
         let w = probe.measure(&before, &after, 2);
         assert_eq!(w.hops.len(), 1);
         assert_eq!(w.hops[0].sent_bytes_total, 200 + 2 * 40);
