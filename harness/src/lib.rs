@@ -14,6 +14,9 @@
 //! - [`brokers`]: finding, starting and probing the local RabbitMQ and Tansu brokers.
 //! - [`compare`]: the noise-aware regression gate behind `paybench compare`.
 //! - [`criterion_data`]: reads criterion's saved estimates for generated tables.
+//! - [`load`]: `paybench run`'s load generator: scenarios, closed and open loop, sweeps.
+//! - [`measure`]: wire bytes (kernel TCP counters), CPU per role (/proc), environment.
+//! - [`results`]: the `results.json` schema, shared by `run`, `report` and `compare`.
 //! - [`error`]: the crate's one error type.
 
 pub mod brokers;
@@ -21,9 +24,12 @@ pub mod codec;
 pub mod compare;
 pub mod criterion_data;
 pub mod error;
+pub mod load;
+pub mod measure;
 pub mod payload;
 pub mod payment;
 pub mod pb;
+pub mod results;
 pub mod sizes;
 pub mod transport;
 

@@ -3,8 +3,10 @@
 pub(crate) mod bench_table;
 pub(crate) mod brokers;
 pub(crate) mod compare;
+pub(crate) mod pinning;
 pub(crate) mod report;
 pub(crate) mod run;
+pub(crate) mod run_table;
 pub(crate) mod serve;
 pub(crate) mod sizes;
 

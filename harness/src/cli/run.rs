@@ -1,11 +1,201 @@
-//! `paybench run`: not built yet.
+//! `paybench run [SCENARIO.toml ...]`: runs load scenarios and writes `results/<run-id>/`.
+//!
+//! Scenario files say WHAT to run; the flags and environment here say HOW (target, broker URLs,
+//! thread counts, CPU pinning). Every scenario is parsed and validated before anything starts.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use paybench::load::runner::{self, DEFAULT_AMQP_URL, DEFAULT_KAFKA_BROKERS, Observer, RunContext};
+use paybench::load::scenario::Scenario;
+use paybench::measure::cpu::{CLIENT_THREAD_PREFIX, SERVER_THREAD_PREFIX};
+use paybench::measure::env::{self, redact_url};
+use paybench::payload::Profile;
+use paybench::results::{ArmResult, ArmStatus, RunResults, RunSettings, SCHEMA_VERSION};
+use paybench::transport::TransportKind;
+
+use super::pinning::{self, CpuList};
 
 /// Arguments of `paybench run`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// Scenario files (default: scenarios/quick.toml).
+    scenarios: Vec<PathBuf>,
+    /// Only these transports (comma-separated), e.g. `grpc,rest`.
+    #[arg(long, value_delimiter = ',')]
+    transports: Option<Vec<TransportKind>>,
+    /// Only these payload profiles (comma-separated): small, typical, large.
+    #[arg(long = "profile", value_delimiter = ',')]
+    profiles: Option<Vec<Profile>>,
+    /// Output folder (default: results/<run-id>/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Drive an external server (`paybench serve <transport>`) at this address instead of starting
+    /// one; use with one transport.
+    #[arg(long)]
+    target: Option<String>,
+    /// pid of the external server, to report its CPU per call.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// RabbitMQ URL for the amqp arms.
+    #[arg(long, env = "AMQP_URL", default_value = DEFAULT_AMQP_URL, hide_env_values = true)]
+    amqp_url: String,
+    /// Kafka bootstrap servers for the kafka arms.
+    #[arg(long, env = "KAFKA_BROKERS", default_value = DEFAULT_KAFKA_BROKERS)]
+    kafka_brokers: String,
+    /// Load-generator runtime threads. One each for client and server on a 2-core machine gives
+    /// each side a core instead of four threads fighting over two.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// In-process server runtime threads.
+    #[arg(long, default_value_t = 1)]
+    server_threads: usize,
+    /// Pin client threads to these CPUs (e.g. `0` or `0-1`).
+    #[arg(long)]
+    client_cpus: Option<CpuList>,
+    /// Pin in-process server threads to these CPUs.
+    #[arg(long)]
+    server_cpus: Option<CpuList>,
+}
 
-pub(crate) fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("run: not implemented yet")
+impl Args {
+    fn settings(&self) -> RunSettings {
+        let client_cpus = self.client_cpus.clone().unwrap_or_default().0;
+        let server_cpus = self.server_cpus.clone().unwrap_or_default().0;
+        let placement = pinning::describe(self.target.is_some(), &client_cpus, &server_cpus, self.client_threads, self.server_threads);
+        RunSettings {
+            target: self.target.clone(),
+            amqp_url: Some(redact_url(&self.amqp_url)),
+            kafka_brokers: Some(self.kafka_brokers.clone()),
+            client_threads: self.client_threads,
+            server_threads: if self.target.is_some() { 0 } else { self.server_threads },
+            client_cpus,
+            server_cpus,
+            placement,
+            wire_method: "kernel TCP_INFO per socket via `ss -tinp` (bytes_acked/bytes_received + 52 B IP/TCP headers per segment), sockets to the server/broker port owned by this process or --server-pid, snapshot at window start and end".into(),
+            cpu_method: "/proc/self/task/*/schedstat summed by thread name (pb-client*, pb-server*); /proc/<pid>/task/*/schedstat for --server-pid and brokers".into(),
+            command_line: std::env::args().map(|a| redact_url(&a)).collect(),
+        }
+    }
+}
+
+struct Bars {
+    bar: ProgressBar,
+}
+
+impl Bars {
+    /// Prints above the bar on a terminal; without one (CI logs) the bar is hidden and indicatif
+    /// drops `println`, so write the line to stderr directly.
+    fn say(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+}
+
+impl Observer for Bars {
+    fn window_started(&self, label: &str, _expected: Duration) {
+        self.bar.set_message(label.to_owned());
+    }
+    fn window_finished(&self, label: &str, line: &str) {
+        self.say(format!("  {label}: {line}"));
+        self.bar.inc(1);
+    }
+    fn arm_unavailable(&self, label: &str, kind: &str, message: &str) {
+        self.say(format!("  {label}: UNAVAILABLE ({kind}) {message}"));
+    }
+}
+
+fn windows(s: &Scenario) -> u64 {
+    let sweep_steps = s.sweep.map_or(0, |w| ((w.max_rate_per_s / w.start_rate_per_s).ln() / w.step_factor.ln()).floor() as u64 + 1);
+    (s.transports.len() * s.profiles.len()) as u64 * u64::from(s.repetitions) * (s.load.len() as u64 + sweep_steps)
+}
+
+fn load_scenarios(args: &Args) -> anyhow::Result<Vec<Scenario>> {
+    let paths = if args.scenarios.is_empty() { vec![PathBuf::from("scenarios/quick.toml")] } else { args.scenarios.clone() };
+    let mut out = Vec::new();
+    for path in &paths {
+        let s = Scenario::load(path)?.filtered(args.transports.as_deref(), args.profiles.as_deref());
+        if s.transports.is_empty() || s.profiles.is_empty() {
+            anyhow::bail!("{}: nothing left to run after --transports/--profile filters", path.display());
+        }
+        out.push(s);
+    }
+    if args.target.is_some() && out.iter().any(|s| s.transports.len() != 1) {
+        anyhow::bail!("--target drives one external server: pick its transport with --transports NAME");
+    }
+    Ok(out)
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let scenarios = load_scenarios(&args)?;
+    let started_at = now_rfc3339();
+    let run_id = format!("{}-{}", started_at.replace([':', '-'], "").replace('T', "-").trim_end_matches('Z').split('.').next().unwrap_or("run"), scenarios[0].name);
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&run_id));
+    let client_rt = pinning::runtime(CLIENT_THREAD_PREFIX, args.client_threads, args.client_cpus.clone())?;
+    let server_rt = match args.target {
+        Some(_) => None,
+        None => Some(pinning::runtime(SERVER_THREAD_PREFIX, args.server_threads, args.server_cpus.clone())?),
+    };
+    let ctx = RunContext {
+        client: client_rt.handle().clone(),
+        client_threads: args.client_threads,
+        server: server_rt.as_ref().map(|rt| rt.handle().clone()),
+        target: args.target.clone(),
+        server_pid: args.server_pid,
+        amqp_url: args.amqp_url.clone(),
+        kafka_brokers: args.kafka_brokers.clone(),
+    };
+    let estimate: f64 = scenarios.iter().map(Scenario::estimated_seconds).sum();
+    eprintln!("paybench run {run_id}: {} scenario(s), about {estimate:.0} s of load; writing {}", scenarios.len(), out.display());
+    let bar = ProgressBar::new(scenarios.iter().map(windows).sum());
+    bar.set_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} windows  {msg}")?.progress_chars("=> "));
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let obs = Bars { bar: bar.clone() };
+    let mut arms = Vec::new();
+    for s in &scenarios {
+        for &kind in &s.transports {
+            for &profile in &s.profiles {
+                let arm = runner::run_arm(&ctx, s, kind, profile, &obs);
+                if args.target.is_some() {
+                    if let ArmStatus::Unavailable { message, .. } = &arm.status {
+                        bar.finish_and_clear();
+                        anyhow::bail!("target unreachable: {message}");
+                    }
+                }
+                arms.push(arm);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let brokers = arms.iter().filter_map(|a| a.broker.clone()).collect();
+    let results = RunResults {
+        schema_version: SCHEMA_VERSION,
+        run_id,
+        started_at,
+        finished_at: now_rfc3339(),
+        environment: env::collect(brokers),
+        settings: args.settings(),
+        scenarios,
+        arms,
+    };
+    results.write(&out).with_context(|| format!("write results to {}", out.display()))?;
+    print!("{}", super::run_table::render(&results.arms));
+    println!("\nwrote {}/results.json and results.csv", out.display());
+    let unavailable: Vec<&ArmResult> = results.arms.iter().filter(|a| matches!(a.status, ArmStatus::Unavailable { .. })).collect();
+    if !unavailable.is_empty() {
+        println!("{} arm(s) did not run (see table above and `status` in results.json)", unavailable.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "unknown".into())
 }

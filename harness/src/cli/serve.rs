@@ -1,11 +1,101 @@
-//! `paybench serve`: not built yet.
+//! `paybench serve <transport>`: runs one transport's server (or broker worker) alone, for
+//! `paybench run --target ADDR --server-pid PID` from another process or host, and for the
+//! validation peers (wrk, h2load). Runs until Ctrl-C or SIGTERM.
+//!
+//! Hidden `--dump-bodies DIR` writes the request bodies the suite sends (JSON, protobuf, and
+//! gRPC-framed protobuf/JSON) so external generators send the same bytes.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use paybench::codec::Codec;
+use paybench::load::runner::DEFAULT_AMQP_URL;
+use paybench::measure::cpu::SERVER_THREAD_PREFIX;
+use paybench::payload::{self, DEFAULT_SEED, Profile};
+use paybench::payment::PaymentService;
+use paybench::transport::{self, ServerConfig, TransportKind};
+
+use super::pinning::{self, CpuList};
 
 /// Arguments of `paybench serve`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// Transport whose server or worker to run.
+    #[arg(required_unless_present = "dump_bodies")]
+    transport: Option<TransportKind>,
+    /// Address to listen on (direct arms).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    bind: std::net::SocketAddr,
+    /// Server runtime threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Pin server threads to these CPUs.
+    #[arg(long)]
+    cpus: Option<CpuList>,
+    /// Simulated service time per call, microseconds.
+    #[arg(long, default_value_t = 0)]
+    service_time_us: u64,
+    /// Broker URL for broker workers (AMQP_URL or KAFKA_BROKERS).
+    #[arg(long)]
+    broker_url: Option<String>,
+    /// Write request bodies for every profile into DIR and exit.
+    #[arg(long, hide = true)]
+    dump_bodies: Option<PathBuf>,
+}
 
-pub(crate) fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("serve: not implemented yet")
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.dump_bodies {
+        dump_bodies(dir)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let kind = args.transport.context("a transport is required")?;
+    let rt = pinning::runtime(SERVER_THREAD_PREFIX, args.threads, args.cpus.clone())?;
+    let broker_url = args.broker_url.clone().or_else(|| match kind {
+        TransportKind::Amqp | TransportKind::AmqpJson => Some(std::env::var("AMQP_URL").unwrap_or_else(|_| DEFAULT_AMQP_URL.into())),
+        TransportKind::Kafka | TransportKind::KafkaJson => std::env::var("KAFKA_BROKERS").ok().or(Some("127.0.0.1:9092".into())),
+        _ => None,
+    });
+    let config = ServerConfig {
+        bind: args.bind,
+        service: PaymentService::with_service_time(Duration::from_micros(args.service_time_us)),
+        broker_url,
+        ..ServerConfig::default()
+    };
+    rt.block_on(async {
+        let server = transport::serve(kind, &config).await?;
+        // One line on stdout, machine-readable, so scripts can pick up the address.
+        println!("serving {kind} on {} pid {}", server.endpoint(), std::process::id());
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        server.shutdown().await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dump_bodies(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    for profile in Profile::ALL {
+        let req = payload::generate(profile, DEFAULT_SEED, 0);
+        for codec in [Codec::Protobuf, Codec::Json] {
+            let body = codec.encode_request(&req)?;
+            let ext = if codec == Codec::Json { "json" } else { "pb" };
+            write(&dir.join(format!("{profile}.{ext}")), &body)?;
+            // gRPC length-prefixed message: 1 byte compressed flag (0), 4 bytes big-endian length.
+            let mut framed = vec![0u8];
+            framed.extend_from_slice(&u32::try_from(body.len())?.to_be_bytes());
+            framed.extend_from_slice(&body);
+            write(&dir.join(format!("{profile}.grpc-{ext}")), &framed)?;
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("write {}", path.display()))
 }

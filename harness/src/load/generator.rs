@@ -1,0 +1,361 @@
+//! The two load models, generic over [`Transport`] (no `dyn` on the hot path).
+//!
+//! - [`run_closed`]: `concurrency` callers, each sending its next call as soon as the last returns.
+//!   Latency is the service time (a closed loop cannot see the calls it did not send; that is what
+//!   its throughput figure shows instead).
+//! - [`run_open`]: a constant arrival rate. Call `i` is *intended* at `start + i / rate`; a
+//!   dispatcher thread (not a tokio timer, whose resolution is 1 ms) sleeps until each intended time
+//!   and spawns the call. A call waits for one of `max_in_flight` slots (like wrk2's connections),
+//!   then is sent. Latency is measured from the intended time (coordinated-omission corrected, as
+//!   wrk2), and the uncorrected service time (actual send to reply) is kept alongside, as is the
+//!   schedule lag (how late the generator itself started each call).
+//!
+//! Both share the measured window: `warmup` is run but not recorded. Then the generator lets every
+//! warm-up call finish, tells the [`WindowProbe`] (which snapshots wire and CPU counters), and only
+//! then starts the recorded calls: the window opens on a quiet connection, so the counters cover
+//! exactly the recorded calls and nothing of the warm-up (the pause is a few milliseconds; the
+//! connections and caches stay warm). Calls whose send time (intended time in open loop) falls in
+//! the next `duration` are recorded, and every one of them is waited for, each bounded by the call
+//! timeout, so `sent = ok + failed + timed_out`; then the probe is told the window has ended.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::pb::{PaymentRequest, PaymentResponse};
+use crate::results::stats::new_histogram;
+use crate::results::{Accounting, LatencyStats};
+use crate::transport::Transport;
+use crate::{Error, Result};
+
+/// Schedule lag at p99 above this (and above half the corrected p99 latency) means the generator,
+/// not the server, set the tail: see [`RawMeasurement::schedule_lagged`].
+pub const GENERATOR_LAG_LIMIT: Duration = Duration::from_millis(1);
+
+/// Timing of one measured window.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Run but not recorded.
+    pub warmup: Duration,
+    /// Recorded.
+    pub duration: Duration,
+    /// Calls with no reply after this long count as timed out.
+    pub timeout: Duration,
+}
+
+/// Told when the measured window starts and when its last call has ended.
+pub trait WindowProbe {
+    /// The window starts (end of warm-up).
+    fn start(&mut self);
+    /// Every recorded call has ended.
+    fn end(&mut self);
+}
+
+impl WindowProbe for () {
+    fn start(&mut self) {}
+    fn end(&mut self) {}
+}
+
+/// Histograms (nanoseconds) and outcome counts of one window.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    /// Corrected latency (open) or service time (closed), ok calls.
+    pub latency: Histogram<u64>,
+    /// Service time, ok calls.
+    pub service: Histogram<u64>,
+    /// Open loop: dispatch lag behind schedule, every call.
+    pub lag: Histogram<u64>,
+    /// Outcomes.
+    pub accounting: Accounting,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self {
+            latency: new_histogram(),
+            service: new_histogram(),
+            lag: new_histogram(),
+            accounting: Accounting::default(),
+        }
+    }
+}
+
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
+}
+
+impl Recorder {
+    /// Records one call's outcome; `latency` and `service` only count for ok calls.
+    pub fn record(&mut self, outcome: &Result<PaymentResponse>, latency: Duration, service: Duration) {
+        let acc = &mut self.accounting;
+        acc.sent += 1;
+        match outcome {
+            Ok(_) => {
+                acc.ok += 1;
+                self.latency.saturating_record(ns(latency));
+                self.service.saturating_record(ns(service));
+            }
+            Err(Error::Timeout { .. }) => acc.timed_out += 1,
+            Err(e) => {
+                acc.failed_total += 1;
+                *acc.failed.entry(e.kind().to_owned()).or_default() += 1;
+                acc.failure_examples.entry(e.kind().to_owned()).or_insert_with(|| e.to_string());
+            }
+        }
+    }
+
+    /// Folds `other` into `self`.
+    pub fn merge(&mut self, other: &Recorder) {
+        // Same bounds on both sides, so add cannot fail; saturate rather than lose the counts.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.service.add(&other.service);
+        let _ = self.lag.add(&other.lag);
+        let (a, b) = (&mut self.accounting, &other.accounting);
+        a.sent += b.sent;
+        a.ok += b.ok;
+        a.failed_total += b.failed_total;
+        a.timed_out += b.timed_out;
+        for (k, v) in &b.failed {
+            *a.failed.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &b.failure_examples {
+            a.failure_examples.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+/// What a window measured, before wire and CPU are attached.
+#[derive(Debug, Clone)]
+pub struct RawMeasurement {
+    /// Histograms and counts.
+    pub recorder: Recorder,
+    /// The recorded window's length.
+    pub window: Duration,
+    /// Open loop's offered rate.
+    pub offered_rate_per_s: Option<f64>,
+}
+
+impl RawMeasurement {
+    /// Corrected (or closed-loop) latency summary.
+    pub fn latency(&self) -> Result<LatencyStats> {
+        LatencyStats::from_histogram(&self.recorder.latency)
+    }
+
+    /// Uncorrected service-time summary.
+    pub fn service_time(&self) -> Result<LatencyStats> {
+        LatencyStats::from_histogram(&self.recorder.service)
+    }
+
+    /// Whether the open loop's tail was set by the generator: its p99 schedule lag (how late calls
+    /// started versus their intended times, before any wait for a slot) is over
+    /// [`GENERATOR_LAG_LIMIT`] and at least half the corrected p99 latency. Lag only ever adds to
+    /// the corrected latency, so an unflagged result is not flattered by it; a flagged one says the
+    /// client side (or a busy machine) made much of the tail.
+    pub fn schedule_lagged(&self) -> bool {
+        let lag_p99 = self.recorder.lag.value_at_quantile(0.99);
+        self.offered_rate_per_s.is_some()
+            && lag_p99 > ns(GENERATOR_LAG_LIMIT)
+            && lag_p99 * 2 >= self.recorder.latency.value_at_quantile(0.99)
+    }
+}
+
+/// A call bounded by the timeout even if a transport's own deadline misbehaves.
+async fn bounded_call<T: Transport>(client: &T, req: PaymentRequest, timeout: Duration) -> Result<PaymentResponse> {
+    // Transports enforce `timeout` themselves; the extra second only catches one that does not.
+    match tokio::time::timeout(timeout + Duration::from_secs(1), client.call(req)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Error::Timeout {
+            transport: client.name(),
+            endpoint: "(generator deadline)".to_owned(),
+            after: timeout,
+        }),
+    }
+}
+
+/// Runs a closed-loop window with `concurrency` callers cycling through `pool`.
+pub async fn run_closed<T: Transport + 'static>(
+    client: Arc<T>,
+    concurrency: u32,
+    pool: Arc<Vec<PaymentRequest>>,
+    window: Window,
+    probe: &mut impl WindowProbe,
+) -> Result<RawMeasurement> {
+    let warm_end = tokio::time::Instant::now() + window.warmup;
+    // Callers meet at `arrived` once their warm-up calls are done; the probe snapshots; `released`
+    // lets them go with the window's end time.
+    let arrived = Arc::new(tokio::sync::Barrier::new(concurrency as usize + 1));
+    let (release, released) = tokio::sync::watch::channel(None::<tokio::time::Instant>);
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..concurrency as usize {
+        let (client, pool, arrived, mut released) = (client.clone(), pool.clone(), arrived.clone(), released.clone());
+        workers.spawn(async move {
+            let mut i = worker;
+            let mut next = || {
+                i += concurrency as usize;
+                pool[i % pool.len()].clone()
+            };
+            while tokio::time::Instant::now() < warm_end {
+                let _ = bounded_call(&*client, next(), window.timeout).await;
+            }
+            arrived.wait().await;
+            let end = match released.wait_for(Option::is_some).await {
+                Ok(end) => end.unwrap_or_else(tokio::time::Instant::now),
+                Err(_) => return Recorder::default(),
+            };
+            let mut rec = Recorder::default();
+            loop {
+                let sent = tokio::time::Instant::now();
+                if sent >= end {
+                    return rec;
+                }
+                let outcome = bounded_call(&*client, next(), window.timeout).await;
+                let took = sent.elapsed();
+                rec.record(&outcome, took, took);
+            }
+        });
+    }
+    arrived.wait().await;
+    probe.start();
+    let _ = release.send(Some(tokio::time::Instant::now() + window.duration));
+    let mut total = Recorder::default();
+    while let Some(joined) = workers.join_next().await {
+        let rec = joined.map_err(|e| Error::Config(format!("load worker failed: {e}")))?;
+        total.merge(&rec);
+    }
+    probe.end();
+    Ok(RawMeasurement { recorder: total, window: window.duration, offered_rate_per_s: None })
+}
+
+/// Runs an open-loop window at `rate_per_s` with at most `max_in_flight` calls in flight.
+pub async fn run_open<T: Transport + 'static>(
+    client: Arc<T>,
+    rate_per_s: f64,
+    max_in_flight: u32,
+    pool: Arc<Vec<PaymentRequest>>,
+    window: Window,
+    probe: &mut impl WindowProbe,
+) -> Result<RawMeasurement> {
+    let interval = Duration::from_secs_f64(1.0 / rate_per_s);
+    let warmup_calls = (window.warmup.as_secs_f64() * rate_per_s).round() as u64;
+    let measured_calls = ((window.duration.as_secs_f64() * rate_per_s).round() as u64).max(1);
+    let shared = Arc::new(OpenShared {
+        slots: Semaphore::new(max_in_flight as usize),
+        recorder: Mutex::new(Recorder::default()),
+        timeout: window.timeout,
+    });
+    // Every call task holds a clone of its phase's `alive` sender; `recv()` returns `None` once
+    // the dispatcher and all of that phase's calls have dropped theirs.
+    let (warm_alive, mut warm_done) = mpsc::channel::<()>(1);
+    let (alive, mut all_done) = mpsc::channel::<()>(1);
+    let (go, go_at) = std::sync::mpsc::channel::<Instant>();
+    let dispatcher = Dispatcher {
+        runtime: tokio::runtime::Handle::current(),
+        client,
+        pool,
+        shared: shared.clone(),
+        interval,
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("{}-dispatch", crate::measure::cpu::CLIENT_THREAD_PREFIX))
+        .spawn(move || {
+            set_precise_timer_slack();
+            // A short lead so that call 0 is not already late when the thread gets there.
+            dispatcher.dispatch(Instant::now() + Duration::from_millis(2), 0..warmup_calls, false, warm_alive);
+            if let Ok(start) = go_at.recv() {
+                dispatcher.dispatch(start, 0..measured_calls, true, alive);
+            }
+        })
+        .map_err(|e| Error::io("spawn open-loop dispatcher thread", e))?;
+    let _ = warm_done.recv().await;
+    probe.start();
+    let _ = go.send(Instant::now() + Duration::from_millis(2));
+    let _ = all_done.recv().await;
+    probe.end();
+    thread.join().map_err(|_| Error::Config("open-loop dispatcher thread panicked".into()))?;
+    let recorder = shared.recorder.lock().map_err(|_| Error::Config("recorder lock poisoned".into()))?.clone();
+    Ok(RawMeasurement {
+        recorder,
+        window: interval.mul_f64(measured_calls as f64),
+        offered_rate_per_s: Some(rate_per_s),
+    })
+}
+
+struct OpenShared {
+    slots: Semaphore,
+    recorder: Mutex<Recorder>,
+    timeout: Duration,
+}
+
+struct Dispatcher<T> {
+    runtime: tokio::runtime::Handle,
+    client: Arc<T>,
+    pool: Arc<Vec<PaymentRequest>>,
+    shared: Arc<OpenShared>,
+    interval: Duration,
+}
+
+impl<T: Transport + 'static> Dispatcher<T> {
+    /// Sleeps until each call's intended time (`start + i * interval`) and spawns it; when late,
+    /// spawns every due call at once (their latency still counts from their intended times).
+    fn dispatch(&self, start: Instant, calls: std::ops::Range<u64>, measured: bool, alive: mpsc::Sender<()>) {
+        for i in calls {
+            let intended = start + self.interval.mul_f64(i as f64);
+            let now = Instant::now();
+            if intended > now {
+                std::thread::sleep(intended - now);
+            }
+            let req = self.pool[i as usize % self.pool.len()].clone();
+            let call = open_call(self.client.clone(), req, intended, measured, self.shared.clone(), alive.clone());
+            self.runtime.spawn(call);
+        }
+    }
+}
+
+/// Linux lets a sleeping thread wake up to 50 µs late by default ("timer slack"); 1 ns keeps the
+/// dispatcher's schedule lag in single-digit microseconds.
+fn set_precise_timer_slack() {
+    // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+async fn open_call<T: Transport>(
+    client: Arc<T>,
+    req: PaymentRequest,
+    intended: Instant,
+    measured: bool,
+    shared: Arc<OpenShared>,
+    _alive: mpsc::Sender<()>,
+) {
+    let lag = intended.elapsed();
+    let deadline = tokio::time::Instant::from_std(intended + shared.timeout);
+    // Waiting for a slot is part of the user's latency, and bounded by the same timeout.
+    let outcome = match tokio::time::timeout_at(deadline, shared.slots.acquire()).await {
+        Ok(Ok(_permit)) => {
+            let sent = Instant::now();
+            let outcome = bounded_call(&*client, req, shared.timeout).await;
+            let done = Instant::now();
+            Some((outcome, done - intended, done - sent))
+        }
+        _ => None,
+    };
+    if !measured {
+        return;
+    }
+    let Ok(mut rec) = shared.recorder.lock() else { return };
+    rec.lag.saturating_record(ns(lag));
+    match outcome {
+        Some((outcome, latency, service)) => rec.record(&outcome, latency, service),
+        None => {
+            let timeout = Err(Error::Timeout {
+                transport: client.name(),
+                endpoint: "(no free slot)".to_owned(),
+                after: shared.timeout,
+            });
+            rec.record(&timeout, Duration::ZERO, Duration::ZERO);
+        }
+    }
+}

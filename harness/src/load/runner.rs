@@ -1,0 +1,485 @@
+//! Runs a scenario arm by arm: starts the server (or uses `--target`), connects one client,
+//! proves the arm answers with one preflight call, then measures every load point and the sweep,
+//! attaching wire bytes and CPU per call to each window.
+//!
+//! Server and client run on separate tokio runtimes (threads `pb-server*` and `pb-client*`) so
+//! their CPU can be told apart; the orchestration runs on the calling thread. An arm that cannot
+//! start is recorded as [`ArmStatus::Unavailable`] with its error, and the run goes on.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+
+use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
+use crate::load::scenario::{LoadSpec, Scenario};
+use crate::measure::cpu::{self, CpuSnapshot, CpuSources};
+use crate::measure::env::redact_url;
+use crate::measure::wire::{PortSnapshot, WireProbe};
+use crate::payload::{self, Profile};
+use crate::payment::PaymentService;
+use crate::pb::PaymentRequest;
+use crate::results::{
+    ArmResult, ArmStatus, BrokerMeta, CpuPerCall, Measurement, PointResult, PointSummary, Spread, SweepResult, SweepRun,
+};
+use crate::transport::{self, AnyClient, ClientConfig, ServerConfig, Transport, TransportKind};
+use crate::{Error, Result};
+
+/// Distinct prebuilt requests each arm cycles through (built before timing starts).
+const REQUEST_POOL: u64 = 64;
+/// Client CPU at or above this share of its threads means the generator was saturated.
+const CLIENT_SATURATED_SHARE: f64 = 0.95;
+
+/// Default broker endpoints when `AMQP_URL` / `KAFKA_BROKERS` are unset.
+pub const DEFAULT_AMQP_URL: &str = "amqp://127.0.0.1:5672/%2f";
+/// See [`DEFAULT_AMQP_URL`].
+pub const DEFAULT_KAFKA_BROKERS: &str = "127.0.0.1:9092";
+
+/// Progress events for the terminal (the CLI draws them with indicatif).
+pub trait Observer {
+    /// A window of about `expected` wall time starts.
+    fn window_started(&self, label: &str, expected: Duration);
+    /// It ended with this one-line result.
+    fn window_finished(&self, label: &str, line: &str);
+    /// An arm could not start: the error's kind and message (with its causes).
+    fn arm_unavailable(&self, label: &str, kind: &str, message: &str);
+}
+
+/// How to reach servers and what to run them on (settings, not scenario).
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    /// Runtime that load-generator tasks and the client run on.
+    pub client: Handle,
+    /// Client runtime worker threads (for the saturation check).
+    pub client_threads: usize,
+    /// Runtime for in-process servers; `None` with `target`.
+    pub server: Option<Handle>,
+    /// An external server to drive instead of starting one.
+    pub target: Option<String>,
+    /// CPU of an external server process.
+    pub server_pid: Option<u32>,
+    /// Broker URL for `amqp*` arms.
+    pub amqp_url: String,
+    /// Bootstrap servers for `kafka*` arms.
+    pub kafka_brokers: String,
+}
+
+/// Everything needed to measure one arm's windows.
+struct Arm {
+    client: Arc<AnyClient>,
+    pool: Arc<Vec<PaymentRequest>>,
+    wire: Option<WireProbe>,
+    cpu: CpuSources,
+    client_threads: usize,
+}
+
+/// Runs one scenario arm (transport × profile) end to end.
+pub fn run_arm(ctx: &RunContext, scenario: &Scenario, kind: TransportKind, profile: Profile, obs: &dyn Observer) -> ArmResult {
+    let label = format!("{}/{kind}/{profile}", scenario.name);
+    let endpoint = endpoint_for(ctx, kind);
+    let mut result = ArmResult {
+        scenario: scenario.name.clone(),
+        transport: kind,
+        codec: kind.codec().to_string(),
+        profile,
+        endpoint: redact_url(&endpoint),
+        broker: None,
+        status: ArmStatus::Ran,
+        points: Vec::new(),
+        sweep: None,
+    };
+    let started = start_arm(ctx, scenario, kind, profile, &endpoint);
+    let (server, arm, endpoint) = match started {
+        Ok(parts) => parts,
+        Err(e) => {
+            let message = error_chain(&e);
+            obs.arm_unavailable(&label, e.kind(), &message);
+            result.status = ArmStatus::Unavailable { kind: e.kind().to_owned(), message };
+            return result;
+        }
+    };
+    result.endpoint = redact_url(&endpoint);
+    result.broker = broker_meta(kind, &endpoint);
+    for load in &scenario.load {
+        result.points.push(run_point(ctx, scenario, &arm, *load, &label, obs));
+    }
+    if let Some(sweep) = scenario.sweep {
+        result.sweep = Some(run_sweep(ctx, scenario, &arm, sweep, &label, obs));
+    }
+    if let (Some(server), Some(rt)) = (server, &ctx.server) {
+        rt.block_on(server.shutdown());
+    }
+    result
+}
+
+/// An error with its causes, `: `-separated ("cannot connect to ...: transport error: Connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn endpoint_for(ctx: &RunContext, kind: TransportKind) -> String {
+    match (&ctx.target, kind) {
+        (Some(target), _) => target.clone(),
+        (None, TransportKind::Amqp | TransportKind::AmqpJson) => ctx.amqp_url.clone(),
+        (None, TransportKind::Kafka | TransportKind::KafkaJson) => ctx.kafka_brokers.clone(),
+        (None, _) => "127.0.0.1:0".to_owned(),
+    }
+}
+
+type Started = (Option<transport::ServerHandle>, Arm, String);
+
+fn start_arm(ctx: &RunContext, scenario: &Scenario, kind: TransportKind, profile: Profile, endpoint: &str) -> Result<Started> {
+    let service = PaymentService::with_service_time(Duration::from_micros(scenario.service_time_us));
+    let (server, endpoint) = match (&ctx.server, &ctx.target) {
+        (Some(rt), None) => {
+            let config = ServerConfig {
+                service,
+                broker_url: kind.is_broker().then(|| endpoint.to_owned()),
+                ..ServerConfig::default()
+            };
+            let handle = rt.block_on(transport::serve(kind, &config))?;
+            let endpoint = if kind.is_broker() { endpoint.to_owned() } else { handle.endpoint().to_owned() };
+            (Some(handle), endpoint)
+        }
+        _ => (None, endpoint.to_owned()),
+    };
+    let pids = std::iter::once(std::process::id()).chain(ctx.server_pid).collect();
+    let wire = match port_of(kind, &endpoint) {
+        Some(port) => Some(WireProbe::before_client(port, pids)?),
+        None => None,
+    };
+    let timeout = Duration::from_millis(scenario.timeout_ms);
+    let config = ClientConfig { timeout, ..ClientConfig::default() };
+    let client = ctx.client.block_on(async {
+        match tokio::time::timeout(timeout, transport::connect(kind, &endpoint, &config)).await {
+            Ok(client) => client,
+            Err(_) => Err(Error::Timeout { transport: kind.name(), endpoint: redact_url(&endpoint), after: timeout }),
+        }
+    })?;
+    // Fail fast on an unreachable or broken arm: reqwest connects lazily, so only a call proves it.
+    let probe_req = payload::generate(profile, scenario.seed, u64::MAX);
+    ctx.client.block_on(client.call(probe_req))?;
+    let pool = (0..REQUEST_POOL).map(|i| payload::generate(profile, scenario.seed, i)).collect();
+    let cpu = CpuSources {
+        server_in_process: ctx.server.is_some() && ctx.target.is_none(),
+        server_pid: ctx.server_pid,
+        broker_pid: broker_pid(kind),
+    };
+    let arm = Arm { client: Arc::new(client), pool: Arc::new(pool), wire, cpu, client_threads: ctx.client_threads };
+    Ok((server, arm, endpoint))
+}
+
+/// The listening port of a direct arm (`host:port`) or broker URL; `None` for `inproc`.
+fn port_of(kind: TransportKind, endpoint: &str) -> Option<u16> {
+    if kind == TransportKind::Inproc {
+        return None;
+    }
+    let authority = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
+    let authority = authority.split(['/', ',']).next().unwrap_or(authority);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    match authority.rsplit_once(':').and_then(|(_, p)| p.parse().ok()) {
+        Some(port) => Some(port),
+        None if kind.is_broker() => Some(if endpoint.starts_with("amqp") { 5672 } else { 9092 }),
+        None => None,
+    }
+}
+
+// HOOK(brokers): the broker arm's helper provides `paybench::brokers::BrokerInfo { implementation,
+// version, endpoint }`; fill `broker_meta` from it when it lands. Until then the implementation is
+// inferred from the broker process found on this host, and the version is `unknown`.
+fn broker_meta(kind: TransportKind, endpoint: &str) -> Option<BrokerMeta> {
+    if !kind.is_broker() {
+        return None;
+    }
+    let implementation = match (kind, broker_pid(kind)) {
+        (TransportKind::Amqp | TransportKind::AmqpJson, Some(_)) => "rabbitmq",
+        (TransportKind::Kafka | TransportKind::KafkaJson, Some(_)) => "tansu",
+        _ => "unknown",
+    };
+    Some(BrokerMeta {
+        transport: kind,
+        implementation: implementation.to_owned(),
+        version: "unknown".to_owned(),
+        endpoint: redact_url(endpoint),
+    })
+}
+
+// HOOK(brokers): the broker's pid for CPU per call. A local RabbitMQ runs as `beam.smp`, Tansu as
+// `tansu`; a remote broker has no local pid and its CPU is reported as `null`.
+fn broker_pid(kind: TransportKind) -> Option<u32> {
+    match kind {
+        TransportKind::Amqp | TransportKind::AmqpJson => cpu::find_process(&["beam.smp"]),
+        TransportKind::Kafka | TransportKind::KafkaJson => cpu::find_process(&["tansu"]),
+        _ => None,
+    }
+}
+
+/// Wire and CPU snapshots at the window's start and end.
+struct ArmProbe<'a> {
+    arm: &'a Arm,
+    wire: [Option<PortSnapshot>; 2],
+    cpu: [CpuSnapshot; 2],
+    at: [Option<Instant>; 2],
+}
+
+impl ArmProbe<'_> {
+    fn mark(&mut self, i: usize) {
+        self.at[i] = Some(Instant::now());
+        self.cpu[i] = self.arm.cpu.snapshot();
+        self.wire[i] = self.arm.wire.as_ref().and_then(|w| match w.snapshot() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("wire bytes unavailable: {e}");
+                None
+            }
+        });
+    }
+}
+
+impl WindowProbe for ArmProbe<'_> {
+    fn start(&mut self) {
+        self.mark(0);
+    }
+    fn end(&mut self) {
+        self.mark(1);
+    }
+}
+
+fn measure(arm: &Arm, rt: &Handle, load: LoadSpec, window: Window, repetition: u32) -> Result<Measurement> {
+    let mut probe = ArmProbe { arm, wire: [None, None], cpu: [CpuSnapshot::default(); 2], at: [None, None] };
+    let raw = rt.block_on(async {
+        match load {
+            LoadSpec::Closed { concurrency } => {
+                generator::run_closed(arm.client.clone(), concurrency, arm.pool.clone(), window, &mut probe).await
+            }
+            LoadSpec::Open { rate_per_s, max_in_flight } => {
+                generator::run_open(arm.client.clone(), rate_per_s, max_in_flight, arm.pool.clone(), window, &mut probe)
+                    .await
+            }
+        }
+    })?;
+    assemble(arm, &probe, &raw, repetition)
+}
+
+fn assemble(arm: &Arm, probe: &ArmProbe<'_>, raw: &RawMeasurement, repetition: u32) -> Result<Measurement> {
+    let acc = raw.recorder.accounting.clone();
+    let calls = acc.sent.max(1) as f64;
+    let elapsed_s = match probe.at {
+        [Some(a), Some(b)] => (b - a).as_secs_f64().max(1e-9),
+        _ => raw.window.as_secs_f64(),
+    };
+    let per_call = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?) as f64 / 1_000.0 / calls);
+    let cores = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?) as f64 / 1e9 / elapsed_s);
+    let [c0, c1] = probe.cpu;
+    let cpu = CpuPerCall {
+        client_us_per_call: per_call(Some(c0.client_ns), Some(c1.client_ns)),
+        server_us_per_call: per_call(c0.server_ns, c1.server_ns),
+        broker_us_per_call: per_call(c0.broker_ns, c1.broker_ns),
+        unattributed_us_per_call: per_call(Some(c0.other_ns), Some(c1.other_ns)),
+        client_cores: cores(Some(c0.client_ns), Some(c1.client_ns)),
+        server_cores: cores(c0.server_ns, c1.server_ns),
+        broker_cores: cores(c0.broker_ns, c1.broker_ns),
+    };
+    let wire = match (&arm.wire, &probe.wire) {
+        (Some(w), [Some(a), Some(b)]) => Some(w.measure(a, b, acc.sent)),
+        _ => None,
+    };
+    let client_saturated = cpu.client_cores.is_some_and(|c| c >= CLIENT_SATURATED_SHARE * arm.client_threads as f64);
+    let window_s = raw.window.as_secs_f64();
+    Ok(Measurement {
+        repetition,
+        window_s,
+        offered_rate_per_s: raw.offered_rate_per_s,
+        sent_rate_per_s: acc.sent as f64 / window_s,
+        achieved_rate_per_s: acc.ok as f64 / window_s,
+        generator_bound: raw.schedule_lagged() || client_saturated,
+        latency: raw.latency()?,
+        service_time: raw.service_time()?,
+        schedule_lag: match raw.offered_rate_per_s {
+            Some(_) => Some(crate::results::LatencyStats::from_histogram(&raw.recorder.lag)?),
+            None => None,
+        },
+        accounting: acc,
+        wire,
+        cpu,
+    })
+}
+
+fn one_line(m: &Measurement) -> String {
+    let a = &m.accounting;
+    format!(
+        "{:.0}/s p50 {:.0}µs p99 {:.0}µs ok {}/{}{}",
+        m.achieved_rate_per_s,
+        m.latency.p50_us,
+        m.latency.p99_us,
+        a.ok,
+        a.sent,
+        if m.generator_bound { " GENERATOR-BOUND" } else { "" }
+    )
+}
+
+fn failed_measurement(e: &Error, repetition: u32) -> Measurement {
+    let mut acc = crate::results::Accounting::default();
+    acc.failure_examples.insert(e.kind().to_owned(), e.to_string());
+    Measurement {
+        repetition,
+        window_s: 0.0,
+        offered_rate_per_s: None,
+        sent_rate_per_s: 0.0,
+        achieved_rate_per_s: 0.0,
+        generator_bound: false,
+        accounting: acc,
+        latency: Default::default(),
+        service_time: Default::default(),
+        schedule_lag: None,
+        wire: None,
+        cpu: CpuPerCall::default(),
+    }
+}
+
+fn timed_window(label: &str, load: LoadSpec, window: Window, rep: u32, arm: &Arm, ctx: &RunContext, obs: &dyn Observer) -> Measurement {
+    let what = format!("{label} {} rep {}", load.label(), rep + 1);
+    obs.window_started(&what, window.warmup + window.duration);
+    let m = measure(arm, &ctx.client, load, window, rep).unwrap_or_else(|e| failed_measurement(&e, rep));
+    obs.window_finished(&what, &one_line(&m));
+    m
+}
+
+fn run_point(ctx: &RunContext, s: &Scenario, arm: &Arm, load: LoadSpec, label: &str, obs: &dyn Observer) -> PointResult {
+    let window = Window {
+        warmup: Duration::from_millis(s.warmup_ms),
+        duration: Duration::from_millis(s.duration_ms),
+        timeout: Duration::from_millis(s.timeout_ms),
+    };
+    let repetitions: Vec<_> = (0..s.repetitions).map(|rep| timed_window(label, load, window, rep, arm, ctx, obs)).collect();
+    PointResult { load, summary: summarize(&repetitions), repetitions }
+}
+
+fn run_sweep(ctx: &RunContext, s: &Scenario, arm: &Arm, spec: crate::load::scenario::SweepSpec, label: &str, obs: &dyn Observer) -> SweepResult {
+    let window = Window {
+        warmup: Duration::from_millis(spec.step_warmup_ms),
+        duration: Duration::from_millis(spec.step_duration_ms),
+        timeout: Duration::from_millis(s.timeout_ms),
+    };
+    let slo_p99_us = spec.slo_p99_ms * 1_000.0;
+    let repetitions: Vec<SweepRun> = (0..s.repetitions)
+        .map(|rep| {
+            let mut run = SweepRun { repetition: rep, steps: Vec::new(), max_sustainable_rate_per_s: None, stop_reason: "max_rate".into() };
+            let mut rate = spec.start_rate_per_s;
+            while rate <= spec.max_rate_per_s * (1.0 + 1e-9) {
+                let load = LoadSpec::Open { rate_per_s: rate.round(), max_in_flight: spec.max_in_flight };
+                let m = timed_window(&format!("{label} sweep"), load, window, rep, arm, ctx, obs);
+                let verdict = step_verdict(&m, slo_p99_us);
+                run.steps.push(m);
+                if let Some(reason) = verdict {
+                    run.stop_reason = reason.to_owned();
+                    break;
+                }
+                run.max_sustainable_rate_per_s = Some(rate.round());
+                rate *= spec.step_factor;
+            }
+            run
+        })
+        .collect();
+    let max_sustainable_rate_per_s = Spread::of(repetitions.iter().map(|r| r.max_sustainable_rate_per_s.unwrap_or(0.0)));
+    SweepResult { slo_p99_us, repetitions, max_sustainable_rate_per_s }
+}
+
+/// Why a sweep step ends the sweep, or `None` if it met the SLO.
+///
+/// A step passes when every call was ok and the corrected p99 met the SLO. Generator lag only adds
+/// to corrected latency, so a pass is conservative even on a flagged step; a miss on a step flagged
+/// `generator_bound` is blamed on the generator, not reported as the server's limit.
+pub fn step_verdict(m: &Measurement, slo_p99_us: f64) -> Option<&'static str> {
+    if m.accounting.ok < m.accounting.sent || m.accounting.sent == 0 {
+        Some("errors")
+    } else if m.latency.p99_us <= slo_p99_us {
+        None
+    } else if m.generator_bound {
+        Some("generator_bound")
+    } else {
+        Some("slo")
+    }
+}
+
+/// min / median / max across repetitions of a point's headline figures.
+pub fn summarize(reps: &[Measurement]) -> PointSummary {
+    let f = |get: fn(&Measurement) -> f64| Spread::of(reps.iter().map(get));
+    let g = |get: fn(&Measurement) -> Option<f64>| Spread::of_some(reps.iter().map(get));
+    let hop = |m: &Measurement, name: &str, sent: bool| {
+        let h = m.wire.as_ref()?.hops.iter().find(|h| h.hop == name)?;
+        Some(if sent { h.sent_bytes_per_call } else { h.received_bytes_per_call })
+    };
+    PointSummary {
+        repetitions: reps.len() as u32,
+        any_generator_bound: reps.iter().any(|m| m.generator_bound),
+        achieved_rate_per_s: f(|m| m.achieved_rate_per_s),
+        p50_us: f(|m| m.latency.p50_us),
+        p90_us: f(|m| m.latency.p90_us),
+        p99_us: f(|m| m.latency.p99_us),
+        p999_us: f(|m| m.latency.p999_us),
+        max_us: f(|m| m.latency.max_us),
+        service_p99_us: f(|m| m.service_time.p99_us),
+        error_ratio: f(|m| 1.0 - m.accounting.ok as f64 / m.accounting.sent.max(1) as f64),
+        client_sent_bytes_per_call: Spread::of_some(reps.iter().map(|m| hop(m, "client", true))),
+        client_received_bytes_per_call: Spread::of_some(reps.iter().map(|m| hop(m, "client", false))),
+        worker_sent_bytes_per_call: Spread::of_some(reps.iter().map(|m| hop(m, "worker", true))),
+        worker_received_bytes_per_call: Spread::of_some(reps.iter().map(|m| hop(m, "worker", false))),
+        client_cpu_us_per_call: g(|m| m.cpu.client_us_per_call),
+        server_cpu_us_per_call: g(|m| m.cpu.server_us_per_call),
+        broker_cpu_us_per_call: g(|m| m.cpu.broker_us_per_call),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(sent: u64, ok: u64, p99_us: f64, generator_bound: bool) -> Measurement {
+        let mut m = failed_measurement(&Error::Config("x".into()), 0);
+        m.accounting = crate::results::Accounting { sent, ok, ..Default::default() };
+        m.latency.p99_us = p99_us;
+        m.generator_bound = generator_bound;
+        m
+    }
+
+    #[test]
+    fn sweep_step_verdicts() {
+        assert_eq!(step_verdict(&step(100, 100, 900.0, false), 1000.0), None);
+        // Lag only adds to corrected latency: a flagged step within the SLO still passes.
+        assert_eq!(step_verdict(&step(100, 100, 900.0, true), 1000.0), None);
+        assert_eq!(step_verdict(&step(100, 100, 1100.0, false), 1000.0), Some("slo"));
+        assert_eq!(step_verdict(&step(100, 100, 1100.0, true), 1000.0), Some("generator_bound"));
+        assert_eq!(step_verdict(&step(100, 99, 10.0, false), 1000.0), Some("errors"));
+        assert_eq!(step_verdict(&step(0, 0, 0.0, false), 1000.0), Some("errors"));
+    }
+
+    #[test]
+    fn summary_spreads_across_repetitions() {
+        let reps: Vec<_> = [300.0, 100.0, 200.0].iter().map(|&p99| step(10, 10, p99, false)).collect();
+        let s = summarize(&reps);
+        assert_eq!((s.p99_us.min, s.p99_us.median, s.p99_us.max), (100.0, 200.0, 300.0));
+        assert_eq!(s.repetitions, 3);
+        assert_eq!(s.error_ratio.max, 0.0);
+        assert!(s.client_sent_bytes_per_call.is_none());
+    }
+
+    #[test]
+    fn ports_from_endpoints() {
+        assert_eq!(port_of(TransportKind::Grpc, "127.0.0.1:50051"), Some(50051));
+        assert_eq!(port_of(TransportKind::Amqp, "amqp://u:p@127.0.0.1:5673/%2f"), Some(5673));
+        assert_eq!(port_of(TransportKind::Amqp, "amqp://localhost"), Some(5672));
+        assert_eq!(port_of(TransportKind::Kafka, "127.0.0.1:9092,127.0.0.1:9093"), Some(9092));
+        assert_eq!(port_of(TransportKind::Inproc, "inproc"), None);
+    }
+}

@@ -1,0 +1,243 @@
+//! Scenario files: WHAT to run (transports, profiles, load points, warm-up, duration,
+//! repetitions, SLO). How to connect (URLs, threads, pinning) is not here: that is `paybench run`'s
+//! flags and environment. Unknown fields are errors, and [`Scenario::validate`] checks every value,
+//! so a malformed file is rejected, naming the file, the field and the allowed values, before
+//! anything runs.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::payload::{DEFAULT_SEED, Profile};
+use crate::transport::TransportKind;
+use crate::{Error, Result};
+
+/// One scenario file (`scenarios/*.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in the run id and results (`quick`, `full`).
+    pub name: String,
+    /// What the scenario is for.
+    #[serde(default)]
+    pub description: String,
+    /// Transport arms, in run order.
+    pub transports: Vec<TransportKind>,
+    /// Payload profiles.
+    pub profiles: Vec<Profile>,
+    /// Repetitions of every load point and sweep (spread = min/median/max across them).
+    pub repetitions: u32,
+    /// Warm-up before each measured window, milliseconds (excluded from every figure).
+    pub warmup_ms: u64,
+    /// Measured window per load point, milliseconds.
+    pub duration_ms: u64,
+    /// A call with no reply after this long counts as timed out, milliseconds.
+    pub timeout_ms: u64,
+    /// Payload seed.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated service time inside the business function, microseconds (0 = none).
+    #[serde(default)]
+    pub service_time_us: u64,
+    /// Fixed load points.
+    #[serde(default)]
+    pub load: Vec<LoadSpec>,
+    /// Optional rate sweep for the max sustainable rate under an SLO.
+    #[serde(default)]
+    pub sweep: Option<SweepSpec>,
+}
+
+fn default_seed() -> u64 {
+    DEFAULT_SEED
+}
+
+/// A load model and its level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LoadSpec {
+    /// Fixed concurrency: `concurrency` callers, each sending its next call when the last returns.
+    Closed {
+        /// Calls in flight.
+        concurrency: u32,
+    },
+    /// Constant arrival rate, latency from the intended send time (coordinated-omission
+    /// corrected, as wrk2).
+    Open {
+        /// Offered calls per second.
+        rate_per_s: f64,
+        /// Most calls in flight at once (like wrk2's connections); a call that finds none free
+        /// waits, and that wait counts in its corrected latency.
+        max_in_flight: u32,
+    },
+}
+
+impl LoadSpec {
+    /// `closed` or `open`.
+    pub fn model_name(&self) -> &'static str {
+        match self {
+            LoadSpec::Closed { .. } => "closed",
+            LoadSpec::Open { .. } => "open",
+        }
+    }
+
+    /// Concurrency of a closed-loop point.
+    pub fn concurrency(&self) -> Option<u32> {
+        match self {
+            LoadSpec::Closed { concurrency } => Some(*concurrency),
+            LoadSpec::Open { .. } => None,
+        }
+    }
+
+    /// A short label: `closed c=16` or `open 2000/s`.
+    pub fn label(&self) -> String {
+        match self {
+            LoadSpec::Closed { concurrency } => format!("closed c={concurrency}"),
+            LoadSpec::Open { rate_per_s, .. } => format!("open {rate_per_s}/s"),
+        }
+    }
+}
+
+/// Raises the offered rate step by step until p99 passes the SLO, errors appear, or the generator
+/// falls behind.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// First offered rate, calls per second.
+    pub start_rate_per_s: f64,
+    /// Each step offers `step_factor` times the last (> 1).
+    pub step_factor: f64,
+    /// Highest rate tried.
+    pub max_rate_per_s: f64,
+    /// The latency objective: corrected p99 must stay at or under it, milliseconds.
+    pub slo_p99_ms: f64,
+    /// Warm-up per step, milliseconds.
+    pub step_warmup_ms: u64,
+    /// Measured window per step, milliseconds.
+    pub step_duration_ms: u64,
+    /// Calls in flight at most (see [`LoadSpec::Open`]).
+    pub max_in_flight: u32,
+}
+
+fn invalid(path: &Path, field: &str, allowed: &str, got: impl std::fmt::Debug) -> Error {
+    Error::Config(format!("{}: field `{field}` is {got:?}; allowed: {allowed}", path.display()))
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read scenario {}", path.display()), e))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates scenario text; `path` only names the source in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let transports: Vec<_> = TransportKind::ALL.iter().map(|k| k.name()).collect();
+            Error::Config(format!(
+                "{}: {}(transports: {}; profiles: small, typical, large; load models: closed, open)",
+                path.display(),
+                e,
+                transports.join(", ")
+            ))
+        })?;
+        scenario.validate(path)?;
+        Ok(scenario)
+    }
+
+    /// Checks every value's range; the error names the file, the field and what is allowed.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let err = |field, allowed, got: &dyn std::fmt::Debug| invalid(path, field, allowed, got);
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(err("name", "non-empty [A-Za-z0-9_-]", &self.name));
+        }
+        if self.transports.is_empty() {
+            return Err(err("transports", "at least one transport", &self.transports));
+        }
+        if self.profiles.is_empty() {
+            return Err(err("profiles", "at least one of small, typical, large", &self.profiles));
+        }
+        if !(1..=100).contains(&self.repetitions) {
+            return Err(err("repetitions", "1..=100", &self.repetitions));
+        }
+        if !(1..=3_600_000).contains(&self.duration_ms) {
+            return Err(err("duration_ms", "1..=3600000", &self.duration_ms));
+        }
+        if self.warmup_ms > 600_000 {
+            return Err(err("warmup_ms", "0..=600000", &self.warmup_ms));
+        }
+        if !(1..=600_000).contains(&self.timeout_ms) {
+            return Err(err("timeout_ms", "1..=600000", &self.timeout_ms));
+        }
+        if self.load.is_empty() && self.sweep.is_none() {
+            return Err(err("load", "at least one [[load]] point or a [sweep]", &self.load));
+        }
+        for (i, load) in self.load.iter().enumerate() {
+            validate_load(load, i, path)?;
+        }
+        if let Some(sweep) = &self.sweep {
+            validate_sweep(sweep, path)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps only the transports and profiles in the filters (`None` keeps all).
+    pub fn filtered(&self, transports: Option<&[TransportKind]>, profiles: Option<&[Profile]>) -> Self {
+        let mut s = self.clone();
+        if let Some(keep) = transports {
+            s.transports.retain(|t| keep.contains(t));
+        }
+        if let Some(keep) = profiles {
+            s.profiles.retain(|p| keep.contains(p));
+        }
+        s
+    }
+
+    /// Rough wall time of the scenario in seconds (measured windows and warm-ups only).
+    pub fn estimated_seconds(&self) -> f64 {
+        let point_ms = (self.warmup_ms + self.duration_ms) as f64 * self.load.len() as f64;
+        let sweep_ms = self.sweep.map_or(0.0, |s| {
+            let steps = (s.max_rate_per_s / s.start_rate_per_s).ln() / s.step_factor.ln() + 1.0;
+            steps.ceil() * (s.step_warmup_ms + s.step_duration_ms) as f64
+        });
+        let arms = (self.transports.len() * self.profiles.len()) as f64;
+        arms * f64::from(self.repetitions) * (point_ms + sweep_ms) / 1000.0
+    }
+}
+
+fn validate_load(load: &LoadSpec, i: usize, path: &Path) -> Result<()> {
+    match *load {
+        LoadSpec::Closed { concurrency } if !(1..=10_000).contains(&concurrency) => {
+            Err(invalid(path, &format!("load[{i}].concurrency"), "1..=10000", concurrency))
+        }
+        LoadSpec::Open { rate_per_s, .. } if !(rate_per_s > 0.0 && rate_per_s <= 10_000_000.0) => {
+            Err(invalid(path, &format!("load[{i}].rate_per_s"), "> 0 and <= 10000000", rate_per_s))
+        }
+        LoadSpec::Open { max_in_flight, .. } if !(1..=100_000).contains(&max_in_flight) => {
+            Err(invalid(path, &format!("load[{i}].max_in_flight"), "1..=100000", max_in_flight))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn validate_sweep(s: &SweepSpec, path: &Path) -> Result<()> {
+    let err = |field, allowed, got: f64| invalid(path, field, allowed, got);
+    if !(s.start_rate_per_s > 0.0) {
+        return Err(err("sweep.start_rate_per_s", "> 0", s.start_rate_per_s));
+    }
+    if !(s.step_factor > 1.0 && s.step_factor <= 10.0) {
+        return Err(err("sweep.step_factor", "> 1 and <= 10", s.step_factor));
+    }
+    if !(s.max_rate_per_s >= s.start_rate_per_s && s.max_rate_per_s <= 10_000_000.0) {
+        return Err(err("sweep.max_rate_per_s", ">= start_rate_per_s and <= 10000000", s.max_rate_per_s));
+    }
+    if !(s.slo_p99_ms > 0.0) {
+        return Err(err("sweep.slo_p99_ms", "> 0", s.slo_p99_ms));
+    }
+    if s.step_duration_ms == 0 {
+        return Err(err("sweep.step_duration_ms", ">= 1", 0.0));
+    }
+    if s.max_in_flight == 0 {
+        return Err(err("sweep.max_in_flight", "1..=100000", 0.0));
+    }
+    Ok(())
+}

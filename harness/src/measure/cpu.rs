@@ -1,0 +1,119 @@
+//! CPU time by role, read from /proc.
+//!
+//! Client and in-process server run on separate tokio runtimes whose threads are named
+//! [`CLIENT_THREAD_PREFIX`] and [`SERVER_THREAD_PREFIX`]; summing `/proc/self/task/*/schedstat`
+//! (nanoseconds on CPU, user + system, per thread) by name prefix splits one process's CPU by role
+//! with nanosecond resolution, where `stat`'s utime/stime only count 10 ms ticks. A server in
+//! another process (`--server-pid`) and a broker (beam.smp, tansu) are read the same way over
+//! `/proc/<pid>/task/*`. Threads that exit inside a window take their time with them; tokio's
+//! worker threads live as long as the runtime, so this loses at most short-lived blocking threads.
+
+use std::fs;
+use std::path::Path;
+
+/// Name prefix of the load generator's threads (runtime workers and the open-loop dispatcher).
+pub const CLIENT_THREAD_PREFIX: &str = "pb-client";
+/// Name prefix of the in-process server runtime's threads.
+pub const SERVER_THREAD_PREFIX: &str = "pb-server";
+
+fn task_cpu_ns(task: &Path) -> Option<u64> {
+    if let Ok(text) = fs::read_to_string(task.join("schedstat")) {
+        return text.split_whitespace().next()?.parse().ok();
+    }
+    // Kernels without CONFIG_SCHED_INFO: fall back to utime + stime in clock ticks.
+    let stat = fs::read_to_string(task.join("stat")).ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 1_000_000_000 / clock_ticks_per_s())
+}
+
+fn clock_ticks_per_s() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as u64 } else { 100 }
+}
+
+fn sum_tasks(proc_dir: &Path, keep: impl Fn(&str) -> bool) -> Option<u64> {
+    let tasks = fs::read_dir(proc_dir.join("task")).ok()?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let path = task.path();
+        let comm = fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if keep(comm.trim_end()) {
+            total += task_cpu_ns(&path).unwrap_or(0);
+        }
+    }
+    Some(total)
+}
+
+/// CPU nanoseconds of this process's threads whose name starts with `prefix`.
+pub fn own_threads_cpu_ns(prefix: &str) -> u64 {
+    sum_tasks(Path::new("/proc/self"), |name| name.starts_with(prefix)).unwrap_or(0)
+}
+
+/// CPU nanoseconds of every thread of process `pid`, or `None` if it is gone.
+pub fn process_cpu_ns(pid: u32) -> Option<u64> {
+    sum_tasks(&Path::new("/proc").join(pid.to_string()), |_| true)
+}
+
+/// The first process whose `comm` is one of `names` (e.g. `beam.smp`, `tansu`).
+pub fn find_process(names: &[&str]) -> Option<u32> {
+    let entries = fs::read_dir("/proc").ok()?;
+    entries.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = fs::read_to_string(e.path().join("comm")).ok()?;
+        names.contains(&comm.trim_end()).then_some(pid)
+    })
+}
+
+/// CPU nanoseconds of this process's threads named neither `pb-client*` nor `pb-server*`: the
+/// main thread and threads that client libraries start themselves (librdkafka's `rdk:*`, lapin's
+/// I/O threads), which cannot be attributed to client or worker when both live in this process.
+pub fn other_threads_cpu_ns() -> u64 {
+    sum_tasks(Path::new("/proc/self"), |name| {
+        !name.starts_with(CLIENT_THREAD_PREFIX) && !name.starts_with(SERVER_THREAD_PREFIX)
+    })
+    .unwrap_or(0)
+}
+
+/// CPU nanoseconds by role at one instant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSnapshot {
+    /// Client threads.
+    pub client_ns: u64,
+    /// This process's other threads (see [`other_threads_cpu_ns`]).
+    pub other_ns: u64,
+    /// Server: in-process threads, or the `--server-pid` process.
+    pub server_ns: Option<u64>,
+    /// Broker process.
+    pub broker_ns: Option<u64>,
+}
+
+/// Which CPU to read for the server and broker roles.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSources {
+    /// Read the server from this process's `pb-server` threads.
+    pub server_in_process: bool,
+    /// Read the server from this pid instead.
+    pub server_pid: Option<u32>,
+    /// Broker pid, for broker arms.
+    pub broker_pid: Option<u32>,
+}
+
+impl CpuSources {
+    /// Takes a snapshot.
+    pub fn snapshot(&self) -> CpuSnapshot {
+        let server_ns = match (self.server_pid, self.server_in_process) {
+            (Some(pid), _) => process_cpu_ns(pid),
+            (None, true) => Some(own_threads_cpu_ns(SERVER_THREAD_PREFIX)),
+            (None, false) => None,
+        };
+        CpuSnapshot {
+            client_ns: own_threads_cpu_ns(CLIENT_THREAD_PREFIX),
+            other_ns: other_threads_cpu_ns(),
+            server_ns,
+            broker_ns: self.broker_pid.and_then(process_cpu_ns),
+        }
+    }
+}

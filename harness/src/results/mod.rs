@@ -1,0 +1,386 @@
+//! The `results.json` schema, shared by `paybench run` (writer), `paybench report` and
+//! `paybench compare` (readers): every type here is `Serialize + Deserialize`, so readers use the
+//! same structs. `results/SCHEMA.md` documents each field.
+//!
+//! Shape: [`RunResults`] holds the [`Environment`], the scenario and settings as run, and one
+//! [`ArmResult`] per (transport, profile). An arm holds [`PointResult`]s (one load point, every
+//! repetition as a [`Measurement`], plus a [`PointSummary`] of min/median/max across repetitions)
+//! and optionally a [`SweepResult`]. Latency views are [`LatencyStats`], each carrying its HDR
+//! histogram losslessly (V2 + DEFLATE, base64: the HdrHistogram log format) so runs can be merged.
+//!
+//! Units are in the field names: `_us` microseconds, `_s` seconds, `_per_s` per second.
+
+pub mod csv;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::load::scenario::{LoadSpec, Scenario};
+use crate::payload::Profile;
+use crate::transport::TransportKind;
+use crate::{Error, Result};
+
+pub use stats::{LatencyStats, Spread};
+
+/// Version of this schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything one `paybench run` produced: `results/<run-id>/results.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunResults {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// Unique id, also the default output folder name (`<UTC time>-<scenario>`).
+    pub run_id: String,
+    /// RFC 3339 UTC start time.
+    pub started_at: String,
+    /// RFC 3339 UTC end time.
+    pub finished_at: String,
+    /// Machine, toolchain and broker facts.
+    pub environment: Environment,
+    /// How the run connected and was placed (not what it measured).
+    pub settings: RunSettings,
+    /// The scenarios as run (after `--transports` / `--profile` filters), in full.
+    pub scenarios: Vec<Scenario>,
+    /// One entry per scenario × transport × profile, in run order.
+    pub arms: Vec<ArmResult>,
+}
+
+/// Facts about the machine and software that produced the numbers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// `git rev-parse HEAD` of the working tree, `+dirty` appended when it had changes.
+    pub git_commit: String,
+    /// `rustc -V` of the toolchain on PATH.
+    pub rustc_version: String,
+    /// paybench's crate version.
+    pub paybench_version: String,
+    /// `model name` from /proc/cpuinfo.
+    pub cpu_model: String,
+    /// Logical cores available to this process.
+    pub cpu_cores: usize,
+    /// Kernel release (/proc/sys/kernel/osrelease).
+    pub kernel: String,
+    /// Hostname.
+    pub hostname: String,
+    /// Brokers the run used, one per broker arm that connected.
+    pub brokers: Vec<BrokerMeta>,
+}
+
+/// A broker's identity, named next to every broker number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerMeta {
+    /// Transport arm that used it (`amqp`, `kafka`, ...).
+    pub transport: TransportKind,
+    /// `rabbitmq`, `tansu`, `apache-kafka`, or `unknown`.
+    pub implementation: String,
+    /// Version as the broker reports it, or `unknown`.
+    pub version: String,
+    /// URL or address, credentials redacted.
+    pub endpoint: String,
+}
+
+/// Connection, threading and placement settings (HOW the run was done, apart from WHAT).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// `--target`: an external server's address, or `None` when paybench started its own servers.
+    pub target: Option<String>,
+    /// `AMQP_URL`, credentials redacted.
+    pub amqp_url: Option<String>,
+    /// `KAFKA_BROKERS`.
+    pub kafka_brokers: Option<String>,
+    /// Worker threads of the client (load generator) runtime.
+    pub client_threads: usize,
+    /// Worker threads of the in-process server runtime (0 with `--target`).
+    pub server_threads: usize,
+    /// CPUs the client threads were pinned to (`--client-cpus`), empty when unpinned.
+    pub client_cpus: Vec<usize>,
+    /// CPUs the server threads were pinned to (`--server-cpus`), empty when unpinned.
+    pub server_cpus: Vec<usize>,
+    /// One line saying where client and server ran relative to each other.
+    pub placement: String,
+    /// How wire bytes were measured.
+    pub wire_method: String,
+    /// How CPU time was measured.
+    pub cpu_method: String,
+    /// The command line.
+    pub command_line: Vec<String>,
+}
+
+/// Whether an arm ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ArmStatus {
+    /// Every point ran (individual calls may still have failed: see accounting).
+    Ran,
+    /// The arm could not start (server, broker or client unreachable): nothing was measured.
+    Unavailable {
+        /// `paybench::Error::kind()` of the failure.
+        kind: String,
+        /// The full error message, naming the transport and endpoint.
+        message: String,
+    },
+}
+
+/// One transport × profile within one scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Transport arm.
+    pub transport: TransportKind,
+    /// Body codec of the arm (`protobuf` or `json`).
+    pub codec: String,
+    /// Payload profile.
+    pub profile: Profile,
+    /// Endpoint the client used (credentials redacted).
+    pub endpoint: String,
+    /// Broker identity, for broker arms that connected.
+    pub broker: Option<BrokerMeta>,
+    /// Whether it ran.
+    pub status: ArmStatus,
+    /// Fixed load points.
+    pub points: Vec<PointResult>,
+    /// Rate sweep, when the scenario asks for one.
+    pub sweep: Option<SweepResult>,
+}
+
+/// One load point (model + concurrency or rate), every repetition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointResult {
+    /// The load applied.
+    pub load: LoadSpec,
+    /// One measurement per repetition, in order.
+    pub repetitions: Vec<Measurement>,
+    /// min / median / max of the headline figures across repetitions.
+    pub summary: PointSummary,
+}
+
+/// One measured window: `warmup` excluded, `duration` recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measurement {
+    /// 0-based repetition index.
+    pub repetition: u32,
+    /// Length of the measured window (send times), seconds.
+    pub window_s: f64,
+    /// Offered arrival rate (open loop), `None` for closed loop.
+    pub offered_rate_per_s: Option<f64>,
+    /// Calls sent per second of window (all outcomes).
+    pub sent_rate_per_s: f64,
+    /// Calls completed ok per second of window: the throughput.
+    pub achieved_rate_per_s: f64,
+    /// The client threads were saturated, or (open loop) the p99 schedule lag was over 1 ms and
+    /// at least half the corrected p99: the tail describes the generator, not the server.
+    pub generator_bound: bool,
+    /// Every call's outcome.
+    pub accounting: Accounting,
+    /// Latency as a user sees it: from the intended send time in open loop (coordinated-omission
+    /// corrected), from the actual send in closed loop. Ok calls only.
+    pub latency: LatencyStats,
+    /// Service time: from the actual send to the reply (uncorrected). Ok calls only.
+    pub service_time: LatencyStats,
+    /// Open loop only: how late the generator dispatched each call versus its schedule.
+    pub schedule_lag: Option<LatencyStats>,
+    /// Bytes on the wire, measured by the kernel.
+    pub wire: Option<WireBytes>,
+    /// CPU seconds per call by role.
+    pub cpu: CpuPerCall,
+}
+
+/// Outcome counts. Invariant: `sent == ok + failed_total + timed_out`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounting {
+    /// Calls the generator issued in the window.
+    pub sent: u64,
+    /// Calls answered with a valid response.
+    pub ok: u64,
+    /// Calls that ended with an error other than a timeout, total.
+    pub failed_total: u64,
+    /// Failed calls by `paybench::Error::kind()`.
+    pub failed: BTreeMap<String, u64>,
+    /// Calls with no reply within the timeout (counted from the intended send in open loop).
+    pub timed_out: u64,
+    /// One example message per failure kind, to say why.
+    pub failure_examples: BTreeMap<String, String>,
+}
+
+impl Accounting {
+    /// Whether `sent == ok + failed_total + timed_out` and `failed_total` is the sum of `failed`.
+    pub fn balances(&self) -> bool {
+        self.sent == self.ok + self.failed_total + self.timed_out
+            && self.failed_total == self.failed.values().sum::<u64>()
+    }
+}
+
+/// Bytes on the wire for one measured window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireBytes {
+    /// Calls the totals are divided by (`accounting.sent`).
+    pub calls: u64,
+    /// One entry per TCP hop: `client` (client<->server or client<->broker) and, for brokers,
+    /// `worker` (worker<->broker).
+    pub hops: Vec<HopBytes>,
+}
+
+/// Kernel counters for the sockets of one hop, seen from the connecting side (client or worker).
+/// `sent` is connecting side -> listening side (request direction on the client hop; reply
+/// direction on a broker's worker hop); `received` the other way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HopBytes {
+    /// `client` or `worker`.
+    pub hop: String,
+    /// The listening port (server or broker).
+    pub port: u16,
+    /// Sockets summed.
+    pub sockets: usize,
+    /// L3 bytes sent: TCP payload + IP/TCP headers of every segment (pure ACKs included).
+    pub sent_bytes_total: u64,
+    /// L3 bytes received, likewise.
+    pub received_bytes_total: u64,
+    /// TCP payload bytes sent (`bytes_acked`).
+    pub sent_payload_bytes_total: u64,
+    /// TCP payload bytes received (`bytes_received`).
+    pub received_payload_bytes_total: u64,
+    /// Segments sent (`segs_out`).
+    pub sent_segments_total: u64,
+    /// Segments received (`segs_in`).
+    pub received_segments_total: u64,
+    /// `sent_bytes_total / calls`.
+    pub sent_bytes_per_call: f64,
+    /// `received_bytes_total / calls`.
+    pub received_bytes_per_call: f64,
+    /// Segments per call, both directions.
+    pub segments_per_call: f64,
+}
+
+/// CPU per call by role, microseconds of CPU time (user + system) per call sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuPerCall {
+    /// The load generator and client library (threads `pb-client*`).
+    pub client_us_per_call: Option<f64>,
+    /// The server or worker (threads `pb-server*`, or `--server-pid`). `inproc` does its server
+    /// work on the client threads, so its server figure is 0.
+    pub server_us_per_call: Option<f64>,
+    /// The broker process (beam.smp, tansu), for broker arms.
+    pub broker_us_per_call: Option<f64>,
+    /// This process's threads that are neither client nor server: the orchestrating main thread
+    /// and threads client libraries start themselves (librdkafka `rdk:*`, lapin), which cannot be
+    /// split between client and worker. Reported so that no CPU goes unaccounted.
+    pub unattributed_us_per_call: Option<f64>,
+    /// Client CPU as a share of one core over the window (1.0 = one core busy).
+    pub client_cores: Option<f64>,
+    /// Server CPU as a share of one core.
+    pub server_cores: Option<f64>,
+    /// Broker CPU as a share of one core.
+    pub broker_cores: Option<f64>,
+}
+
+/// min / median / max across repetitions of one load point's headline figures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointSummary {
+    /// Repetitions summarised.
+    pub repetitions: u32,
+    /// Whether any repetition was generator-bound.
+    pub any_generator_bound: bool,
+    /// Throughput (ok calls per second).
+    pub achieved_rate_per_s: Spread,
+    /// Latency p50 (corrected view in open loop).
+    pub p50_us: Spread,
+    /// Latency p90.
+    pub p90_us: Spread,
+    /// Latency p99.
+    pub p99_us: Spread,
+    /// Latency p99.9.
+    pub p999_us: Spread,
+    /// Latency max.
+    pub max_us: Spread,
+    /// Service-time p99 (uncorrected).
+    pub service_p99_us: Spread,
+    /// Share of sent calls that did not end ok.
+    pub error_ratio: Spread,
+    /// Client-hop bytes per call, request direction.
+    pub client_sent_bytes_per_call: Option<Spread>,
+    /// Client-hop bytes per call, response direction.
+    pub client_received_bytes_per_call: Option<Spread>,
+    /// Worker-hop bytes per call (brokers), worker -> broker.
+    pub worker_sent_bytes_per_call: Option<Spread>,
+    /// Worker-hop bytes per call (brokers), broker -> worker.
+    pub worker_received_bytes_per_call: Option<Spread>,
+    /// Client CPU µs per call.
+    pub client_cpu_us_per_call: Option<Spread>,
+    /// Server CPU µs per call.
+    pub server_cpu_us_per_call: Option<Spread>,
+    /// Broker CPU µs per call.
+    pub broker_cpu_us_per_call: Option<Spread>,
+}
+
+/// A rate sweep: offered rate raised step by step until the SLO breaks, per repetition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepResult {
+    /// The p99 (corrected) service-level objective, microseconds.
+    pub slo_p99_us: f64,
+    /// One sweep per repetition.
+    pub repetitions: Vec<SweepRun>,
+    /// min / median / max across repetitions of the max sustainable rate (0 when even the first
+    /// step failed).
+    pub max_sustainable_rate_per_s: Spread,
+}
+
+/// One sweep: its steps in order and where it stopped.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepRun {
+    /// 0-based repetition.
+    pub repetition: u32,
+    /// Every step measured, lowest rate first (latency vs throughput curve).
+    pub steps: Vec<Measurement>,
+    /// Highest offered rate whose step met the SLO (corrected p99) with every call ok.
+    pub max_sustainable_rate_per_s: Option<f64>,
+    /// Why the sweep stopped: `slo`, `errors`, `generator_bound` (SLO missed on a step flagged
+    /// generator-bound) or `max_rate`.
+    pub stop_reason: String,
+}
+
+impl RunResults {
+    /// Reads a `results.json`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: not a paybench results file: {e}", path.display())))
+    }
+
+    /// Writes `results.json` (and `results.csv`) into `dir` atomically: each file is written to a
+    /// temporary name in the same folder, synced, then renamed over the final name.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Config(format!("serialize results: {e}")))?;
+        write_atomic(&dir.join("results.json"), &json)?;
+        write_atomic(&dir.join("results.csv"), csv::export(self).as_bytes())
+    }
+}
+
+/// Writes `bytes` to `path` via a temporary file and a rename, so a reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let io = |what: &str, e| Error::io(format!("{what} {}", tmp.display()), e);
+    let mut file = std::fs::File::create(&tmp).map_err(|e| io("create", e))?;
+    file.write_all(bytes).map_err(|e| io("write", e))?;
+    file.sync_all().map_err(|e| io("sync", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("rename to {}", path.display()), e))
+}

@@ -1,0 +1,155 @@
+//! `paybench run` end to end through the binary: a malformed scenario is rejected before anything
+//! runs, an unreachable target fails fast, and a small run writes a readable results.json in which
+//! an unavailable broker arm is recorded while the direct arm's figures are complete.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use paybench::results::{ArmStatus, RunResults};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("paybench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the binary, killing it if it outlives `limit` (then the test fails).
+fn paybench(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paybench"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("paybench {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+const GOOD: &str = r#"
+name = "tiny"
+transports = ["tcp", "amqp"]
+profiles = ["small"]
+repetitions = 2
+warmup_ms = 100
+duration_ms = 300
+timeout_ms = 1000
+
+[[load]]
+model = "closed"
+concurrency = 4
+
+[[load]]
+model = "open"
+rate_per_s = 500
+max_in_flight = 8
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn rejected(text: &str, expect: &[&str]) {
+    let dir = temp_dir("bad");
+    let file = write(&dir, "bad.toml", text);
+    let out_dir = dir.join("out");
+    let out = paybench(&["run", &file, "--out", out_dir.to_str().unwrap()], Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.toml"), "names the file: {stderr}");
+    for e in expect {
+        assert!(stderr.contains(e), "expected {e:?} in: {stderr}");
+    }
+    assert!(!out_dir.exists(), "nothing may run or be written for a bad scenario");
+}
+
+#[test]
+fn malformed_scenarios_are_rejected_naming_file_field_and_allowed_values() {
+    rejected(&GOOD.replace("concurrency = 4", "concurency = 4"), &["concurency", "concurrency"]);
+    rejected(&GOOD.replace("\"amqp\"", "\"grcp\""), &["grcp", "grpc-json", "rest-h2"]);
+    rejected(&GOOD.replace("repetitions = 2", "repetitions = 0"), &["repetitions", "1..=100"]);
+    rejected(&GOOD.replace("model = \"open\"", "model = \"poisson\""), &["poisson", "closed", "open"]);
+    rejected(&GOOD.replace("rate_per_s = 500", "rate_per_s = -5"), &["load[1].rate_per_s", "> 0"]);
+}
+
+#[test]
+fn unreachable_target_fails_fast_with_a_clear_message() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = temp_dir("unreachable");
+    let file = write(&dir, "s.toml", &GOOD.replace(r#"["tcp", "amqp"]"#, r#"["grpc", "rest"]"#));
+    let target = format!("127.0.0.1:{port}");
+    for transport in ["grpc", "rest"] {
+        let out = paybench(
+            &["run", &file, "--transports", transport, "--target", &target, "--out", dir.join("out").to_str().unwrap()],
+            Duration::from_secs(30),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("target unreachable") && stderr.contains(&target), "{stderr}");
+        assert!(stderr.contains(transport), "{stderr}");
+    }
+}
+
+#[test]
+fn run_writes_results_with_unavailable_broker_recorded() {
+    let dir = temp_dir("run");
+    let file = write(&dir, "s.toml", GOOD);
+    let out_dir = dir.join("out");
+    // An address where no broker listens, so the amqp arm must be reported unavailable.
+    let out = paybench(
+        &["run", &file, "--out", out_dir.to_str().unwrap(), "--amqp-url", "amqp://user:secret@127.0.0.1:1/%2f"],
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("amqp/small: UNAVAILABLE"), "{stdout}");
+    let run = RunResults::read(&out_dir.join("results.json")).unwrap();
+    assert!(std::fs::read_to_string(out_dir.join("results.csv")).unwrap().lines().count() == 1 + 4);
+    assert!(!std::fs::read_to_string(out_dir.join("results.json")).unwrap().contains("secret"));
+    let [tcp, amqp] = &run.arms[..] else { panic!("two arms expected") };
+    assert!(matches!(amqp.status, ArmStatus::Unavailable { .. }));
+    assert_eq!(tcp.status, ArmStatus::Ran);
+    assert_eq!(tcp.points.len(), 2);
+    for m in tcp.points.iter().flat_map(|p| &p.repetitions) {
+        assert!(m.accounting.balances() && m.accounting.sent > 0 && m.accounting.ok == m.accounting.sent, "{:?}", m.accounting);
+        assert!(m.latency.p50_us > 0.0 && m.latency.p50_us <= m.latency.p99_us && m.latency.p99_us <= m.latency.max_us);
+        assert_eq!(m.latency.histogram().unwrap().len(), m.accounting.ok);
+        let hop = &m.wire.as_ref().expect("wire bytes").hops[0];
+        // A small request is a few hundred protobuf bytes plus 13 bytes of framing and 52-byte headers.
+        assert!(hop.sent_bytes_per_call > 100.0 && hop.received_bytes_per_call > 50.0, "{hop:?}");
+        assert!(m.cpu.client_us_per_call.unwrap() > 0.0 && m.cpu.server_us_per_call.unwrap() > 0.0, "{:?}", m.cpu);
+    }
+    assert_eq!(tcp.points[0].summary.repetitions, 2);
+    assert!(run.environment.cpu_cores > 0 && !run.environment.kernel.is_empty());
+}
+
+#[test]
+fn committed_results_read_with_the_current_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results");
+    let mut read = 0;
+    for entry in std::fs::read_dir(&root).unwrap().flatten() {
+        let file = entry.path().join("results.json");
+        if !file.exists() {
+            continue;
+        }
+        let run = RunResults::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for m in run.arms.iter().flat_map(|a| a.points.iter().flat_map(|p| &p.repetitions)) {
+            assert!(m.accounting.balances(), "{}: {:?}", file.display(), m.accounting);
+        }
+        read += 1;
+    }
+    eprintln!("read {read} committed results file(s)");
+}

@@ -1,0 +1,131 @@
+//! Load-generator tests: coordinated-omission correction and exact accounting, on in-process
+//! transports (these test the generator, not a network).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use paybench::load::generator::{self, Window};
+use paybench::payload::{self, Profile};
+use paybench::pb::{PaymentRequest, PaymentResponse};
+use paybench::transport::Transport;
+use paybench::transport::inproc;
+use paybench::{Error, Result};
+
+/// A server that stalls once: the first call sent after `stall_at` takes `stall` longer; calls in
+/// between are answered at once by a real in-process payment service.
+struct StallOnce {
+    inner: inproc::Client,
+    stall_at: Instant,
+    stall: Duration,
+    stalled: Mutex<bool>,
+}
+
+impl Transport for StallOnce {
+    fn name(&self) -> &'static str {
+        "stall-once"
+    }
+
+    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+        let stall_now = Instant::now() >= self.stall_at && {
+            let mut stalled = self.stalled.lock().unwrap();
+            !std::mem::replace(&mut *stalled, true)
+        };
+        if stall_now {
+            tokio::time::sleep(self.stall).await;
+        }
+        self.inner.call(req).await
+    }
+}
+
+fn pool() -> Arc<Vec<PaymentRequest>> {
+    Arc::new((0..8).map(|i| payload::generate(Profile::Small, 1, i)).collect())
+}
+
+const MS: f64 = 1_000.0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_corrects_coordinated_omission() {
+    // 1000 calls/s over one slot (one connection): a 200 ms stall holds back ~200 intended calls.
+    let window = Window { warmup: Duration::from_millis(200), duration: Duration::from_millis(2000), timeout: Duration::from_secs(2) };
+    let client = Arc::new(StallOnce {
+        inner: inproc::Client::default(),
+        stall_at: Instant::now() + Duration::from_millis(900),
+        stall: Duration::from_millis(200),
+        stalled: Mutex::new(false),
+    });
+    let raw = generator::run_open(client, 1000.0, 1, pool(), window, &mut ()).await.unwrap();
+    let acc = &raw.recorder.accounting;
+    assert_eq!(acc.sent, 2000);
+    assert_eq!(acc.ok, 2000, "{acc:?}");
+    let corrected = raw.latency().unwrap();
+    let service = raw.service_time().unwrap();
+    // ~10 % of intended calls fall in the stall: corrected p99 and p99.9 show it...
+    assert!(corrected.p99_us > 100.0 * MS, "corrected p99 {} µs", corrected.p99_us);
+    assert!(corrected.p999_us > 150.0 * MS, "corrected p99.9 {} µs", corrected.p999_us);
+    assert!(corrected.max_us >= 190.0 * MS && corrected.max_us < 400.0 * MS, "corrected max {} µs", corrected.max_us);
+    // ...while service time sees a single slow call: only its max carries the stall.
+    assert!(service.p99_us < 20.0 * MS, "service p99 {} µs", service.p99_us);
+    assert!(service.p999_us < 20.0 * MS, "service p99.9 {} µs", service.p999_us);
+    assert!(service.max_us >= 190.0 * MS, "service max {} µs", service.max_us);
+    assert_eq!(service.count, 2000);
+}
+
+/// Fails call k with a transport error when k % 5 == 1 and times it out when k % 7 == 3.
+struct Flaky {
+    inner: inproc::Client,
+    next: AtomicU64,
+}
+
+impl Transport for Flaky {
+    fn name(&self) -> &'static str {
+        "flaky"
+    }
+
+    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        if k % 5 == 1 {
+            return Err(Error::Call { transport: "flaky", endpoint: "test".into(), message: format!("call {k} dropped") });
+        }
+        if k % 7 == 3 {
+            return Err(Error::Timeout { transport: "flaky", endpoint: "test".into(), after: Duration::from_millis(1) });
+        }
+        self.inner.call(req).await
+    }
+}
+
+fn expected(n: u64) -> (u64, u64, u64) {
+    let failed = (0..n).filter(|k| k % 5 == 1).count() as u64;
+    let timed_out = (0..n).filter(|k| k % 5 != 1 && k % 7 == 3).count() as u64;
+    (n - failed - timed_out, failed, timed_out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_accounts_every_call() {
+    let client = Arc::new(Flaky { inner: inproc::Client::default(), next: AtomicU64::new(0) });
+    let window = Window { warmup: Duration::ZERO, duration: Duration::from_millis(300), timeout: Duration::from_secs(1) };
+    let raw = generator::run_closed(client.clone(), 4, pool(), window, &mut ()).await.unwrap();
+    let acc = &raw.recorder.accounting;
+    let issued = client.next.load(Ordering::Relaxed);
+    assert!(acc.balances(), "{acc:?}");
+    assert_eq!(acc.sent, issued);
+    let (ok, failed, timed_out) = expected(issued);
+    assert_eq!((acc.ok, acc.failed["call"], acc.timed_out), (ok, failed, timed_out));
+    assert_eq!(raw.recorder.latency.len(), ok);
+    assert!(acc.failure_examples["call"].contains("dropped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_accounts_every_call_and_excludes_warmup() {
+    let client = Arc::new(Flaky { inner: inproc::Client::default(), next: AtomicU64::new(0) });
+    let window = Window { warmup: Duration::from_millis(100), duration: Duration::from_millis(500), timeout: Duration::from_secs(1) };
+    let raw = generator::run_open(client.clone(), 2000.0, 8, pool(), window, &mut ()).await.unwrap();
+    let acc = &raw.recorder.accounting;
+    assert!(acc.balances(), "{acc:?}");
+    // 200 warm-up calls ran but were not recorded; the 1000 intended in the window all were.
+    assert_eq!(client.next.load(Ordering::Relaxed), 1200);
+    assert_eq!(acc.sent, 1000);
+    assert_eq!(acc.ok + acc.failed_total + acc.timed_out, 1000);
+    assert!(acc.failed["call"] >= 190 && acc.timed_out >= 100, "{acc:?}");
+}
