@@ -120,26 +120,62 @@ fn criterion_baselines_use_confidence_intervals() {
     expect(&["--criterion", &crit, "--baseline", "main", "--candidate", "nosuch"], 3, r#"no criterion baseline named "nosuch""#);
 }
 
+/// The committed reference run (any `results/*/results.json`), as JSON to mutate.
+fn reference_results() -> serde_json::Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results");
+    let path = std::fs::read_dir(&dir)
+        .expect("results/ exists")
+        .filter_map(|e| Some(e.ok()?.path().join("results.json")))
+        .find(|p| p.is_file())
+        .expect("a committed run under results/");
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("valid JSON")
+}
+
+/// Applies `f` to every measurement of every point of the arms of `transport`.
+fn each_measurement(run: &mut serde_json::Value, transport: &str, f: impl Fn(&mut serde_json::Value)) {
+    for arm in run["arms"].as_array_mut().expect("arms") {
+        if arm["transport"] != transport {
+            continue;
+        }
+        for point in arm["points"].as_array_mut().expect("points") {
+            for m in point["repetitions"].as_array_mut().expect("repetitions") {
+                f(m);
+            }
+        }
+    }
+}
+
 #[test]
-fn results_json_mismatches_name_scenario_transports_and_metrics() {
+fn results_json_regressions_and_mismatches_are_told_apart() {
     let dir = scratch("results");
-    let run = |scenario: &str, transports: &[&str]| {
-        let results: Vec<_> = transports
-            .iter()
-            .map(|t| json!({"transport": t, "latency": {"p99_us": [100.0, 104.0]}, "calls_per_s": [900.0, 910.0]}))
-            .collect();
-        json!({"scenario": {"name": scenario}, "results": results})
-    };
-    let base = write(&dir.join("base/results.json"), &run("quick", &["grpc", "rest"])).display().to_string();
-    let same = write(&dir.join("same/results.json"), &run("quick", &["grpc", "rest"])).display().to_string();
-    let other = write(&dir.join("other/results.json"), &run("soak", &["grpc"])).display().to_string();
+    let reference = reference_results();
+    let base = write(&dir.join("base/results.json"), &reference).display().to_string();
 
-    expect(&[&base, &same], 0, "results/rest/calls_per_s");
+    // The same run against itself: nothing regressed.
+    expect(&[&base, &base], 0, "0 regressed");
 
+    // tcp's tail three times worse in every repetition: a regression, named.
+    let mut slower = reference.clone();
+    each_measurement(&mut slower, "tcp", |m| {
+        for key in ["p99_us", "p999_us"] {
+            let v = m["latency"][key].as_f64().expect("number");
+            m["latency"][key] = json!(v * 3.0);
+        }
+    });
+    let slower = write(&dir.join("slower/results.json"), &slower).display().to_string();
+    let out = expect(&[&base, &slower], 1, "regressed");
+    assert!(out.lines().any(|l| l.contains("/tcp/") && l.contains("p99_us") && l.contains("regressed")), "{out}");
+
+    // A different scenario name and a missing transport are mismatches (exit 3), not verdicts.
+    let mut other = reference.clone();
+    for s in other["scenarios"].as_array_mut().expect("scenarios") {
+        s["name"] = json!("soak");
+    }
+    other["arms"].as_array_mut().expect("arms").retain(|a| a["transport"] != "tcp");
+    let other = write(&dir.join("other/results.json"), &other).display().to_string();
     let err = expect(&[&base, &other], 3, "baseline mismatch");
-    assert!(err.contains(r#"scenario is "quick" in the baseline but "soak" in the candidate"#), "{err}");
-    assert!(err.contains(r#"transports is "grpc,rest" in the baseline but "grpc" in the candidate"#), "{err}");
-    assert!(err.contains("metrics missing from the candidate: results/rest/"), "{err}");
+    assert!(err.contains(r#"in the candidate"#) && err.contains("soak"), "{err}");
+    assert!(err.contains("transports is"), "{err}");
 }
 
 #[test]
@@ -155,10 +191,13 @@ fn bad_input_is_named_with_its_own_exit_code() {
     let missing = dir.join("missing.json").display().to_string();
     expect(&[&missing, &good], 3, &format!("{missing} does not exist"));
 
+    let wrong = write(&dir.join("wrong/results.json"), &json!({"schema_version": 1, "arms": []}));
+    expect(&[&good, &wrong.display().to_string()], 2, "not a paybench results.json");
+
     let renamed = instructions(&dir, "renamed.json", &[("b", 1)]);
     expect(&[&good, &renamed], 3, "metrics missing from the candidate: a");
 
     // Comparing two different kinds of input is a mismatch, not a verdict.
-    let results = write(&dir.join("results.json"), &json!({"results": [{"transport": "grpc", "p99_us": 1.0}]}));
+    let results = write(&dir.join("results.json"), &reference_results());
     expect(&[&good, &results.display().to_string()], 3, r#"kind is "instructions" in the baseline but "results" in the candidate"#);
 }

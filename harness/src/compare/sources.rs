@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::load::scenario::LoadSpec;
+use crate::results::{ArmStatus, Measurement, PointResult, RunResults, SCHEMA_VERSION};
+
 use super::{Better, Metric, MetricClass, MetricSet};
 use crate::{Error, Result};
 
@@ -55,7 +58,10 @@ pub fn read_file(path: &Path) -> Result<MetricSet> {
     if value.get("format").and_then(Value::as_str) == Some(INSTRUCTIONS_FORMAT) {
         instructions(&value, path)
     } else {
-        results_json(&value, path)
+        let results: RunResults = serde_json::from_value(value).map_err(|e| {
+            input_error(path, format!("not a paybench results.json (schema version {SCHEMA_VERSION}): {e}"))
+        })?;
+        Ok(results_json(&results, path))
     }
 }
 
@@ -232,134 +238,92 @@ pub fn instructions_json(set: &MetricSet) -> Value {
 // ---------------------------------------------------------------------------------------------
 // results.json
 
-/// Adapter for `results.json` (written by `paybench run`), as a plain JSON walk.
+/// The metrics of a `results.json`, read with the same types `paybench run` writes
+/// ([`RunResults`]). Each measured point of each arm that ran gives, with one sample per
+/// repetition:
 ///
-/// **Provisional**: `paybench::results` (the typed schema) was being written in parallel; once it
-/// has landed, replace this walk with a typed adapter over its structs. What this walk expects:
-/// - `scenario`: a string, or an object with a `name` string; becomes the `scenario` context.
-/// - Every object that has a `transport` string contributes that name to the `transports` context
-///   (a sorted, comma-separated set) and prefixes the metrics below it.
-/// - Objects inside arrays are named by all their identifying fields (`transport`, `profile`,
-///   `name`, `id`, `mode`, `concurrency`, `rate`, `offered_rate`: `grpc/small/concurrency=8`),
-///   else by their index. Entries with the same identity are repetitions: their values become
-///   samples of one metric.
-/// - A numeric leaf, or an array of numbers (one value per repetition), is a metric when its key
-///   says what it is: `*_ns`, `*_us`, `*_ms` latency (lower is better); `*per_s`,
-///   `*_per_sec`, `*throughput*`, `*calls_per*` throughput (higher); `*bytes*` bytes (lower);
-///   `*cpu*` CPU (lower). `cpu` wins over a time suffix (`cpu_us_per_call` is CPU). Other numbers
-///   (counts, settings, environment) are not compared.
-pub fn results_json(value: &Value, path: &Path) -> Result<MetricSet> {
-    if !value.is_object() {
-        return Err(input_error(path, "not a results.json (top level is not an object)"));
+/// | metric | class | better |
+/// |---|---|---|
+/// | `p50_us`, `p99_us`, `p999_us` (corrected latency) | latency | lower |
+/// | `achieved_rate_per_s` (closed loop only: in open loop it is the offered rate) | throughput | higher |
+/// | `client_sent_bytes_per_call`, `client_received_bytes_per_call`, `worker_*` (brokers) | bytes | lower |
+/// | `client_cpu_us_per_call`, `server_cpu_us_per_call`, `broker_cpu_us_per_call` | CPU | lower |
+///
+/// and each sweep its `max_sustainable_rate_per_s` (throughput). Names are
+/// `<scenario>/<transport>/<profile>/<load>/<metric>`, e.g. `quick/grpc/small/closed c=16/p99_us`.
+/// Arms that did not run contribute nothing, so a transport that ran in one file but not the other
+/// shows up as a context mismatch (`transports`), not as a regression.
+pub fn results_json(results: &RunResults, path: &Path) -> MetricSet {
+    let mut metrics = Vec::new();
+    let mut transports = Vec::new();
+    for arm in results.arms.iter().filter(|a| a.status == ArmStatus::Ran) {
+        transports.push(arm.transport.name());
+        let arm_name = format!("{}/{}/{}", arm.scenario, arm.transport, arm.profile);
+        for point in &arm.points {
+            let prefix = format!("{arm_name}/{}", point.load.label());
+            point_metrics(&prefix, point, &mut metrics);
+        }
+        if let Some(sweep) = &arm.sweep {
+            let samples: Vec<f64> = sweep
+                .repetitions
+                .iter()
+                .map(|run| run.max_sustainable_rate_per_s.unwrap_or(0.0))
+                .collect();
+            push(&mut metrics, format!("{arm_name}/sweep/max_sustainable_rate_per_s"), MetricClass::Throughput, samples);
+        }
     }
-    let mut walk = ResultsWalk::default();
-    walk.visit(value, "", None);
-    if walk.metrics.is_empty() {
-        return Err(input_error(path, "no metrics found (expected keys such as p99_us, calls_per_s, wire_bytes_per_call)"));
-    }
+    transports.sort_unstable();
+    transports.dedup();
+    let scenarios: Vec<&str> = results.scenarios.iter().map(|s| s.name.as_str()).collect();
     let mut ctx = context("results");
-    let scenario = value
-        .get("scenario")
-        .and_then(|s| s.as_str().or_else(|| s.get("name").and_then(Value::as_str)));
-    if let Some(scenario) = scenario {
-        ctx.insert("scenario".to_owned(), scenario.to_owned());
-    }
-    walk.transports.sort();
-    walk.transports.dedup();
-    ctx.insert("transports".to_owned(), walk.transports.join(","));
-    Ok(MetricSet {
+    ctx.insert("scenario".to_owned(), scenarios.join(","));
+    ctx.insert("transports".to_owned(), transports.join(","));
+    MetricSet {
         source: path.display().to_string(),
         context: ctx,
-        metrics: walk.metrics,
-    })
-}
-
-#[derive(Default)]
-struct ResultsWalk {
-    metrics: Vec<Metric>,
-    transports: Vec<String>,
-}
-
-const ID_FIELDS: [&str; 8] = ["transport", "profile", "name", "id", "mode", "concurrency", "rate", "offered_rate"];
-
-impl ResultsWalk {
-    fn visit(&mut self, value: &Value, prefix: &str, key: Option<&str>) {
-        match value {
-            Value::Object(map) => {
-                if let Some(t) = map.get("transport").and_then(Value::as_str) {
-                    self.transports.push(t.to_owned());
-                }
-                for (k, v) in map {
-                    if k == "scenario" || k == "environment" || k == "env" || k == "config" {
-                        continue;
-                    }
-                    self.visit(v, &join(prefix, k), Some(k));
-                }
-            }
-            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_number) => {
-                let samples: Vec<f64> = items.iter().filter_map(Value::as_f64).collect();
-                self.leaf(prefix, key, samples);
-            }
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    self.visit(item, &join(prefix, &element_name(item, i)), None);
-                }
-            }
-            Value::Number(n) => self.leaf(prefix, key, n.as_f64().into_iter().collect()),
-            _ => {}
-        }
-    }
-
-    fn leaf(&mut self, name: &str, key: Option<&str>, samples: Vec<f64>) {
-        let Some((class, unit, better)) = key.and_then(classify) else { return };
-        // The same metric of the same element seen again (repetitions listed as separate entries)
-        // adds samples instead of a second metric.
-        match self.metrics.iter_mut().find(|m| m.name == name) {
-            Some(metric) => metric.samples.extend(samples),
-            None => self.metrics.push(Metric::from_samples(name, class, unit, better, samples)),
-        }
+        metrics,
     }
 }
 
-fn join(prefix: &str, part: &str) -> String {
-    if prefix.is_empty() { part.to_owned() } else { format!("{prefix}/{part}") }
-}
-
-/// `grpc/small/concurrency=8`: every identifying field of an array element, in [`ID_FIELDS`]
-/// order, or its index when it has none.
-fn element_name(item: &Value, index: usize) -> String {
-    let parts: Vec<String> = ID_FIELDS
-        .iter()
-        .filter_map(|field| match item.get(*field)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(format!("{field}={n}")),
-            _ => None,
+fn point_metrics(prefix: &str, point: &PointResult, metrics: &mut Vec<Metric>) {
+    let per_rep = |f: &dyn Fn(&Measurement) -> Option<f64>| -> Vec<f64> { point.repetitions.iter().filter_map(f).collect() };
+    let hop_bytes = |hop: &'static str, sent: bool| {
+        per_rep(&move |m| {
+            let h = m.wire.as_ref()?.hops.iter().find(|h| h.hop == hop)?;
+            Some(if sent { h.sent_bytes_per_call } else { h.received_bytes_per_call })
         })
-        .collect();
-    if parts.is_empty() { index.to_string() } else { parts.join("/") }
+    };
+    let mut series = vec![
+        ("p50_us", MetricClass::Latency, per_rep(&|m| Some(m.latency.p50_us))),
+        ("p99_us", MetricClass::Latency, per_rep(&|m| Some(m.latency.p99_us))),
+        ("p999_us", MetricClass::Latency, per_rep(&|m| Some(m.latency.p999_us))),
+        ("client_sent_bytes_per_call", MetricClass::Bytes, hop_bytes("client", true)),
+        ("client_received_bytes_per_call", MetricClass::Bytes, hop_bytes("client", false)),
+        ("worker_sent_bytes_per_call", MetricClass::Bytes, hop_bytes("worker", true)),
+        ("worker_received_bytes_per_call", MetricClass::Bytes, hop_bytes("worker", false)),
+        ("client_cpu_us_per_call", MetricClass::Cpu, per_rep(&|m| m.cpu.client_us_per_call)),
+        ("server_cpu_us_per_call", MetricClass::Cpu, per_rep(&|m| m.cpu.server_us_per_call)),
+        ("broker_cpu_us_per_call", MetricClass::Cpu, per_rep(&|m| m.cpu.broker_us_per_call)),
+    ];
+    // In open loop the achieved rate is the offered rate: not a property of the change under test.
+    if matches!(point.load, LoadSpec::Closed { .. }) {
+        series.push(("achieved_rate_per_s", MetricClass::Throughput, per_rep(&|m| Some(m.achieved_rate_per_s))));
+    }
+    for (name, class, samples) in series {
+        push(metrics, format!("{prefix}/{name}"), class, samples);
+    }
 }
 
-/// The class, unit and direction a `results.json` key announces, if any.
-fn classify(key: &str) -> Option<(MetricClass, &'static str, Better)> {
-    let key = key.to_ascii_lowercase();
-    if key.contains("cpu") {
-        let unit = time_unit(&key).unwrap_or("s");
-        return Some((MetricClass::Cpu, unit, Better::Lower));
+fn push(metrics: &mut Vec<Metric>, name: String, class: MetricClass, samples: Vec<f64>) {
+    if samples.is_empty() {
+        return;
     }
-    if key.contains("per_s") || key.contains("throughput") || key.contains("calls_per") || key.ends_with("_rps") {
-        return Some((MetricClass::Throughput, "1/s", Better::Higher));
-    }
-    if key.contains("bytes") {
-        return Some((MetricClass::Bytes, "bytes", Better::Lower));
-    }
-    time_unit(&key).map(|unit| (MetricClass::Latency, unit, Better::Lower))
-}
-
-fn time_unit(key: &str) -> Option<&'static str> {
-    [("_ns", "ns"), ("_us", "us"), ("_ms", "ms")]
-        .iter()
-        .find(|(suffix, _)| key.ends_with(suffix) || key.contains(&format!("{suffix}_")))
-        .map(|(_, unit)| *unit)
+    let (unit, better) = match class {
+        MetricClass::Throughput => ("1/s", Better::Higher),
+        MetricClass::Bytes => ("bytes", Better::Lower),
+        _ => ("us", Better::Lower),
+    };
+    metrics.push(Metric::from_samples(name, class, unit, better, samples));
 }
 
 #[cfg(test)]
@@ -367,44 +331,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn results_walk_names_classifies_and_keeps_repetitions() {
-        let value = serde_json::json!({
-            "scenario": {"name": "quick", "duration_s": 10},
-            "environment": {"cores": 2},
-            "results": [
-                {"transport": "grpc", "profile": "small", "latency": {"p99_us": [120.0, 125.0, 118.0]},
-                 "calls_per_s": 9000.0, "wire_bytes_per_call": 310, "cpu_us_per_call": 40.0, "sent": 1000},
-                {"transport": "rest", "profile": "small", "latency": {"p99_us": [200.0]},
-                 "calls_per_s": 7000.0, "wire_bytes_per_call": 520, "cpu_us_per_call": 55.0, "sent": 1000}
-            ]
-        });
-        let set = results_json(&value, Path::new("r.json")).unwrap();
-        assert_eq!(set.context["scenario"], "quick");
-        assert_eq!(set.context["transports"], "grpc,rest");
-        let p99 = set.metrics.iter().find(|m| m.name == "results/grpc/small/latency/p99_us").unwrap();
-        assert_eq!(p99.samples, vec![120.0, 125.0, 118.0]);
-        assert_eq!((p99.class, p99.unit.as_str()), (MetricClass::Latency, "us"));
-        let kinds: Vec<_> = set.metrics.iter().filter(|m| m.name.starts_with("results/rest/small/")).map(|m| (m.class, m.better)).collect();
-        assert_eq!(kinds.len(), 4, "{:?}", set.metrics);
-        assert!(kinds.contains(&(MetricClass::Throughput, Better::Higher)));
-        assert!(kinds.contains(&(MetricClass::Cpu, Better::Lower)));
-        assert!(kinds.contains(&(MetricClass::Bytes, Better::Lower)));
-        assert!(!set.metrics.iter().any(|m| m.name.ends_with("sent") || m.name.contains("duration")));
+    fn committed_results_give_per_repetition_metrics_for_every_arm_that_ran() {
+        let path = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../results"))
+            .unwrap()
+            .filter_map(|e| Some(e.ok()?.path().join("results.json")))
+            .find(|p| p.is_file())
+            .expect("a committed reference run under results/");
+        let set = read_file(&path).unwrap();
+        let results = RunResults::read(&path).unwrap();
+        let tcp = results
+            .arms
+            .iter()
+            .find(|a| a.transport.name() == "tcp" && a.status == ArmStatus::Ran)
+            .expect("the reference run has a tcp arm");
+        let point = &tcp.points[0];
+        let name = format!("{}/tcp/{}/{}/p99_us", tcp.scenario, tcp.profile, point.load.label());
+        let metric = set.metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("{name} missing"));
+        let expected: Vec<f64> = point.repetitions.iter().map(|m| m.latency.p99_us).collect();
+        assert_eq!(metric.samples, expected);
+        assert_eq!((metric.class, metric.better), (MetricClass::Latency, Better::Lower));
+        assert!(set.context["transports"].split(',').any(|t| t == "tcp"), "{:?}", set.context);
+        let bytes = set.metrics.iter().find(|m| m.name.starts_with(&format!("{}/tcp/", tcp.scenario)) && m.class == MetricClass::Bytes);
+        assert!(bytes.is_some_and(|m| m.samples.iter().all(|b| *b > 0.0)), "tcp wire bytes are measured");
     }
 
     #[test]
-    fn results_entries_with_the_same_identity_are_repetitions() {
-        let value = serde_json::json!({"runs": [
-            {"transport": "tcp", "concurrency": 8, "p50_us": 61.0},
-            {"transport": "tcp", "concurrency": 8, "p50_us": 64.0},
-            {"transport": "tcp", "concurrency": 64, "p50_us": 300.0}
-        ]});
-        let set = results_json(&value, Path::new("r.json")).unwrap();
-        let names: Vec<_> = set.metrics.iter().map(|m| (m.name.as_str(), m.samples.clone())).collect();
-        assert_eq!(
-            names,
-            vec![("runs/tcp/concurrency=8/p50_us", vec![61.0, 64.0]), ("runs/tcp/concurrency=64/p50_us", vec![300.0])]
-        );
+    fn a_file_that_is_neither_results_nor_instructions_is_named() {
+        let dir = std::env::temp_dir().join(format!("paybench-sources-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("results.json");
+        std::fs::write(&path, r#"{"schema_version": 1, "arms": "nope"}"#).unwrap();
+        let err = read_file(&path).unwrap_err().to_string();
+        assert!(err.contains("results.json") && err.contains("not a paybench results.json"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
