@@ -33,6 +33,9 @@ pub(crate) struct Args {
     /// Output folder (default: results/<run-id>/).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Exit with status 1 when any arm could not run (CI: every broker must be up).
+    #[arg(long)]
+    strict: bool,
     /// Drive an external server (`paybench serve <transport>`) at this address instead of starting
     /// one; use with one transport.
     #[arg(long)]
@@ -191,7 +194,34 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !unavailable.is_empty() {
         println!("{} arm(s) did not run (see table above and `status` in results.json)", unavailable.len());
     }
+    let unbalanced = unbalanced_windows(&results.arms);
+    for window in &unbalanced {
+        eprintln!("paybench: accounting does not balance (sent != ok + failed + timed out): {window}");
+    }
+    if !unbalanced.is_empty() || (args.strict && !unavailable.is_empty()) {
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every measured window (load points and sweep steps) whose accounting does not balance, named.
+/// A run's figures are only meaningful when every call is accounted for.
+fn unbalanced_windows(arms: &[ArmResult]) -> Vec<String> {
+    let mut bad = Vec::new();
+    for arm in arms {
+        let name = format!("{}/{}/{}", arm.scenario, arm.transport, arm.profile);
+        for point in &arm.points {
+            for m in point.repetitions.iter().filter(|m| !m.accounting.balances()) {
+                bad.push(format!("{name} {} repetition {}: {:?}", point.load.label(), m.repetition, m.accounting));
+            }
+        }
+        for run in arm.sweep.iter().flat_map(|s| &s.repetitions) {
+            for m in run.steps.iter().filter(|m| !m.accounting.balances()) {
+                bad.push(format!("{name} sweep repetition {} step {:?}/s: {:?}", run.repetition, m.offered_rate_per_s, m.accounting));
+            }
+        }
+    }
+    bad
 }
 
 fn now_rfc3339() -> String {
