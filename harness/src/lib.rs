@@ -15,10 +15,12 @@
 //! - [`load`]: `paybench run`'s load generator: scenarios, closed and open loop, sweeps.
 //! - [`measure`]: wire bytes (kernel TCP counters), CPU per role (/proc), environment.
 //! - [`results`]: the `results.json` schema, shared by `run`, `report` and `compare`.
+//! - [`criterion_data`]: reads criterion's saved estimates for generated tables.
 //! - [`error`]: the crate's one error type.
 
 pub mod brokers;
 pub mod codec;
+pub mod criterion_data;
 pub mod error;
 pub mod load;
 pub mod measure;

@@ -15,6 +15,7 @@ pub(crate) mod sizes;
 pub(crate) const EXIT_ERROR: u8 = 2;
 
 /// Builds a multi-threaded tokio runtime for a subcommand.
+#[allow(dead_code)] // for the subcommands that drive servers (serve, run, brokers)
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

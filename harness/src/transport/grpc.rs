@@ -169,6 +169,38 @@ impl pb::json::payment_service_server::PaymentService for Handler {
     }
 }
 
+/// Answers HTTP 415 to a request whose content type is not `application/grpc*`, as the gRPC
+/// HTTP/2 protocol spec says a server should; tonic itself would try to parse the body as frames.
+#[derive(Debug, Clone)]
+struct RequireGrpcContentType<S>(S);
+
+impl<S, B> tower::Service<http::Request<B>> for RequireGrpcContentType<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::Either<futures::future::Ready<Result<Self::Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let is_grpc = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/grpc"));
+        if is_grpc {
+            return futures::future::Either::Right(self.0.call(request));
+        }
+        let mut response = http::Response::new(tonic::body::Body::empty());
+        *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        futures::future::Either::Left(futures::future::ready(Ok(response)))
+    }
+}
+
 /// Starts a tonic server for the `grpc` (protobuf) or `grpc-json` arm.
 pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> {
     let name = arm_name(codec);
@@ -180,6 +212,7 @@ pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> 
     let (shutdown, stop) = oneshot::channel::<()>();
     let mut router = Server::builder()
         .tcp_nodelay(true)
+        .layer(tower::layer::layer_fn(RequireGrpcContentType))
         .layer(tower::util::MapResponseLayer::new(
             oversize_as_resource_exhausted::<tonic::body::Body>,
         ));

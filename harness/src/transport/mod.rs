@@ -203,6 +203,9 @@ impl Default for ClientConfig {
     }
 }
 
+/// How long [`ServerHandle::shutdown`] lets a server drain before aborting it.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// A running server or worker pool. Dropping it asks it to stop; [`ServerHandle::shutdown`] also
 /// waits until it has.
 #[derive(Debug)]
@@ -236,13 +239,18 @@ impl ServerHandle {
         &self.endpoint
     }
 
-    /// Stops the server and waits for its task to end.
+    /// Stops the server: asks it to stop, gives open connections [`SHUTDOWN_GRACE`] to drain
+    /// (a graceful HTTP/2 shutdown waits for clients to answer GOAWAY), then aborts it. Bounded,
+    /// so a client that is not being polled cannot hang the caller.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
+                task.abort();
+                let _ = task.await;
+            }
         }
     }
 }

@@ -1,0 +1,317 @@
+//! Direct transports against real servers on 127.0.0.1: correctness under 1,000 concurrent calls
+//! through one client, and every bad-input path (the server must keep serving afterwards).
+
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes};
+use futures::future::join_all;
+use paybench::payload::{Profile, generate};
+use paybench::payment::{PaymentService, fee_minor, process};
+use paybench::pb::{PaymentRequest, PaymentResponse};
+use paybench::transport::{self, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind};
+use paybench::{Error, codec::Codec};
+use tonic::codec::{Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+async fn start(kind: TransportKind, config: ServerConfig) -> (ServerHandle, AnyClient) {
+    let server = transport::serve(kind, &config).await.expect("server starts");
+    let client = transport::connect(kind, server.endpoint(), &ClientConfig::default())
+        .await
+        .expect("client connects");
+    (server, client)
+}
+
+/// The response must be exactly what the business function computes for that request
+/// (`processed_at` aside, which is the server's clock).
+fn assert_matches(req: &PaymentRequest, resp: &PaymentResponse) {
+    let mut expected = process(req).expect("generated requests are valid");
+    expected.processed_at = resp.processed_at;
+    assert_eq!(resp, &expected, "response does not match request {}", req.payment_id);
+    assert_eq!(Some(resp.fee_minor), fee_minor(req.amount_minor, &req.currency));
+}
+
+async fn thousand_concurrent_calls(kind: TransportKind) {
+    let (server, client) = start(kind, ServerConfig::default()).await;
+    let requests: Vec<PaymentRequest> = (0..1_000u64)
+        .map(|i| generate(if i % 10 == 0 { Profile::Small } else { Profile::Typical }, 42, i))
+        .collect();
+    let replies = join_all(requests.iter().map(|req| client.call(req.clone()))).await;
+    let mut ok = 0;
+    for (req, reply) in requests.iter().zip(replies) {
+        let resp = reply.unwrap_or_else(|e| panic!("{kind}: call {} failed: {e}", req.payment_id));
+        assert_matches(req, &resp);
+        ok += 1;
+    }
+    assert_eq!(ok, 1_000);
+    server.shutdown().await;
+}
+
+macro_rules! concurrency_tests {
+    ($($name:ident => $kind:expr),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            thousand_concurrent_calls($kind).await;
+        }
+    )*};
+}
+
+concurrency_tests! {
+    inproc_carries_1000_concurrent_calls => TransportKind::Inproc,
+    tcp_carries_1000_concurrent_calls => TransportKind::Tcp,
+    grpc_carries_1000_concurrent_calls => TransportKind::Grpc,
+    grpc_json_carries_1000_concurrent_calls => TransportKind::GrpcJson,
+    rest_carries_1000_concurrent_calls => TransportKind::Rest,
+    rest_h2_carries_1000_concurrent_calls => TransportKind::RestH2,
+    rest_proto_carries_1000_concurrent_calls => TransportKind::RestProto,
+}
+
+#[tokio::test]
+async fn large_payloads_cross_every_direct_transport() {
+    for kind in TransportKind::DIRECT {
+        let (server, client) = start(kind, ServerConfig::default()).await;
+        let req = generate(Profile::Large, 7, 1);
+        let resp = client.call(req.clone()).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_matches(&req, &resp);
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn domain_errors_are_rejections_that_name_the_problem_on_every_transport() {
+    for kind in TransportKind::DIRECT {
+        let (server, client) = start(kind, ServerConfig::default()).await;
+        let mut negative = generate(Profile::Small, 1, 0);
+        negative.amount_minor = -100;
+        let mut unknown = generate(Profile::Small, 1, 1);
+        unknown.currency = "XYZ".into();
+        for (req, code) in [(negative, "invalid_amount"), (unknown, "unknown_currency")] {
+            let err = client.call(req).await.expect_err("invalid payment must be refused");
+            let text = err.to_string();
+            assert!(matches!(err, Error::Rejected { .. } | Error::Domain(_)), "{kind}: {text}");
+            assert!(text.contains(code), "{kind}: {text:?} does not name {code}");
+        }
+        // And the server still serves a valid request.
+        let req = generate(Profile::Typical, 1, 2);
+        assert_matches(&req, &client.call(req.clone()).await.expect("valid call after errors"));
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn unreachable_server_is_a_connect_error_naming_the_endpoint() {
+    for kind in [TransportKind::Tcp, TransportKind::Grpc, TransportKind::Rest, TransportKind::RestH2] {
+        let started = Instant::now();
+        let config = ClientConfig {
+            timeout: Duration::from_secs(2),
+            ..ClientConfig::default()
+        };
+        let outcome = match transport::connect(kind, "127.0.0.1:1", &config).await {
+            Err(e) => Err(e),
+            Ok(client) => client.call(generate(Profile::Small, 1, 0)).await,
+        };
+        let err = outcome.expect_err("nothing listens on port 1");
+        assert!(matches!(err, Error::Connect { .. }), "{kind}: {err}");
+        assert!(err.to_string().contains("127.0.0.1:1"), "{kind}: {err}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{kind}: bounded by the deadline");
+    }
+}
+
+#[tokio::test]
+async fn a_slow_server_gives_a_timeout_not_a_hang() {
+    for kind in [TransportKind::Tcp, TransportKind::Grpc, TransportKind::Rest] {
+        let config = ServerConfig {
+            service: PaymentService::with_service_time(Duration::from_secs(3)),
+            ..ServerConfig::default()
+        };
+        let server = transport::serve(kind, &config).await.expect("server");
+        let client_config = ClientConfig {
+            timeout: Duration::from_millis(200),
+            ..ClientConfig::default()
+        };
+        let client = transport::connect(kind, server.endpoint(), &client_config).await.expect("client");
+        let err = client.call(generate(Profile::Small, 1, 0)).await.expect_err("must time out");
+        assert_eq!(err.kind(), "timeout", "{kind}: {err}");
+        drop(server);
+    }
+}
+
+// ---- REST: raw HTTP requests ----
+
+async fn post(endpoint: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("http://{endpoint}{}", transport::rest::PATH))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request is sent");
+    let status = resp.status().as_u16();
+    let json = serde_json::from_slice(&resp.bytes().await.expect("body")).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+#[tokio::test]
+async fn rest_bad_input_gets_json_errors_and_the_server_keeps_serving() {
+    let config = ServerConfig {
+        max_body_bytes: 64 * 1024,
+        ..ServerConfig::default()
+    };
+    let (server, client) = start(TransportKind::Rest, config).await;
+    let endpoint = server.endpoint().to_owned();
+
+    let (status, body) = post(&endpoint, "application/json", b"{\"paymentId\": ".to_vec()).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "malformed_body");
+    assert!(body["error"]["message"].as_str().unwrap().contains("json"), "{body}");
+
+    let (status, body) = post(&endpoint, "application/x-protobuf", vec![0xff; 16]).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap().contains("protobuf"), "{body}");
+
+    let (status, body) = post(&endpoint, "text/plain", b"hello".to_vec()).await;
+    assert_eq!(status, 415);
+    assert!(body["error"]["message"].as_str().unwrap().contains("text/plain"), "{body}");
+
+    let (status, body) = post(&endpoint, "application/json", vec![b' '; 65 * 1024]).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "body_too_large");
+
+    let mut req = generate(Profile::Small, 1, 0);
+    req.currency = "XYZ".into();
+    let (status, body) = post(&endpoint, "application/json", Codec::Json.encode_request(&req).unwrap()).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["code"], "unknown_currency");
+
+    let req = generate(Profile::Typical, 1, 1);
+    assert_matches(&req, &client.call(req.clone()).await.expect("still serving"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rest_default_body_limit_is_4_mib() {
+    let (server, _client) = start(TransportKind::Rest, ServerConfig::default()).await;
+    let (status, _) = post(server.endpoint(), "application/json", vec![b' '; 4 * 1024 * 1024 + 1]).await;
+    assert_eq!(status, 413);
+    server.shutdown().await;
+}
+
+// ---- gRPC: raw frames through tonic with a pass-through codec ----
+
+#[derive(Debug, Default, Clone, Copy)]
+struct RawCodec;
+#[derive(Debug)]
+struct Raw;
+
+impl TonicCodec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = Raw;
+    type Decoder = Raw;
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+impl Encoder for Raw {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Bytes, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        buf.put(item);
+        Ok(())
+    }
+}
+impl Decoder for Raw {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        let len = buf.remaining();
+        Ok(Some(buf.copy_to_bytes(len)))
+    }
+}
+
+async fn raw_grpc_call(endpoint: &str, body: Vec<u8>) -> Result<Bytes, tonic::Status> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("channel");
+    let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(usize::MAX);
+    grpc.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::from_static("/payment.v1.PaymentService/Authorize");
+    grpc.unary(tonic::Request::new(Bytes::from(body)), path, RawCodec)
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn grpc_bad_input_gets_status_codes_and_the_server_keeps_serving() {
+    for kind in [TransportKind::Grpc, TransportKind::GrpcJson] {
+        let config = ServerConfig {
+            max_body_bytes: 64 * 1024,
+            ..ServerConfig::default()
+        };
+        let (server, client) = start(kind, config).await;
+        let endpoint = server.endpoint().to_owned();
+
+        let status = raw_grpc_call(&endpoint, vec![0xff, 0xff, 0xff, 0x01]).await.expect_err("malformed");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{kind}: {status:?}");
+        assert!(status.message().contains("malformed"), "{kind}: {status:?}");
+
+        let status = raw_grpc_call(&endpoint, vec![b' '; 65 * 1024]).await.expect_err("oversized");
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{kind}: {status:?}");
+
+        // A well-formed body with an unknown currency is a domain error, named.
+        let mut req = generate(Profile::Small, 1, 0);
+        req.currency = "XYZ".into();
+        let body = kind.codec().encode_request(&req).unwrap();
+        let status = raw_grpc_call(&endpoint, body).await.expect_err("invalid payment");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().starts_with("unknown_currency"), "{status:?}");
+
+        let req = generate(Profile::Typical, 1, 1);
+        assert_matches(&req, &client.call(req.clone()).await.expect("still serving"));
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn grpc_wrong_content_type_is_refused() {
+    let (server, client) = start(TransportKind::Grpc, ServerConfig::default()).await;
+    let http = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let resp = http
+        .post(format!("http://{}/payment.v1.PaymentService/Authorize", server.endpoint()))
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 415, "{resp:?}");
+    let req = generate(Profile::Small, 1, 1);
+    assert_matches(&req, &client.call(req.clone()).await.expect("still serving"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn tcp_malformed_frame_gets_an_error_reply_and_the_connection_keeps_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (server, client) = start(TransportKind::Tcp, ServerConfig::default()).await;
+    let mut stream = tokio::net::TcpStream::connect(server.endpoint()).await.unwrap();
+    let mut frame = Vec::new();
+    let body = [0xffu8, 0xff, 0xff];
+    frame.put_u32((9 + body.len()) as u32);
+    frame.put_u64(77);
+    frame.put_u8(0);
+    frame.extend_from_slice(&body);
+    stream.write_all(&frame).await.unwrap();
+    let len = stream.read_u32().await.unwrap() as usize;
+    let mut reply = vec![0; len];
+    stream.read_exact(&mut reply).await.unwrap();
+    assert_eq!(u64::from_be_bytes(reply[..8].try_into().unwrap()), 77, "reply carries the id");
+    assert_eq!(reply[8], 1, "error status");
+    let text = String::from_utf8_lossy(&reply[9..]);
+    assert!(text.starts_with("invalid_argument: protobuf: malformed"), "{text}");
+    let req = generate(Profile::Small, 1, 1);
+    assert_matches(&req, &client.call(req.clone()).await.expect("still serving"));
+    server.shutdown().await;
+}
