@@ -72,6 +72,9 @@ pub enum Error {
     /// A configuration value is invalid.
     #[error("config: {0}")]
     Config(String),
+    /// The report could not be rendered (chart drawing, histogram merge).
+    #[error("report: {0}")]
+    Report(String),
     /// A local I/O operation (bind, file) failed.
     #[error("{what}: {source}")]
     Io {
@@ -94,6 +97,7 @@ impl Error {
             Error::Codec { .. } => "codec",
             Error::Domain(_) => "domain",
             Error::Config(_) => "config",
+            Error::Report(_) => "report",
             Error::Io { .. } => "io",
         }
     }

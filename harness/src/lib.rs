@@ -16,6 +16,7 @@
 //! - [`measure`]: wire bytes (kernel TCP counters), CPU per role (/proc), environment.
 //! - [`results`]: the `results.json` schema, shared by `run`, `report` and `compare`.
 //! - [`criterion_data`]: reads criterion's saved estimates for generated tables.
+//! - [`report`]: `paybench report`: report.html (inline SVG charts) and summary.md, the verdict.
 //! - [`error`]: the crate's one error type.
 
 pub mod brokers;
@@ -26,6 +27,7 @@ pub mod load;
 pub mod measure;
 pub mod payload;
 pub mod payment;
+pub mod report;
 pub mod pb;
 pub mod results;
 pub mod sizes;
