@@ -155,12 +155,13 @@ impl Report {
 
     /// When the run has no unloaded point for rest and grpc, adds criterion's unloaded latency.
     fn criterion_latency_fallback(&self, profile: Profile, rows: &mut Vec<VerdictRow>) {
-        if rows.iter().any(|r| r.dimension.starts_with("p50 latency") && r.ratio.is_some()) {
+        if rows.iter().any(|r| matches!(r.kind, verdict::RowKind::Load(verdict::Dimension::P50(_))) && r.ratio.is_some()) {
             return;
         }
         let rest = self.criterion.latency.get(&(TransportKind::Rest, profile)).copied();
         let grpc = self.criterion.latency.get(&(TransportKind::Grpc, profile)).copied();
         rows.push(VerdictRow {
+            kind: verdict::RowKind::CriterionLatency,
             dimension: "unloaded latency, one call at a time (criterion)".into(),
             basis: format!("{}/latency/{{rest,grpc}}/{profile}/new/estimates.json, median of sample means", self.criterion.dir.display()),
             unit: "µs",
@@ -211,6 +212,7 @@ fn codec_rows(criterion: &CriterionFigures, profile: Profile, sizes: &[SizeRow])
             let protobuf = map.get(&(Codec::Protobuf.name(), profile)).copied();
             let missing = json.is_none() || protobuf.is_none();
             VerdictRow {
+                kind: if direction == "encode" { verdict::RowKind::Encode } else { verdict::RowKind::Decode },
                 dimension: format!("{direction} time, request body (codec only)"),
                 basis: format!("criterion {direction}/{{json,protobuf}}/{profile}, median; spread = 95 % interval"),
                 unit: "µs",
@@ -226,13 +228,16 @@ fn codec_rows(criterion: &CriterionFigures, profile: Profile, sizes: &[SizeRow])
         ("body bytes, request + response (gzip -6)", sum(sizes, |r| r.json_gzip_bytes), sum(sizes, |r| r.protobuf_gzip_bytes)),
     ] {
         rows.push(VerdictRow {
+            kind: verdict::RowKind::BodyBytes,
             dimension: label.into(),
             basis: "computed: paybench::sizes::measure(scenario seed), payload index 0".into(),
             unit: "B",
             rest: json,
             grpc: protobuf,
             ratio: json.zip(protobuf).filter(|(_, p)| *p > 0.0).map(|(j, p)| Ratio::exact(j / p)),
-            flags: vec![],
+            // The response carries the processing time, so its size can move by a byte or two
+            // between renders (varint and digit counts).
+            flags: vec!["the response includes a time stamp: ±2 B between renders".into()],
         });
     }
     rows

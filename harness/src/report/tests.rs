@@ -229,3 +229,15 @@ fn report_renders_tables_charts_and_missing_brokers_from_a_results_file() {
     assert!(super::write(&dir.join("absent"), &dir).unwrap_err().to_string().contains("results.json"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn conclusion_bounds_what_a_faster_codec_can_save() {
+    let row = |kind, rest, grpc| verdict::VerdictRow { kind, dimension: format!("{kind:?}"), basis: String::new(), unit: "µs", rest: Some(rest), grpc: Some(grpc), ratio: None, flags: vec![] };
+    let rows = vec![
+        row(verdict::RowKind::Encode, 4.0, 1.0),
+        row(verdict::RowKind::Decode, 6.0, 2.0),
+        row(verdict::RowKind::Load(Dimension::P50(C1)), 200.0, 100.0),
+    ];
+    let text = verdict::conclusion(Profile::Small, &rows, &[]).join("\n");
+    assert!(text.contains("takes 10.00 µs with JSON and 3.00 µs with protobuf: 5.0 %"), "{text}");
+}

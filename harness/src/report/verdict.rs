@@ -354,9 +354,26 @@ pub fn short_name(f: &Factor) -> &'static str {
     }
 }
 
+/// What a verdict row measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RowKind {
+    /// Codec encode time (criterion).
+    Encode,
+    /// Codec decode time (criterion).
+    Decode,
+    /// Body bytes, uncompressed or gzip (computed).
+    BodyBytes,
+    /// A load-run dimension.
+    Load(Dimension),
+    /// criterion's unloaded latency, when the run has no load point.
+    CriterionLatency,
+}
+
 /// One line of the verdict table.
 #[derive(Debug, Clone)]
 pub struct VerdictRow {
+    /// What it measures.
+    pub kind: RowKind,
     /// What is compared.
     pub dimension: String,
     /// Where the figures come from (results.json field, criterion bench, computed sizes).
@@ -405,6 +422,7 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
         None => field.to_string(),
     };
     VerdictRow {
+        kind: RowKind::Load(dim),
         dimension: dim.name(),
         basis: format!("results.json arms {}/{{rest,grpc}}/{}: {field}", section.scenario, section.profile),
         unit: dim.unit(),
@@ -478,8 +496,27 @@ pub fn conclusion(profile: Profile, rows: &[VerdictRow], decomposition: &[Decomp
     if !missing.is_empty() {
         out.push(format!("Not measured in this run: {}.", missing.join("; ")));
     }
+    out.extend(codec_share(rows));
     out.extend(decomposition.iter().filter_map(explain_gap));
     out
+}
+
+/// How much of REST/JSON's unloaded p50 the JSON codec itself takes: the most a faster codec
+/// could save.
+fn codec_share(rows: &[VerdictRow]) -> Option<String> {
+    let find = |kind: fn(&RowKind) -> bool| rows.iter().find(|r| kind(&r.kind));
+    let encode = find(|k| *k == RowKind::Encode)?;
+    let decode = find(|k| *k == RowKind::Decode)?;
+    let p50 = find(|k| matches!(k, RowKind::Load(Dimension::P50(_))))?;
+    let json_us = encode.rest? + decode.rest?;
+    let protobuf_us = encode.grpc? + decode.grpc?;
+    let rest_p50_us = p50.rest?;
+    Some(format!(
+        "The codec alone (encode + decode of the request body) takes {json_us:.2} µs with JSON and {protobuf_us:.2} µs with protobuf: {:.1} % of REST/JSON's {} of {:.0} µs, so a faster codec can save at most that share of a call.",
+        100.0 * json_us / rest_p50_us,
+        p50.dimension,
+        rest_p50_us
+    ))
 }
 
 /// "gRPC is 2.1x better than REST/JSON" or, below 1x, "REST/JSON is 1.8x better than gRPC".
