@@ -151,16 +151,21 @@ pub fn line_chart(spec: &LineSpec<'_>) -> Result<Option<String>> {
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(chart_error)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         root.present().map_err(chart_error)?;
     }
     Ok(Some(svg))
+}
+
+/// Draws the series legend in a white box at `position`.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(chart: &mut ChartContext<'a, DB, CT>, position: SeriesLabelPosition) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(chart_error)
 }
 
 fn x_range_lo(spec: &LineSpec<'_>) -> f64 {
@@ -262,16 +267,15 @@ pub fn bar_chart(spec: &BarSpec) -> Result<Option<String>> {
                 .label(name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(chart_error)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         root.present().map_err(chart_error)?;
     }
     Ok(Some(svg))
+}
+
+/// Draws a [`BarSpec`] as the chart `id` with its `note`; `None` when no row has a value.
+fn bars(id: &str, spec: &BarSpec, note: impl Into<String>) -> Result<Option<Chart>> {
+    Ok(bar_chart(spec)?.map(|svg| Chart { id: id.into(), title: spec.title.clone(), note: note.into(), svg }))
 }
 
 /// Merges the latency histograms of a point's repetitions (nanoseconds).
@@ -390,12 +394,7 @@ pub fn wire_chart(section: &Section<'_>, load: LoadSpec) -> Result<Option<Chart>
         rows,
         stacked: true,
     };
-    Ok(bar_chart(&spec)?.map(|svg| Chart {
-        id: "wire-bytes".into(),
-        title: spec.title.clone(),
-        note: format!("kernel TCP counters per hop, median of repetitions; results.json points[load={}].summary.*_bytes_per_call; inproc has no wire", load.label()),
-        svg,
-    }))
+    bars("wire-bytes", &spec, format!("kernel TCP counters per hop, median of repetitions; results.json points[load={}].summary.*_bytes_per_call; inproc has no wire", load.label()))
 }
 
 /// CPU µs per call at `load`, stacked by role (median of repetitions).
@@ -422,12 +421,7 @@ pub fn cpu_chart(section: &Section<'_>, load: LoadSpec) -> Result<Option<Chart>>
         rows,
         stacked: true,
     };
-    Ok(bar_chart(&spec)?.map(|svg| Chart {
-        id: "cpu-per-call".into(),
-        title: spec.title.clone(),
-        note: format!("median of repetitions; results.json points[load={}].repetitions[].cpu", load.label()),
-        svg,
-    }))
+    bars("cpu-per-call", &spec, format!("median of repetitions; results.json points[load={}].repetitions[].cpu", load.label()))
 }
 
 /// Body bytes per codec, raw and gzip, request and response.
@@ -444,12 +438,7 @@ pub fn body_chart(sizes: &[SizeRow], profile: crate::payload::Profile) -> Result
         rows,
         stacked: false,
     };
-    Ok(bar_chart(&spec)?.map(|svg| Chart {
-        id: "body-bytes".into(),
-        title: spec.title.clone(),
-        note: "computed with paybench::sizes::measure from the scenario's seed (payload index 0); bodies only, no framing or headers".into(),
-        svg,
-    }))
+    bars("body-bytes", &spec, "computed with paybench::sizes::measure from the scenario's seed (payload index 0); bodies only, no framing or headers")
 }
 
 /// Codec encode and decode time per request (criterion medians); `None` when not benched.
@@ -462,12 +451,7 @@ pub fn codec_chart(criterion: &CriterionFigures, profile: crate::payload::Profil
         }
     }
     let spec = BarSpec { title: format!("Codec time per request ({profile})"), x_desc: "µs per request (criterion median)".into(), series: vec!["median".into()], rows, stacked: false };
-    Ok(bar_chart(&spec)?.map(|svg| Chart {
-        id: "codec-speed".into(),
-        title: spec.title.clone(),
-        note: format!("criterion {{encode,decode}}/{{protobuf,json}}/{profile} under {}", criterion.dir.display()),
-        svg,
-    }))
+    bars("codec-speed", &spec, format!("criterion {{encode,decode}}/{{protobuf,json}}/{profile} under {}", criterion.dir.display()))
 }
 
 /// The load at which CPU is compared: the first open point (fixed rate, same for every arm),
