@@ -156,20 +156,29 @@ pub fn brokers_table(report: &Report) -> Table {
     Table { header, rows }
 }
 
-/// Every measurement flagged generator-bound, as "arm, where, repetition".
+/// Every window flagged generator-bound, grouped as "arm profile where: repetitions 0, 2".
 pub fn generator_bound(report: &Report) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
+    let mut add = |key: String, rep: u32| match groups.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, reps)) => reps.push(rep),
+        None => groups.push((key, vec![rep])),
+    };
     for arm in &report.results.arms {
         for p in &arm.points {
-            out.extend(p.repetitions.iter().filter(|m| m.generator_bound).map(|m| format!("{} {} {}, repetition {}", arm.transport, arm.profile, p.load.label(), m.repetition)));
+            for m in p.repetitions.iter().filter(|m| m.generator_bound) {
+                add(format!("{} {} {}", arm.transport, arm.profile, p.load.label()), m.repetition);
+            }
         }
         for r in arm.sweep.iter().flat_map(|s| &s.repetitions) {
-            out.extend(r.steps.iter().filter(|m| m.generator_bound).map(|m| {
-                format!("{} {} sweep step {:.0}/s, repetition {}", arm.transport, arm.profile, m.offered_rate_per_s.unwrap_or(0.0), r.repetition)
-            }));
+            for m in r.steps.iter().filter(|m| m.generator_bound) {
+                add(format!("{} {} sweep step {:.0}/s", arm.transport, arm.profile, m.offered_rate_per_s.unwrap_or(0.0)), r.repetition);
+            }
         }
     }
-    out
+    groups
+        .into_iter()
+        .map(|(key, reps)| format!("{key}: repetition {}", reps.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")))
+        .collect()
 }
 
 /// Machine, placement, load model and tools, one fact per line.
