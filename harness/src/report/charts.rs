@@ -193,6 +193,8 @@ pub struct BarRow {
     pub label: String,
     /// One value per series.
     pub values: Vec<Option<f64>>,
+    /// A min–max whisker drawn across the row (spread across repetitions), if any.
+    pub range: Option<(f64, f64)>,
 }
 
 /// Horizontal bars, one row per label, series stacked or grouped.
@@ -207,6 +209,8 @@ pub struct BarSpec {
     pub rows: Vec<BarRow>,
     /// Stack the series (parts of one total) or group them (alternatives side by side).
     pub stacked: bool,
+    /// Vertical reference lines (x, legend label, colour), e.g. the claimed 5x.
+    pub references: Vec<(f64, String, RGBColor)>,
 }
 
 /// Draws a [`BarSpec`]; `None` when no row has a value.
@@ -215,11 +219,14 @@ pub fn bar_chart(spec: &BarSpec) -> Result<Option<String>> {
         let values = r.values.iter().flatten();
         if spec.stacked { values.sum() } else { values.fold(0.0, |a, b| a.max(*b)) }
     };
-    let x_max = spec.rows.iter().map(row_total).fold(0.0, f64::max);
-    if x_max <= 0.0 {
+    let x_data = spec.rows.iter().map(row_total).fold(0.0, f64::max);
+    if x_data <= 0.0 {
         return Ok(None);
     }
+    let finite_ranges = spec.rows.iter().filter_map(|r| r.range).map(|r| r.1).filter(|v| v.is_finite());
+    let x_max = spec.references.iter().map(|r| r.0 * 1.1).chain(finite_ranges).fold(x_data, f64::max);
     let n = spec.rows.len();
+    let label_px = spec.rows.iter().map(|r| r.label.chars().count()).max().unwrap_or(0) as u32 * 7 + 24;
     let height = 90 + 30 * n as u32 + 24 * spec.series.len().div_ceil(3) as u32;
     let mut svg = String::new();
     {
@@ -229,7 +236,7 @@ pub fn bar_chart(spec: &BarSpec) -> Result<Option<String>> {
             .caption(&spec.title, ("sans-serif", 18))
             .margin(14)
             .x_label_area_size(40)
-            .y_label_area_size(230)
+            .y_label_area_size(label_px.clamp(120, 380))
             // Room on the right for the legend, so it never covers a bar.
             .build_cartesian_2d(0.0..x_max * 1.6, 0.0..n as f64)
             .map_err(chart_error)?;
@@ -267,10 +274,57 @@ pub fn bar_chart(spec: &BarSpec) -> Result<Option<String>> {
                 .label(name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
         }
+        draw_whiskers(&mut chart, spec, x_max * 1.6)?;
+        for &(x, ref label, color) in &spec.references {
+            chart
+                .draw_series(DashedLineSeries::new([(x, 0.0), (x, n as f64)], 6, 4, color.stroke_width(2)))
+                .map_err(chart_error)?
+                .label(label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
+        }
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         root.present().map_err(chart_error)?;
     }
     Ok(Some(svg))
+}
+
+/// Min–max whiskers across the rows that have a range (an unbounded max is drawn to `x_cap`).
+fn draw_whiskers<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64)>>(chart: &mut ChartContext<'a, DB, CT>, spec: &BarSpec, x_cap: f64) -> Result<()> {
+    let n = spec.rows.len();
+    for (i, row) in spec.rows.iter().enumerate() {
+        let Some((lo, hi)) = row.range else { continue };
+        let y = (n - 1 - i) as f64 + 0.5;
+        let hi = hi.min(x_cap);
+        let whisker = [(lo, y), (hi, y)];
+        let caps = [[(lo, y - 0.2), (lo, y + 0.2)], [(hi, y - 0.2), (hi, y + 0.2)]];
+        chart.draw_series(std::iter::once(PathElement::new(whisker.to_vec(), BLACK.stroke_width(2)))).map_err(chart_error)?;
+        chart.draw_series(caps.iter().map(|c| PathElement::new(c.to_vec(), BLACK.stroke_width(2)))).map_err(chart_error)?;
+    }
+    Ok(())
+}
+
+/// The verdict at a glance: each dimension's median "gRPC better by" ratio with its min–max,
+/// against the claimed 5x and parity.
+pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payload::Profile) -> Result<Option<Chart>> {
+    let ratio_rows: Vec<BarRow> = rows
+        .iter()
+        .filter_map(|r| {
+            let ratio = r.ratio?;
+            Some(BarRow { label: r.dimension.clone(), values: vec![ratio.median.is_finite().then_some(ratio.median)], range: Some((ratio.min, ratio.max)) })
+        })
+        .collect();
+    let spec = BarSpec {
+        title: format!("gRPC better than REST/JSON by (median ratio, min–max), {profile}"),
+        x_desc: "times better for gRPC (REST ÷ gRPC; gRPC ÷ REST for throughput); below 1 REST/JSON wins".into(),
+        series: vec!["median ratio".into()],
+        rows: ratio_rows,
+        stacked: false,
+        references: vec![
+            (1.0, "parity (1x)".into(), RGBColor(90, 90, 90)),
+            (super::verdict::CLAIM_FACTOR, format!("the claim ({}x)", super::verdict::CLAIM_FACTOR), RGBColor(214, 39, 40)),
+        ],
+    };
+    bars("verdict", &spec, "one bar per measured row of the verdict table; whiskers span the paired repetitions (criterion rows: 95 % interval); an unbounded ratio is drawn to the edge")
 }
 
 /// Draws a [`BarSpec`] as the chart `id` with its `note`; `None` when no row has a value.
@@ -384,6 +438,7 @@ pub fn wire_chart(section: &Section<'_>, load: LoadSpec) -> Result<Option<Chart>
             Some(BarRow {
                 label: arm_label(arm),
                 values: vec![med(&s.client_sent_bytes_per_call), med(&s.client_received_bytes_per_call), med(&s.worker_sent_bytes_per_call), med(&s.worker_received_bytes_per_call)],
+                range: None,
             })
         })
         .collect();
@@ -393,6 +448,7 @@ pub fn wire_chart(section: &Section<'_>, load: LoadSpec) -> Result<Option<Chart>
         series: ["client → server/broker", "server/broker → client", "worker → broker", "broker → worker"].map(String::from).to_vec(),
         rows,
         stacked: true,
+        references: vec![],
     };
     bars("wire-bytes", &spec, format!("kernel TCP counters per hop, median of repetitions; results.json points[load={}].summary.*_bytes_per_call; inproc has no wire", load.label()))
 }
@@ -411,6 +467,7 @@ pub fn cpu_chart(section: &Section<'_>, load: LoadSpec) -> Result<Option<Chart>>
                     role(|m| m.cpu.broker_us_per_call),
                     role(|m| m.cpu.unattributed_us_per_call),
                 ],
+                range: None,
             })
         })
         .collect();
@@ -420,6 +477,7 @@ pub fn cpu_chart(section: &Section<'_>, load: LoadSpec) -> Result<Option<Chart>>
         series: ["client", "server / worker", "broker", "unattributed (main, library threads)"].map(String::from).to_vec(),
         rows,
         stacked: true,
+        references: vec![],
     };
     bars("cpu-per-call", &spec, format!("median of repetitions; results.json points[load={}].repetitions[].cpu", load.label()))
 }
@@ -428,8 +486,8 @@ pub fn cpu_chart(section: &Section<'_>, load: LoadSpec) -> Result<Option<Chart>>
 pub fn body_chart(sizes: &[SizeRow], profile: crate::payload::Profile) -> Result<Option<Chart>> {
     let mut rows = Vec::new();
     for r in sizes {
-        rows.push(BarRow { label: format!("{} protobuf", r.message), values: vec![Some(r.protobuf_bytes as f64), Some(r.protobuf_gzip_bytes as f64)] });
-        rows.push(BarRow { label: format!("{} JSON", r.message), values: vec![Some(r.json_bytes as f64), Some(r.json_gzip_bytes as f64)] });
+        rows.push(BarRow { label: format!("{} protobuf", r.message), values: vec![Some(r.protobuf_bytes as f64), Some(r.protobuf_gzip_bytes as f64)], range: None });
+        rows.push(BarRow { label: format!("{} JSON", r.message), values: vec![Some(r.json_bytes as f64), Some(r.json_gzip_bytes as f64)], range: None });
     }
     let spec = BarSpec {
         title: format!("Body bytes per message ({profile})"),
@@ -437,6 +495,7 @@ pub fn body_chart(sizes: &[SizeRow], profile: crate::payload::Profile) -> Result
         series: vec!["raw".into(), "gzip -6".into()],
         rows,
         stacked: false,
+        references: vec![],
     };
     bars("body-bytes", &spec, "computed with paybench::sizes::measure from the scenario's seed (payload index 0); bodies only, no framing or headers")
 }
@@ -447,10 +506,10 @@ pub fn codec_chart(criterion: &CriterionFigures, profile: crate::payload::Profil
     for (direction, map) in [("encode", &criterion.encode), ("decode", &criterion.decode)] {
         for codec in ALL_CODECS {
             let value = map.get(&(codec.name(), profile)).map(|e| e.median_ns / 1_000.0);
-            rows.push(BarRow { label: format!("{direction} {codec}"), values: vec![value] });
+            rows.push(BarRow { label: format!("{direction} {codec}"), values: vec![value], range: None });
         }
     }
-    let spec = BarSpec { title: format!("Codec time per request ({profile})"), x_desc: "µs per request (criterion median)".into(), series: vec!["median".into()], rows, stacked: false };
+    let spec = BarSpec { title: format!("Codec time per request ({profile})"), x_desc: "µs per request (criterion median)".into(), series: vec!["median".into()], rows, stacked: false, references: vec![] };
     bars("codec-speed", &spec, format!("criterion {{encode,decode}}/{{protobuf,json}}/{profile} under {}", criterion.dir.display()))
 }
 
@@ -460,9 +519,9 @@ pub fn cpu_load(section: &Section<'_>) -> Option<LoadSpec> {
     verdict::open_loads(&section.loads).first().copied().or_else(|| verdict::unloaded(&section.loads))
 }
 
-/// The charts worth putting in the README: unloaded spectrum, latency vs throughput, CPU per call.
-pub fn key_charts(section: &Section<'_>) -> Result<Vec<Chart>> {
-    let mut charts = Vec::new();
+/// The charts worth putting in the README: the verdict at a glance, unloaded spectrum, latency vs throughput, CPU per call.
+pub fn key_charts(section: &Section<'_>, rows: &[super::verdict::VerdictRow]) -> Result<Vec<Chart>> {
+    let mut charts: Vec<Chart> = verdict_chart(rows, section.profile)?.into_iter().collect();
     if let Some(l) = verdict::unloaded(&section.loads) {
         charts.extend(spectrum_chart(section, l, "spectrum-unloaded")?);
     }

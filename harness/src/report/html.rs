@@ -108,6 +108,9 @@ fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> 
     let _ = writeln!(out, "<h2 id=\"verdict-{index}\">Is gRPC 5x faster than JSON? Scenario <code>{}</code>, profile <code>{profile}</code></h2>", escape(scenario));
     out.push_str("<p>Ratios read “how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1”: the REST figure over the gRPC figure for times, bytes and CPU; gRPC over REST for throughput. Repetition <i>i</i> of one arm is paired with repetition <i>i</i> of the other (same scenario, profile and load).</p>\n");
     table(out, &tables::verdict_table(&v.rows), "verdict");
+    if let Some(chart) = charts::verdict_chart(&v.rows, profile)? {
+        figure(out, &chart);
+    }
     out.push_str("<h3>Format or transport? The gap decomposed</h3>\n<p>Each column changes one thing. Along the chain rest → rest-h2 → grpc-json → grpc the first three ratios multiply, per repetition, to the total; rest / rest-proto measures the format effect again under HTTP/1.1. Cells: median (min–max) over paired repetitions; above 1x the second arm is better.</p>\n");
     table(out, &tables::decomposition_table(&v.decomposition), "decomposition");
     out.push_str("<h3>Conclusion (generated from the figures above)</h3>\n<div class=\"conclusion\">");

@@ -182,13 +182,13 @@ impl Report {
         Ok(Written { html: html_path, summary: summary_path })
     }
 
-    /// Writes the key charts (percentile spectrum, latency vs throughput, CPU per call of the first
-    /// section) as standalone SVG files into `dir`, for the README.
+    /// Writes the key charts (verdict ratios, percentile spectrum, latency vs throughput, CPU per
+    /// call of the first section) as standalone SVG files into `dir`, for the README.
     pub fn write_charts(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         let mut written = Vec::new();
-        if let Some(section) = self.sections().first() {
-            for chart in charts::key_charts(section)? {
+        if let Some(verdict) = self.verdicts()?.first() {
+            for chart in charts::key_charts(&verdict.section, &verdict.rows)? {
                 let path = dir.join(format!("{}.svg", chart.id));
                 write_atomic(&path, chart.svg.as_bytes())?;
                 written.push(path);
