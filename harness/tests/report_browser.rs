@@ -124,7 +124,7 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
     let charts = chart_sizes(&dom);
     let measured: usize = attr(body_tag, "data-measured").and_then(|v| v.parse().ok()).unwrap_or(0);
     assert_eq!(measured, charts.len(), "the script measured every chart");
-    for id in ["spectrum-unloaded", "latency-vs-throughput", "cpu-per-call", "wire-bytes", "body-bytes"] {
+    for id in ["verdict", "spectrum-unloaded", "latency-vs-throughput", "cpu-per-call", "wire-bytes", "body-bytes"] {
         assert!(charts.iter().any(|(c, _, _)| c == id), "chart {id} missing; have {charts:?}");
     }
     for (id, w, h) in &charts {

@@ -145,6 +145,10 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
         let _ = write!(out, "<li><a href=\"#verdict-{i}\">verdict: {} / {}</a></li>", escape(v.section.scenario), v.section.profile);
     }
     out.push_str("<li><a href=\"#brokers\">brokers</a></li><li><a href=\"#method\">method and caveats</a></li></ul>\n");
+    out.push_str("<h2>Short answer</h2>\n<div class=\"conclusion\">");
+    let short: Vec<String> = verdicts.iter().flat_map(|v| v.conclusion.iter().take(4).cloned()).collect();
+    list(&mut out, &short);
+    out.push_str("</div>\n");
     for (i, v) in verdicts.iter().enumerate() {
         section(&mut out, report, v, i)?;
     }
