@@ -7,6 +7,7 @@
 #   valgrind      instruction-count regression gate
 #   gungraun-runner  the matching runner of the gungraun crate (same gate), from crates.io
 #   wrk, h2load   independent load generators used to validate paybench's own generator
+#   chromium      headless browser for the report test (harness/tests/report_browser.rs)
 #
 # Usage: harness/scripts/install-deps.sh [--brokers-only]
 # Set PAYBENCH_SKIP_INSTALL=1 to skip everything (e.g. when AMQP_URL / KAFKA_BROKERS point elsewhere).
@@ -25,6 +26,7 @@ if [ "${1:-}" != "--brokers-only" ]; then
   command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
   command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then

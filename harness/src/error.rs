@@ -84,6 +84,9 @@ pub enum Error {
     /// (another scenario, transport set or metric names).
     #[error("baseline mismatch: {0}")]
     BaselineMismatch(String),
+    /// The report could not be rendered (chart drawing, histogram merge).
+    #[error("report: {0}")]
+    Report(String),
     /// A local I/O operation (bind, file) failed.
     #[error("{what}: {source}")]
     Io {
@@ -108,6 +111,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::Input { .. } => "input",
             Error::BaselineMismatch(_) => "baseline_mismatch",
+            Error::Report(_) => "report",
             Error::Io { .. } => "io",
         }
     }

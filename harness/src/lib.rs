@@ -17,6 +17,7 @@
 //! - [`load`]: `paybench run`'s load generator: scenarios, closed and open loop, sweeps.
 //! - [`measure`]: wire bytes (kernel TCP counters), CPU per role (/proc), environment.
 //! - [`results`]: the `results.json` schema, shared by `run`, `report` and `compare`.
+//! - [`report`]: `paybench report`: report.html (inline SVG charts) and summary.md, the verdict.
 //! - [`error`]: the crate's one error type.
 
 pub mod brokers;
@@ -28,6 +29,7 @@ pub mod load;
 pub mod measure;
 pub mod payload;
 pub mod payment;
+pub mod report;
 pub mod pb;
 pub mod results;
 pub mod sizes;

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::codec::Codec;
 use crate::payload::{Profile, generate};
-use crate::payment::process;
+use crate::payment::process_at;
 use crate::{Error, Result};
 
 /// Sizes of one message in both codecs.
@@ -52,7 +52,10 @@ pub fn measure(seed: u64) -> Result<Vec<SizeRow>> {
     let mut rows = Vec::new();
     for profile in Profile::ALL {
         let req = generate(profile, seed, 0);
-        let resp = process(&req)?;
+        // A fixed clock: `processed_at` is part of the response, and its varint length must not
+        // make the sizes move between runs.
+        let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600);
+        let resp = process_at(&req, now)?;
         for (message, protobuf, json) in [
             ("request", Codec::Protobuf.encode(&req)?, Codec::Json.encode(&req)?),
             ("response", Codec::Protobuf.encode(&resp)?, Codec::Json.encode(&resp)?),

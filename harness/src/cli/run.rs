@@ -190,6 +190,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     results.write(&out).with_context(|| format!("write results to {}", out.display()))?;
     print!("{}", super::run_table::render(&results.arms));
     println!("\nwrote {}/results.json and results.csv", out.display());
+    // Report (paybench::report): report.html and summary.md beside results.json; a report failure only warns, the run is kept.
+    match paybench::report::write(&out, std::path::Path::new(paybench::report::DEFAULT_CRITERION_DIR)) { Ok(w) => println!("wrote {}", w.html.display()), Err(e) => eprintln!("report: {e}") }
     let unavailable: Vec<&ArmResult> = results.arms.iter().filter(|a| matches!(a.status, ArmStatus::Unavailable { .. })).collect();
     if !unavailable.is_empty() {
         println!("{} arm(s) did not run (see table above and `status` in results.json)", unavailable.len());

@@ -1,0 +1,175 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no network, no script needed to
+//! read it). A short inline script only records each chart's rendered size into `data-rendered-*`
+//! attributes, which the browser test reads.
+
+use std::fmt::Write as _;
+
+use super::charts::{self, Chart};
+use super::tables::{self, Table};
+use super::{Report, Verdict};
+use crate::Result;
+
+const CSS: &str = r#"
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px; padding: 1.5em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
+h3 { margin-top: 1.5em; } .sub { color: #555; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.88em; width: 100%; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
+td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.yes { background: #d9f2d9 !important; font-weight: bold; } td.no { background: #f8dede !important; } td.partly { background: #fff2cc !important; }
+td.notes { color: #555; font-size: 0.92em; }
+figure.chart { margin: 1.2em 0; } figure.chart svg { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.88em; }
+.conclusion { background: #f5f8ff; border-left: 4px solid #1f77b4; padding: 0.6em 1em; }
+.missing { color: #a33; } ul.facts li { margin: 0.2em 0; }
+"#;
+
+/// Records each chart's rendered size; guarded so it cannot throw.
+const MEASURE_SCRIPT: &str = r#"
+(function () {
+  try {
+    var figures = document.querySelectorAll('figure.chart');
+    for (var i = 0; i < figures.length; i++) {
+      var svg = figures[i].querySelector('svg');
+      var box = svg ? svg.getBoundingClientRect() : { width: 0, height: 0 };
+      figures[i].setAttribute('data-rendered-w', String(Math.round(box.width)));
+      figures[i].setAttribute('data-rendered-h', String(Math.round(box.height)));
+    }
+    document.body.setAttribute('data-measured', String(figures.length));
+  } catch (e) {
+    document.body.setAttribute('data-measure-error', String(e));
+  }
+})();
+"#;
+
+/// Escapes text for HTML content and attributes.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn table(out: &mut String, t: &Table, class: &str) {
+    let _ = write!(out, "<table class=\"{class}\"><thead><tr>");
+    for h in &t.header {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for row in &t.rows {
+        out.push_str("<tr>");
+        for (i, cell) in row.iter().enumerate() {
+            let _ = write!(out, "<td class=\"{}\">{}</td>", cell_class(&t.header[i.min(t.header.len() - 1)], cell), escape(cell));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table>\n");
+}
+
+fn cell_class(header: &str, cell: &str) -> &'static str {
+    match (header, cell) {
+        ("reaches 5x?", "yes") => "yes",
+        ("reaches 5x?", "no") => "no",
+        ("reaches 5x?", "in some repetitions") => "partly",
+        ("source / notes", _) => "notes",
+        (_, c) if c == tables::NOT_MEASURED => "missing",
+        (_, c) if c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '∞') => "num",
+        _ => "",
+    }
+}
+
+fn figure(out: &mut String, chart: &Chart) {
+    let _ = write!(
+        out,
+        "<figure class=\"chart\" id=\"chart-{id}\" data-chart=\"{id}\">\n{svg}\n<figcaption><b>{title}.</b> {note}</figcaption></figure>\n",
+        id = escape(&chart.id),
+        svg = strip_xml_declaration(&chart.svg),
+        title = escape(&chart.title),
+        note = escape(&chart.note)
+    );
+}
+
+/// plotters writes a standalone SVG document; inline in HTML the `<?xml?>` line must go.
+fn strip_xml_declaration(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => svg,
+    }
+}
+
+fn list(out: &mut String, items: &[String]) {
+    out.push_str("<ul class=\"facts\">\n");
+    for item in items {
+        let _ = writeln!(out, "<li>{}</li>", escape(item));
+    }
+    out.push_str("</ul>\n");
+}
+
+fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> Result<()> {
+    let (scenario, profile) = (v.section.scenario, v.section.profile);
+    let _ = writeln!(out, "<h2 id=\"verdict-{index}\">Is gRPC 5x faster than JSON? Scenario <code>{}</code>, profile <code>{profile}</code></h2>", escape(scenario));
+    out.push_str("<p>Ratios read “how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1”: the REST figure over the gRPC figure for times, bytes and CPU; gRPC over REST for throughput. Repetition <i>i</i> of one arm is paired with repetition <i>i</i> of the other (same scenario, profile and load).</p>\n");
+    table(out, &tables::verdict_table(&v.rows), "verdict");
+    if let Some(chart) = charts::verdict_chart(&v.rows, profile)? {
+        figure(out, &chart);
+    }
+    out.push_str("<h3>Format or transport? The gap decomposed</h3>\n<p>Each column changes one thing. Along the chain rest → rest-h2 → grpc-json → grpc the first three ratios multiply, per repetition, to the total; rest / rest-proto measures the format effect again under HTTP/1.1. Cells: median (min–max) over paired repetitions; above 1x the second arm is better.</p>\n");
+    table(out, &tables::decomposition_table(&v.decomposition), "decomposition");
+    out.push_str("<h3>Conclusion (generated from the figures above)</h3>\n<div class=\"conclusion\">");
+    list(out, &v.conclusion);
+    out.push_str("</div>\n<h3>Charts</h3>\n");
+    for chart in charts::section_charts(&v.section, &v.sizes, &report.criterion)? {
+        figure(out, &chart);
+    }
+    if report.criterion.encode.is_empty() && report.criterion.decode.is_empty() {
+        out.push_str("<p class=\"missing\">Codec encode/decode speed: not available: run cargo bench --bench codec.</p>\n");
+    }
+    out.push_str("<h3>Every arm's figures (medians of repetitions)</h3>\n");
+    table(out, &tables::arms_table(v), "arms");
+    Ok(())
+}
+
+/// Renders the whole page.
+pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
+    let r = &report.results;
+    let mut out = String::with_capacity(1 << 20);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>paybench report {id}</title>\n<style>{CSS}</style></head>\n<body>\n<h1>paybench: is gRPC 5x faster than JSON?</h1>\n<p class=\"sub\">Run <code>{id}</code>, {start} – {end}, {cpu} ({cores} cores). Every figure below comes from <code>results.json</code> in this folder, criterion's estimates, or body sizes computed from the run's seed; the source is named next to it.</p>\n",
+        id = escape(&r.run_id),
+        start = escape(&r.started_at),
+        end = escape(&r.finished_at),
+        cpu = escape(&r.environment.cpu_model),
+        cores = r.environment.cpu_cores
+    );
+    out.push_str("<p>The claim: “thanks to binary encoding and network optimizations, gRPC is 5x faster than JSON” (popularised by a ByteByteGo post, Nov 2022, with no setup, payload or metric). This report tests it dimension by dimension and separates the body format from the transport.</p>\n<ul>");
+    for (i, v) in verdicts.iter().enumerate() {
+        let _ = write!(out, "<li><a href=\"#verdict-{i}\">verdict: {} / {}</a></li>", escape(v.section.scenario), v.section.profile);
+    }
+    out.push_str("<li><a href=\"#brokers\">brokers</a></li><li><a href=\"#method\">method and caveats</a></li></ul>\n");
+    out.push_str("<h2>Short answer</h2>\n<div class=\"conclusion\">");
+    let short: Vec<String> = verdicts.iter().flat_map(|v| v.conclusion.iter().take(4).cloned()).collect();
+    list(&mut out, &short);
+    out.push_str("</div>\n");
+    for (i, v) in verdicts.iter().enumerate() {
+        section(&mut out, report, v, i)?;
+    }
+    out.push_str("<h2 id=\"brokers\">Brokers</h2>\n<p>Broker arms (RabbitMQ RPC, Kafka request/reply) carry each call twice over TCP (client → broker → worker and back); their numbers are labelled with the broker's implementation and version. Settings results.json does not record are marked “not recorded”.</p>\n");
+    table(&mut out, &tables::brokers_table(report), "brokers");
+    out.push_str("<h2 id=\"method\">Method and caveats</h2>\n<h3>How the figures were taken</h3>\n");
+    list(&mut out, &tables::method(report));
+    out.push_str("<h3>Generator-bound measurements</h3>\n<p>A window is flagged when the client threads used ≥ 95 % of their cores, or (open loop) the p99 schedule lag exceeded 1 ms and half the corrected p99: its tail describes the load generator or a busy machine, not the server.</p>\n");
+    let bound = tables::generator_bound(report);
+    if bound.is_empty() {
+        out.push_str("<p>None.</p>\n");
+    } else {
+        list(&mut out, &bound);
+    }
+    out.push_str("<h3>What this run did not measure</h3>\n");
+    list(&mut out, &tables::caveats(report));
+    let unavailable = tables::unavailable(&report.unavailable());
+    if !unavailable.is_empty() {
+        out.push_str("<h3>Arms that did not run</h3>\n");
+        list(&mut out, &unavailable);
+    }
+    let _ = write!(out, "<script>{MEASURE_SCRIPT}</script>\n</body></html>\n");
+    Ok(out)
+}

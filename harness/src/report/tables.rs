@@ -1,0 +1,254 @@
+//! The report's tables as plain cells, built once and rendered by both [`super::html`] and
+//! [`super::markdown`]: the verdict, the decomposition, every arm's figures, the brokers, and the
+//! generated method-and-caveats list.
+
+use super::verdict::{self, DecompositionRow, Ratio, SpreadSource, VerdictRow};
+use super::{Report, Verdict};
+use crate::load::scenario::LoadSpec;
+use crate::payload::Profile;
+use crate::results::{ArmResult, ArmStatus, Spread};
+use crate::transport::TransportKind;
+
+/// A table: header cells and rows of cells (plain text; renderers escape).
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    /// Column titles.
+    pub header: Vec<String>,
+    /// Rows, each as long as `header`.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Text for a missing figure.
+pub const NOT_MEASURED: &str = "not measured in this run";
+
+/// Formats a figure with its unit.
+pub fn fmt_value(value: Option<f64>, unit: &str) -> String {
+    match value {
+        None => "—".into(),
+        Some(v) if unit == "µs" => super::charts::fmt_us(v),
+        Some(v) if unit == "calls/s" => format!("{v:.0}/s"),
+        Some(v) => format!("{v:.0} {unit}"),
+    }
+}
+
+/// `min–max` of a ratio and where the spread comes from.
+pub fn fmt_spread(r: &Ratio) -> String {
+    let source = match r.source {
+        SpreadSource::Repetitions => format!("{} paired repetitions", r.pairs),
+        SpreadSource::ConfidenceInterval => "criterion 95 % interval".into(),
+        SpreadSource::Exact => return "exact (deterministic)".into(),
+    };
+    format!("{}–{} ({source})", verdict::fmt_x(r.min), verdict::fmt_x(r.max))
+}
+
+/// "Is gRPC 5x faster than JSON?": one row per dimension.
+pub fn verdict_table(rows: &[VerdictRow]) -> Table {
+    let header = ["dimension", "REST/JSON", "gRPC", "gRPC better by (median)", "spread min–max", "reaches 5x?", "source / notes"];
+    Table {
+        header: header.map(String::from).to_vec(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                let mut notes = vec![r.basis.clone()];
+                notes.extend(r.flags.iter().cloned());
+                vec![
+                    r.dimension.clone(),
+                    fmt_value(r.rest, r.unit),
+                    fmt_value(r.grpc, r.unit),
+                    r.ratio.map_or_else(|| NOT_MEASURED.into(), |x| verdict::fmt_x(x.median)),
+                    r.ratio.as_ref().map_or_else(|| "—".into(), fmt_spread),
+                    r.reach().map_or("—", verdict::Reach::label).into(),
+                    notes.join("; "),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// The decomposition: one row per load-run dimension, one column per factor.
+pub fn decomposition_table(rows: &[DecompositionRow]) -> Table {
+    let mut header = vec!["dimension".to_string()];
+    header.extend(verdict::factors().iter().map(|f| f.name.to_string()));
+    Table {
+        header,
+        rows: rows
+            .iter()
+            .map(|row| {
+                let mut cells = vec![row.dimension.name()];
+                cells.extend(row.factors.iter().map(|(_, r)| match r {
+                    Some(r) => format!("{} ({}–{})", verdict::fmt_x(r.median), verdict::fmt_x(r.min), verdict::fmt_x(r.max)),
+                    None => NOT_MEASURED.into(),
+                }));
+                cells
+            })
+            .collect(),
+    }
+}
+
+fn med(s: &Option<Spread>) -> Option<f64> {
+    s.map(|s| s.median)
+}
+
+/// Every arm's headline figures at every point (medians of repetitions), for traceability.
+pub fn arms_table(verdict: &Verdict<'_>) -> Table {
+    let header = [
+        "arm", "codec", "load", "reps", "ok calls/s", "p50", "p99", "p99.9", "error ratio", "wire B/call (req + resp, client hop)", "CPU µs/call (client + server + broker)", "generator-bound",
+    ];
+    let mut rows = Vec::new();
+    for arm in &verdict.section.arms {
+        if let ArmStatus::Unavailable { kind, message } = &arm.status {
+            let mut cells = vec![super::charts::arm_label(arm), arm.codec.clone(), format!("did not run ({kind}): {message}")];
+            cells.resize(header.len(), "—".into());
+            rows.push(cells);
+            continue;
+        }
+        for p in &arm.points {
+            let s = &p.summary;
+            let wire = med(&s.client_sent_bytes_per_call).zip(med(&s.client_received_bytes_per_call)).map(|(a, b)| a + b);
+            let cpu = [med(&s.client_cpu_us_per_call), med(&s.server_cpu_us_per_call), med(&s.broker_cpu_us_per_call)];
+            let cpu = cpu.iter().any(Option::is_some).then(|| cpu.iter().flatten().sum::<f64>());
+            rows.push(vec![
+                super::charts::arm_label(arm),
+                arm.codec.clone(),
+                p.load.label(),
+                s.repetitions.to_string(),
+                format!("{:.0}", s.achieved_rate_per_s.median),
+                super::charts::fmt_us(s.p50_us.median),
+                super::charts::fmt_us(s.p99_us.median),
+                super::charts::fmt_us(s.p999_us.median),
+                format!("{:.4}", s.error_ratio.max),
+                wire.map_or("—".into(), |w| format!("{w:.0}")),
+                cpu.map_or("—".into(), |c| format!("{c:.1}")),
+                if s.any_generator_bound { "yes".into() } else { "no".into() },
+            ]);
+        }
+    }
+    Table { header: header.map(String::from).to_vec(), rows }
+}
+
+/// The settings that decide a broker arm's latency; results.json does not record them yet.
+pub const BROKER_SETTINGS: [&str; 5] = ["durability", "acks", "linger", "fetch wait", "reply-to mode"];
+
+/// Broker arms: implementation, version, endpoint, and the latency-deciding settings.
+pub fn brokers_table(report: &Report) -> Table {
+    let mut header: Vec<String> = ["arm", "status", "implementation", "version", "endpoint"].map(String::from).to_vec();
+    header.extend(BROKER_SETTINGS.iter().map(|s| s.to_string()));
+    let rows = report
+        .results
+        .arms
+        .iter()
+        .filter(|a| a.transport.is_broker())
+        .map(|arm| {
+            let status = match &arm.status {
+                ArmStatus::Ran => "ran".to_string(),
+                ArmStatus::Unavailable { kind, message } => format!("did not run ({kind}): {message}"),
+            };
+            let broker = arm.broker.as_ref().or_else(|| report.results.environment.brokers.iter().find(|b| b.transport == arm.transport));
+            let mut cells = vec![format!("{} / {}", arm.transport, arm.profile), status];
+            match broker {
+                Some(b) => cells.extend([b.implementation.clone(), b.version.clone(), b.endpoint.clone()]),
+                None => cells.extend(["not recorded".to_string(), "not recorded".into(), arm.endpoint.clone()]),
+            }
+            cells.extend(BROKER_SETTINGS.iter().map(|_| "not recorded".to_string()));
+            cells
+        })
+        .collect();
+    Table { header, rows }
+}
+
+/// Every window flagged generator-bound, grouped as "arm profile where: repetitions 0, 2".
+pub fn generator_bound(report: &Report) -> Vec<String> {
+    let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
+    let mut add = |key: String, rep: u32| match groups.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, reps)) => reps.push(rep),
+        None => groups.push((key, vec![rep])),
+    };
+    for arm in &report.results.arms {
+        for p in &arm.points {
+            for m in p.repetitions.iter().filter(|m| m.generator_bound) {
+                add(format!("{} {} {}", arm.transport, arm.profile, p.load.label()), m.repetition);
+            }
+        }
+        for r in arm.sweep.iter().flat_map(|s| &s.repetitions) {
+            for m in r.steps.iter().filter(|m| m.generator_bound) {
+                add(format!("{} {} sweep step {:.0}/s", arm.transport, arm.profile, m.offered_rate_per_s.unwrap_or(0.0)), r.repetition);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(key, reps)| format!("{key}: repetition {}", reps.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")))
+        .collect()
+}
+
+/// Machine, placement, load model and tools, one fact per line.
+pub fn method(report: &Report) -> Vec<String> {
+    let env = &report.results.environment;
+    let set = &report.results.settings;
+    let pinned = |cpus: &[usize]| if cpus.is_empty() { "unpinned".to_string() } else { format!("pinned to CPUs {cpus:?}") };
+    let mut out = vec![
+        format!("Machine: {} ({} logical cores), kernel {}, host `{}`.", env.cpu_model, env.cpu_cores, env.kernel, env.hostname),
+        format!("Build: paybench {} at git {}, {}.", env.paybench_version, env.git_commit, env.rustc_version),
+        format!("Placement: {}.", set.placement),
+        format!("Threads: client {} ({}), server {} ({}).", set.client_threads, pinned(&set.client_cpus), set.server_threads, pinned(&set.server_cpus)),
+        format!("Run {} from {} to {}; command: `{}`.", report.results.run_id, report.results.started_at, report.results.finished_at, set.command_line.join(" ")),
+        format!("Wire bytes: {}.", set.wire_method),
+        format!("CPU: {}.", set.cpu_method),
+        "Load model: closed loop = a fixed number of callers, each sending its next call when the last returns (latency from the actual send); open loop = a constant arrival rate with at most max_in_flight calls outstanding, latency measured from each call's intended send time, so a stalled server is charged for the calls it delayed (coordinated-omission correction, as wrk2).".into(),
+    ];
+    for s in &report.results.scenarios {
+        let loads: Vec<String> = s.load.iter().map(LoadSpec::label).collect();
+        let sweep = s.sweep.map_or("no sweep".into(), |w| {
+            format!("sweep from {}/s ×{} up to {}/s, SLO p99 ≤ {} ms, {} ms steps", w.start_rate_per_s, w.step_factor, w.max_rate_per_s, w.slo_p99_ms, w.step_duration_ms)
+        });
+        out.push(format!(
+            "Scenario `{}`: {}; {} repetitions of {} ms after {} ms warm-up; points {}; {}; timeout {} ms; seed {}; service time {} µs.",
+            s.name, s.description, s.repetitions, s.duration_ms, s.warmup_ms, loads.join(", "), sweep, s.timeout_ms, s.seed, s.service_time_us
+        ));
+    }
+    out
+}
+
+/// What this run did not measure, generated from what is absent.
+pub fn caveats(report: &Report) -> Vec<String> {
+    let r = &report.results;
+    let mut out = Vec::new();
+    let ran: Vec<TransportKind> = r.arms.iter().filter(|a| a.status == ArmStatus::Ran).map(|a| a.transport).collect();
+    let missing: Vec<&str> = TransportKind::ALL.iter().filter(|k| !ran.contains(k)).map(|k| k.name()).collect();
+    if !missing.is_empty() {
+        out.push(format!("Transports without figures in this run: {} (see the arms table for why).", missing.join(", ")));
+    }
+    let profiles: Vec<Profile> = r.arms.iter().map(|a| a.profile).collect();
+    let absent: Vec<&str> = Profile::ALL.iter().filter(|p| !profiles.contains(p)).map(|p| p.name()).collect();
+    if !absent.is_empty() {
+        out.push(format!("Payload profiles not run: {}; ratios can differ with payload size and shape.", absent.join(", ")));
+    }
+    if r.settings.target.is_none() && r.settings.placement.contains("same host") {
+        out.push("No network between hosts: every byte crossed the loopback interface, so no bandwidth limit, propagation delay or packet loss; a multi-host network adds the same round-trip time to every arm and shrinks the ratios.".into());
+    }
+    out.push("No TLS on any arm and no HTTP compression: bodies travel as encoded (gzip sizes in the verdict are computed, not sent).".into());
+    if r.scenarios.iter().any(|s| s.service_time_us == 0) {
+        out.push("The payment function does no I/O (service time 0 µs): a real service's database and downstream calls add time to every arm alike and dilute every latency ratio.".into());
+    }
+    if report.criterion.encode.is_empty() && report.criterion.decode.is_empty() {
+        out.push(format!("Codec speed not available: run cargo bench --bench codec (looked in {}).", report.criterion.dir.display()));
+    }
+    if r.arms.iter().any(|a| a.transport.is_broker()) {
+        out.push(format!("Broker settings that decide latency ({}) are not recorded in results.json.", BROKER_SETTINGS.join(", ")));
+    }
+    if r.arms.iter().flat_map(|a| &a.points).flat_map(|p| &p.repetitions).any(|m| m.wire.is_none()) {
+        out.push("Wire bytes are missing where no socket was used (inproc) or `ss` was unavailable.".into());
+    }
+    out.push("Single client process and single server process; no load balancer, proxy or service mesh in the path.".into());
+    out
+}
+
+/// Arms that did not run, with the recorded reason.
+pub fn unavailable(arms: &[&ArmResult]) -> Vec<String> {
+    arms.iter()
+        .filter_map(|a| match &a.status {
+            ArmStatus::Unavailable { kind, message } => Some(format!("{} / {}: {kind}: {message}", a.transport, a.profile)),
+            ArmStatus::Ran => None,
+        })
+        .collect()
+}

@@ -1,0 +1,553 @@
+//! The verdict on "is gRPC 5x faster than JSON?": paired ratios per dimension, the decomposition
+//! into format, HTTP version and framing, and the conclusion sentences generated from them.
+//!
+//! A ratio always reads "how many times better gRPC (protobuf) is": the REST/JSON figure over the
+//! gRPC figure for lower-is-better dimensions (time, bytes, CPU), inverted for throughput.
+//! Repetition `i` of one arm is paired with repetition `i` of the other (same scenario, profile
+//! and load), the ratio is taken per pair, and min / median / max of those ratios are reported.
+
+use crate::payload::Profile;
+use crate::results::{ArmResult, ArmStatus, Measurement, PointResult};
+use crate::load::scenario::LoadSpec;
+use crate::transport::TransportKind;
+
+/// The factor the claim names.
+pub const CLAIM_FACTOR: f64 = 5.0;
+
+/// Which way a dimension improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Time, bytes, CPU.
+    LowerIsBetter,
+    /// Throughput.
+    HigherIsBetter,
+}
+
+/// Where a ratio's spread comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpreadSource {
+    /// Paired repetitions of a load run.
+    Repetitions,
+    /// criterion's 95 % confidence interval of the median (one bench run per arm).
+    ConfidenceInterval,
+    /// A deterministic count (body bytes): no spread.
+    Exact,
+}
+
+/// A ratio "times better for gRPC", min / median / max. `f64::INFINITY` means the worse arm
+/// scored zero (e.g. met the SLO at no sweep step) while the better one did not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratio {
+    /// Smallest ratio.
+    pub min: f64,
+    /// Median ratio (mean of the middle two for an even count).
+    pub median: f64,
+    /// Largest ratio.
+    pub max: f64,
+    /// Pairs the ratio was taken over.
+    pub pairs: usize,
+    /// Where the spread comes from.
+    pub source: SpreadSource,
+}
+
+/// Whether a ratio reaches the claimed factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Every pair (or the whole confidence interval) is at or above the factor.
+    Yes,
+    /// Some pairs reach it, some do not.
+    Partly,
+    /// No pair reaches it.
+    No,
+}
+
+impl Reach {
+    /// Short label for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reach::Yes => "yes",
+            Reach::Partly => "in some repetitions",
+            Reach::No => "no",
+        }
+    }
+}
+
+impl Ratio {
+    /// A single exact ratio.
+    pub fn exact(value: f64) -> Self {
+        Self { min: value, median: value, max: value, pairs: 1, source: SpreadSource::Exact }
+    }
+
+    /// Whether the ratio reaches `factor`.
+    pub fn reaches(&self, factor: f64) -> Reach {
+        if self.min >= factor {
+            Reach::Yes
+        } else if self.max >= factor {
+            Reach::Partly
+        } else {
+            Reach::No
+        }
+    }
+}
+
+/// One ratio per pair `i` of `worse[i]` / `better[i]` (inverted for higher-is-better), then
+/// min / median / max. Pairs where either side is missing, or both are zero, are skipped;
+/// `None` when no pair is left.
+pub fn paired_ratio(direction: Direction, rest_side: &[Option<f64>], grpc_side: &[Option<f64>]) -> Option<Ratio> {
+    let mut ratios: Vec<f64> = rest_side
+        .iter()
+        .zip(grpc_side)
+        .filter_map(|(r, g)| {
+            let (r, g) = ((*r)?, (*g)?);
+            let (num, den) = match direction {
+                Direction::LowerIsBetter => (r, g),
+                Direction::HigherIsBetter => (g, r),
+            };
+            match (num, den) {
+                (n, d) if d > 0.0 => Some(n / d),
+                (n, _) if n > 0.0 => Some(f64::INFINITY),
+                _ => None,
+            }
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    let median = if n % 2 == 1 { ratios[n / 2] } else { (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0 };
+    Some(Ratio { min: ratios[0], median, max: ratios[n - 1], pairs: n, source: SpreadSource::Repetitions })
+}
+
+/// A ratio from two criterion estimates (median and its 95 % interval), REST side over gRPC side
+/// (both lower-is-better times): the spread is the widest ratio the two intervals allow.
+pub fn interval_ratio(rest_side: crate::criterion_data::Estimate, grpc_side: crate::criterion_data::Estimate) -> Option<Ratio> {
+    if grpc_side.median_ns <= 0.0 || grpc_side.median_lower_ns <= 0.0 {
+        return None;
+    }
+    Some(Ratio {
+        min: rest_side.median_lower_ns / grpc_side.median_upper_ns,
+        median: rest_side.median_ns / grpc_side.median_ns,
+        max: rest_side.median_upper_ns / grpc_side.median_lower_ns,
+        pairs: 1,
+        source: SpreadSource::ConfidenceInterval,
+    })
+}
+
+/// A measured dimension of a load run, read per repetition from one arm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Dimension {
+    /// Median latency at a load point.
+    P50(LoadSpec),
+    /// 99th percentile latency at a load point (corrected in open loop).
+    P99(LoadSpec),
+    /// Wire bytes per call, all hops and both directions, at a load point.
+    WireBytes(LoadSpec),
+    /// CPU µs per call, every role (client, server, broker, unattributed), at a load point.
+    Cpu(LoadSpec),
+    /// Highest offered rate of the sweep whose step met the SLO.
+    MaxThroughput,
+}
+
+impl Dimension {
+    /// Which way it improves.
+    pub fn direction(self) -> Direction {
+        match self {
+            Dimension::MaxThroughput => Direction::HigherIsBetter,
+            _ => Direction::LowerIsBetter,
+        }
+    }
+
+    /// The load point it is read at (`None` for the sweep).
+    pub fn load(self) -> Option<LoadSpec> {
+        match self {
+            Dimension::P50(l) | Dimension::P99(l) | Dimension::WireBytes(l) | Dimension::Cpu(l) => Some(l),
+            Dimension::MaxThroughput => None,
+        }
+    }
+
+    /// Unit of the raw figures.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Dimension::P50(_) | Dimension::P99(_) | Dimension::Cpu(_) => "µs",
+            Dimension::WireBytes(_) => "B/call",
+            Dimension::MaxThroughput => "calls/s",
+        }
+    }
+
+    /// Human name, with the load it was read at.
+    pub fn name(self) -> String {
+        match self {
+            Dimension::P50(l) => format!("p50 latency ({})", l.label()),
+            Dimension::P99(l) => format!("p99 latency ({})", l.label()),
+            Dimension::WireBytes(l) => format!("wire bytes per call ({})", l.label()),
+            Dimension::Cpu(l) => format!("CPU per call, all roles ({})", l.label()),
+            Dimension::MaxThroughput => "max throughput under the p99 SLO (sweep)".into(),
+        }
+    }
+
+    /// The results.json field the figure comes from, for traceability.
+    pub fn field(self) -> &'static str {
+        match self {
+            Dimension::P50(_) => "points[].repetitions[].latency.p50_us",
+            Dimension::P99(_) => "points[].repetitions[].latency.p99_us",
+            Dimension::WireBytes(_) => "points[].repetitions[].wire.hops[].{sent,received}_bytes_per_call",
+            Dimension::Cpu(_) => "points[].repetitions[].cpu.*_us_per_call",
+            Dimension::MaxThroughput => "sweep.repetitions[].max_sustainable_rate_per_s",
+        }
+    }
+
+    /// The figure per repetition (index = repetition), `None` where not measured; `None` overall
+    /// when the arm did not run or lacks the point.
+    pub fn samples(self, arm: &ArmResult) -> Option<Vec<Option<f64>>> {
+        if arm.status != ArmStatus::Ran {
+            return None;
+        }
+        match self {
+            Dimension::MaxThroughput => {
+                let sweep = arm.sweep.as_ref()?;
+                Some(sweep.repetitions.iter().map(|r| Some(r.max_sustainable_rate_per_s.unwrap_or(0.0))).collect())
+            }
+            Dimension::P50(l) | Dimension::P99(l) | Dimension::WireBytes(l) | Dimension::Cpu(l) => {
+                let point = point_at(arm, &l)?;
+                Some(point.repetitions.iter().map(|m| self.of_measurement(m)).collect())
+            }
+        }
+    }
+
+    fn of_measurement(self, m: &Measurement) -> Option<f64> {
+        let answered = m.accounting.ok > 0;
+        match self {
+            Dimension::P50(_) => answered.then_some(m.latency.p50_us),
+            Dimension::P99(_) => answered.then_some(m.latency.p99_us),
+            Dimension::WireBytes(_) => m.wire.as_ref().map(|w| w.hops.iter().map(|h| h.sent_bytes_per_call + h.received_bytes_per_call).sum()),
+            Dimension::Cpu(_) => cpu_total_us_per_call(m),
+            Dimension::MaxThroughput => None,
+        }
+    }
+
+    /// Whether any repetition behind the figure was flagged generator-bound.
+    pub fn generator_bound(self, arm: &ArmResult) -> bool {
+        match self {
+            Dimension::MaxThroughput => arm.sweep.as_ref().is_some_and(|s| s.repetitions.iter().any(|r| r.stop_reason == "generator_bound")),
+            Dimension::P50(l) | Dimension::P99(l) | Dimension::WireBytes(l) | Dimension::Cpu(l) => {
+                point_at(arm, &l).is_some_and(|p| p.repetitions.iter().any(|m| m.generator_bound))
+            }
+        }
+    }
+}
+
+/// Total CPU µs per call over every role that was measured; `None` when none was.
+pub fn cpu_total_us_per_call(m: &Measurement) -> Option<f64> {
+    let c = &m.cpu;
+    let parts = [c.client_us_per_call, c.server_us_per_call, c.broker_us_per_call, c.unattributed_us_per_call];
+    parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
+}
+
+/// The arm's point with load `load`.
+pub fn point_at<'a>(arm: &'a ArmResult, load: &LoadSpec) -> Option<&'a PointResult> {
+    arm.points.iter().find(|p| p.load == *load)
+}
+
+/// The lowest load of a scenario's points: the closed point with the fewest callers, else the
+/// open point with the lowest rate.
+pub fn unloaded(loads: &[LoadSpec]) -> Option<LoadSpec> {
+    let closed = loads.iter().filter_map(|l| l.concurrency().map(|c| (c, *l))).min_by_key(|(c, _)| *c);
+    closed.map(|(_, l)| l).or_else(|| open_loads(loads).into_iter().next())
+}
+
+/// The open-loop points, lowest rate first.
+pub fn open_loads(loads: &[LoadSpec]) -> Vec<LoadSpec> {
+    let mut open: Vec<LoadSpec> = loads.iter().filter(|l| matches!(l, LoadSpec::Open { .. })).copied().collect();
+    open.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+    open
+}
+
+fn rate(l: &LoadSpec) -> f64 {
+    match l {
+        LoadSpec::Open { rate_per_s, .. } => *rate_per_s,
+        LoadSpec::Closed { .. } => 0.0,
+    }
+}
+
+/// The arms of one scenario and profile: the unit a verdict is given for.
+#[derive(Debug, Clone)]
+pub struct Section<'a> {
+    /// Scenario name.
+    pub scenario: &'a str,
+    /// Payload profile.
+    pub profile: Profile,
+    /// The scenario's load points, in file order.
+    pub loads: Vec<LoadSpec>,
+    /// Its arms, in run order.
+    pub arms: Vec<&'a ArmResult>,
+}
+
+impl<'a> Section<'a> {
+    /// The arm of `kind`, if the run had it.
+    pub fn arm(&self, kind: TransportKind) -> Option<&'a ArmResult> {
+        self.arms.iter().copied().find(|a| a.transport == kind)
+    }
+
+    /// The ratio `rest_side` over `grpc_side` for `dim` (see [`paired_ratio`]).
+    pub fn ratio(&self, dim: Dimension, rest_side: TransportKind, grpc_side: TransportKind) -> Option<Ratio> {
+        let r = dim.samples(self.arm(rest_side)?)?;
+        let g = dim.samples(self.arm(grpc_side)?)?;
+        paired_ratio(dim.direction(), &r, &g)
+    }
+
+    /// The load-run dimensions of the verdict: unloaded p50 and p99, p99 at each common open
+    /// rate, wire bytes (unloaded point), CPU (first open point, else unloaded), sweep throughput.
+    pub fn dimensions(&self) -> Vec<Dimension> {
+        let mut dims = Vec::new();
+        let base = unloaded(&self.loads);
+        if let Some(l) = base {
+            dims.extend([Dimension::P50(l), Dimension::P99(l)]);
+        }
+        let open = open_loads(&self.loads);
+        dims.extend(open.iter().filter(|l| Some(**l) != base).map(|l| Dimension::P99(*l)));
+        if let Some(l) = base {
+            dims.push(Dimension::WireBytes(l));
+        }
+        if let Some(l) = open.first().copied().or(base) {
+            dims.push(Dimension::Cpu(l));
+        }
+        dims.push(Dimension::MaxThroughput);
+        dims
+    }
+}
+
+/// A factor of the decomposition: `numerator` over `denominator`, each pair differing in one thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Factor {
+    /// What changes between the two arms.
+    pub name: &'static str,
+    /// The arm expected to be worse.
+    pub numerator: TransportKind,
+    /// The arm expected to be better.
+    pub denominator: TransportKind,
+}
+
+/// The chain rest → rest-h2 → grpc-json → grpc: its three ratios multiply (per repetition) to
+/// rest/grpc. Listed first to last along the chain.
+pub const CHAIN: [Factor; 3] = [
+    Factor { name: "HTTP/1.1 → HTTP/2 (REST, JSON): rest / rest-h2", numerator: TransportKind::Rest, denominator: TransportKind::RestH2 },
+    Factor { name: "plain HTTP/2 → gRPC framing (JSON): rest-h2 / grpc-json", numerator: TransportKind::RestH2, denominator: TransportKind::GrpcJson },
+    Factor { name: "JSON → protobuf under gRPC: grpc-json / grpc", numerator: TransportKind::GrpcJson, denominator: TransportKind::Grpc },
+];
+
+/// The cross-check of the format effect on the other transport.
+pub const FORMAT_UNDER_HTTP1: Factor =
+    Factor { name: "JSON → protobuf under HTTP/1.1: rest / rest-proto", numerator: TransportKind::Rest, denominator: TransportKind::RestProto };
+
+/// The whole claim: REST/JSON over gRPC/protobuf.
+pub const TOTAL: Factor = Factor { name: "total: rest / grpc", numerator: TransportKind::Rest, denominator: TransportKind::Grpc };
+
+/// Short name of a chain factor for sentences.
+pub fn short_name(f: &Factor) -> &'static str {
+    match (f.numerator, f.denominator) {
+        (TransportKind::Rest, TransportKind::RestH2) => "the HTTP version (1.1 vs 2)",
+        (TransportKind::RestH2, TransportKind::GrpcJson) => "gRPC framing over plain HTTP/2",
+        (TransportKind::GrpcJson, TransportKind::Grpc) => "the body format (JSON vs protobuf)",
+        (TransportKind::Rest, TransportKind::RestProto) => "the body format under HTTP/1.1",
+        _ => "REST/JSON vs gRPC",
+    }
+}
+
+/// What a verdict row measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RowKind {
+    /// Codec encode time (criterion).
+    Encode,
+    /// Codec decode time (criterion).
+    Decode,
+    /// Body bytes, uncompressed or gzip (computed).
+    BodyBytes,
+    /// A load-run dimension.
+    Load(Dimension),
+    /// criterion's unloaded latency, when the run has no load point.
+    CriterionLatency,
+}
+
+/// One line of the verdict table.
+#[derive(Debug, Clone)]
+pub struct VerdictRow {
+    /// What it measures.
+    pub kind: RowKind,
+    /// What is compared.
+    pub dimension: String,
+    /// Where the figures come from (results.json field, criterion bench, computed sizes).
+    pub basis: String,
+    /// Unit of `rest` and `grpc`.
+    pub unit: &'static str,
+    /// Median REST/JSON figure.
+    pub rest: Option<f64>,
+    /// Median gRPC figure.
+    pub grpc: Option<f64>,
+    /// REST ÷ gRPC as "times better for gRPC".
+    pub ratio: Option<Ratio>,
+    /// Warnings that qualify the row (generator-bound, fallback source).
+    pub flags: Vec<String>,
+}
+
+impl VerdictRow {
+    /// Whether the row reaches the claim, `None` when not measured.
+    pub fn reach(&self) -> Option<Reach> {
+        self.ratio.map(|r| r.reaches(CLAIM_FACTOR))
+    }
+}
+
+/// The median of a dimension's figures for one arm.
+pub fn median_of(dim: Dimension, arm: Option<&ArmResult>) -> Option<f64> {
+    let v: Vec<f64> = dim.samples(arm?)?.into_iter().flatten().collect();
+    (!v.is_empty()).then(|| crate::results::Spread::of(v).median)
+}
+
+/// The verdict row of a load-run dimension in `section`.
+pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
+    let (rest, grpc) = (section.arm(TransportKind::Rest), section.arm(TransportKind::Grpc));
+    let mut flags = Vec::new();
+    for arm in [rest, grpc].into_iter().flatten() {
+        if dim.generator_bound(arm) {
+            flags.push(format!("{} generator-bound in some repetition", arm.transport));
+        }
+    }
+    let ratio = section.ratio(dim, TransportKind::Rest, TransportKind::Grpc);
+    if ratio.is_some_and(|r| r.max.is_infinite()) {
+        flags.push("∞: in some repetition the REST/JSON arm met the SLO at no sweep step (0 calls/s) while gRPC did".into());
+    }
+    let field = dim.field();
+    let field = match dim.load() {
+        Some(l) => field.replacen("points[]", &format!("points[load={}]", l.label()), 1),
+        None => field.to_string(),
+    };
+    VerdictRow {
+        kind: RowKind::Load(dim),
+        dimension: dim.name(),
+        basis: format!("results.json arms {}/{{rest,grpc}}/{}: {field}", section.scenario, section.profile),
+        unit: dim.unit(),
+        rest: median_of(dim, rest),
+        grpc: median_of(dim, grpc),
+        ratio,
+        flags,
+    }
+}
+
+/// One row of the decomposition table: a dimension and its factor ratios.
+#[derive(Debug, Clone)]
+pub struct DecompositionRow {
+    /// The dimension.
+    pub dimension: Dimension,
+    /// The chain factors ([`CHAIN`]), then [`FORMAT_UNDER_HTTP1`], then [`TOTAL`].
+    pub factors: Vec<(Factor, Option<Ratio>)>,
+}
+
+/// Every factor of the decomposition, in column order.
+pub fn factors() -> Vec<Factor> {
+    CHAIN.iter().copied().chain([FORMAT_UNDER_HTTP1, TOTAL]).collect()
+}
+
+/// The decomposition of every load-run dimension of `section`.
+pub fn decomposition(section: &Section<'_>) -> Vec<DecompositionRow> {
+    section
+        .dimensions()
+        .into_iter()
+        .map(|dim| DecompositionRow {
+            dimension: dim,
+            factors: factors().into_iter().map(|f| (f, section.ratio(dim, f.numerator, f.denominator))).collect(),
+        })
+        .collect()
+}
+
+/// Formats a ratio's median as `3.2x` (`∞` when unbounded).
+pub fn fmt_x(x: f64) -> String {
+    if x.is_infinite() {
+        "∞".into()
+    } else if x >= 10.0 {
+        format!("{x:.0}x")
+    } else {
+        format!("{x:.2}x")
+    }
+}
+
+/// The conclusion, one sentence per line, generated from the rows and the decomposition.
+pub fn conclusion(profile: Profile, rows: &[VerdictRow], decomposition: &[DecompositionRow]) -> Vec<String> {
+    let pick = |want: Reach| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.reach() == Some(want))
+            .map(|r| format!("{} ({})", r.dimension, r.ratio.map(|x| fmt_x(x.median)).unwrap_or_default()))
+            .collect()
+    };
+    let (yes, partly, no) = (pick(Reach::Yes), pick(Reach::Partly), pick(Reach::No));
+    let rest_better: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.ratio.filter(|x| x.max < 1.0).map(|x| format!("{} ({} faster or smaller)", r.dimension, fmt_x(1.0 / x.median))))
+        .collect();
+    let missing: Vec<String> = rows.iter().filter(|r| r.ratio.is_none()).map(|r| r.dimension.clone()).collect();
+    let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join("; ") };
+    let mut out = vec![
+        format!("Profile `{profile}`: gRPC is at least {CLAIM_FACTOR}x better than REST/JSON in every repetition on: {}.", list(&yes)),
+        format!("It reaches {CLAIM_FACTOR}x only in some repetitions on: {}.", list(&partly)),
+        format!("It stays below {CLAIM_FACTOR}x (median ratio in brackets) on: {}.", list(&no)),
+    ];
+    if !rest_better.is_empty() {
+        out.push(format!("REST/JSON beat gRPC in every repetition on: {}.", rest_better.join("; ")));
+    }
+    if !missing.is_empty() {
+        out.push(format!("Not measured in this run: {}.", missing.join("; ")));
+    }
+    out.extend(codec_share(rows));
+    out.extend(decomposition.iter().filter_map(explain_gap));
+    out
+}
+
+/// How much of REST/JSON's unloaded p50 the JSON codec itself takes: the most a faster codec
+/// could save.
+fn codec_share(rows: &[VerdictRow]) -> Option<String> {
+    let find = |kind: fn(&RowKind) -> bool| rows.iter().find(|r| kind(&r.kind));
+    let encode = find(|k| *k == RowKind::Encode)?;
+    let decode = find(|k| *k == RowKind::Decode)?;
+    let p50 = find(|k| matches!(k, RowKind::Load(Dimension::P50(_))))?;
+    let json_us = encode.rest? + decode.rest?;
+    let protobuf_us = encode.grpc? + decode.grpc?;
+    let rest_p50_us = p50.rest?;
+    Some(format!(
+        "The codec alone (encode + decode of the request body) takes {json_us:.2} µs with JSON and {protobuf_us:.2} µs with protobuf: {:.1} % of REST/JSON's {} of {:.0} µs, so a faster codec can save at most that share of a call.",
+        100.0 * json_us / rest_p50_us,
+        p50.dimension,
+        rest_p50_us
+    ))
+}
+
+/// "gRPC is 2.1x better than REST/JSON" or, below 1x, "REST/JSON is 1.8x better than gRPC".
+fn who_wins(ratio: f64) -> String {
+    if ratio >= 1.0 {
+        format!("gRPC is {} better than REST/JSON", fmt_x(ratio))
+    } else {
+        format!("REST/JSON is {} better than gRPC (ratio {})", fmt_x(1.0 / ratio), fmt_x(ratio))
+    }
+}
+
+/// "For X, REST/JSON is Nx gRPC; the largest factor is Y (Mx)", when the chain was measured.
+fn explain_gap(row: &DecompositionRow) -> Option<String> {
+    let total = row.factors.iter().find(|(f, _)| *f == TOTAL)?.1?;
+    let chain: Vec<(Factor, Ratio)> = row.factors.iter().filter(|(f, _)| CHAIN.contains(f)).filter_map(|(f, r)| r.map(|r| (*f, r))).collect();
+    if chain.len() < CHAIN.len() {
+        return Some(format!(
+            "For {}, {}; the run lacks an arm of the chain rest → rest-h2 → grpc-json → grpc, so the gap is not decomposed.",
+            row.dimension.name(),
+            who_wins(total.median)
+        ));
+    }
+    // The factor that moves the figure most, in either direction (a 0.5x factor matters as much as 2x).
+    let (largest, ratio) = chain.iter().max_by(|a, b| a.1.median.ln().abs().total_cmp(&b.1.median.ln().abs()))?;
+    let parts: Vec<String> = chain.iter().map(|(f, r)| format!("{} {}", short_name(f), fmt_x(r.median))).collect();
+    Some(format!(
+        "For {}, {} (median of paired repetitions); along the chain rest → rest-h2 → grpc-json → grpc: {}; the largest factor is {} ({}).",
+        row.dimension.name(),
+        who_wins(total.median),
+        parts.join(", "),
+        short_name(largest),
+        fmt_x(ratio.median)
+    ))
+}
