@@ -53,6 +53,8 @@ const HEADER_CONTENT_TYPE: &str = "content-type";
 const HEADER_ERROR: &str = "error";
 /// Topic creation and group joins on a fresh broker take a few seconds; bound them.
 const SETUP_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a worker waits for an unreachable broker before failing.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
 
 fn name(codec: Codec) -> &'static str {
     match codec {
@@ -412,7 +414,7 @@ pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> 
         .broker_url
         .clone()
         .unwrap_or_else(|| crate::brokers::Broker::Kafka.endpoint());
-    probe_as(name, &brokers, SETUP_DEADLINE).await?;
+    probe_as(name, &brokers, CONNECT_DEADLINE).await?;
     let workers = config.workers.max(1);
     ensure_topic(name, &brokers, &config.request_topic, config.partitions.max(workers as i32)).await?;
     let mut consumers = Vec::new();
