@@ -190,7 +190,9 @@ impl Config {
             .set("enable.auto.commit", if self.durable { "false" } else { "true" })
             // A killed worker is noticed within this; Kafka's floor is 6 s.
             .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "500");
+            .set("heartbeat.interval.ms", "500")
+            // Also the rebalance timeout a join waits for silent members; 5 min by default.
+            .set("max.poll.interval.ms", "10000");
         c
     }
 }
