@@ -354,18 +354,6 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.reader.abort();
-        // Reply topics are per client; remove this one when a runtime is there to do it.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let brokers = self.brokers.clone();
-            let topic = self.reply_topic.clone();
-            handle.spawn(async move {
-                let admin: Option<AdminClient<DefaultClientContext>> = Config::default().base(&brokers).create().ok();
-                if let Some(admin) = admin {
-                    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
-                    let _ = tokio::time::timeout(Duration::from_secs(5), admin.delete_topics(&[&topic], &options)).await;
-                }
-            });
-        }
     }
 }
 
