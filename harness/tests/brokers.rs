@@ -318,11 +318,11 @@ async fn amqp_durable_worker_killed_and_restarted_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "Tansu 0.6: after a group member is killed, one partition can stall for good (about 1 run in 3 here); \
-            run with --ignored against Apache Kafka (KAFKA_BROKERS) or a fixed Tansu"]
+#[ignore = "Tansu 0.6: the killed member's partitions are often never served again (1 run in 3 with 4 partitions, \
+            3 in 3 with 2); run with --ignored against Apache Kafka (KAFKA_BROKERS)"]
 async fn kafka_durable_worker_killed_and_restarted_loses_nothing() {
     let brokers_ep = broker_up(Broker::Kafka).await;
-    let config = kafka::Config { partitions: 2, ..kafka_config("durable").with_durable(true).with_workers(1) };
+    let config = kafka_config("durable").with_durable(true).with_workers(1);
     let server_config = server(Broker::Kafka, PaymentService::with_service_time(SERVICE_TIME));
     let start = || kafka::serve_with(Codec::Protobuf, &server_config, config.clone());
     let steady = start().await.expect("steady worker");
