@@ -428,7 +428,6 @@ pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> 
         consumers.push(consumer);
     }
     wait_assigned(name, &brokers, &consumers).await?;
-    drop(consumers);
     let (shutdown, stop) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = stop.await;
@@ -438,6 +437,9 @@ pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> 
         for task in tasks {
             let _ = task.await;
         }
+        // Closing a consumer leaves the group and blocks until the broker has answered: do it
+        // off the async threads, so the other workers keep running meanwhile.
+        let _ = tokio::task::spawn_blocking(move || drop(consumers)).await;
     });
     Ok(ServerHandle::new(brokers, shutdown, task))
 }
