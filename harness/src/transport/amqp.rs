@@ -44,6 +44,8 @@ pub const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
 const TYPE_RESPONSE: &str = "payment.response";
 const TYPE_ERROR: &str = "payment.error";
 const DELIVERY_TRANSIENT: u8 = 1;
+/// How long a worker waits for an unreachable broker before failing.
+const WORKER_CONNECT_DEADLINE: Duration = Duration::from_secs(10);
 const DELIVERY_PERSISTENT: u8 = 2;
 
 fn name(codec: Codec) -> &'static str {
@@ -400,7 +402,7 @@ impl Worker {
         server: &ServerConfig,
         config: &Config,
     ) -> Result<Self> {
-        let connection = open(name, endpoint, Duration::from_secs(10)).await?;
+        let connection = open(name, endpoint, WORKER_CONNECT_DEADLINE).await?;
         let fail = |what: &'static str| move |e| lapin_error(name, endpoint, what, e);
         let channel = connection.create_channel().await.map_err(fail("create channel"))?;
         declare_request_queue(&channel, config).await.map_err(fail("declare request queue"))?;
