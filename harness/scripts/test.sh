@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 harness/scripts/install-deps.sh
+# Idempotent: reuses brokers that already answer; with AMQP_URL / KAFKA_BROKERS set it only probes.
+cargo run -q -p paybench -- brokers up
 cargo test --workspace --all-targets "$@"

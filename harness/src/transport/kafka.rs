@@ -1,31 +1,522 @@
-//! `kafka`: placeholder until the broker arm lands.
+//! `kafka` and `kafka-json`: request/reply over a Kafka-protocol broker (rdkafka with its bundled
+//! librdkafka 2.12; Tansu locally, or any Kafka cluster through `KAFKA_BROKERS`).
+//!
+//! A client produces each request to the topic `payments.authorize` with three record headers:
+//! `correlation_id`, `reply_topic` and `content-type`. Workers form one consumer group on that
+//! topic, call the shared business function and produce the reply to `reply_topic` (partition 0)
+//! with the same `correlation_id` header. Each client creates its own one-partition reply topic
+//! (`payments.authorize.replies.<uuid>`) and reads only it, by direct assignment (no group), so
+//! two clients never see each other's replies; one client multiplexes any number of calls.
+//!
+//! Latency settings, each with its reason:
+//!
+//! | setting | value | why |
+//! |---|---|---|
+//! | `linger.ms` | 0 (default here; librdkafka's is 5) | a request/reply call sends one record per hop; waiting to batch adds `linger.ms` to each of the two hops |
+//! | `fetch.wait.max.ms` | 5 (librdkafka's default is 500) | how long the broker may hold a fetch with no data. Apache Kafka answers a waiting fetch as soon as data arrives, so there it only bounds idle polling; Tansu 0.6 holds every fetch for the full wait, so each hop costs about this plus ~2.5 ms |
+//! | `fetch.min.bytes` | 1 | answer as soon as any record is there |
+//! | `socket.nagle.disable` | true | a small record must not wait for the previous segment's ACK (delayed-ACK stalls of ~40 ms) |
+//! | `acks` | 1; `all` in durable mode | one broker write before the producer is told; durable mode waits for every in-sync replica |
+//! | `enable.idempotence` | durable mode only | no duplicates from producer retries |
+//! | offsets | auto-commit; durable mode commits each request only after its reply is acknowledged | at-least-once: a worker killed mid-request leaves it uncommitted, so the group hands it to another worker |
+//!
+//! Env overrides: `PAYBENCH_KAFKA_LINGER_MS`, `PAYBENCH_KAFKA_FETCH_WAIT_MAX_MS`,
+//! `PAYBENCH_KAFKA_WORKERS`, `PAYBENCH_KAFKA_PARTITIONS`, `PAYBENCH_KAFKA_DURABLE`,
+//! `PAYBENCH_KAFKA_REQUEST_TOPIC`, `PAYBENCH_KAFKA_GROUP`.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig as KafkaClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::sync::oneshot;
+
+use crate::brokers::{ReplyWaiters, env, parse_env, parse_flag};
 use crate::codec::Codec;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::{ClientConfig, ServerConfig, ServerHandle, Transport};
+use crate::transport::{ClientConfig, ServerConfig, ServerHandle, Transport, with_deadline};
 use crate::{Error, Result};
 
-/// Client (not yet implemented).
-#[derive(Debug)]
-pub struct Client;
+/// The request topic.
+pub const DEFAULT_REQUEST_TOPIC: &str = "payments.authorize";
+/// The workers' consumer group.
+pub const DEFAULT_GROUP: &str = "paybench-payment-workers";
+const HEADER_CORRELATION_ID: &str = "correlation_id";
+const HEADER_REPLY_TOPIC: &str = "reply_topic";
+const HEADER_CONTENT_TYPE: &str = "content-type";
+const HEADER_ERROR: &str = "error";
+/// Topic creation and group joins on a fresh broker take a few seconds; bound them.
+const SETUP_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a worker waits for an unreachable broker before failing.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
+
+fn name(codec: Codec) -> &'static str {
+    match codec {
+        Codec::Protobuf => "kafka",
+        Codec::Json => "kafka-json",
+    }
+}
+
+/// Kafka-specific settings (see the module table).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The request topic.
+    pub request_topic: String,
+    /// The workers' consumer group.
+    pub group: String,
+    /// Partitions of the request topic when this suite creates it (at least `workers`).
+    pub partitions: i32,
+    /// Consumers in the group started by `serve`.
+    pub workers: usize,
+    /// Producer `linger.ms`.
+    pub linger_ms: u32,
+    /// Consumer `fetch.wait.max.ms`.
+    pub fetch_wait_max_ms: u32,
+    /// `acks=all`, idempotent producer, commit after reply.
+    pub durable: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            request_topic: DEFAULT_REQUEST_TOPIC.to_owned(),
+            group: DEFAULT_GROUP.to_owned(),
+            partitions: 4,
+            workers: 2,
+            linger_ms: 0,
+            fetch_wait_max_ms: 5,
+            durable: false,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults overridden by `PAYBENCH_KAFKA_*` variables; a malformed value is an error naming it.
+    pub fn from_env() -> Result<Self> {
+        let mut c = Self::default();
+        if let Some(v) = env("PAYBENCH_KAFKA_REQUEST_TOPIC") {
+            c.request_topic = v;
+        }
+        if let Some(v) = env("PAYBENCH_KAFKA_GROUP") {
+            c.group = v;
+        }
+        if let Some(v) = env("PAYBENCH_KAFKA_PARTITIONS") {
+            c.partitions = parse_env("PAYBENCH_KAFKA_PARTITIONS", &v)?;
+        }
+        if let Some(v) = env("PAYBENCH_KAFKA_WORKERS") {
+            c.workers = parse_env("PAYBENCH_KAFKA_WORKERS", &v)?;
+        }
+        if let Some(v) = env("PAYBENCH_KAFKA_LINGER_MS") {
+            c.linger_ms = parse_env("PAYBENCH_KAFKA_LINGER_MS", &v)?;
+        }
+        if let Some(v) = env("PAYBENCH_KAFKA_FETCH_WAIT_MAX_MS") {
+            c.fetch_wait_max_ms = parse_env("PAYBENCH_KAFKA_FETCH_WAIT_MAX_MS", &v)?;
+        }
+        if let Some(v) = env("PAYBENCH_KAFKA_DURABLE") {
+            c.durable = parse_flag("PAYBENCH_KAFKA_DURABLE", &v)?;
+        }
+        Ok(c)
+    }
+
+    /// Sets the request topic.
+    pub fn with_request_topic(mut self, topic: impl Into<String>) -> Self {
+        self.request_topic = topic.into();
+        self
+    }
+
+    /// Sets the consumer group of the workers.
+    pub fn with_group(mut self, group: impl Into<String>) -> Self {
+        self.group = group.into();
+        self
+    }
+
+    /// Sets the worker count (at least 1).
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// Sets `linger.ms`.
+    pub fn with_linger_ms(mut self, linger_ms: u32) -> Self {
+        self.linger_ms = linger_ms;
+        self
+    }
+
+    /// Sets `fetch.wait.max.ms` (at least 1).
+    pub fn with_fetch_wait_max_ms(mut self, ms: u32) -> Self {
+        self.fetch_wait_max_ms = ms.max(1);
+        self
+    }
+
+    /// Switches durable mode on or off.
+    pub fn with_durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    /// Settings every client of this arm shares.
+    fn base(&self, brokers: &str) -> KafkaClientConfig {
+        let mut c = KafkaClientConfig::new();
+        c.set("bootstrap.servers", brokers)
+            .set("socket.nagle.disable", "true")
+            .set("client.id", "paybench");
+        c
+    }
+
+    fn producer(&self, brokers: &str, timeout: Duration) -> KafkaClientConfig {
+        let mut c = self.base(brokers);
+        c.set("linger.ms", self.linger_ms.to_string())
+            .set("message.timeout.ms", timeout.as_millis().max(1).to_string());
+        if self.durable {
+            c.set("acks", "all").set("enable.idempotence", "true");
+        } else {
+            c.set("acks", "1");
+        }
+        c
+    }
+
+    fn consumer(&self, brokers: &str, group: &str) -> KafkaClientConfig {
+        let mut c = self.base(brokers);
+        c.set("group.id", group)
+            .set("fetch.wait.max.ms", self.fetch_wait_max_ms.to_string())
+            .set("fetch.min.bytes", "1")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", if self.durable { "false" } else { "true" })
+            // A killed worker is noticed within this; Kafka's floor is 6 s.
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "500")
+            // Also the rebalance timeout a join waits for silent members; 5 min by default.
+            .set("max.poll.interval.ms", "10000");
+        c
+    }
+}
+
+fn connect_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> Error {
+    Error::Connect {
+        transport,
+        endpoint: brokers.to_owned(),
+        source: why.to_string().into(),
+    }
+}
+
+fn call_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> Error {
+    Error::Call {
+        transport,
+        endpoint: brokers.to_owned(),
+        message: why.to_string(),
+    }
+}
+
+/// One readiness check: a metadata request that must be answered within `timeout`.
+pub(crate) async fn probe(brokers: &str, timeout: Duration) -> Result<()> {
+    probe_as("kafka", brokers, timeout).await
+}
+
+async fn probe_as(transport: &'static str, brokers: &str, timeout: Duration) -> Result<()> {
+    let consumer: BaseConsumer = Config::default()
+        .base(brokers)
+        .create()
+        .map_err(|e| connect_error(transport, brokers, e))?;
+    let owned = brokers.to_owned();
+    tokio::task::spawn_blocking(move || consumer.fetch_metadata(None, timeout).map(|_| ()))
+        .await
+        .map_err(|e| connect_error(transport, &owned, e))?
+        .map_err(|e| connect_error(transport, brokers, format!("no metadata within {timeout:?}: {e}")))
+}
+
+/// Creates `topic` with `partitions` unless it exists.
+async fn ensure_topic(transport: &'static str, brokers: &str, topic: &str, partitions: i32) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = Config::default()
+        .base(brokers)
+        .create()
+        .map_err(|e| connect_error(transport, brokers, e))?;
+    let options = AdminOptions::new().operation_timeout(Some(SETUP_DEADLINE));
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let created = with_deadline(transport, brokers, SETUP_DEADLINE, async {
+        admin
+            .create_topics([&new_topic], &options)
+            .await
+            .map_err(|e| call_error(transport, brokers, format!("create topic {topic}: {e}")))
+    })
+    .await?;
+    for result in created {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, code)) => return Err(call_error(transport, brokers, format!("create topic {t}: {code}"))),
+        }
+    }
+    Ok(())
+}
+
+fn header<'a>(msg: &'a BorrowedMessage<'a>, key: &str) -> Option<&'a [u8]> {
+    msg.headers()?.iter().find(|h| h.key == key).and_then(|h| h.value)
+}
+
+fn header_str<'a>(msg: &'a BorrowedMessage<'a>, key: &str) -> Option<&'a str> {
+    header(msg, key).and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// A Kafka request/reply client: one producer, one reply topic of its own, many calls in flight.
+pub struct Client {
+    name: &'static str,
+    codec: Codec,
+    brokers: String,
+    timeout: Duration,
+    config: Config,
+    producer: FutureProducer,
+    reply_topic: String,
+    waiters: Arc<ReplyWaiters>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("kafka::Client")
+            .field("name", &self.name)
+            .field("brokers", &self.brokers)
+            .field("reply_topic", &self.reply_topic)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Client {
-    /// Not yet implemented.
-    pub async fn connect(_codec: Codec, _endpoint: &str, _config: &ClientConfig) -> Result<Self> {
-        Err(Error::Config("kafka: not yet implemented".into()))
+    /// Connects to the bootstrap servers `endpoint` with [`Config::from_env`].
+    pub async fn connect(codec: Codec, endpoint: &str, config: &ClientConfig) -> Result<Self> {
+        Self::connect_with(codec, endpoint, config, Config::from_env()?).await
+    }
+
+    /// Connects with explicit Kafka settings: checks the broker answers (bounded by the client
+    /// timeout), creates the request topic if needed and this client's reply topic.
+    pub async fn connect_with(codec: Codec, brokers: &str, client: &ClientConfig, config: Config) -> Result<Self> {
+        let name = name(codec);
+        probe_as(name, brokers, client.timeout.min(SETUP_DEADLINE)).await?;
+        let partitions = config.partitions.max(config.workers as i32);
+        ensure_topic(name, brokers, &config.request_topic, partitions).await?;
+        let reply_topic = format!("{}.replies.{}", config.request_topic, uuid::Uuid::new_v4().simple());
+        ensure_topic(name, brokers, &reply_topic, 1).await?;
+
+        let consumer: StreamConsumer = config
+            .consumer(brokers, &format!("paybench-client-{}", uuid::Uuid::new_v4().simple()))
+            .create()
+            .map_err(|e| connect_error(name, brokers, e))?;
+        let mut assignment = TopicPartitionList::new();
+        // The topic is new and ours alone: every record in it is a reply to this client.
+        assignment
+            .add_partition_offset(&reply_topic, 0, Offset::Beginning)
+            .map_err(|e| connect_error(name, brokers, e))?;
+        consumer.assign(&assignment).map_err(|e| connect_error(name, brokers, e))?;
+        let producer: FutureProducer = config
+            .producer(brokers, client.timeout)
+            .create()
+            .map_err(|e| connect_error(name, brokers, e))?;
+        let waiters = Arc::new(ReplyWaiters::default());
+        let reader = tokio::spawn(read_replies(consumer, waiters.clone(), name, codec));
+        Ok(Self {
+            name,
+            codec,
+            brokers: brokers.to_owned(),
+            timeout: client.timeout,
+            config,
+            producer,
+            reply_topic,
+            waiters,
+            reader,
+        })
+    }
+
+    /// Replies that matched no waiting call (duplicates after a redelivery, or late ones).
+    pub fn unmatched_replies(&self) -> u64 {
+        self.waiters.unmatched()
+    }
+
+    async fn send(&self, correlation_id: String, body: &[u8]) -> Result<()> {
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: HEADER_CORRELATION_ID, value: Some(correlation_id.as_bytes()) })
+            .insert(Header { key: HEADER_REPLY_TOPIC, value: Some(self.reply_topic.as_bytes()) })
+            .insert(Header { key: HEADER_CONTENT_TYPE, value: Some(self.codec.content_type().as_bytes()) });
+        // No key: librdkafka spreads keyless records over the partitions, hence over the workers.
+        let record: FutureRecord<'_, (), [u8]> =
+            FutureRecord::to(&self.config.request_topic).payload(body).headers(headers);
+        self.producer
+            .send(record, self.timeout)
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| call_error(self.name, &self.brokers, format!("produce request: {e}")))
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+async fn read_replies(consumer: StreamConsumer, waiters: Arc<ReplyWaiters>, name: &'static str, codec: Codec) {
+    loop {
+        match consumer.recv().await {
+            Ok(msg) => {
+                let body = msg.payload().unwrap_or_default();
+                let reply = if header(&msg, HEADER_ERROR).is_some() {
+                    Err(crate::brokers::rejected(name, body))
+                } else {
+                    header_str(&msg, HEADER_CONTENT_TYPE)
+                        .and_then(Codec::from_content_type)
+                        .unwrap_or(codec)
+                        .decode_response(body)
+                };
+                waiters.complete(header_str(&msg, HEADER_CORRELATION_ID), reply);
+            }
+            // librdkafka reconnects by itself; a call still waiting fails at its own timeout.
+            Err(e) => tracing::warn!("{name}: reply consumer: {e}"),
+        }
     }
 }
 
 impl Transport for Client {
     fn name(&self) -> &'static str {
-        "kafka"
+        self.name
     }
-    async fn call(&self, _req: PaymentRequest) -> Result<PaymentResponse> {
-        Err(Error::Config("kafka: not yet implemented".into()))
+
+    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+        let body = self.codec.encode_request(&req)?;
+        self.waiters
+            .call(self.name, &self.brokers, self.timeout, |id| self.send(id, &body))
+            .await
     }
 }
 
-/// Not yet implemented.
-pub async fn serve(_codec: Codec, _config: &ServerConfig) -> Result<ServerHandle> {
-    Err(Error::Config("kafka: not yet implemented".into()))
+/// Starts [`Config::from_env`]`.workers` workers against `config.broker_url` (or the local broker).
+pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> {
+    serve_with(codec, config, Config::from_env()?).await
+}
+
+/// Starts a consumer group of workers with explicit Kafka settings. Returns once every worker
+/// holds at least one partition. Shutting the handle down stops them at once, like a crash.
+pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> Result<ServerHandle> {
+    let name = name(codec);
+    let brokers = server
+        .broker_url
+        .clone()
+        .unwrap_or_else(|| crate::brokers::Broker::Kafka.endpoint());
+    probe_as(name, &brokers, CONNECT_DEADLINE).await?;
+    let workers = config.workers.max(1);
+    ensure_topic(name, &brokers, &config.request_topic, config.partitions.max(workers as i32)).await?;
+    let mut consumers = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let consumer: Arc<StreamConsumer> = Arc::new(
+            config
+                .consumer(&brokers, &config.group)
+                .create()
+                .map_err(|e| connect_error(name, &brokers, e))?,
+        );
+        consumer
+            .subscribe(&[&config.request_topic])
+            .map_err(|e| connect_error(name, &brokers, e))?;
+        let producer: FutureProducer = config
+            .producer(&brokers, Duration::from_secs(10))
+            .create()
+            .map_err(|e| connect_error(name, &brokers, e))?;
+        let worker = Worker { name, codec, service: server.service, durable: config.durable, producer };
+        tasks.push(tokio::spawn(worker.run(consumer.clone())));
+        consumers.push(consumer);
+    }
+    wait_assigned(name, &brokers, &consumers).await?;
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = stop.await;
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        // Closing a consumer leaves the group and blocks until the broker has answered: do it
+        // off the async threads, so the other workers keep running meanwhile.
+        let _ = tokio::task::spawn_blocking(move || drop(consumers)).await;
+    });
+    Ok(ServerHandle::new(brokers, shutdown, task))
+}
+
+/// Polls until every consumer of the group holds a partition (the group has settled).
+async fn wait_assigned(name: &'static str, brokers: &str, consumers: &[Arc<StreamConsumer>]) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let settled = consumers
+            .iter()
+            .all(|c| c.assignment().is_ok_and(|a| a.count() > 0));
+        if settled {
+            return Ok(());
+        }
+        if started.elapsed() > SETUP_DEADLINE {
+            return Err(connect_error(name, brokers, format!("consumer group not assigned within {SETUP_DEADLINE:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+struct Worker {
+    name: &'static str,
+    codec: Codec,
+    service: crate::payment::PaymentService,
+    durable: bool,
+    producer: FutureProducer,
+}
+
+impl Worker {
+    async fn run(self, consumer: Arc<StreamConsumer>) {
+        loop {
+            match consumer.recv().await {
+                Ok(msg) => {
+                    if let Err(e) = self.handle(&consumer, &msg).await {
+                        tracing::warn!("{e}");
+                    }
+                }
+                Err(e) => tracing::warn!("{}: request consumer: {e}", self.name),
+            }
+        }
+    }
+
+    async fn handle(&self, consumer: &StreamConsumer, msg: &BorrowedMessage<'_>) -> Result<()> {
+        let codec = header_str(msg, HEADER_CONTENT_TYPE)
+            .and_then(Codec::from_content_type)
+            .unwrap_or(self.codec);
+        let outcome = crate::brokers::handle_request(&self.service, codec, msg.payload().unwrap_or_default()).await;
+        let Some(reply_topic) = header_str(msg, HEADER_REPLY_TOPIC) else {
+            return Ok(());
+        };
+        let mut headers = OwnedHeaders::new()
+            .insert(Header { key: HEADER_CONTENT_TYPE, value: Some(codec.content_type().as_bytes()) });
+        if let Some(id) = header(msg, HEADER_CORRELATION_ID) {
+            headers = headers.insert(Header { key: HEADER_CORRELATION_ID, value: Some(id) });
+        }
+        let body = match outcome {
+            Ok(body) => body,
+            Err(body) => {
+                headers = headers.insert(Header { key: HEADER_ERROR, value: Some(&b"1"[..]) });
+                body
+            }
+        };
+        let record: FutureRecord<'_, (), [u8]> =
+            FutureRecord::to(reply_topic).partition(0).payload(&body[..]).headers(headers);
+        let fail = |e: rdkafka::error::KafkaError| call_error(self.name, reply_topic, format!("produce reply: {e}"));
+        if !self.durable {
+            // Transient mode does not wait for the reply's ack before taking the next request.
+            let delivery = self.producer.send_result(record).map_err(|(e, _)| fail(e))?;
+            drop(delivery);
+            return Ok(());
+        }
+        self.producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| fail(e))?;
+        // Commit only now that the reply is acknowledged: a crash before this line leaves the
+        // request to be handed to another worker (at-least-once; the client drops duplicates).
+        consumer
+            .commit_message(msg, CommitMode::Async)
+            .map_err(|e| call_error(self.name, reply_topic, format!("commit: {e}")))
+    }
 }
