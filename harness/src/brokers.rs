@@ -252,7 +252,12 @@ async fn probe(broker: Broker, endpoint: &str) -> Result<()> {
 
 /// Names the broker now answering at its endpoint.
 pub async fn info(broker: Broker) -> Result<BrokerInfo> {
-    let endpoint = broker.endpoint();
+    info_at(broker, &broker.endpoint()).await
+}
+
+/// Names the broker answering at `endpoint`.
+pub async fn info_at(broker: Broker, endpoint: &str) -> Result<BrokerInfo> {
+    let endpoint = endpoint.to_owned();
     let redacted = redact(&endpoint);
     let (implementation, version) = match broker {
         Broker::RabbitMq => {
@@ -261,7 +266,7 @@ pub async fn info(broker: Broker) -> Result<BrokerInfo> {
                 .await
                 .map_err(|e| Error::Config(format!("rabbitmq: probe task failed: {e}")))??
         }
-        Broker::Kafka if broker.external_endpoint().is_none() && local_pid(broker).is_some() => {
+        Broker::Kafka if endpoint == broker.local_endpoint() && local_pid(broker).is_some() => {
             ("Tansu".to_owned(), tansu_version().unwrap_or_else(|| "unknown".to_owned()))
         }
         // The Kafka protocol has no "server version" field; an external cluster is named by the

@@ -13,7 +13,7 @@ use tokio::runtime::Handle;
 
 use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
 use crate::load::scenario::{LoadSpec, Scenario};
-use crate::measure::cpu::{self, CpuSnapshot, CpuSources};
+use crate::measure::cpu::{CpuSnapshot, CpuSources};
 use crate::measure::env::redact_url;
 use crate::measure::wire::{PortSnapshot, WireProbe};
 use crate::payload::{self, Profile};
@@ -23,7 +23,8 @@ use crate::results::{
     ArmResult, ArmStatus, BrokerMeta, CpuPerCall, Measurement, PointResult, PointSummary, Spread, SweepResult, SweepRun,
 };
 use crate::transport::{self, AnyClient, ClientConfig, ServerConfig, Transport, TransportKind};
-use crate::{Error, Result};
+use crate::transport::{amqp, kafka};
+use crate::{Error, Result, brokers};
 
 /// Distinct prebuilt requests each arm cycles through (built before timing starts).
 const REQUEST_POOL: u64 = 64;
@@ -99,7 +100,7 @@ pub fn run_arm(ctx: &RunContext, scenario: &Scenario, kind: TransportKind, profi
         }
     };
     result.endpoint = redact_url(&endpoint);
-    result.broker = broker_meta(kind, &endpoint);
+    result.broker = broker_meta(ctx, kind, &endpoint);
     for load in &scenario.load {
         result.points.push(run_point(ctx, scenario, &arm, *load, &label, obs));
     }
@@ -194,34 +195,37 @@ fn port_of(kind: TransportKind, endpoint: &str) -> Option<u16> {
     }
 }
 
-// HOOK(brokers): the broker arm's helper provides `paybench::brokers::BrokerInfo { implementation,
-// version, endpoint }`; fill `broker_meta` from it when it lands. Until then the implementation is
-// inferred from the broker process found on this host, and the version is `unknown`.
-fn broker_meta(kind: TransportKind, endpoint: &str) -> Option<BrokerMeta> {
-    if !kind.is_broker() {
-        return None;
-    }
-    let implementation = match (kind, broker_pid(kind)) {
-        (TransportKind::Amqp | TransportKind::AmqpJson, Some(_)) => "rabbitmq",
-        (TransportKind::Kafka | TransportKind::KafkaJson, Some(_)) => "tansu",
-        _ => "unknown",
+/// Names the broker that served a broker arm (implementation and version as the broker reports
+/// them; see [`brokers::info_at`]) and records the settings that decide its latency.
+fn broker_meta(ctx: &RunContext, kind: TransportKind, endpoint: &str) -> Option<BrokerMeta> {
+    let broker = brokers::Broker::of(kind)?;
+    let (implementation, version) = match ctx.client.block_on(brokers::info_at(broker, endpoint)) {
+        Ok(info) => (info.implementation, info.version),
+        Err(e) => {
+            tracing::warn!("{kind}: cannot name the broker at {}: {e}", redact_url(endpoint));
+            ("unknown".to_owned(), "unknown".to_owned())
+        }
     };
+    let settings = match broker {
+        brokers::Broker::RabbitMq => amqp::Config::from_env().map(|c| c.latency_settings()),
+        brokers::Broker::Kafka => kafka::Config::from_env().map(|c| c.latency_settings()),
+    }
+    .unwrap_or_default();
     Some(BrokerMeta {
         transport: kind,
-        implementation: implementation.to_owned(),
-        version: "unknown".to_owned(),
+        implementation,
+        version,
         endpoint: redact_url(endpoint),
+        settings,
     })
 }
 
-// HOOK(brokers): the broker's pid for CPU per call. A local RabbitMQ runs as `beam.smp`, Tansu as
-// `tansu`; a remote broker has no local pid and its CPU is reported as `null`.
+/// The broker's pid for CPU per call: the suite's own local broker process; a remote broker has no
+/// local pid and its CPU is reported as `null`.
+/// (Looked up by the managed node's pid file, not by process name: a system RabbitMQ from the
+/// Debian package may run beside it.)
 fn broker_pid(kind: TransportKind) -> Option<u32> {
-    match kind {
-        TransportKind::Amqp | TransportKind::AmqpJson => cpu::find_process(&["beam.smp"]),
-        TransportKind::Kafka | TransportKind::KafkaJson => cpu::find_process(&["tansu"]),
-        _ => None,
-    }
+    brokers::Broker::of(kind).and_then(brokers::local_pid)
 }
 
 /// Wire and CPU snapshots at the window's start and end.

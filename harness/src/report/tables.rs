@@ -126,13 +126,23 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
     Table { header: header.map(String::from).to_vec(), rows }
 }
 
-/// The settings that decide a broker arm's latency; results.json does not record them yet.
+/// The settings that decide a broker arm's latency (recorded in `BrokerMeta::settings`).
 pub const BROKER_SETTINGS: [&str; 5] = ["durability", "acks", "linger", "fetch wait", "reply-to mode"];
+
+/// `k=v; k=v` of a broker's recorded settings, or "not recorded" (files older than the field).
+fn settings_text(broker: Option<&crate::results::BrokerMeta>) -> String {
+    match broker {
+        Some(b) if !b.settings.is_empty() => {
+            b.settings.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        }
+        _ => "not recorded".to_string(),
+    }
+}
 
 /// Broker arms: implementation, version, endpoint, and the latency-deciding settings.
 pub fn brokers_table(report: &Report) -> Table {
-    let mut header: Vec<String> = ["arm", "status", "implementation", "version", "endpoint"].map(String::from).to_vec();
-    header.extend(BROKER_SETTINGS.iter().map(|s| s.to_string()));
+    let header: Vec<String> =
+        ["arm", "status", "implementation", "version", "endpoint", "latency settings"].map(String::from).to_vec();
     let rows = report
         .results
         .arms
@@ -149,7 +159,7 @@ pub fn brokers_table(report: &Report) -> Table {
                 Some(b) => cells.extend([b.implementation.clone(), b.version.clone(), b.endpoint.clone()]),
                 None => cells.extend(["not recorded".to_string(), "not recorded".into(), arm.endpoint.clone()]),
             }
-            cells.extend(BROKER_SETTINGS.iter().map(|_| "not recorded".to_string()));
+            cells.push(settings_text(broker));
             cells
         })
         .collect();
@@ -233,8 +243,8 @@ pub fn caveats(report: &Report) -> Vec<String> {
     if report.criterion.encode.is_empty() && report.criterion.decode.is_empty() {
         out.push(format!("Codec speed not available: run cargo bench --bench codec (looked in {}).", report.criterion.dir.display()));
     }
-    if r.arms.iter().any(|a| a.transport.is_broker()) {
-        out.push(format!("Broker settings that decide latency ({}) are not recorded in results.json.", BROKER_SETTINGS.join(", ")));
+    if r.arms.iter().filter(|a| a.transport.is_broker()).any(|a| a.broker.as_ref().is_none_or(|b| b.settings.is_empty())) {
+        out.push(format!("Some broker arms have no recorded latency settings ({}): see the Brokers table.", BROKER_SETTINGS.join(", ")));
     }
     if r.arms.iter().flat_map(|a| &a.points).flat_map(|p| &p.repetitions).any(|m| m.wire.is_none()) {
         out.push("Wire bytes are missing where no socket was used (inproc) or `ss` was unavailable.".into());

@@ -84,6 +84,10 @@ pub struct BrokerMeta {
     pub version: String,
     /// URL or address, credentials redacted.
     pub endpoint: String,
+    /// The client/worker settings that decide latency (durability, acks, linger, fetch wait,
+    /// reply-to mode), by name. Absent in files written before it was recorded.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
 }
 
 /// Connection, threading and placement settings (HOW the run was done, apart from WHAT).

@@ -95,6 +95,28 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The settings that decide this arm's latency, as recorded next to every result.
+    pub fn latency_settings(&self) -> std::collections::BTreeMap<String, String> {
+        let reply_to = match self.reply_to {
+            ReplyTo::Direct => "direct (amq.rabbitmq.reply-to)",
+            ReplyTo::ExclusiveQueue => "exclusive reply queue",
+        };
+        let durability = if self.durable {
+            "durable: persistent messages, publisher confirms, manual ack after reply"
+        } else {
+            "transient, auto-ack"
+        };
+        [
+            ("reply_to", reply_to.to_owned()),
+            ("durability", durability.to_owned()),
+            ("workers", self.workers.to_string()),
+            ("prefetch", self.prefetch.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     /// Defaults overridden by `PAYBENCH_AMQP_*` variables; a malformed value is an error naming it.
     pub fn from_env() -> Result<Self> {
         let mut config = Self::default();

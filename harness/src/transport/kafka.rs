@@ -97,6 +97,25 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The settings that decide this arm's latency, as recorded next to every result.
+    pub fn latency_settings(&self) -> std::collections::BTreeMap<String, String> {
+        let durability = if self.durable {
+            "durable: acks=all, idempotent producer, commit after reply"
+        } else {
+            "acks=1, auto-commit"
+        };
+        [
+            ("durability", durability.to_owned()),
+            ("linger.ms", self.linger_ms.to_string()),
+            ("fetch.wait.max.ms", self.fetch_wait_max_ms.to_string()),
+            ("workers", self.workers.to_string()),
+            ("partitions", self.partitions.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     /// Defaults overridden by `PAYBENCH_KAFKA_*` variables; a malformed value is an error naming it.
     pub fn from_env() -> Result<Self> {
         let mut c = Self::default();
