@@ -66,7 +66,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let server = transport::serve(kind, &config).await?;
         // One line on stdout, machine-readable, so scripts can pick up the address.
-        println!("serving {kind} on {} pid {}", server.endpoint(), std::process::id());
+        println!("serving {kind} on {} pid {}", paybench::brokers::redact(server.endpoint()), std::process::id());
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}

@@ -402,7 +402,7 @@ pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> 
             let _ = worker.connection.close(320, "worker stopped").await;
         }
     });
-    Ok(ServerHandle::new(redact(&endpoint), shutdown, task))
+    Ok(ServerHandle::new(endpoint, shutdown, task))
 }
 
 struct Worker {

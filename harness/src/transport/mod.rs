@@ -234,7 +234,8 @@ impl ServerHandle {
         }
     }
 
-    /// What a client connects to: `127.0.0.1:port` for direct arms, the broker URL for brokers.
+    /// What a client connects to: `127.0.0.1:port` for direct arms, the broker URL for brokers
+    /// (credentials included: redact it with [`crate::brokers::redact`] before printing).
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
