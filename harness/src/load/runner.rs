@@ -14,7 +14,7 @@ use tokio::runtime::Handle;
 use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
 use crate::load::scenario::{LoadSpec, Scenario};
 use crate::measure::cpu::{CpuSnapshot, CpuSources};
-use crate::measure::env::redact_url;
+use crate::brokers::redact as redact_url;
 use crate::measure::wire::{PortSnapshot, WireProbe};
 use crate::payload::{self, Profile};
 use crate::payment::PaymentService;

@@ -45,28 +45,3 @@ pub fn collect(brokers: Vec<BrokerMeta>) -> Environment {
     }
 }
 
-/// Replaces the password (and user) of a URL's userinfo with `***`, so results never hold
-/// credentials: `amqp://guest:secret@host:5672/%2f` becomes `amqp://***@host:5672/%2f`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_userinfo_only() {
-        assert_eq!(redact_url("amqp://guest:s3cret@10.0.0.1:5672/%2f"), "amqp://***@10.0.0.1:5672/%2f");
-        assert_eq!(redact_url("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
-        assert_eq!(redact_url("127.0.0.1:9092"), "127.0.0.1:9092");
-        assert_eq!(redact_url("http://h/p@x"), "http://h/p@x");
-    }
-}
