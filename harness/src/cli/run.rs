@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use paybench::load::runner::{self, DEFAULT_AMQP_URL, DEFAULT_KAFKA_BROKERS, Observer, RunContext};
+use paybench::brokers::Broker;
+use paybench::load::runner::{self, Observer, RunContext};
 use paybench::load::scenario::Scenario;
 use paybench::measure::cpu::{CLIENT_THREAD_PREFIX, SERVER_THREAD_PREFIX};
 use paybench::brokers::redact as redact_url;
@@ -44,11 +45,11 @@ pub(crate) struct Args {
     /// pid of the external server, to report its CPU per call.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// RabbitMQ URL for the amqp arms.
-    #[arg(long, env = "AMQP_URL", default_value = DEFAULT_AMQP_URL, hide_env_values = true)]
+    /// RabbitMQ URL for the amqp arms (default: the suite's own node, see `paybench brokers`).
+    #[arg(long, env = "AMQP_URL", default_value_t = Broker::RabbitMq.local_endpoint(), hide_env_values = true, hide_default_value = true)]
     amqp_url: String,
-    /// Kafka bootstrap servers for the kafka arms.
-    #[arg(long, env = "KAFKA_BROKERS", default_value = DEFAULT_KAFKA_BROKERS)]
+    /// Kafka bootstrap servers for the kafka arms (default: the suite's own Tansu).
+    #[arg(long, env = "KAFKA_BROKERS", default_value_t = Broker::Kafka.local_endpoint())]
     kafka_brokers: String,
     /// Load-generator runtime threads. One each for client and server on a 2-core machine gives
     /// each side a core instead of four threads fighting over two.

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use paybench::codec::Codec;
-use paybench::load::runner::DEFAULT_AMQP_URL;
 use paybench::measure::cpu::SERVER_THREAD_PREFIX;
 use paybench::payload::{self, DEFAULT_SEED, Profile};
 use paybench::payment::PaymentService;
@@ -52,11 +51,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let kind = args.transport.context("a transport is required")?;
     let rt = pinning::runtime(SERVER_THREAD_PREFIX, args.threads, args.cpus.clone())?;
-    let broker_url = args.broker_url.clone().or_else(|| match kind {
-        TransportKind::Amqp | TransportKind::AmqpJson => Some(std::env::var("AMQP_URL").unwrap_or_else(|_| DEFAULT_AMQP_URL.into())),
-        TransportKind::Kafka | TransportKind::KafkaJson => std::env::var("KAFKA_BROKERS").ok().or(Some("127.0.0.1:9092".into())),
-        _ => None,
-    });
+    // AMQP_URL / KAFKA_BROKERS, else the suite's own local broker.
+    let broker_url = args.broker_url.clone().or_else(|| paybench::brokers::Broker::of(kind).map(|b| b.endpoint()));
     let config = ServerConfig {
         bind: args.bind,
         service: PaymentService::with_service_time(Duration::from_micros(args.service_time_us)),

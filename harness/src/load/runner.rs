@@ -31,10 +31,6 @@ const REQUEST_POOL: u64 = 64;
 /// Client CPU at or above this share of its threads means the generator was saturated.
 const CLIENT_SATURATED_SHARE: f64 = 0.95;
 
-/// Default broker endpoints when `AMQP_URL` / `KAFKA_BROKERS` are unset.
-pub const DEFAULT_AMQP_URL: &str = "amqp://127.0.0.1:5672/%2f";
-/// See [`DEFAULT_AMQP_URL`].
-pub const DEFAULT_KAFKA_BROKERS: &str = "127.0.0.1:9092";
 
 /// Progress events for the terminal (the CLI draws them with indicatif).
 pub trait Observer {
