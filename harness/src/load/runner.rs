@@ -13,7 +13,7 @@ use tokio::runtime::Handle;
 
 use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
 use crate::load::scenario::{LoadSpec, Scenario};
-use crate::measure::cpu::{CpuSnapshot, CpuSources};
+use crate::measure::cpu::{self, CpuSnapshot, CpuSources};
 use crate::brokers::redact as redact_url;
 use crate::measure::wire::{PortSnapshot, WireProbe};
 use crate::payload::{self, Profile};
@@ -221,7 +221,9 @@ fn broker_meta(ctx: &RunContext, kind: TransportKind, endpoint: &str) -> Option<
 /// (Looked up by the managed node's pid file, not by process name: a system RabbitMQ from the
 /// Debian package may run beside it.)
 fn broker_pid(kind: TransportKind) -> Option<u32> {
-    brokers::Broker::of(kind).and_then(brokers::local_pid)
+    let pid = brokers::Broker::of(kind).and_then(brokers::local_pid)?;
+    // RabbitMQ's pid file names the `rabbitmq-server` launcher; the broker is its `beam.smp` child.
+    Some(cpu::find_child(pid, &["beam.smp"]).unwrap_or(pid))
 }
 
 /// Wire and CPU snapshots at the window's start and end.

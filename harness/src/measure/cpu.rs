@@ -57,13 +57,19 @@ pub fn process_cpu_ns(pid: u32) -> Option<u64> {
     sum_tasks(&Path::new("/proc").join(pid.to_string()), |_| true)
 }
 
-/// The first process whose `comm` is one of `names` (e.g. `beam.smp`, `tansu`).
-pub fn find_process(names: &[&str]) -> Option<u32> {
+/// The pid of a child of `parent` whose name is one of `names`, if any. A launcher script (such
+/// as `rabbitmq-server`) keeps its own pid while the broker's work happens in a child
+/// (`beam.smp`), so CPU must be read from the child.
+pub fn find_child(parent: u32, names: &[&str]) -> Option<u32> {
     let entries = fs::read_dir("/proc").ok()?;
     entries.flatten().find_map(|e| {
         let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let comm = fs::read_to_string(e.path().join("comm")).ok()?;
-        names.contains(&comm.trim_end()).then_some(pid)
+        let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+        // `pid (comm) state ppid ...`: comm may contain spaces, so split after the last ')'.
+        let (head, tail) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1;
+        let ppid: u32 = tail.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == parent && names.contains(&comm)).then_some(pid)
     })
 }
 
