@@ -235,9 +235,8 @@ fn codec_rows(criterion: &CriterionFigures, profile: Profile, sizes: &[SizeRow])
             rest: json,
             grpc: protobuf,
             ratio: json.zip(protobuf).filter(|(_, p)| *p > 0.0).map(|(j, p)| Ratio::exact(j / p)),
-            // The response carries the processing time, so its size can move by a byte or two
-            // between renders (varint and digit counts).
-            flags: vec!["the response includes a time stamp: ±2 B between renders".into()],
+            // `sizes::measure` stamps responses with a fixed clock, so these are exact.
+            flags: Vec::new(),
         });
     }
     rows
