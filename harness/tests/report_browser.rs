@@ -138,6 +138,8 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
     assert!(verdict.contains("p99 latency") && verdict.contains("wire bytes per call"), "verdict rows missing:\n{verdict}");
 
     let screenshot = workspace().join("target/report-screenshot.png");
+    // `target/` may not exist (CARGO_TARGET_DIR elsewhere); chromium does not create folders.
+    std::fs::create_dir_all(screenshot.parent().expect("has a parent")).expect("create target/");
     let _ = std::fs::remove_file(&screenshot);
     let shot = run_chromium(&[&format!("--screenshot={}", screenshot.display()), "--window-size=1400,4000"], &url, &dir.join("profile-shot"));
     assert!(shot.status.success(), "chromium --screenshot failed: {}", String::from_utf8_lossy(&shot.stderr));
