@@ -16,6 +16,10 @@ pub struct Estimate {
     pub median_upper_ns: f64,
     /// Mean iteration time.
     pub mean_ns: f64,
+    /// Lower bound of the mean's 95 % confidence interval.
+    pub mean_lower_ns: f64,
+    /// Upper bound of the mean's 95 % confidence interval.
+    pub mean_upper_ns: f64,
 }
 
 #[derive(serde::Deserialize)]
@@ -49,19 +53,27 @@ pub fn estimates_path(criterion_dir: &Path, group: &str, function: &str, paramet
 /// Reads one bench's estimate; `Ok(None)` if that bench has not been run.
 pub fn read(criterion_dir: &Path, group: &str, function: &str, parameter: &str, baseline: &str) -> Result<Option<Estimate>> {
     let path = estimates_path(criterion_dir, group, function, parameter, baseline);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
-    };
-    let raw: RawEstimates = serde_json::from_str(&text)
-        .map_err(|e| Error::Config(format!("{}: not a criterion estimates file: {e}", path.display())))?;
-    Ok(Some(Estimate {
+    match read_path(&path) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        other => other.map(Some),
+    }
+}
+
+/// Reads one `estimates.json` file; a file that is not one is an [`Error::Input`] naming it.
+pub fn read_path(path: &Path) -> Result<Estimate> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    let raw: RawEstimates = serde_json::from_str(&text).map_err(|e| Error::Input {
+        path: path.display().to_string(),
+        message: format!("not a criterion estimates.json: {e}"),
+    })?;
+    Ok(Estimate {
         median_ns: raw.median.point_estimate,
         median_lower_ns: raw.median.confidence_interval.lower_bound,
         median_upper_ns: raw.median.confidence_interval.upper_bound,
         mean_ns: raw.mean.point_estimate,
-    }))
+        mean_lower_ns: raw.mean.confidence_interval.lower_bound,
+        mean_upper_ns: raw.mean.confidence_interval.upper_bound,
+    })
 }
 
 #[cfg(test)]

@@ -93,18 +93,7 @@ pub fn criterion(dir: &Path, baseline: &str) -> Result<MetricSet> {
 }
 
 fn criterion_metric(root: &Path, file: &Path) -> Result<Metric> {
-    let value = read_json(file)?;
-    let number = |pointer: &str| {
-        value
-            .pointer(pointer)
-            .and_then(Value::as_f64)
-            .ok_or_else(|| input_error(file, format!("missing number at {pointer} (not a criterion estimates.json?)")))
-    };
-    let point = number("/mean/point_estimate")?;
-    let interval = (
-        number("/mean/confidence_interval/lower_bound")?,
-        number("/mean/confidence_interval/upper_bound")?,
-    );
+    let estimate = crate::criterion_data::read_path(file)?;
     // The bench id is the path between the criterion root and the baseline folder.
     let bench_dir = file.parent().and_then(Path::parent).unwrap_or(root);
     let name = bench_dir
@@ -119,9 +108,9 @@ fn criterion_metric(root: &Path, file: &Path) -> Result<Metric> {
         class: MetricClass::Latency,
         unit: "ns".to_owned(),
         better: Better::Lower,
-        samples: vec![point],
-        interval: Some(interval),
-        point: Some(point),
+        samples: vec![estimate.mean_ns],
+        interval: Some((estimate.mean_lower_ns, estimate.mean_upper_ns)),
+        point: Some(estimate.mean_ns),
     })
 }
 
