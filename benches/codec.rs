@@ -3,8 +3,8 @@
 //! Each bench first checks that decoding its bytes gives back the original request.
 
 use bench_support::request;
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use paybench::codec::{ALL_CODECS, Codec};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use paybench::codec::{Codec, ALL_CODECS};
 use paybench::payload::Profile;
 use std::hint::black_box;
 

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use gungraun::prelude::*;
 use paybench::codec::Codec;
-use paybench::payload::{DEFAULT_SEED, Profile, generate};
+use paybench::payload::{generate, Profile, DEFAULT_SEED};
 use paybench::payment::process_at;
 use paybench::pb::{PaymentRequest, PaymentResponse};
 
@@ -177,10 +177,7 @@ fn transport_request_path(arm: (Codec, Framing)) -> PaymentResponse {
     black_box(request_path(black_box(arm)))
 }
 
-library_benchmark_group!(
-    name = codec,
-    benchmarks = [encode, decode]
-);
+library_benchmark_group!(name = codec, benchmarks = [encode, decode]);
 
 library_benchmark_group!(name = transport, benchmarks = [transport_request_path]);
 

@@ -8,8 +8,8 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use bench_support::{ServerRuntime, arms, client_runtime, criterion_config, request, start_arm};
-use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use bench_support::{arms, client_runtime, criterion_config, request, start_arm, ServerRuntime};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use paybench::codec::Codec;
 use paybench::payload::Profile;
 use paybench::payment::process;
@@ -28,8 +28,7 @@ fn latency(c: &mut Criterion) {
         for profile in Profile::ALL {
             let req = request(profile);
             group.bench_function(BenchmarkId::new(kind.name(), profile), |b| {
-                b.to_async(&client_rt)
-                    .iter_batched(|| req.clone(), |r| arm.client.call(r), BatchSize::SmallInput)
+                b.to_async(&client_rt).iter_batched(|| req.clone(), |r| arm.client.call(r), BatchSize::SmallInput)
             });
         }
         group.sample_size(50);

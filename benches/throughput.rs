@@ -3,8 +3,8 @@
 //! (`Throughput::Elements(N)`). The batch is a closed loop: it shows what the arm carries with N
 //! calls in flight, not an arrival-rate view (that is `paybench run`'s open loop).
 
-use bench_support::{ServerRuntime, arms, check, client_runtime, criterion_config, request, start_arm};
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use bench_support::{arms, check, client_runtime, criterion_config, request, start_arm, ServerRuntime};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use futures::future::try_join_all;
 use paybench::payload::Profile;
 use paybench::transport::Transport;
@@ -14,10 +14,7 @@ const BATCH_SIZES: [usize; 3] = [1, 16, 128];
 fn throughput(c: &mut Criterion) {
     let servers = ServerRuntime::new();
     let client_rt = client_runtime();
-    let arms: Vec<_> = arms()
-        .into_iter()
-        .map(|(kind, url)| start_arm(&servers, &client_rt, kind, url))
-        .collect();
+    let arms: Vec<_> = arms().into_iter().map(|(kind, url)| start_arm(&servers, &client_rt, kind, url)).collect();
     for n in BATCH_SIZES {
         let mut group = c.benchmark_group(format!("throughput-n{n}"));
         group.throughput(Throughput::Elements(n as u64));

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 /// Serde attributes that make the prost types serialize the way a hand-written REST API would:
 /// camelCase keys, enums as lowercase strings, timestamps as RFC 3339 strings.
-const SERDE_MESSAGE: &str = "#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = \"camelCase\", deny_unknown_fields)]";
+const SERDE_MESSAGE: &str =
+    "#[derive(serde::Serialize, serde::Deserialize)] #[serde(rename_all = \"camelCase\", deny_unknown_fields)]";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
@@ -25,29 +26,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = tonic_prost_build::configure()
         .codec_path("crate::codec::grpc::ProtoCodec")
         .protoc_arg("--experimental_allow_proto3_optional");
-    for message in [
-        "PaymentRequest",
-        "Customer",
-        "Address",
-        "Card",
-        "LineItem",
-        "PaymentResponse",
-    ] {
+    for message in ["PaymentRequest", "Customer", "Address", "Card", "LineItem", "PaymentResponse"] {
         builder = builder.message_attribute(format!(".payment.v1.{message}"), SERDE_MESSAGE);
     }
     builder = builder
-        .field_attribute(
-            ".payment.v1.PaymentRequest.created_at",
-            "#[serde(with = \"crate::codec::json::timestamp\")]",
-        )
+        .field_attribute(".payment.v1.PaymentRequest.created_at", "#[serde(with = \"crate::codec::json::timestamp\")]")
         .field_attribute(
             ".payment.v1.PaymentResponse.processed_at",
             "#[serde(with = \"crate::codec::json::timestamp\")]",
         )
-        .field_attribute(
-            ".payment.v1.Card.brand",
-            "#[serde(with = \"crate::codec::json::card_brand\")]",
-        )
+        .field_attribute(".payment.v1.Card.brand", "#[serde(with = \"crate::codec::json::card_brand\")]")
         .field_attribute(
             ".payment.v1.PaymentResponse.status",
             "#[serde(with = \"crate::codec::json::payment_status\")]",
@@ -57,10 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".payment.v1.PaymentRequest.metadata",
             "#[serde(default, skip_serializing_if = \"std::collections::HashMap::is_empty\")]",
         )
-        .field_attribute(
-            ".payment.v1.Address.line2",
-            "#[serde(default, skip_serializing_if = \"String::is_empty\")]",
-        )
+        .field_attribute(".payment.v1.Address.line2", "#[serde(default, skip_serializing_if = \"String::is_empty\")]")
         .field_attribute(
             ".payment.v1.PaymentResponse.decline_reason",
             "#[serde(default, skip_serializing_if = \"String::is_empty\")]",
@@ -92,8 +77,6 @@ fn build_json_service() -> Result<(), Box<dyn std::error::Error>> {
                 .build(),
         )
         .build();
-    tonic_build::manual::Builder::new()
-        .out_dir(out_dir)
-        .compile(&[service]);
+    tonic_build::manual::Builder::new().out_dir(out_dir).compile(&[service]);
     Ok(())
 }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use paybench::payload::{DEFAULT_SEED, Profile, generate};
+use paybench::payload::{generate, Profile, DEFAULT_SEED};
 use paybench::payment::fee_minor;
 use paybench::pb::PaymentRequest;
 use paybench::transport::{self, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind};
@@ -34,10 +34,7 @@ impl ServerRuntime {
 
     /// Starts `kind`'s server (or workers) on this runtime.
     pub fn serve(&self, kind: TransportKind, broker_url: Option<String>) -> ServerHandle {
-        let config = ServerConfig {
-            broker_url,
-            ..ServerConfig::default()
-        };
+        let config = ServerConfig { broker_url, ..ServerConfig::default() };
         self.runtime
             .block_on(async { transport::serve(kind, &config).await })
             .unwrap_or_else(|e| panic!("cannot start the {kind} server: {e}"))
@@ -59,10 +56,7 @@ impl Default for ServerRuntime {
 
 /// The single-threaded runtime the timing loop runs on.
 pub fn client_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("cannot build the client runtime")
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("cannot build the client runtime")
 }
 
 /// Every arm a bench should run, with the endpoint its client connects to. Broker arms whose broker
@@ -72,11 +66,7 @@ pub fn arms() -> Vec<(TransportKind, Option<String>)> {
     let filter = std::env::var("PAYBENCH_TRANSPORTS").ok();
     TransportKind::ALL
         .into_iter()
-        .filter(|kind| {
-            filter
-                .as_deref()
-                .is_none_or(|list| list.split(',').any(|name| name.trim() == kind.name()))
-        })
+        .filter(|kind| filter.as_deref().is_none_or(|list| list.split(',').any(|name| name.trim() == kind.name())))
         .filter_map(|kind| {
             if kind.is_broker() {
                 paybench::brokers::bench_endpoint(kind).map(|url| (kind, Some(url)))
@@ -128,11 +118,7 @@ pub fn request(profile: Profile) -> PaymentRequest {
 /// Panics unless a response matches its request (payment id, and the fee recomputed here).
 pub fn check(req: &PaymentRequest, payment_id: &str, fee: i64) {
     assert_eq!(payment_id, req.payment_id, "reply for the wrong payment");
-    assert_eq!(
-        Some(fee),
-        fee_minor(req.amount_minor, &req.currency),
-        "fee does not match the recomputed fee"
-    );
+    assert_eq!(Some(fee), fee_minor(req.amount_minor, &req.currency), "fee does not match the recomputed fee");
 }
 
 /// Criterion settings shared by the latency and throughput benches: shorter than criterion's

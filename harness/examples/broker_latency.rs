@@ -15,9 +15,9 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use paybench::brokers::{self, Broker};
 use paybench::codec::Codec;
-use paybench::payload::{Profile, generate};
+use paybench::payload::{generate, Profile};
 use paybench::payment::fee_minor;
-use paybench::transport::{self, ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind, amqp, kafka};
+use paybench::transport::{self, amqp, kafka, ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -77,7 +77,9 @@ async fn amqp_arm(config: amqp::Config, args: &Args) -> Outcome {
     let config = config.with_queue(queue_name("amqp")).with_queue_expires(Duration::from_secs(60));
     let server = ServerConfig { broker_url: Some(Broker::RabbitMq.endpoint()), ..ServerConfig::default() };
     let workers: ServerHandle = amqp::serve_with(Codec::Protobuf, &server, config.clone()).await?;
-    let client = amqp::Client::connect_with(Codec::Protobuf, &Broker::RabbitMq.endpoint(), &ClientConfig::default(), config).await?;
+    let client =
+        amqp::Client::connect_with(Codec::Protobuf, &Broker::RabbitMq.endpoint(), &ClientConfig::default(), config)
+            .await?;
     let outcome = measure(&client, args).await;
     workers.shutdown().await;
     outcome
@@ -88,7 +90,9 @@ async fn kafka_arm(config: kafka::Config, args: &Args) -> Outcome {
     let config = config.with_group(format!("{topic}.workers")).with_request_topic(topic);
     let server = ServerConfig { broker_url: Some(Broker::Kafka.endpoint()), ..ServerConfig::default() };
     let workers = kafka::serve_with(Codec::Protobuf, &server, config.clone()).await?;
-    let client = kafka::Client::connect_with(Codec::Protobuf, &Broker::Kafka.endpoint(), &ClientConfig::default(), config).await?;
+    let client =
+        kafka::Client::connect_with(Codec::Protobuf, &Broker::Kafka.endpoint(), &ClientConfig::default(), config)
+            .await?;
     let outcome = measure(&client, args).await;
     workers.shutdown().await;
     outcome
@@ -100,21 +104,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for info in brokers::start_all(brokers::DEFAULT_START_DEADLINE).await? {
         println!("broker: {info}");
     }
-    println!("profile: typical, one call in flight, {} measured calls per arm after {} warm-up\n", args.calls, args.warmup);
+    println!(
+        "profile: typical, one call in flight, {} measured calls per arm after {} warm-up\n",
+        args.calls, args.warmup
+    );
     println!("| arm | settings | p50_us | p99_us | calls |");
     println!("|---|---|---|---|---|");
     row("grpc", "tonic, HTTP/2", direct(TransportKind::Grpc, &args).await);
     row("rest", "axum + reqwest, JSON, HTTP/1.1", direct(TransportKind::Rest, &args).await);
     let amqp = amqp::Config::default();
     row("amqp", "direct reply-to, transient", amqp_arm(amqp.clone(), &args).await);
-    row("amqp", "exclusive reply queue, transient", amqp_arm(amqp.clone().with_reply_to(amqp::ReplyTo::ExclusiveQueue), &args).await);
-    row("amqp", "direct reply-to, durable (persistent, confirms, manual ack)", amqp_arm(amqp.with_durable(true), &args).await);
+    row(
+        "amqp",
+        "exclusive reply queue, transient",
+        amqp_arm(amqp.clone().with_reply_to(amqp::ReplyTo::ExclusiveQueue), &args).await,
+    );
+    row(
+        "amqp",
+        "direct reply-to, durable (persistent, confirms, manual ack)",
+        amqp_arm(amqp.with_durable(true), &args).await,
+    );
     let kafka = kafka::Config::default();
     for (linger_ms, fetch_wait_max_ms) in [(0, 5), (5, 5), (0, 1), (0, 20), (0, 100)] {
         let settings = format!("linger.ms={linger_ms}, fetch.wait.max.ms={fetch_wait_max_ms}, acks=1");
         let config = kafka.clone().with_linger_ms(linger_ms).with_fetch_wait_max_ms(fetch_wait_max_ms);
         row("kafka", &settings, kafka_arm(config, &args).await);
     }
-    row("kafka", "linger.ms=0, fetch.wait.max.ms=5, durable (acks=all, idempotent, commit after reply)", kafka_arm(kafka.with_durable(true), &args).await);
+    row(
+        "kafka",
+        "linger.ms=0, fetch.wait.max.ms=5, durable (acks=all, idempotent, commit after reply)",
+        kafka_arm(kafka.with_durable(true), &args).await,
+    );
     Ok(())
 }

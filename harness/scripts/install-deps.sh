@@ -2,6 +2,7 @@
 # Installs what paybench needs beyond the Rust toolchain, skipping whatever is already present.
 #
 #   RabbitMQ      Debian's rabbitmq-server (the `amqp` arm's broker)
+#   NATS          Debian's nats-server (the `nats` arm's server)
 #   Tansu         a Kafka-compatible broker from crates.io, pinned, with in-memory storage
 #                 (`dynostore`); the `kafka` arm's broker. First build takes ~9 min on 2 cores.
 #   valgrind      instruction-count regression gate
@@ -10,7 +11,7 @@
 #   chromium      headless browser for the report test (harness/tests/report_browser.rs)
 #
 # Usage: harness/scripts/install-deps.sh [--brokers-only]
-# Set PAYBENCH_SKIP_INSTALL=1 to skip everything (e.g. when AMQP_URL / KAFKA_BROKERS point elsewhere).
+# Set PAYBENCH_SKIP_INSTALL=1 to skip everything (e.g. when AMQP_URL / KAFKA_BROKERS / NATS_URL point elsewhere).
 set -euo pipefail
 
 TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
@@ -22,6 +23,7 @@ fi
 
 need_apt=()
 command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
+command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 if [ "${1:-}" != "--brokers-only" ]; then
   command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)

@@ -158,9 +158,8 @@ fn socket_addrs(broker: Broker, endpoint: &str) -> Result<Vec<SocketAddr>> {
 
 /// Whether a TCP connection to the endpoint opens within `timeout` (not a protocol check).
 pub fn tcp_reachable(broker: Broker, endpoint: &str, timeout: Duration) -> bool {
-    socket_addrs(broker, endpoint).is_ok_and(|addrs| {
-        addrs.iter().any(|a| TcpStream::connect_timeout(a, timeout).is_ok())
-    })
+    socket_addrs(broker, endpoint)
+        .is_ok_and(|addrs| addrs.iter().any(|a| TcpStream::connect_timeout(a, timeout).is_ok()))
 }
 
 /// The endpoint a bench should use for a broker arm, or `None` after printing one line that says
@@ -282,11 +281,7 @@ pub async fn info_at(broker: Broker, endpoint: &str) -> Result<BrokerInfo> {
 /// Reads `product` and `version` from the server-properties of an AMQP `connection.start`, the
 /// first thing a broker sends after the protocol header. Works for any AMQP 0-9-1 broker.
 fn amqp_server_properties(endpoint: &str) -> Result<(String, String)> {
-    let fail = |why: String| Error::Connect {
-        transport: "amqp",
-        endpoint: redact(endpoint),
-        source: why.into(),
-    };
+    let fail = |why: String| Error::Connect { transport: "amqp", endpoint: redact(endpoint), source: why.into() };
     let addrs = socket_addrs(Broker::RabbitMq, endpoint)?;
     let mut stream = TcpStream::connect_timeout(&addrs[0], PROBE_TIMEOUT).map_err(|e| fail(e.to_string()))?;
     stream.set_read_timeout(Some(PROBE_TIMEOUT)).map_err(|e| fail(e.to_string()))?;
@@ -296,13 +291,13 @@ fn amqp_server_properties(endpoint: &str) -> Result<(String, String)> {
     let size = u32::from_be_bytes([header[3], header[4], header[5], header[6]]) as usize;
     let mut payload = vec![0u8; size.min(1 << 20)];
     stream.read_exact(&mut payload).map_err(|e| fail(e.to_string()))?;
-    let parsed = lapin::protocol::parse_class(&payload[..]).map_err(|e| fail(format!("bad connection.start: {e:?}")))?;
+    let parsed =
+        lapin::protocol::parse_class(&payload[..]).map_err(|e| fail(format!("bad connection.start: {e:?}")))?;
     let lapin::protocol::AMQPClass::Connection(lapin::protocol::connection::AMQPMethod::Start(start)) = parsed.1 else {
         return Err(fail("first frame is not connection.start".to_owned()));
     };
-    let text = |key: &str| {
-        start.server_properties.inner().get(key).and_then(|v| v.as_long_string()).map(|s| s.to_string())
-    };
+    let text =
+        |key: &str| start.server_properties.inner().get(key).and_then(|v| v.as_long_string()).map(|s| s.to_string());
     Ok((
         text("product").unwrap_or_else(|| "amqp broker".to_owned()),
         text("version").unwrap_or_else(|| "unknown".to_owned()),
@@ -317,7 +312,11 @@ fn tansu_bin() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
     let bin = cargo_home.join("bin").join("tansu");
-    if bin.exists() { bin } else { PathBuf::from("tansu") }
+    if bin.exists() {
+        bin
+    } else {
+        PathBuf::from("tansu")
+    }
 }
 
 fn tansu_version() -> Option<String> {
@@ -381,7 +380,12 @@ fn spawn_local(broker: Broker) -> Result<()> {
         .stderr(log_err)
         .process_group(0)
         .spawn()
-        .map_err(|e| Error::io(format!("{}: start {:?} (run harness/scripts/install-deps.sh)", broker.name(), command.get_program()), e))?;
+        .map_err(|e| {
+            Error::io(
+                format!("{}: start {:?} (run harness/scripts/install-deps.sh)", broker.name(), command.get_program()),
+                e,
+            )
+        })?;
     let pid_path = dir.join("paybench.pid");
     std::fs::write(&pid_path, child.id().to_string()).map_err(|e| Error::io(format!("write {}", pid_path.display()), e))
 }
@@ -435,7 +439,9 @@ fn signal(pid: u32, name: &str) {
 #[derive(Debug, Default)]
 pub(crate) struct ReplyWaiters {
     next_id: std::sync::atomic::AtomicU64,
-    waiting: std::sync::Mutex<std::collections::HashMap<u64, tokio::sync::oneshot::Sender<Result<crate::pb::PaymentResponse>>>>,
+    waiting: std::sync::Mutex<
+        std::collections::HashMap<u64, tokio::sync::oneshot::Sender<Result<crate::pb::PaymentResponse>>>,
+    >,
     unmatched: std::sync::atomic::AtomicU64,
 }
 
@@ -483,11 +489,8 @@ impl ReplyWaiters {
     {
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let closed = || Error::Call {
-            transport,
-            endpoint: endpoint.to_owned(),
-            message: "reply stream closed".to_owned(),
-        };
+        let closed =
+            || Error::Call { transport, endpoint: endpoint.to_owned(), message: "reply stream closed".to_owned() };
         self.waiting.lock().map_err(|_| closed())?.insert(id, tx);
         let outcome = crate::transport::with_deadline(transport, endpoint, timeout, async {
             send(id.to_string()).await?;
@@ -521,11 +524,7 @@ pub(crate) fn error_body(error: &Error) -> Vec<u8> {
 pub(crate) fn rejected(transport: &'static str, body: &[u8]) -> Error {
     let text = String::from_utf8_lossy(body);
     let (status, message) = text.split_once(": ").unwrap_or(("error", &text));
-    Error::Rejected {
-        transport,
-        status: status.to_owned(),
-        message: message.to_owned(),
-    }
+    Error::Rejected { transport, status: status.to_owned(), message: message.to_owned() }
 }
 
 /// What every broker worker does with one request body: decode it with `codec`, run the shared
@@ -560,10 +559,7 @@ pub(crate) fn parse_flag(key: &str, value: &str) -> Result<bool> {
 
 /// Parses a numeric setting from the environment.
 pub(crate) fn parse_env<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| Error::Config(format!("{key}={value:?} is not a valid number")))
+    value.trim().parse().map_err(|_| Error::Config(format!("{key}={value:?} is not a valid number")))
 }
 
 #[cfg(test)]

@@ -42,16 +42,17 @@ struct RawInterval {
 
 /// The path of a bench's `estimates.json` for `baseline` (`new` is the latest run).
 pub fn estimates_path(criterion_dir: &Path, group: &str, function: &str, parameter: &str, baseline: &str) -> PathBuf {
-    criterion_dir
-        .join(group)
-        .join(function)
-        .join(parameter)
-        .join(baseline)
-        .join("estimates.json")
+    criterion_dir.join(group).join(function).join(parameter).join(baseline).join("estimates.json")
 }
 
 /// Reads one bench's estimate; `Ok(None)` if that bench has not been run.
-pub fn read(criterion_dir: &Path, group: &str, function: &str, parameter: &str, baseline: &str) -> Result<Option<Estimate>> {
+pub fn read(
+    criterion_dir: &Path,
+    group: &str,
+    function: &str,
+    parameter: &str,
+    baseline: &str,
+) -> Result<Option<Estimate>> {
     let path = estimates_path(criterion_dir, group, function, parameter, baseline);
     match read_path(&path) {
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),

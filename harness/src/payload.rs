@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use rand::{Rng, SeedableRng, seq::IndexedRandom};
+use rand::{seq::IndexedRandom, Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::pb::{Address, Card, CardBrand, Customer, LineItem, PaymentRequest};
@@ -66,10 +66,9 @@ impl FromStr for Profile {
     type Err = crate::Error;
 
     fn from_str(s: &str) -> crate::Result<Self> {
-        Profile::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| crate::Error::Config(format!("unknown profile {s:?}; expected one of small, typical, large")))
+        Profile::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
+            crate::Error::Config(format!("unknown profile {s:?}; expected one of small, typical, large"))
+        })
     }
 }
 
@@ -117,15 +116,12 @@ pub fn generate(profile: Profile, seed: u64, index: u64) -> PaymentRequest {
             unit_price_minor: rng.random_range(199..=19_999),
         })
         .collect();
-    let amount_minor = line_items
-        .iter()
-        .map(|item| item.unit_price_minor * i64::from(item.quantity))
-        .sum();
+    let amount_minor = line_items.iter().map(|item| item.unit_price_minor * i64::from(item.quantity)).sum();
 
     let metadata: HashMap<String, String> = (0..profile.metadata_entries())
         .map(|i| {
-            let key = ["channel", "campaign", "device", "locale", "referrer", "session", "ab_bucket", "ip_country"]
-                [i % 8];
+            let key =
+                ["channel", "campaign", "device", "locale", "referrer", "session", "ab_bucket", "ip_country"][i % 8];
             (format!("{key}_{i}"), format!("{:x}", rng.random::<u64>()))
         })
         .collect();
@@ -159,10 +155,7 @@ pub fn generate(profile: Profile, seed: u64, index: u64) -> PaymentRequest {
         }),
         line_items,
         metadata,
-        created_at: Some(prost_types::Timestamp {
-            seconds: EPOCH_SECONDS + index as i64,
-            nanos: 0,
-        }),
+        created_at: Some(prost_types::Timestamp { seconds: EPOCH_SECONDS + index as i64, nanos: 0 }),
     }
 }
 

@@ -9,14 +9,7 @@ use std::time::{Duration, SystemTime};
 use crate::pb::{Card, CardBrand, PaymentRequest, PaymentResponse, PaymentStatus};
 
 /// Currencies the authorizer accepts, with their minor-unit fixed fee (the "+30 cents" part).
-const CURRENCIES: &[(&str, i64)] = &[
-    ("EUR", 25),
-    ("USD", 30),
-    ("GBP", 20),
-    ("CHF", 30),
-    ("SEK", 250),
-    ("JPY", 40),
-];
+const CURRENCIES: &[(&str, i64)] = &[("EUR", 25), ("USD", 30), ("GBP", 20), ("CHF", 30), ("SEK", 250), ("JPY", 40)];
 
 /// Percentage part of the fee, in basis points (2.9 %).
 pub const FEE_BASIS_POINTS: i64 = 290;
@@ -86,8 +79,8 @@ pub fn process(req: &PaymentRequest) -> Result<PaymentResponse, DomainError> {
 /// Authorizes one payment as of `now`; fully deterministic for a given request and `now`.
 pub fn process_at(req: &PaymentRequest, now: SystemTime) -> Result<PaymentResponse, DomainError> {
     let card = validate(req)?;
-    let fee = fee_minor(req.amount_minor, &req.currency)
-        .ok_or_else(|| DomainError::UnknownCurrency(req.currency.clone()))?;
+    let fee =
+        fee_minor(req.amount_minor, &req.currency).ok_or_else(|| DomainError::UnknownCurrency(req.currency.clone()))?;
     let risk_score = risk_score(req, card);
     let decline_reason = if card_expired(card, req) {
         Some("card_expired")
@@ -100,11 +93,7 @@ pub fn process_at(req: &PaymentRequest, now: SystemTime) -> Result<PaymentRespon
     };
     let digest = fnv1a64(req.payment_id.as_bytes()) ^ fnv1a64(req.idempotency_key.as_bytes());
     let (status, authorization_code, decline_reason) = match decline_reason {
-        None => (
-            PaymentStatus::Approved,
-            format!("{:06X}", digest % 0x100_0000),
-            String::new(),
-        ),
+        None => (PaymentStatus::Approved, format!("{:06X}", digest % 0x100_0000), String::new()),
         Some(reason) => (PaymentStatus::Declined, String::new(), reason.to_owned()),
     };
     Ok(PaymentResponse {
@@ -132,10 +121,7 @@ fn validate(req: &PaymentRequest) -> Result<&Card, DomainError> {
     if fee_minor(0, &req.currency).is_none() {
         return Err(DomainError::UnknownCurrency(req.currency.clone()));
     }
-    let customer = req
-        .customer
-        .as_ref()
-        .ok_or(DomainError::MissingField("customer"))?;
+    let customer = req.customer.as_ref().ok_or(DomainError::MissingField("customer"))?;
     if !customer.email.contains('@') {
         return Err(DomainError::InvalidField {
             field: "customer.email",
@@ -169,10 +155,7 @@ fn validate(req: &PaymentRequest) -> Result<&Card, DomainError> {
         items_minor = items_minor.saturating_add(item.unit_price_minor.saturating_mul(item.quantity.into()));
     }
     if items_minor != req.amount_minor {
-        return Err(DomainError::AmountMismatch {
-            items_minor,
-            amount_minor: req.amount_minor,
-        });
+        return Err(DomainError::AmountMismatch { items_minor, amount_minor: req.amount_minor });
     }
     Ok(card)
 }
@@ -180,8 +163,7 @@ fn validate(req: &PaymentRequest) -> Result<&Card, DomainError> {
 /// The card is expired if its last valid month is before the month the request was created in.
 fn card_expired(card: &Card, req: &PaymentRequest) -> bool {
     let created = req.created_at.as_ref().map_or(0, |t| t.seconds);
-    let created_date = time::OffsetDateTime::from_unix_timestamp(created)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let created_date = time::OffsetDateTime::from_unix_timestamp(created).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let created_months = created_date.year() as i64 * 12 + created_date.month() as i64;
     let card_months = card.exp_year as i64 * 12 + card.exp_month as i64;
     card_months < created_months
@@ -196,11 +178,7 @@ fn risk_score(req: &PaymentRequest, card: &Card) -> u32 {
     // Many distinct items in one basket: up to 150 points.
     score += (req.line_items.len() as u32 * 3).min(150);
     // Shipping country that does not match the currency's home region.
-    let country = req
-        .customer
-        .as_ref()
-        .and_then(|c| c.address.as_ref())
-        .map_or("", |a| a.country.as_str());
+    let country = req.customer.as_ref().and_then(|c| c.address.as_ref()).map_or("", |a| a.country.as_str());
     let home = matches!(
         (req.currency.as_str(), country),
         ("EUR", "DE" | "FR" | "NL" | "ES" | "IT")
@@ -224,9 +202,7 @@ fn risk_score(req: &PaymentRequest, card: &Card) -> u32 {
 /// FNV-1a, 64 bit: a stable hash (unlike `DefaultHasher`, it is the same on every Rust release),
 /// so authorization codes and scores are reproducible across machines.
 fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// The business function as servers call it: [`process`] plus an optional simulated service time
@@ -256,7 +232,7 @@ impl PaymentService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::{Profile, generate};
+    use crate::payload::{generate, Profile};
 
     #[test]
     fn every_profile_is_a_valid_payment_with_the_expected_fee() {

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::codec::Codec;
-use crate::payload::{Profile, generate};
+use crate::payload::{generate, Profile};
 use crate::payment::process_at;
 use crate::{Error, Result};
 

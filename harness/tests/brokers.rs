@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use paybench::brokers::{self, Broker};
 use paybench::codec::Codec;
-use paybench::payload::{Profile, generate};
-use paybench::payment::{PaymentService, fee_minor};
+use paybench::payload::{generate, Profile};
+use paybench::payment::{fee_minor, PaymentService};
 use paybench::pb::{PaymentRequest, PaymentResponse};
-use paybench::transport::{ClientConfig, ServerConfig, ServerHandle, Transport, amqp, kafka};
+use paybench::transport::{amqp, kafka, ClientConfig, ServerConfig, ServerHandle, Transport};
 use paybench::{Error, Result};
 
 /// One broker start at a time in this process (tests run on parallel threads).
@@ -37,9 +37,7 @@ fn unique(prefix: &str) -> String {
 }
 
 fn amqp_config(prefix: &str) -> amqp::Config {
-    amqp::Config::default()
-        .with_queue(unique(prefix))
-        .with_queue_expires(Duration::from_secs(120))
+    amqp::Config::default().with_queue(unique(prefix)).with_queue_expires(Duration::from_secs(120))
 }
 
 fn kafka_config(prefix: &str) -> kafka::Config {
@@ -48,18 +46,11 @@ fn kafka_config(prefix: &str) -> kafka::Config {
 }
 
 fn server(broker: Broker, service: PaymentService) -> ServerConfig {
-    ServerConfig {
-        service,
-        broker_url: Some(broker.endpoint()),
-        ..ServerConfig::default()
-    }
+    ServerConfig { service, broker_url: Some(broker.endpoint()), ..ServerConfig::default() }
 }
 
 fn client_config(timeout: Duration) -> ClientConfig {
-    ClientConfig {
-        timeout,
-        ..ClientConfig::default()
-    }
+    ClientConfig { timeout, ..ClientConfig::default() }
 }
 
 /// Checks a response against its request: same payment, fee recomputed independently.
@@ -137,15 +128,16 @@ async fn kafka_round_trip_both_codecs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_malformed_body_gets_an_error_reply_and_the_worker_keeps_serving() {
+    use futures::StreamExt;
     use lapin::options::{BasicConsumeOptions, BasicPublishOptions};
     use lapin::types::{FieldTable, ShortString};
-    use futures::StreamExt;
 
     let url = broker_up(Broker::RabbitMq).await;
     let config = amqp_config("malformed");
-    let workers = amqp::serve_with(Codec::Protobuf, &server(Broker::RabbitMq, PaymentService::default()), config.clone())
-        .await
-        .expect("amqp workers");
+    let workers =
+        amqp::serve_with(Codec::Protobuf, &server(Broker::RabbitMq, PaymentService::default()), config.clone())
+            .await
+            .expect("amqp workers");
     // A raw client, so the body can be garbage that no codec accepts.
     let properties = lapin::ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
@@ -153,10 +145,8 @@ async fn amqp_malformed_body_gets_an_error_reply_and_the_worker_keeps_serving() 
     let connection = lapin::Connection::connect(&url, properties).await.expect("raw connection");
     let channel = connection.create_channel().await.expect("raw channel");
     let no_ack = BasicConsumeOptions { no_ack: true, ..BasicConsumeOptions::default() };
-    let mut replies = channel
-        .basic_consume(amqp::DIRECT_REPLY_TO, "", no_ack, FieldTable::default())
-        .await
-        .expect("consume replies");
+    let mut replies =
+        channel.basic_consume(amqp::DIRECT_REPLY_TO, "", no_ack, FieldTable::default()).await.expect("consume replies");
     let props = lapin::BasicProperties::default()
         .with_correlation_id(ShortString::from("garbage-1"))
         .with_reply_to(ShortString::from(amqp::DIRECT_REPLY_TO))
@@ -186,9 +176,10 @@ async fn amqp_malformed_body_gets_an_error_reply_and_the_worker_keeps_serving() 
 async fn amqp_thousand_concurrent_calls_through_one_client() {
     let url = broker_up(Broker::RabbitMq).await;
     let config = amqp_config("thousand");
-    let workers = amqp::serve_with(Codec::Protobuf, &server(Broker::RabbitMq, PaymentService::default()), config.clone())
-        .await
-        .expect("amqp workers");
+    let workers =
+        amqp::serve_with(Codec::Protobuf, &server(Broker::RabbitMq, PaymentService::default()), config.clone())
+            .await
+            .expect("amqp workers");
     let client = amqp::Client::connect_with(Codec::Protobuf, &url, &client_config(Duration::from_secs(30)), config)
         .await
         .expect("amqp client");
@@ -204,9 +195,10 @@ async fn kafka_thousand_concurrent_calls_through_one_client() {
     let workers = kafka::serve_with(Codec::Protobuf, &server(Broker::Kafka, PaymentService::default()), config.clone())
         .await
         .expect("kafka workers");
-    let client = kafka::Client::connect_with(Codec::Protobuf, &brokers_ep, &client_config(Duration::from_secs(60)), config)
-        .await
-        .expect("kafka client");
+    let client =
+        kafka::Client::connect_with(Codec::Protobuf, &brokers_ep, &client_config(Duration::from_secs(60)), config)
+            .await
+            .expect("kafka client");
     assert_eq!(call_all(&client, &requests(1000, 12)).await, 1000);
     assert_eq!(client.unmatched_replies(), 0);
     workers.shutdown().await;
@@ -217,18 +209,23 @@ async fn amqp_two_clients_each_get_only_their_own_replies() {
     let url = broker_up(Broker::RabbitMq).await;
     for reply_to in [amqp::ReplyTo::Direct, amqp::ReplyTo::ExclusiveQueue] {
         let config = amqp_config("two").with_reply_to(reply_to);
-        let workers = amqp::serve_with(Codec::Protobuf, &server(Broker::RabbitMq, PaymentService::default()), config.clone())
-            .await
-            .expect("amqp workers");
+        let workers =
+            amqp::serve_with(Codec::Protobuf, &server(Broker::RabbitMq, PaymentService::default()), config.clone())
+                .await
+                .expect("amqp workers");
         let timeout = client_config(Duration::from_secs(30));
         let a = amqp::Client::connect_with(Codec::Protobuf, &url, &timeout, config.clone()).await.expect("client a");
         let b = amqp::Client::connect_with(Codec::Json, &url, &timeout, config).await.expect("client b");
         let (done_a, done_b) = {
-        let (reqs_a, reqs_b) = (requests(300, 21), requests(300, 22));
-        tokio::join!(call_all(&a, &reqs_a), call_all(&b, &reqs_b))
-    };
+            let (reqs_a, reqs_b) = (requests(300, 21), requests(300, 22));
+            tokio::join!(call_all(&a, &reqs_a), call_all(&b, &reqs_b))
+        };
         assert_eq!((done_a, done_b), (300, 300));
-        assert_eq!((a.unmatched_replies(), b.unmatched_replies()), (0, 0), "{reply_to:?}: a reply reached the wrong client");
+        assert_eq!(
+            (a.unmatched_replies(), b.unmatched_replies()),
+            (0, 0),
+            "{reply_to:?}: a reply reached the wrong client"
+        );
         workers.shutdown().await;
     }
 }
@@ -241,7 +238,8 @@ async fn kafka_two_clients_each_get_only_their_own_replies() {
         .await
         .expect("kafka workers");
     let timeout = client_config(Duration::from_secs(60));
-    let a = kafka::Client::connect_with(Codec::Protobuf, &brokers_ep, &timeout, config.clone()).await.expect("client a");
+    let a =
+        kafka::Client::connect_with(Codec::Protobuf, &brokers_ep, &timeout, config.clone()).await.expect("client a");
     let b = kafka::Client::connect_with(Codec::Json, &brokers_ep, &timeout, config).await.expect("client b");
     let (done_a, done_b) = {
         let (reqs_a, reqs_b) = (requests(300, 31), requests(300, 32));
@@ -305,11 +303,18 @@ async fn amqp_durable_worker_killed_and_restarted_loses_nothing() {
     let start = || amqp::serve_with(Codec::Protobuf, &server_config, config.clone());
     let steady = start().await.expect("steady worker");
     let victim = start().await.expect("victim worker");
-    let client = amqp::Client::connect_with(Codec::Protobuf, &url, &client_config(Duration::from_secs(60)), config.clone())
-        .await
-        .expect("amqp client");
+    let client =
+        amqp::Client::connect_with(Codec::Protobuf, &url, &client_config(Duration::from_secs(60)), config.clone())
+            .await
+            .expect("amqp client");
     let (run, restarted) = run_with_a_kill(&client, 500, victim, start).await;
-    eprintln!("amqp durable kill run: {} sent, {} ok, {} failed, {} duplicate replies dropped", run.sent, run.ok, run.failed.len(), client.unmatched_replies());
+    eprintln!(
+        "amqp durable kill run: {} sent, {} ok, {} failed, {} duplicate replies dropped",
+        run.sent,
+        run.ok,
+        run.failed.len(),
+        client.unmatched_replies()
+    );
     assert_eq!(run.sent, 500);
     assert_eq!(run.ok + run.failed.len(), run.sent, "every request accounted for");
     assert!(run.failed.is_empty(), "durable mode lost {} requests, first: {:?}", run.failed.len(), run.failed.first());
@@ -327,11 +332,22 @@ async fn kafka_durable_worker_killed_and_restarted_loses_nothing() {
     let start = || kafka::serve_with(Codec::Protobuf, &server_config, config.clone());
     let steady = start().await.expect("steady worker");
     let victim = start().await.expect("victim worker");
-    let client = kafka::Client::connect_with(Codec::Protobuf, &brokers_ep, &client_config(Duration::from_secs(90)), config.clone())
-        .await
-        .expect("kafka client");
+    let client = kafka::Client::connect_with(
+        Codec::Protobuf,
+        &brokers_ep,
+        &client_config(Duration::from_secs(90)),
+        config.clone(),
+    )
+    .await
+    .expect("kafka client");
     let (run, restarted) = run_with_a_kill(&client, 300, victim, start).await;
-    eprintln!("kafka durable kill run: {} sent, {} ok, {} failed, {} duplicate replies dropped", run.sent, run.ok, run.failed.len(), client.unmatched_replies());
+    eprintln!(
+        "kafka durable kill run: {} sent, {} ok, {} failed, {} duplicate replies dropped",
+        run.sent,
+        run.ok,
+        run.failed.len(),
+        client.unmatched_replies()
+    );
     assert_eq!(run.sent, 300);
     assert_eq!(run.ok + run.failed.len(), run.sent, "every request accounted for");
     assert!(run.failed.is_empty(), "durable mode lost {} requests, first: {:?}", run.failed.len(), run.failed.first());
@@ -357,7 +373,9 @@ async fn unreachable_broker_fails_fast_naming_the_url() {
         assert!(elapsed < deadline + Duration::from_secs(2), "{kind}: took {elapsed:?}");
         let serve = ServerConfig { broker_url: Some(url.to_owned()), ..ServerConfig::default() };
         let started = Instant::now();
-        let Err(e) = paybench::transport::serve(kind, &serve).await else { panic!("{kind}: serving from {url} succeeded") };
+        let Err(e) = paybench::transport::serve(kind, &serve).await else {
+            panic!("{kind}: serving from {url} succeeded")
+        };
         assert!(e.to_string().contains("127.0.0.1:1"), "{kind}: worker error does not name the URL: {e}");
         assert!(started.elapsed() < Duration::from_secs(15), "{kind}: worker start took {:?}", started.elapsed());
     }

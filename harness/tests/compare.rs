@@ -53,9 +53,12 @@ fn instructions(dir: &Path, name: &str, counts: &[(&str, u64)]) -> String {
 #[test]
 fn instruction_counts_gate_at_the_configured_threshold() {
     let dir = scratch("instructions");
-    let base = instructions(&dir, "base.json", &[("codec::encode.json_small", 10_000), ("codec::decode.json_small", 20_000)]);
-    let same = instructions(&dir, "same.json", &[("codec::encode.json_small", 10_150), ("codec::decode.json_small", 20_000)]);
-    let slow = instructions(&dir, "slow.json", &[("codec::encode.json_small", 10_250), ("codec::decode.json_small", 20_000)]);
+    let base =
+        instructions(&dir, "base.json", &[("codec::encode.json_small", 10_000), ("codec::decode.json_small", 20_000)]);
+    let same =
+        instructions(&dir, "same.json", &[("codec::encode.json_small", 10_150), ("codec::decode.json_small", 20_000)]);
+    let slow =
+        instructions(&dir, "slow.json", &[("codec::encode.json_small", 10_250), ("codec::decode.json_small", 20_000)]);
 
     expect(&[&base, &same], 0, "+1.50%");
 
@@ -92,10 +95,9 @@ fn machine_formats_are_valid_json_with_candidate_values() {
 }
 
 fn estimates(dir: &Path, bench: &str, baseline: &str, mean_ns: f64, half_width_ns: f64) {
-    let ci = |point: f64| {
-        json!({"confidence_level": 0.95, "lower_bound": point - half_width_ns, "upper_bound": point + half_width_ns})
-    };
-    let estimate = json!({"point_estimate": mean_ns, "standard_error": half_width_ns / 2.0, "confidence_interval": ci(mean_ns)});
+    let ci = |point: f64| json!({"confidence_level": 0.95, "lower_bound": point - half_width_ns, "upper_bound": point + half_width_ns});
+    let estimate =
+        json!({"point_estimate": mean_ns, "standard_error": half_width_ns / 2.0, "confidence_interval": ci(mean_ns)});
     write(
         &dir.join(bench).join(baseline).join("estimates.json"),
         &json!({"mean": estimate, "median": estimate, "std_dev": estimate}),
@@ -117,7 +119,11 @@ fn criterion_baselines_use_confidence_intervals() {
     let out = paybench(&["--criterion", &crit, "--baseline", "main", "--candidate", "slow"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 
-    expect(&["--criterion", &crit, "--baseline", "main", "--candidate", "nosuch"], 3, r#"no criterion baseline named "nosuch""#);
+    expect(
+        &["--criterion", &crit, "--baseline", "main", "--candidate", "nosuch"],
+        3,
+        r#"no criterion baseline named "nosuch""#,
+    );
 }
 
 /// The committed reference run (any `results/*/results.json`), as JSON to mutate.
@@ -199,5 +205,9 @@ fn bad_input_is_named_with_its_own_exit_code() {
 
     // Comparing two different kinds of input is a mismatch, not a verdict.
     let results = write(&dir.join("results.json"), &reference_results());
-    expect(&[&good, &results.display().to_string()], 3, r#"kind is "instructions" in the baseline but "results" in the candidate"#);
+    expect(
+        &[&good, &results.display().to_string()],
+        3,
+        r#"kind is "instructions" in the baseline but "results" in the candidate"#,
+    );
 }

@@ -46,7 +46,8 @@ fn compare(baseline: &Path, candidate: &Path) -> (Option<i32>, serde_json::Value
         .args(["--format", "json"])
         .output()
         .expect("run paybench compare");
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("compare output is not JSON ({e}): {}", text(&out)));
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("compare output is not JSON ({e}): {}", text(&out)));
     (out.status.code(), json)
 }
 
@@ -77,7 +78,8 @@ fn instruction_gate_fails_on_an_injected_slowdown_and_passes_without_it() {
 
     // Every encode doing its work twice: both the gate and compare fail, on every encode case.
     let slow_dir = scratch("slow");
-    let out = gate(&slow_dir, &["--baseline", &baseline.display().to_string(), "--features", "paybench/inject-slowdown"]);
+    let out =
+        gate(&slow_dir, &["--baseline", &baseline.display().to_string(), "--features", "paybench/inject-slowdown"]);
     assert_eq!(out.status.code(), Some(1), "the gate missed the injected slowdown: {}", text(&out));
     assert!(text(&out).contains("FAIL: instruction counts regressed"), "{}", text(&out));
     let (code, json) = compare(&baseline, &slow_dir.join("instructions.json"));

@@ -5,18 +5,16 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes};
 use futures::future::join_all;
-use paybench::payload::{Profile, generate};
-use paybench::payment::{PaymentService, fee_minor, process};
+use paybench::payload::{generate, Profile};
+use paybench::payment::{fee_minor, process, PaymentService};
 use paybench::pb::{PaymentRequest, PaymentResponse};
 use paybench::transport::{self, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind};
-use paybench::{Error, codec::Codec};
+use paybench::{codec::Codec, Error};
 use tonic::codec::{Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 async fn start(kind: TransportKind, config: ServerConfig) -> (ServerHandle, AnyClient) {
     let server = transport::serve(kind, &config).await.expect("server starts");
-    let client = transport::connect(kind, server.endpoint(), &ClientConfig::default())
-        .await
-        .expect("client connects");
+    let client = transport::connect(kind, server.endpoint(), &ClientConfig::default()).await.expect("client connects");
     (server, client)
 }
 
@@ -31,9 +29,8 @@ fn assert_matches(req: &PaymentRequest, resp: &PaymentResponse) {
 
 async fn thousand_concurrent_calls(kind: TransportKind) {
     let (server, client) = start(kind, ServerConfig::default()).await;
-    let requests: Vec<PaymentRequest> = (0..1_000u64)
-        .map(|i| generate(if i % 10 == 0 { Profile::Small } else { Profile::Typical }, 42, i))
-        .collect();
+    let requests: Vec<PaymentRequest> =
+        (0..1_000u64).map(|i| generate(if i % 10 == 0 { Profile::Small } else { Profile::Typical }, 42, i)).collect();
     let replies = join_all(requests.iter().map(|req| client.call(req.clone()))).await;
     let mut ok = 0;
     for (req, reply) in requests.iter().zip(replies) {
@@ -100,10 +97,7 @@ async fn domain_errors_are_rejections_that_name_the_problem_on_every_transport()
 async fn unreachable_server_is_a_connect_error_naming_the_endpoint() {
     for kind in [TransportKind::Tcp, TransportKind::Grpc, TransportKind::Rest, TransportKind::RestH2] {
         let started = Instant::now();
-        let config = ClientConfig {
-            timeout: Duration::from_secs(2),
-            ..ClientConfig::default()
-        };
+        let config = ClientConfig { timeout: Duration::from_secs(2), ..ClientConfig::default() };
         let outcome = match transport::connect(kind, "127.0.0.1:1", &config).await {
             Err(e) => Err(e),
             Ok(client) => client.call(generate(Profile::Small, 1, 0)).await,
@@ -123,10 +117,7 @@ async fn a_slow_server_gives_a_timeout_not_a_hang() {
             ..ServerConfig::default()
         };
         let server = transport::serve(kind, &config).await.expect("server");
-        let client_config = ClientConfig {
-            timeout: Duration::from_millis(200),
-            ..ClientConfig::default()
-        };
+        let client_config = ClientConfig { timeout: Duration::from_millis(200), ..ClientConfig::default() };
         let client = transport::connect(kind, server.endpoint(), &client_config).await.expect("client");
         let err = client.call(generate(Profile::Small, 1, 0)).await.expect_err("must time out");
         assert_eq!(err.kind(), "timeout", "{kind}: {err}");
@@ -151,10 +142,7 @@ async fn post(endpoint: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_
 
 #[tokio::test]
 async fn rest_bad_input_gets_json_errors_and_the_server_keeps_serving() {
-    let config = ServerConfig {
-        max_body_bytes: 64 * 1024,
-        ..ServerConfig::default()
-    };
+    let config = ServerConfig { max_body_bytes: 64 * 1024, ..ServerConfig::default() };
     let (server, client) = start(TransportKind::Rest, config).await;
     let endpoint = server.endpoint().to_owned();
 
@@ -239,18 +227,13 @@ async fn raw_grpc_call(endpoint: &str, body: Vec<u8>) -> Result<Bytes, tonic::St
     let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(usize::MAX);
     grpc.ready().await.expect("ready");
     let path = http::uri::PathAndQuery::from_static("/payment.v1.PaymentService/Authorize");
-    grpc.unary(tonic::Request::new(Bytes::from(body)), path, RawCodec)
-        .await
-        .map(|r| r.into_inner())
+    grpc.unary(tonic::Request::new(Bytes::from(body)), path, RawCodec).await.map(|r| r.into_inner())
 }
 
 #[tokio::test]
 async fn grpc_bad_input_gets_status_codes_and_the_server_keeps_serving() {
     for kind in [TransportKind::Grpc, TransportKind::GrpcJson] {
-        let config = ServerConfig {
-            max_body_bytes: 64 * 1024,
-            ..ServerConfig::default()
-        };
+        let config = ServerConfig { max_body_bytes: 64 * 1024, ..ServerConfig::default() };
         let (server, client) = start(kind, config).await;
         let endpoint = server.endpoint().to_owned();
 

@@ -124,7 +124,11 @@ fn run_writes_results_with_unavailable_broker_recorded() {
     assert_eq!(tcp.status, ArmStatus::Ran);
     assert_eq!(tcp.points.len(), 2);
     for m in tcp.points.iter().flat_map(|p| &p.repetitions) {
-        assert!(m.accounting.balances() && m.accounting.sent > 0 && m.accounting.ok == m.accounting.sent, "{:?}", m.accounting);
+        assert!(
+            m.accounting.balances() && m.accounting.sent > 0 && m.accounting.ok == m.accounting.sent,
+            "{:?}",
+            m.accounting
+        );
         assert!(m.latency.p50_us > 0.0 && m.latency.p50_us <= m.latency.p99_us && m.latency.p99_us <= m.latency.max_us);
         assert_eq!(m.latency.histogram().unwrap().len(), m.accounting.ok);
         let hop = &m.wire.as_ref().expect("wire bytes").hops[0];

@@ -1,16 +1,16 @@
 //! Load-generator tests: coordinated-omission correction and exact accounting, on in-process
 //! transports (these test the generator, not a network).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use paybench::load::generator::{self, Window};
 use paybench::payload::{self, Profile};
 use paybench::pb::{PaymentRequest, PaymentResponse};
-use paybench::transport::Transport;
 use paybench::transport::inproc;
+use paybench::transport::Transport;
 use paybench::{Error, Result};
 
 /// A server that stalls once: the first call sent after `stall_at` takes `stall` longer; calls in
@@ -48,7 +48,11 @@ const MS: f64 = 1_000.0;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_loop_corrects_coordinated_omission() {
     // 1000 calls/s over one slot (one connection): a 200 ms stall holds back ~200 intended calls.
-    let window = Window { warmup: Duration::from_millis(200), duration: Duration::from_millis(2000), timeout: Duration::from_secs(2) };
+    let window = Window {
+        warmup: Duration::from_millis(200),
+        duration: Duration::from_millis(2000),
+        timeout: Duration::from_secs(2),
+    };
     let client = Arc::new(StallOnce {
         inner: inproc::Client::default(),
         stall_at: Instant::now() + Duration::from_millis(900),
@@ -86,10 +90,18 @@ impl Transport for Flaky {
     async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
         let k = self.next.fetch_add(1, Ordering::Relaxed);
         if k % 5 == 1 {
-            return Err(Error::Call { transport: "flaky", endpoint: "test".into(), message: format!("call {k} dropped") });
+            return Err(Error::Call {
+                transport: "flaky",
+                endpoint: "test".into(),
+                message: format!("call {k} dropped"),
+            });
         }
         if k % 7 == 3 {
-            return Err(Error::Timeout { transport: "flaky", endpoint: "test".into(), after: Duration::from_millis(1) });
+            return Err(Error::Timeout {
+                transport: "flaky",
+                endpoint: "test".into(),
+                after: Duration::from_millis(1),
+            });
         }
         self.inner.call(req).await
     }
@@ -104,7 +116,8 @@ fn expected(n: u64) -> (u64, u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_loop_accounts_every_call() {
     let client = Arc::new(Flaky { inner: inproc::Client::default(), next: AtomicU64::new(0) });
-    let window = Window { warmup: Duration::ZERO, duration: Duration::from_millis(300), timeout: Duration::from_secs(1) };
+    let window =
+        Window { warmup: Duration::ZERO, duration: Duration::from_millis(300), timeout: Duration::from_secs(1) };
     let raw = generator::run_closed(client.clone(), 4, pool(), window, &mut ()).await.unwrap();
     let acc = &raw.recorder.accounting;
     let issued = client.next.load(Ordering::Relaxed);
@@ -119,7 +132,11 @@ async fn closed_loop_accounts_every_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_loop_accounts_every_call_and_excludes_warmup() {
     let client = Arc::new(Flaky { inner: inproc::Client::default(), next: AtomicU64::new(0) });
-    let window = Window { warmup: Duration::from_millis(100), duration: Duration::from_millis(500), timeout: Duration::from_secs(1) };
+    let window = Window {
+        warmup: Duration::from_millis(100),
+        duration: Duration::from_millis(500),
+        timeout: Duration::from_secs(1),
+    };
     let raw = generator::run_open(client.clone(), 2000.0, 8, pool(), window, &mut ()).await.unwrap();
     let acc = &raw.recorder.accounting;
     assert!(acc.balances(), "{acc:?}");

@@ -21,7 +21,9 @@ fn chromium() -> PathBuf {
         return PathBuf::from(path);
     }
     let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|dir| dir.join(name)).find(|p| p.is_file())
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
     });
     found.unwrap_or_else(|| {
         panic!("report_browser: no chromium on PATH (nor PAYBENCH_CHROMIUM); install it with harness/scripts/install-deps.sh (Debian package `chromium`)")
@@ -43,7 +45,14 @@ fn example_results() -> PathBuf {
 /// Runs headless Chromium on `url` with `extra` flags, killing it past the deadline.
 fn run_chromium(extra: &[&str], url: &str, profile_dir: &Path) -> Output {
     let mut child = Command::new(chromium())
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+        ])
         .args(["--disable-component-update", "--disable-sync", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", profile_dir.display()))
         .args(extra)
@@ -135,13 +144,20 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
     let verdict = &verdict[..verdict.find("</table>").expect("verdict table end")];
     let ratio_cells = verdict.matches("x</td>").count();
     assert!(ratio_cells >= 4, "verdict table has {ratio_cells} ratio cells:\n{verdict}");
-    assert!(verdict.contains("p99 latency") && verdict.contains("wire bytes per call"), "verdict rows missing:\n{verdict}");
+    assert!(
+        verdict.contains("p99 latency") && verdict.contains("wire bytes per call"),
+        "verdict rows missing:\n{verdict}"
+    );
 
     let screenshot = workspace().join("target/report-screenshot.png");
     // `target/` may not exist (CARGO_TARGET_DIR elsewhere); chromium does not create folders.
     std::fs::create_dir_all(screenshot.parent().expect("has a parent")).expect("create target/");
     let _ = std::fs::remove_file(&screenshot);
-    let shot = run_chromium(&[&format!("--screenshot={}", screenshot.display()), "--window-size=1400,4000"], &url, &dir.join("profile-shot"));
+    let shot = run_chromium(
+        &[&format!("--screenshot={}", screenshot.display()), "--window-size=1400,4000"],
+        &url,
+        &dir.join("profile-shot"),
+    );
     assert!(shot.status.success(), "chromium --screenshot failed: {}", String::from_utf8_lossy(&shot.stderr));
     let png = std::fs::read(&screenshot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot is {} bytes", png.len());
@@ -153,7 +169,8 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
 fn console_check_catches_an_uncaught_error() {
     let dir = temp_dir("report-browser-negative");
     let page = dir.join("throws.html");
-    std::fs::write(&page, "<!DOCTYPE html><html><body><p>x</p><script>undefinedFunction();</script></body></html>").expect("write page");
+    std::fs::write(&page, "<!DOCTYPE html><html><body><p>x</p><script>undefinedFunction();</script></body></html>")
+        .expect("write page");
     let out = run_chromium(&["--dump-dom"], &format!("file://{}", page.display()), &dir.join("profile"));
     let errors = console_errors(&String::from_utf8_lossy(&out.stderr));
     assert!(errors.iter().any(|l| l.contains("undefinedFunction")), "uncaught error not seen in: {errors:?}");

@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use paybench::codec::{ALL_CODECS, Codec};
+use paybench::codec::{Codec, ALL_CODECS};
 use paybench::criterion_data::{self, Estimate};
-use paybench::payload::{DEFAULT_SEED, Profile, generate};
+use paybench::payload::{generate, Profile, DEFAULT_SEED};
 use paybench::transport::TransportKind;
 
 /// Arguments of `paybench bench-table`.
@@ -64,7 +64,13 @@ fn latency_table(dir: &Path, profile: Profile, baseline: &str) -> anyhow::Result
     println!("| transport | p50 µs (95% CI) | × tcp floor | target | status |");
     println!("|---|---:|---:|---|---|");
     if let Some(pp) = pingpong {
-        println!("| socket-pingpong | {} ({}–{}) | {:.2}x | | |", us(pp.median_ns), us(pp.median_lower_ns), us(pp.median_upper_ns), pp.median_ns / tcp.median_ns);
+        println!(
+            "| socket-pingpong | {} ({}–{}) | {:.2}x | | |",
+            us(pp.median_ns),
+            us(pp.median_lower_ns),
+            us(pp.median_upper_ns),
+            pp.median_ns / tcp.median_ns
+        );
     }
     for kind in TransportKind::ALL {
         let Some(estimate) = read(kind.name())? else { continue };
@@ -108,7 +114,8 @@ fn throughput_table(dir: &Path, profile: Profile, baseline: &str) -> anyhow::Res
     for kind in TransportKind::ALL {
         let mut cells = Vec::new();
         for n in batches {
-            let estimate = criterion_data::read(dir, &format!("throughput-n{n}"), kind.name(), profile.name(), baseline)?;
+            let estimate =
+                criterion_data::read(dir, &format!("throughput-n{n}"), kind.name(), profile.name(), baseline)?;
             cells.push(estimate.map(|e: Estimate| f64::from(n) / (e.median_ns / 1e9)));
         }
         if cells.iter().any(Option::is_some) {
@@ -122,10 +129,8 @@ fn throughput_table(dir: &Path, profile: Profile, baseline: &str) -> anyhow::Res
     println!("| transport | N=1 | N=16 | N=128 |");
     println!("|---|---:|---:|---:|");
     for (kind, cells) in rows {
-        let text: Vec<String> = cells
-            .iter()
-            .map(|c| c.map_or("–".to_owned(), |calls_per_s| format!("{calls_per_s:.0}")))
-            .collect();
+        let text: Vec<String> =
+            cells.iter().map(|c| c.map_or("–".to_owned(), |calls_per_s| format!("{calls_per_s:.0}"))).collect();
         println!("| {} | {} |", kind.name(), text.join(" | "));
     }
     println!();

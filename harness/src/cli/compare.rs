@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use paybench::compare::{self, format, sources, Better, MetricSet, Thresholds};
 use paybench::Error;
-use paybench::compare::{self, Better, MetricSet, Thresholds, format, sources};
 
 /// Exit status when at least one metric regressed.
 pub(crate) const EXIT_REGRESSED: u8 = 1;
@@ -134,15 +134,12 @@ fn gate(args: &Args) -> anyhow::Result<ExitCode> {
     if args.output.is_some() || args.format != Format::Table {
         eprintln!("paybench compare: {}", format::summary_line(&comparison));
     }
-    Ok(if comparison.regressed() {
-        ExitCode::from(EXIT_REGRESSED)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if comparison.regressed() { ExitCode::from(EXIT_REGRESSED) } else { ExitCode::SUCCESS })
 }
 
 fn read_sides(args: &Args) -> anyhow::Result<(MetricSet, MetricSet)> {
-    if let (Some(dir), Some(base), Some(cand)) = (&args.criterion, &args.criterion_baseline, &args.criterion_candidate) {
+    if let (Some(dir), Some(base), Some(cand)) = (&args.criterion, &args.criterion_baseline, &args.criterion_candidate)
+    {
         return Ok((sources::criterion(dir, base)?, sources::criterion(dir, cand)?));
     }
     match (&args.baseline_path, &args.candidate_path) {

@@ -52,9 +52,16 @@ pub(crate) fn runtime(prefix: &str, threads: usize, cpus: Option<CpuList>) -> an
 }
 
 /// One line stating where client and server ran.
-pub(crate) fn describe(external: bool, client: &[usize], server: &[usize], client_threads: usize, server_threads: usize) -> String {
+pub(crate) fn describe(
+    external: bool,
+    client: &[usize],
+    server: &[usize],
+    client_threads: usize,
+    server_threads: usize,
+) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let side = |cpus: &[usize]| if cpus.is_empty() { "unpinned".to_owned() } else { format!("pinned to CPUs {cpus:?}") };
+    let side =
+        |cpus: &[usize]| if cpus.is_empty() { "unpinned".to_owned() } else { format!("pinned to CPUs {cpus:?}") };
     if external {
         format!("client {client_threads} thread(s) {}; server external (--target)", side(client))
     } else {

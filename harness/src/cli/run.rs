@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use paybench::brokers::redact as redact_url;
 use paybench::brokers::Broker;
 use paybench::load::runner::{self, Observer, RunContext};
 use paybench::load::scenario::Scenario;
 use paybench::measure::cpu::{CLIENT_THREAD_PREFIX, SERVER_THREAD_PREFIX};
-use paybench::brokers::redact as redact_url;
 use paybench::measure::env;
 use paybench::payload::Profile;
 use paybench::results::{ArmResult, ArmStatus, RunResults, RunSettings, SCHEMA_VERSION};
@@ -70,7 +70,13 @@ impl Args {
     fn settings(&self) -> RunSettings {
         let client_cpus = self.client_cpus.clone().unwrap_or_default().0;
         let server_cpus = self.server_cpus.clone().unwrap_or_default().0;
-        let placement = pinning::describe(self.target.is_some(), &client_cpus, &server_cpus, self.client_threads, self.server_threads);
+        let placement = pinning::describe(
+            self.target.is_some(),
+            &client_cpus,
+            &server_cpus,
+            self.client_threads,
+            self.server_threads,
+        );
         RunSettings {
             target: self.target.clone(),
             amqp_url: Some(redact_url(&self.amqp_url)),
@@ -117,12 +123,14 @@ impl Observer for Bars {
 }
 
 fn windows(s: &Scenario) -> u64 {
-    let sweep_steps = s.sweep.map_or(0, |w| ((w.max_rate_per_s / w.start_rate_per_s).ln() / w.step_factor.ln()).floor() as u64 + 1);
+    let sweep_steps =
+        s.sweep.map_or(0, |w| ((w.max_rate_per_s / w.start_rate_per_s).ln() / w.step_factor.ln()).floor() as u64 + 1);
     (s.transports.len() * s.profiles.len()) as u64 * u64::from(s.repetitions) * (s.load.len() as u64 + sweep_steps)
 }
 
 fn load_scenarios(args: &Args) -> anyhow::Result<Vec<Scenario>> {
-    let paths = if args.scenarios.is_empty() { vec![PathBuf::from("scenarios/quick.toml")] } else { args.scenarios.clone() };
+    let paths =
+        if args.scenarios.is_empty() { vec![PathBuf::from("scenarios/quick.toml")] } else { args.scenarios.clone() };
     let mut out = Vec::new();
     for path in &paths {
         let s = Scenario::load(path)?.filtered(args.transports.as_deref(), args.profiles.as_deref());
@@ -140,7 +148,11 @@ fn load_scenarios(args: &Args) -> anyhow::Result<Vec<Scenario>> {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let scenarios = load_scenarios(&args)?;
     let started_at = now_rfc3339();
-    let run_id = format!("{}-{}", started_at.replace([':', '-'], "").replace('T', "-").trim_end_matches('Z').split('.').next().unwrap_or("run"), scenarios[0].name);
+    let run_id = format!(
+        "{}-{}",
+        started_at.replace([':', '-'], "").replace('T', "-").trim_end_matches('Z').split('.').next().unwrap_or("run"),
+        scenarios[0].name
+    );
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&run_id));
     let client_rt = pinning::runtime(CLIENT_THREAD_PREFIX, args.client_threads, args.client_cpus.clone())?;
     let server_rt = match args.target {
@@ -157,9 +169,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         kafka_brokers: args.kafka_brokers.clone(),
     };
     let estimate: f64 = scenarios.iter().map(Scenario::estimated_seconds).sum();
-    eprintln!("paybench run {run_id}: {} scenario(s), about {estimate:.0} s of load; writing {}", scenarios.len(), out.display());
+    eprintln!(
+        "paybench run {run_id}: {} scenario(s), about {estimate:.0} s of load; writing {}",
+        scenarios.len(),
+        out.display()
+    );
     let bar = ProgressBar::new(scenarios.iter().map(windows).sum());
-    bar.set_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} windows  {msg}")?.progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} windows  {msg}")?.progress_chars("=> "),
+    );
     bar.enable_steady_tick(Duration::from_millis(200));
     let obs = Bars { bar: bar.clone() };
     let mut arms = Vec::new();
@@ -193,8 +211,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     print!("{}", super::run_table::render(&results.arms));
     println!("\nwrote {}/results.json and results.csv", out.display());
     // Report (paybench::report): report.html and summary.md beside results.json; a report failure only warns, the run is kept.
-    match paybench::report::write(&out, std::path::Path::new(paybench::report::DEFAULT_CRITERION_DIR)) { Ok(w) => println!("wrote {}", w.html.display()), Err(e) => eprintln!("report: {e}") }
-    let unavailable: Vec<&ArmResult> = results.arms.iter().filter(|a| matches!(a.status, ArmStatus::Unavailable { .. })).collect();
+    match paybench::report::write(&out, std::path::Path::new(paybench::report::DEFAULT_CRITERION_DIR)) {
+        Ok(w) => println!("wrote {}", w.html.display()),
+        Err(e) => eprintln!("report: {e}"),
+    }
+    let unavailable: Vec<&ArmResult> =
+        results.arms.iter().filter(|a| matches!(a.status, ArmStatus::Unavailable { .. })).collect();
     if !unavailable.is_empty() {
         println!("{} arm(s) did not run (see table above and `status` in results.json)", unavailable.len());
     }
@@ -221,7 +243,10 @@ fn unbalanced_windows(arms: &[ArmResult]) -> Vec<String> {
         }
         for run in arm.sweep.iter().flat_map(|s| &s.repetitions) {
             for m in run.steps.iter().filter(|m| !m.accounting.balances()) {
-                bad.push(format!("{name} sweep repetition {} step {:?}/s: {:?}", run.repetition, m.offered_rate_per_s, m.accounting));
+                bad.push(format!(
+                    "{name} sweep repetition {} step {:?}/s: {:?}",
+                    run.repetition, m.offered_rate_per_s, m.accounting
+                ));
             }
         }
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use paybench::codec::Codec;
 use paybench::measure::cpu::SERVER_THREAD_PREFIX;
-use paybench::payload::{self, DEFAULT_SEED, Profile};
+use paybench::payload::{self, Profile, DEFAULT_SEED};
 use paybench::payment::PaymentService;
 use paybench::transport::{self, ServerConfig, TransportKind};
 

@@ -9,8 +9,8 @@
 use std::marker::PhantomData;
 
 use bytes::{Buf, BufMut};
-use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::Status;
 
 /// Protobuf over gRPC, with parse errors reported as `INVALID_ARGUMENT`.
 #[derive(Debug, Clone, Copy)]
@@ -84,8 +84,7 @@ impl<T: prost::Message> Encoder for Half<Proto, T> {
     type Error = Status;
 
     fn encode(&mut self, item: T, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(buf)
-            .map_err(|e| Status::internal(format!("protobuf encode: {e}")))
+        item.encode(buf).map_err(|e| Status::internal(format!("protobuf encode: {e}")))
     }
 }
 
@@ -94,9 +93,7 @@ impl<U: prost::Message + Default> Decoder for Half<Proto, U> {
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        U::decode(buf)
-            .map(Some)
-            .map_err(|e| Status::invalid_argument(format!("malformed protobuf body: {e}")))
+        U::decode(buf).map(Some).map_err(|e| Status::invalid_argument(format!("malformed protobuf body: {e}")))
     }
 }
 

@@ -3,8 +3,8 @@
 
 /// `Option<prost_types::Timestamp>` as an RFC 3339 string (`"2026-01-01T00:00:00Z"`), or `null`.
 pub mod timestamp {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
-    use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+    use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
     /// Serializes the timestamp as an RFC 3339 string.
     pub fn serialize<S: Serializer>(value: &Option<prost_types::Timestamp>, s: S) -> Result<S::Ok, S::Error> {
@@ -25,10 +25,7 @@ pub mod timestamp {
         };
         let dt = OffsetDateTime::parse(&text, &Rfc3339)
             .map_err(|e| D::Error::custom(format!("timestamp {text:?} is not RFC 3339: {e}")))?;
-        Ok(Some(prost_types::Timestamp {
-            seconds: dt.unix_timestamp(),
-            nanos: dt.nanosecond() as i32,
-        }))
+        Ok(Some(prost_types::Timestamp { seconds: dt.unix_timestamp(), nanos: dt.nanosecond() as i32 }))
     }
 }
 
@@ -37,7 +34,7 @@ macro_rules! enum_as_word {
     ($module:ident, $enum:ty, $prefix:literal) => {
         #[doc = concat!("`", stringify!($enum), "` as a lowercase word without the `", $prefix, "` prefix.")]
         pub mod $module {
-            use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+            use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
 
             /// Writes the enum's lowercase name.
             pub fn serialize<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {

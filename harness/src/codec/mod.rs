@@ -94,10 +94,7 @@ impl Codec {
     }
 
     fn error(self, e: impl fmt::Display) -> Error {
-        Error::Codec {
-            codec: self.name(),
-            message: format!("malformed {} body: {e}", self.name()),
-        }
+        Error::Codec { codec: self.name(), message: format!("malformed {} body: {e}", self.name()) }
     }
 }
 
@@ -138,7 +135,7 @@ impl FromStr for Codec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::{Profile, generate};
+    use crate::payload::{generate, Profile};
     use crate::payment::process;
 
     #[test]
@@ -174,10 +171,7 @@ mod tests {
         assert!(err.starts_with("json: malformed json body"), "{err}");
         let err = Codec::Protobuf.decode_request(&[0xff, 0xff, 0xff]).unwrap_err().to_string();
         assert!(err.starts_with("protobuf: malformed protobuf body"), "{err}");
-        let err = Codec::Json
-            .decode_request(br#"{"paymentId":"p","bogus":1}"#)
-            .unwrap_err()
-            .to_string();
+        let err = Codec::Json.decode_request(br#"{"paymentId":"p","bogus":1}"#).unwrap_err().to_string();
         assert!(err.contains("bogus"), "{err}");
     }
 

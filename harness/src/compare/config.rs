@@ -34,13 +34,7 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self {
-            latency_pct: 10.0,
-            throughput_pct: 10.0,
-            bytes_pct: 1.0,
-            cpu_pct: 10.0,
-            instructions_pct: 2.0,
-        }
+        Self { latency_pct: 10.0, throughput_pct: 10.0, bytes_pct: 1.0, cpu_pct: 10.0, instructions_pct: 2.0 }
     }
 }
 
@@ -65,10 +59,8 @@ impl Thresholds {
 
     /// Parses the TOML text of a config file; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        let file: File = toml::from_str(text).map_err(|e| Error::Input {
-            path: origin.to_owned(),
-            message: format!("invalid compare config: {e}"),
-        })?;
+        let file: File = toml::from_str(text)
+            .map_err(|e| Error::Input { path: origin.to_owned(), message: format!("invalid compare config: {e}") })?;
         let t = file.thresholds;
         for (key, value) in [
             ("latency_pct", t.latency_pct),

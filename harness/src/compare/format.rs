@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use super::{Better, Comparison, Row, Verdict};
 
@@ -155,15 +155,27 @@ pub fn github_action_benchmark(c: &Comparison, better: Better) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Metric, MetricClass, MetricSet, Thresholds, compare};
+    use super::super::{compare, Metric, MetricClass, MetricSet, Thresholds};
     use super::*;
 
     fn comparison() -> Comparison {
         let set = |source: &str, ir: f64, rps: f64| MetricSet {
             source: source.into(),
             metrics: vec![
-                Metric::from_samples("codec::encode.json_small", MetricClass::Instructions, "instructions", Better::Lower, vec![ir]),
-                Metric::from_samples("grpc/calls_per_s", MetricClass::Throughput, "1/s", Better::Higher, vec![rps, rps + 10.0]),
+                Metric::from_samples(
+                    "codec::encode.json_small",
+                    MetricClass::Instructions,
+                    "instructions",
+                    Better::Lower,
+                    vec![ir],
+                ),
+                Metric::from_samples(
+                    "grpc/calls_per_s",
+                    MetricClass::Throughput,
+                    "1/s",
+                    Better::Higher,
+                    vec![rps, rps + 10.0],
+                ),
             ],
             ..Default::default()
         };

@@ -88,22 +88,19 @@ pub struct Metric {
 
 impl Metric {
     /// A metric from plain repetitions.
-    pub fn from_samples(name: impl Into<String>, class: MetricClass, unit: &str, better: Better, samples: Vec<f64>) -> Self {
-        Self {
-            name: name.into(),
-            class,
-            unit: unit.to_owned(),
-            better,
-            samples,
-            interval: None,
-            point: None,
-        }
+    pub fn from_samples(
+        name: impl Into<String>,
+        class: MetricClass,
+        unit: &str,
+        better: Better,
+        samples: Vec<f64>,
+    ) -> Self {
+        Self { name: name.into(), class, unit: unit.to_owned(), better, samples, interval: None, point: None }
     }
 
     /// The value compared: the source's point estimate, or the mean of the samples.
     pub fn value(&self) -> f64 {
-        self.point
-            .unwrap_or_else(|| self.samples.iter().sum::<f64>() / self.samples.len().max(1) as f64)
+        self.point.unwrap_or_else(|| self.samples.iter().sum::<f64>() / self.samples.len().max(1) as f64)
     }
 
     /// The noise interval: the source's confidence interval, or min..max across repetitions.
@@ -111,7 +108,11 @@ impl Metric {
         self.interval.unwrap_or_else(|| {
             let lo = self.samples.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = self.samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            if lo.is_finite() { (lo, hi) } else { (self.value(), self.value()) }
+            if lo.is_finite() {
+                (lo, hi)
+            } else {
+                (self.value(), self.value())
+            }
         })
     }
 }
@@ -211,16 +212,18 @@ pub fn compare(baseline: &MetricSet, candidate: &MetricSet, thresholds: &Thresho
         if cand.class != base.class || cand.unit != base.unit {
             return Err(Error::BaselineMismatch(format!(
                 "metric {:?} is {} in {} of {} but {} in {} of {}",
-                base.name, base.unit, base.class.name(), baseline.source, cand.unit, cand.class.name(), candidate.source
+                base.name,
+                base.unit,
+                base.class.name(),
+                baseline.source,
+                cand.unit,
+                cand.class.name(),
+                candidate.source
             )));
         }
         rows.push(row(base, cand, thresholds.pct(base.class)));
     }
-    Ok(Comparison {
-        baseline_source: baseline.source.clone(),
-        candidate_source: candidate.source.clone(),
-        rows,
-    })
+    Ok(Comparison { baseline_source: baseline.source.clone(), candidate_source: candidate.source.clone(), rows })
 }
 
 /// The verdict for one metric; see the module docs for the rule.
@@ -234,7 +237,8 @@ pub fn verdict(base: &Metric, cand: &Metric, threshold_pct: f64) -> Verdict {
         Better::Higher => (change_pct < 0.0, cand_hi < base_lo, cand_lo > base_hi),
     };
     let beyond_threshold = change_pct.abs() > threshold_pct;
-    let single_samples = base.interval.is_none() && cand.interval.is_none() && base.samples.len() <= 1 && cand.samples.len() <= 1;
+    let single_samples =
+        base.interval.is_none() && cand.interval.is_none() && base.samples.len() <= 1 && cand.samples.len() <= 1;
     match (beyond_threshold, worse) {
         (true, true) if single_samples || beyond_noise_worse => Verdict::Regressed,
         (true, false) if single_samples || beyond_noise_better => Verdict::Improved,
@@ -300,12 +304,7 @@ fn check_same_subject(baseline: &MetricSet, candidate: &MetricSet) -> Result<()>
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::BaselineMismatch(format!(
-            "{} vs {}: {}",
-            baseline.source,
-            candidate.source,
-            problems.join("; ")
-        )))
+        Err(Error::BaselineMismatch(format!("{} vs {}: {}", baseline.source, candidate.source, problems.join("; "))))
     }
 }
 
@@ -335,8 +334,20 @@ mod tests {
 
     #[test]
     fn higher_is_better_flips_the_direction() {
-        let base = Metric::from_samples("grpc/calls_per_s", MetricClass::Throughput, "calls/s", Better::Higher, vec![1000.0, 1010.0]);
-        let cand = Metric::from_samples("grpc/calls_per_s", MetricClass::Throughput, "calls/s", Better::Higher, vec![800.0, 805.0]);
+        let base = Metric::from_samples(
+            "grpc/calls_per_s",
+            MetricClass::Throughput,
+            "calls/s",
+            Better::Higher,
+            vec![1000.0, 1010.0],
+        );
+        let cand = Metric::from_samples(
+            "grpc/calls_per_s",
+            MetricClass::Throughput,
+            "calls/s",
+            Better::Higher,
+            vec![800.0, 805.0],
+        );
         assert_eq!(verdict(&base, &cand, 10.0), Verdict::Regressed);
     }
 
@@ -350,11 +361,7 @@ mod tests {
 
     #[test]
     fn mismatched_sets_name_what_differs() {
-        let mut base = MetricSet {
-            source: "a.json".into(),
-            metrics: vec![latency(&[1.0])],
-            ..Default::default()
-        };
+        let mut base = MetricSet { source: "a.json".into(), metrics: vec![latency(&[1.0])], ..Default::default() };
         base.context.insert("scenario".into(), "quick".into());
         let mut cand = base.clone();
         cand.source = "b.json".into();

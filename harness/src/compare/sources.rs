@@ -23,10 +23,7 @@ use crate::{Error, Result};
 pub const INSTRUCTIONS_FORMAT: &str = "paybench-instructions/1";
 
 fn input_error(path: &Path, message: impl Into<String>) -> Error {
-    Error::Input {
-        path: path.display().to_string(),
-        message: message.into(),
-    }
+    Error::Input { path: path.display().to_string(), message: message.into() }
 }
 
 /// A missing input is a missing baseline (its own exit code); other I/O failures are errors.
@@ -85,11 +82,7 @@ pub fn criterion(dir: &Path, baseline: &str) -> Result<MetricSet> {
     for file in files {
         metrics.push(criterion_metric(dir, &file)?);
     }
-    Ok(MetricSet {
-        source: format!("{} (baseline {baseline})", dir.display()),
-        context: context("criterion"),
-        metrics,
-    })
+    Ok(MetricSet { source: format!("{} (baseline {baseline})", dir.display()), context: context("criterion"), metrics })
 }
 
 fn criterion_metric(root: &Path, file: &Path) -> Result<Metric> {
@@ -126,16 +119,10 @@ fn instructions(value: &Value, path: &Path) -> Result<MetricSet> {
         .ok_or_else(|| input_error(path, "no \"instructions\" object"))?;
     let mut metrics = Vec::with_capacity(counts.len());
     for (name, count) in counts {
-        let count = count
-            .as_f64()
-            .ok_or_else(|| input_error(path, format!("instructions.{name} is not a number")))?;
+        let count = count.as_f64().ok_or_else(|| input_error(path, format!("instructions.{name} is not a number")))?;
         metrics.push(instruction_metric(name, count));
     }
-    Ok(MetricSet {
-        source: path.display().to_string(),
-        context: context("instructions"),
-        metrics,
-    })
+    Ok(MetricSet { source: path.display().to_string(), context: context("instructions"), metrics })
 }
 
 fn instruction_metric(name: &str, count: f64) -> Metric {
@@ -147,10 +134,7 @@ fn instruction_metric(name: &str, count: f64) -> Metric {
 /// `--save-summary` (or `GUNGRAUN_SAVE_SUMMARY=json`). Bench ids are `<group>::<function>.<id>`.
 pub fn gungraun(dir: &Path) -> Result<MetricSet> {
     let files = files_or_mismatch(dir, "summary.json", None, || {
-        format!(
-            "no gungraun summary.json under {} (run the benches with GUNGRAUN_SAVE_SUMMARY=json)",
-            dir.display()
-        )
+        format!("no gungraun summary.json under {} (run the benches with GUNGRAUN_SAVE_SUMMARY=json)", dir.display())
     })?;
     let mut metrics = Vec::with_capacity(files.len());
     for file in &files {
@@ -158,15 +142,16 @@ pub fn gungraun(dir: &Path) -> Result<MetricSet> {
         let (name, ir) = gungraun_instructions(&summary).map_err(|message| input_error(file, message))?;
         metrics.push(instruction_metric(&name, ir));
     }
-    Ok(MetricSet {
-        source: dir.display().to_string(),
-        context: context("instructions"),
-        metrics,
-    })
+    Ok(MetricSet { source: dir.display().to_string(), context: context("instructions"), metrics })
 }
 
 /// [`find_files`], sorted; none found is a missing baseline, described by `missing`.
-fn files_or_mismatch(dir: &Path, file_name: &str, parent_name: Option<&str>, missing: impl FnOnce() -> String) -> Result<Vec<PathBuf>> {
+fn files_or_mismatch(
+    dir: &Path,
+    file_name: &str,
+    parent_name: Option<&str>,
+    missing: impl FnOnce() -> String,
+) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     find_files(dir, file_name, parent_name, &mut files)?;
     files.sort();
@@ -212,11 +197,8 @@ fn gungraun_instructions(summary: &Value) -> std::result::Result<(String, f64), 
 
 /// Writes an instruction baseline file from a metric set (as read by [`gungraun`]).
 pub fn instructions_json(set: &MetricSet) -> Value {
-    let counts: serde_json::Map<String, Value> = set
-        .metrics
-        .iter()
-        .map(|m| (m.name.clone(), Value::from(m.value().round() as u64)))
-        .collect();
+    let counts: serde_json::Map<String, Value> =
+        set.metrics.iter().map(|m| (m.name.clone(), Value::from(m.value().round() as u64))).collect();
     serde_json::json!({
         "format": INSTRUCTIONS_FORMAT,
         "tool": "gungraun (valgrind callgrind), Ir = instructions executed",
@@ -253,12 +235,14 @@ pub fn results_json(results: &RunResults, path: &Path) -> MetricSet {
             point_metrics(&prefix, point, &mut metrics);
         }
         if let Some(sweep) = &arm.sweep {
-            let samples: Vec<f64> = sweep
-                .repetitions
-                .iter()
-                .map(|run| run.max_sustainable_rate_per_s.unwrap_or(0.0))
-                .collect();
-            push(&mut metrics, format!("{arm_name}/sweep/max_sustainable_rate_per_s"), MetricClass::Throughput, samples);
+            let samples: Vec<f64> =
+                sweep.repetitions.iter().map(|run| run.max_sustainable_rate_per_s.unwrap_or(0.0)).collect();
+            push(
+                &mut metrics,
+                format!("{arm_name}/sweep/max_sustainable_rate_per_s"),
+                MetricClass::Throughput,
+                samples,
+            );
         }
     }
     transports.sort_unstable();
@@ -267,15 +251,12 @@ pub fn results_json(results: &RunResults, path: &Path) -> MetricSet {
     let mut ctx = context("results");
     ctx.insert("scenario".to_owned(), scenarios.join(","));
     ctx.insert("transports".to_owned(), transports.join(","));
-    MetricSet {
-        source: path.display().to_string(),
-        context: ctx,
-        metrics,
-    }
+    MetricSet { source: path.display().to_string(), context: ctx, metrics }
 }
 
 fn point_metrics(prefix: &str, point: &PointResult, metrics: &mut Vec<Metric>) {
-    let per_rep = |f: &dyn Fn(&Measurement) -> Option<f64>| -> Vec<f64> { point.repetitions.iter().filter_map(f).collect() };
+    let per_rep =
+        |f: &dyn Fn(&Measurement) -> Option<f64>| -> Vec<f64> { point.repetitions.iter().filter_map(f).collect() };
     let hop_bytes = |hop: &'static str, sent: bool| {
         per_rep(&move |m| {
             let h = m.wire.as_ref()?.hops.iter().find(|h| h.hop == hop)?;
@@ -340,7 +321,10 @@ mod tests {
         assert_eq!(metric.samples, expected);
         assert_eq!((metric.class, metric.better), (MetricClass::Latency, Better::Lower));
         assert!(set.context["transports"].split(',').any(|t| t == "tcp"), "{:?}", set.context);
-        let bytes = set.metrics.iter().find(|m| m.name.starts_with(&format!("{}/tcp/", tcp.scenario)) && m.class == MetricClass::Bytes);
+        let bytes = set
+            .metrics
+            .iter()
+            .find(|m| m.name.starts_with(&format!("{}/tcp/", tcp.scenario)) && m.class == MetricClass::Bytes);
         assert!(bytes.is_some_and(|m| m.samples.iter().all(|b| *b > 0.0)), "tcp wire bytes are measured");
     }
 

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::results::stats::new_histogram;
@@ -250,13 +250,8 @@ pub async fn run_open<T: Transport + 'static>(
     let (warm_alive, mut warm_done) = mpsc::channel::<()>(1);
     let (alive, mut all_done) = mpsc::channel::<()>(1);
     let (go, go_at) = std::sync::mpsc::channel::<Instant>();
-    let dispatcher = Dispatcher {
-        runtime: tokio::runtime::Handle::current(),
-        client,
-        pool,
-        shared: shared.clone(),
-        interval,
-    };
+    let dispatcher =
+        Dispatcher { runtime: tokio::runtime::Handle::current(), client, pool, shared: shared.clone(), interval };
     let thread = std::thread::Builder::new()
         .name(format!("{}-dispatch", crate::measure::cpu::CLIENT_THREAD_PREFIX))
         .spawn(move || {

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 
+use crate::brokers::redact as redact_url;
 use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
 use crate::load::scenario::{LoadSpec, Scenario};
 use crate::measure::cpu::{self, CpuSnapshot, CpuSources};
-use crate::brokers::redact as redact_url;
 use crate::measure::wire::{PortSnapshot, WireProbe};
 use crate::payload::{self, Profile};
 use crate::payment::PaymentService;
@@ -24,13 +24,12 @@ use crate::results::{
 };
 use crate::transport::{self, AnyClient, ClientConfig, ServerConfig, Transport, TransportKind};
 use crate::transport::{amqp, kafka};
-use crate::{Error, Result, brokers};
+use crate::{brokers, Error, Result};
 
 /// Distinct prebuilt requests each arm cycles through (built before timing starts).
 const REQUEST_POOL: u64 = 64;
 /// Client CPU at or above this share of its threads means the generator was saturated.
 const CLIENT_SATURATED_SHARE: f64 = 0.95;
-
 
 /// Progress events for the terminal (the CLI draws them with indicatif).
 pub trait Observer {
@@ -71,7 +70,13 @@ struct Arm {
 }
 
 /// Runs one scenario arm (transport × profile) end to end.
-pub fn run_arm(ctx: &RunContext, scenario: &Scenario, kind: TransportKind, profile: Profile, obs: &dyn Observer) -> ArmResult {
+pub fn run_arm(
+    ctx: &RunContext,
+    scenario: &Scenario,
+    kind: TransportKind,
+    profile: Profile,
+    obs: &dyn Observer,
+) -> ArmResult {
     let label = format!("{}/{kind}/{profile}", scenario.name);
     let endpoint = endpoint_for(ctx, kind);
     let mut result = ArmResult {
@@ -135,7 +140,13 @@ fn endpoint_for(ctx: &RunContext, kind: TransportKind) -> String {
 
 type Started = (Option<transport::ServerHandle>, Arm, String);
 
-fn start_arm(ctx: &RunContext, scenario: &Scenario, kind: TransportKind, profile: Profile, endpoint: &str) -> Result<Started> {
+fn start_arm(
+    ctx: &RunContext,
+    scenario: &Scenario,
+    kind: TransportKind,
+    profile: Profile,
+    endpoint: &str,
+) -> Result<Started> {
     let service = PaymentService::with_service_time(Duration::from_micros(scenario.service_time_us));
     let (server, endpoint) = match (&ctx.server, &ctx.target) {
         (Some(rt), None) => {
@@ -207,13 +218,7 @@ fn broker_meta(ctx: &RunContext, kind: TransportKind, endpoint: &str) -> Option<
         brokers::Broker::Kafka => kafka::Config::from_env().map(|c| c.latency_settings()),
     }
     .unwrap_or_default();
-    Some(BrokerMeta {
-        transport: kind,
-        implementation,
-        version,
-        endpoint: redact_url(endpoint),
-        settings,
-    })
+    Some(BrokerMeta { transport: kind, implementation, version, endpoint: redact_url(endpoint), settings })
 }
 
 /// The broker's pid for CPU per call: the suite's own local broker process; a remote broker has no
@@ -349,7 +354,15 @@ fn failed_measurement(e: &Error, repetition: u32) -> Measurement {
     }
 }
 
-fn timed_window(label: &str, load: LoadSpec, window: Window, rep: u32, arm: &Arm, ctx: &RunContext, obs: &dyn Observer) -> Measurement {
+fn timed_window(
+    label: &str,
+    load: LoadSpec,
+    window: Window,
+    rep: u32,
+    arm: &Arm,
+    ctx: &RunContext,
+    obs: &dyn Observer,
+) -> Measurement {
     let what = format!("{label} {} rep {}", load.label(), rep + 1);
     obs.window_started(&what, window.warmup + window.duration);
     let m = measure(arm, &ctx.client, load, window, rep).unwrap_or_else(|e| failed_measurement(&e, rep));
@@ -357,17 +370,32 @@ fn timed_window(label: &str, load: LoadSpec, window: Window, rep: u32, arm: &Arm
     m
 }
 
-fn run_point(ctx: &RunContext, s: &Scenario, arm: &Arm, load: LoadSpec, label: &str, obs: &dyn Observer) -> PointResult {
+fn run_point(
+    ctx: &RunContext,
+    s: &Scenario,
+    arm: &Arm,
+    load: LoadSpec,
+    label: &str,
+    obs: &dyn Observer,
+) -> PointResult {
     let window = Window {
         warmup: Duration::from_millis(s.warmup_ms),
         duration: Duration::from_millis(s.duration_ms),
         timeout: Duration::from_millis(s.timeout_ms),
     };
-    let repetitions: Vec<_> = (0..s.repetitions).map(|rep| timed_window(label, load, window, rep, arm, ctx, obs)).collect();
+    let repetitions: Vec<_> =
+        (0..s.repetitions).map(|rep| timed_window(label, load, window, rep, arm, ctx, obs)).collect();
     PointResult { load, summary: summarize(&repetitions), repetitions }
 }
 
-fn run_sweep(ctx: &RunContext, s: &Scenario, arm: &Arm, spec: crate::load::scenario::SweepSpec, label: &str, obs: &dyn Observer) -> SweepResult {
+fn run_sweep(
+    ctx: &RunContext,
+    s: &Scenario,
+    arm: &Arm,
+    spec: crate::load::scenario::SweepSpec,
+    label: &str,
+    obs: &dyn Observer,
+) -> SweepResult {
     let window = Window {
         warmup: Duration::from_millis(spec.step_warmup_ms),
         duration: Duration::from_millis(spec.step_duration_ms),
@@ -376,7 +404,12 @@ fn run_sweep(ctx: &RunContext, s: &Scenario, arm: &Arm, spec: crate::load::scena
     let slo_p99_us = spec.slo_p99_ms * 1_000.0;
     let repetitions: Vec<SweepRun> = (0..s.repetitions)
         .map(|rep| {
-            let mut run = SweepRun { repetition: rep, steps: Vec::new(), max_sustainable_rate_per_s: None, stop_reason: "max_rate".into() };
+            let mut run = SweepRun {
+                repetition: rep,
+                steps: Vec::new(),
+                max_sustainable_rate_per_s: None,
+                stop_reason: "max_rate".into(),
+            };
             let mut rate = spec.start_rate_per_s;
             while rate <= spec.max_rate_per_s * (1.0 + 1e-9) {
                 let load = LoadSpec::Open { rate_per_s: rate.round(), max_in_flight: spec.max_in_flight };
@@ -393,7 +426,8 @@ fn run_sweep(ctx: &RunContext, s: &Scenario, arm: &Arm, spec: crate::load::scena
             run
         })
         .collect();
-    let max_sustainable_rate_per_s = Spread::of(repetitions.iter().map(|r| r.max_sustainable_rate_per_s.unwrap_or(0.0)));
+    let max_sustainable_rate_per_s =
+        Spread::of(repetitions.iter().map(|r| r.max_sustainable_rate_per_s.unwrap_or(0.0)));
     SweepResult { slo_p99_us, repetitions, max_sustainable_rate_per_s }
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::payload::{DEFAULT_SEED, Profile};
+use crate::payload::{Profile, DEFAULT_SEED};
 use crate::transport::TransportKind;
 use crate::{Error, Result};
 
@@ -125,7 +125,8 @@ fn invalid(path: &Path, field: &str, allowed: &str, got: impl std::fmt::Debug) -
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read scenario {}", path.display()), e))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io(format!("read scenario {}", path.display()), e))?;
         Self::parse(&text, path)
     }
 

@@ -31,7 +31,11 @@ fn task_cpu_ns(task: &Path) -> Option<u64> {
 fn clock_ticks_per_s() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as u64 } else { 100 }
+    if ticks > 0 {
+        ticks as u64
+    } else {
+        100
+    }
 }
 
 fn sum_tasks(proc_dir: &Path, keep: impl Fn(&str) -> bool) -> Option<u64> {

@@ -19,15 +19,16 @@ fn git_commit() -> String {
         return "unknown".to_owned();
     };
     let dirty = command_line("git", &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    if dirty { format!("{commit}+dirty") } else { commit }
+    if dirty {
+        format!("{commit}+dirty")
+    } else {
+        commit
+    }
 }
 
 fn cpu_model() -> Option<String> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    info.lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_owned())
+    info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_owned())
 }
 
 /// Collects the environment; `brokers` come from the arms that connected to one.
@@ -44,4 +45,3 @@ pub fn collect(brokers: Vec<BrokerMeta>) -> Environment {
         brokers,
     }
 }
-

@@ -111,7 +111,13 @@ fn owner_pid(line: &str) -> Option<u32> {
 }
 
 /// The sockets of one hop between two snapshots, summed.
-fn hop_delta(name: &str, port: u16, before: &PortSnapshot, after: &PortSnapshot, keep: impl Fn(&str) -> bool) -> HopBytes {
+fn hop_delta(
+    name: &str,
+    port: u16,
+    before: &PortSnapshot,
+    after: &PortSnapshot,
+    keep: impl Fn(&str) -> bool,
+) -> HopBytes {
     let mut h = HopBytes {
         hop: name.to_owned(),
         port,

@@ -9,8 +9,8 @@ use hdrhistogram::Histogram;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::CriterionFigures;
 use super::verdict::{self, Section};
+use super::CriterionFigures;
 use crate::codec::ALL_CODECS;
 use crate::load::scenario::LoadSpec;
 use crate::results::{ArmResult, ArmStatus, Measurement, Spread};
@@ -57,7 +57,8 @@ pub fn transport_color(kind: TransportKind) -> RGBColor {
     PALETTE[index]
 }
 
-const SERIES_COLORS: [RGBColor; 4] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
+const SERIES_COLORS: [RGBColor; 4] =
+    [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
 
 /// The label of an arm in legends: the transport, and for brokers the implementation and version.
 pub fn arm_label(arm: &ArmResult) -> String {
@@ -108,7 +109,8 @@ fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 /// Draws a [`LineSpec`]; `None` when it has no point.
 pub fn line_chart(spec: &LineSpec<'_>) -> Result<Option<String>> {
     let points = || spec.series.iter().flat_map(|s| s.segments.iter().flatten());
-    let (Some((x_lo, x_hi)), Some((y_lo, y_hi))) = (bounds(points().map(|p| p.0)), bounds(points().map(|p| p.1).chain(spec.reference.iter().map(|r| r.0))))
+    let (Some((x_lo, x_hi)), Some((y_lo, y_hi))) =
+        (bounds(points().map(|p| p.0)), bounds(points().map(|p| p.1).chain(spec.reference.iter().map(|r| r.0))))
     else {
         return Ok(None);
     };
@@ -134,7 +136,12 @@ pub fn line_chart(spec: &LineSpec<'_>) -> Result<Option<String>> {
         if let Some((value, label)) = &spec.reference {
             let grey = RGBColor(90, 90, 90);
             chart
-                .draw_series(DashedLineSeries::new([(x_range_lo(spec), *value), (x_hi * 1.05, *value)], 8, 5, grey.stroke_width(2)))
+                .draw_series(DashedLineSeries::new(
+                    [(x_range_lo(spec), *value), (x_hi * 1.05, *value)],
+                    8,
+                    5,
+                    grey.stroke_width(2),
+                ))
                 .map_err(chart_error)?
                 .label(label.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1)));
@@ -142,12 +149,18 @@ pub fn line_chart(spec: &LineSpec<'_>) -> Result<Option<String>> {
         for s in &spec.series {
             let color = s.color;
             for (i, segment) in s.segments.iter().enumerate() {
-                let drawn = chart.draw_series(LineSeries::new(segment.iter().copied(), color.stroke_width(2))).map_err(chart_error)?;
+                let drawn = chart
+                    .draw_series(LineSeries::new(segment.iter().copied(), color.stroke_width(2)))
+                    .map_err(chart_error)?;
                 if i == 0 {
-                    drawn.label(s.label.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
+                    drawn
+                        .label(s.label.clone())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
                 }
                 if s.markers {
-                    chart.draw_series(segment.iter().map(|p| Circle::new(*p, 3, color.filled()))).map_err(chart_error)?;
+                    chart
+                        .draw_series(segment.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                        .map_err(chart_error)?;
                 }
             }
         }
@@ -158,7 +171,10 @@ pub fn line_chart(spec: &LineSpec<'_>) -> Result<Option<String>> {
 }
 
 /// Draws the series legend in a white box at `position`.
-fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(chart: &mut ChartContext<'a, DB, CT>, position: SeriesLabelPosition) -> Result<()> {
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
     chart
         .configure_series_labels()
         .position(position)
@@ -182,8 +198,18 @@ pub fn fmt_us(us: f64) -> String {
 }
 
 fn trim(v: f64) -> String {
-    let s = if v >= 100.0 { format!("{v:.0}") } else if v >= 10.0 { format!("{v:.1}") } else { format!("{v:.2}") };
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+    let s = if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    };
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// One row of a [`BarSpec`]: one value per series (`None` = not measured).
@@ -217,7 +243,11 @@ pub struct BarSpec {
 pub fn bar_chart(spec: &BarSpec) -> Result<Option<String>> {
     let row_total = |r: &BarRow| -> f64 {
         let values = r.values.iter().flatten();
-        if spec.stacked { values.sum() } else { values.fold(0.0, |a, b| a.max(*b)) }
+        if spec.stacked {
+            values.sum()
+        } else {
+            values.fold(0.0, |a, b| a.max(*b))
+        }
     };
     let x_data = spec.rows.iter().map(row_total).fold(0.0, f64::max);
     if x_data <= 0.0 {
@@ -265,7 +295,11 @@ pub fn bar_chart(spec: &BarSpec) -> Result<Option<String>> {
                 let value = row.values.get(s).copied().flatten()?;
                 let y_base = (n - 1 - i) as f64;
                 let start: f64 = if spec.stacked { row.values[..s].iter().flatten().sum() } else { 0.0 };
-                let (y0, y1) = if spec.stacked { (y_base + 0.15, y_base + 0.85) } else { (y_base + 0.1 + 0.8 * s as f64 / k, y_base + 0.1 + 0.8 * (s + 1) as f64 / k) };
+                let (y0, y1) = if spec.stacked {
+                    (y_base + 0.15, y_base + 0.85)
+                } else {
+                    (y_base + 0.1 + 0.8 * s as f64 / k, y_base + 0.1 + 0.8 * (s + 1) as f64 / k)
+                };
                 Some(Rectangle::new([(start, y0), (start + value, y1)], color.filled()))
             });
             chart
@@ -289,7 +323,11 @@ pub fn bar_chart(spec: &BarSpec) -> Result<Option<String>> {
 }
 
 /// Min–max whiskers across the rows that have a range (an unbounded max is drawn to `x_cap`).
-fn draw_whiskers<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64)>>(chart: &mut ChartContext<'a, DB, CT>, spec: &BarSpec, x_cap: f64) -> Result<()> {
+fn draw_whiskers<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    spec: &BarSpec,
+    x_cap: f64,
+) -> Result<()> {
     let n = spec.rows.len();
     for (i, row) in spec.rows.iter().enumerate() {
         let Some((lo, hi)) = row.range else { continue };
@@ -297,8 +335,12 @@ fn draw_whiskers<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f6
         let hi = hi.min(x_cap);
         let whisker = [(lo, y), (hi, y)];
         let caps = [[(lo, y - 0.2), (lo, y + 0.2)], [(hi, y - 0.2), (hi, y + 0.2)]];
-        chart.draw_series(std::iter::once(PathElement::new(whisker.to_vec(), BLACK.stroke_width(2)))).map_err(chart_error)?;
-        chart.draw_series(caps.iter().map(|c| PathElement::new(c.to_vec(), BLACK.stroke_width(2)))).map_err(chart_error)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(whisker.to_vec(), BLACK.stroke_width(2))))
+            .map_err(chart_error)?;
+        chart
+            .draw_series(caps.iter().map(|c| PathElement::new(c.to_vec(), BLACK.stroke_width(2))))
+            .map_err(chart_error)?;
     }
     Ok(())
 }
@@ -310,7 +352,11 @@ pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payloa
         .iter()
         .filter_map(|r| {
             let ratio = r.ratio?;
-            Some(BarRow { label: r.dimension.clone(), values: vec![ratio.median.is_finite().then_some(ratio.median)], range: Some((ratio.min, ratio.max)) })
+            Some(BarRow {
+                label: r.dimension.clone(),
+                values: vec![ratio.median.is_finite().then_some(ratio.median)],
+                range: Some((ratio.min, ratio.max)),
+            })
         })
         .collect();
     let spec = BarSpec {
@@ -321,7 +367,11 @@ pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payloa
         stacked: false,
         references: vec![
             (1.0, "parity (1x)".into(), RGBColor(90, 90, 90)),
-            (super::verdict::CLAIM_FACTOR, format!("the claim ({}x)", super::verdict::CLAIM_FACTOR), RGBColor(214, 39, 40)),
+            (
+                super::verdict::CLAIM_FACTOR,
+                format!("the claim ({}x)", super::verdict::CLAIM_FACTOR),
+                RGBColor(214, 39, 40),
+            ),
         ],
     };
     bars("verdict", &spec, "one bar per measured row of the verdict table; whiskers span the paired repetitions (criterion rows: 95 % interval); an unbounded ratio is drawn to the edge")
@@ -369,9 +419,18 @@ pub fn spectrum_chart(section: &Section<'_>, load: LoadSpec, id: &str) -> Result
                 (x, h.value_at_quantile(1.0 - 10f64.powf(-x)) as f64 / 1_000.0)
             })
             .collect();
-        series.push(LineSeries2 { label: arm_label(arm), color: transport_color(arm.transport), segments: vec![line], markers: false });
+        series.push(LineSeries2 {
+            label: arm_label(arm),
+            color: transport_color(arm.transport),
+            segments: vec![line],
+            markers: false,
+        });
     }
-    let corrected = if matches!(load, LoadSpec::Open { .. }) { "intended send time (CO-corrected)" } else { "actual send (closed loop)" };
+    let corrected = if matches!(load, LoadSpec::Open { .. }) {
+        "intended send time (CO-corrected)"
+    } else {
+        "actual send (closed loop)"
+    };
     let spec = LineSpec {
         title: format!("Latency percentile spectrum, {} ({}, {})", load.label(), section.profile, section.scenario),
         x_desc: "percentile",
@@ -400,9 +459,20 @@ pub fn throughput_chart(section: &Section<'_>) -> Result<Option<Chart>> {
         let segments: Vec<Vec<(f64, f64)>> = sweep
             .repetitions
             .iter()
-            .map(|r| r.steps.iter().filter(|m| m.accounting.ok > 0).map(|m| (m.achieved_rate_per_s, m.latency.p99_us)).collect())
+            .map(|r| {
+                r.steps
+                    .iter()
+                    .filter(|m| m.accounting.ok > 0)
+                    .map(|m| (m.achieved_rate_per_s, m.latency.p99_us))
+                    .collect()
+            })
             .collect();
-        series.push(LineSeries2 { label: arm_label(arm), color: transport_color(arm.transport), segments, markers: true });
+        series.push(LineSeries2 {
+            label: arm_label(arm),
+            color: transport_color(arm.transport),
+            segments,
+            markers: true,
+        });
     }
     let spec = LineSpec {
         title: format!("Latency vs throughput, rate sweep ({}, {})", section.profile, section.scenario),
@@ -437,7 +507,12 @@ pub fn wire_chart(section: &Section<'_>, load: LoadSpec) -> Result<Option<Chart>
             let med = |x: &Option<Spread>| x.map(|s| s.median);
             Some(BarRow {
                 label: arm_label(arm),
-                values: vec![med(&s.client_sent_bytes_per_call), med(&s.client_received_bytes_per_call), med(&s.worker_sent_bytes_per_call), med(&s.worker_received_bytes_per_call)],
+                values: vec![
+                    med(&s.client_sent_bytes_per_call),
+                    med(&s.client_received_bytes_per_call),
+                    med(&s.worker_sent_bytes_per_call),
+                    med(&s.worker_received_bytes_per_call),
+                ],
                 range: None,
             })
         })
@@ -445,7 +520,9 @@ pub fn wire_chart(section: &Section<'_>, load: LoadSpec) -> Result<Option<Chart>
     let spec = BarSpec {
         title: format!("Wire bytes per call, {} ({})", load.label(), section.profile),
         x_desc: "bytes per call (L3: TCP payload + IP/TCP headers, ACKs included)".into(),
-        series: ["client → server/broker", "server/broker → client", "worker → broker", "broker → worker"].map(String::from).to_vec(),
+        series: ["client → server/broker", "server/broker → client", "worker → broker", "broker → worker"]
+            .map(String::from)
+            .to_vec(),
         rows,
         stacked: true,
         references: vec![],
@@ -474,20 +551,34 @@ pub fn cpu_chart(section: &Section<'_>, load: LoadSpec) -> Result<Option<Chart>>
     let spec = BarSpec {
         title: format!("CPU per call by role, {} ({})", load.label(), section.profile),
         x_desc: "CPU µs per call (user + system)".into(),
-        series: ["client", "server / worker", "broker", "unattributed (main, library threads)"].map(String::from).to_vec(),
+        series: ["client", "server / worker", "broker", "unattributed (main, library threads)"]
+            .map(String::from)
+            .to_vec(),
         rows,
         stacked: true,
         references: vec![],
     };
-    bars("cpu-per-call", &spec, format!("median of repetitions; results.json points[load={}].repetitions[].cpu", load.label()))
+    bars(
+        "cpu-per-call",
+        &spec,
+        format!("median of repetitions; results.json points[load={}].repetitions[].cpu", load.label()),
+    )
 }
 
 /// Body bytes per codec, raw and gzip, request and response.
 pub fn body_chart(sizes: &[SizeRow], profile: crate::payload::Profile) -> Result<Option<Chart>> {
     let mut rows = Vec::new();
     for r in sizes {
-        rows.push(BarRow { label: format!("{} protobuf", r.message), values: vec![Some(r.protobuf_bytes as f64), Some(r.protobuf_gzip_bytes as f64)], range: None });
-        rows.push(BarRow { label: format!("{} JSON", r.message), values: vec![Some(r.json_bytes as f64), Some(r.json_gzip_bytes as f64)], range: None });
+        rows.push(BarRow {
+            label: format!("{} protobuf", r.message),
+            values: vec![Some(r.protobuf_bytes as f64), Some(r.protobuf_gzip_bytes as f64)],
+            range: None,
+        });
+        rows.push(BarRow {
+            label: format!("{} JSON", r.message),
+            values: vec![Some(r.json_bytes as f64), Some(r.json_gzip_bytes as f64)],
+            range: None,
+        });
     }
     let spec = BarSpec {
         title: format!("Body bytes per message ({profile})"),
@@ -509,8 +600,19 @@ pub fn codec_chart(criterion: &CriterionFigures, profile: crate::payload::Profil
             rows.push(BarRow { label: format!("{direction} {codec}"), values: vec![value], range: None });
         }
     }
-    let spec = BarSpec { title: format!("Codec time per request ({profile})"), x_desc: "µs per request (criterion median)".into(), series: vec!["median".into()], rows, stacked: false, references: vec![] };
-    bars("codec-speed", &spec, format!("criterion {{encode,decode}}/{{protobuf,json}}/{profile} under {}", criterion.dir.display()))
+    let spec = BarSpec {
+        title: format!("Codec time per request ({profile})"),
+        x_desc: "µs per request (criterion median)".into(),
+        series: vec!["median".into()],
+        rows,
+        stacked: false,
+        references: vec![],
+    };
+    bars(
+        "codec-speed",
+        &spec,
+        format!("criterion {{encode,decode}}/{{protobuf,json}}/{profile} under {}", criterion.dir.display()),
+    )
 }
 
 /// The load at which CPU is compared: the first open point (fixed rate, same for every arm),

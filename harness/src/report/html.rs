@@ -57,7 +57,12 @@ fn table(out: &mut String, t: &Table, class: &str) {
     for row in &t.rows {
         out.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
-            let _ = write!(out, "<td class=\"{}\">{}</td>", cell_class(&t.header[i.min(t.header.len() - 1)], cell), escape(cell));
+            let _ = write!(
+                out,
+                "<td class=\"{}\">{}</td>",
+                cell_class(&t.header[i.min(t.header.len() - 1)], cell),
+                escape(cell)
+            );
         }
         out.push_str("</tr>\n");
     }
@@ -120,7 +125,9 @@ fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> 
         figure(out, &chart);
     }
     if report.criterion.encode.is_empty() && report.criterion.decode.is_empty() {
-        out.push_str("<p class=\"missing\">Codec encode/decode speed: not available: run cargo bench --bench codec.</p>\n");
+        out.push_str(
+            "<p class=\"missing\">Codec encode/decode speed: not available: run cargo bench --bench codec.</p>\n",
+        );
     }
     out.push_str("<h3>Every arm's figures (medians of repetitions)</h3>\n");
     table(out, &tables::arms_table(v), "arms");
@@ -142,7 +149,12 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
     );
     out.push_str("<p>The claim: “thanks to binary encoding and network optimizations, gRPC is 5x faster than JSON” (popularised by a ByteByteGo post, Nov 2022, with no setup, payload or metric). This report tests it dimension by dimension and separates the body format from the transport.</p>\n<ul>");
     for (i, v) in verdicts.iter().enumerate() {
-        let _ = write!(out, "<li><a href=\"#verdict-{i}\">verdict: {} / {}</a></li>", escape(v.section.scenario), v.section.profile);
+        let _ = write!(
+            out,
+            "<li><a href=\"#verdict-{i}\">verdict: {} / {}</a></li>",
+            escape(v.section.scenario),
+            v.section.profile
+        );
     }
     out.push_str("<li><a href=\"#brokers\">brokers</a></li><li><a href=\"#method\">method and caveats</a></li></ul>\n");
     out.push_str("<h2>Short answer</h2>\n<div class=\"conclusion\">");

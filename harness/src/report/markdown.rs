@@ -8,7 +8,9 @@ use super::{Report, Verdict};
 
 /// Renders a table as GitHub markdown (pipes in cells escaped).
 pub fn table(t: &Table) -> String {
-    let row = |cells: &[String]| format!("| {} |\n", cells.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "));
+    let row = |cells: &[String]| {
+        format!("| {} |\n", cells.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "))
+    };
     let mut out = row(&t.header);
     out.push_str(&format!("|{}\n", "---|".repeat(t.header.len())));
     for r in &t.rows {

@@ -18,10 +18,10 @@ pub mod verdict;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::codec::{ALL_CODECS, Codec};
+use crate::codec::{Codec, ALL_CODECS};
 use crate::criterion_data::{self, Estimate};
 use crate::payload::Profile;
-use crate::results::{ArmResult, RunResults, write_atomic};
+use crate::results::{write_atomic, ArmResult, RunResults};
 use crate::sizes::{self, SizeRow};
 use crate::transport::TransportKind;
 use crate::{Error, Result};
@@ -124,7 +124,13 @@ impl Report {
                 None => sections.push(Section {
                     scenario: &arm.scenario,
                     profile: arm.profile,
-                    loads: self.results.scenarios.iter().find(|s| s.name == arm.scenario).map(|s| s.load.clone()).unwrap_or_default(),
+                    loads: self
+                        .results
+                        .scenarios
+                        .iter()
+                        .find(|s| s.name == arm.scenario)
+                        .map(|s| s.load.clone())
+                        .unwrap_or_default(),
                     arms: vec![arm],
                 }),
             }
@@ -144,7 +150,8 @@ impl Report {
 
     fn verdict<'a>(&'a self, section: Section<'a>) -> Result<Verdict<'a>> {
         let profile = section.profile;
-        let sizes: Vec<SizeRow> = sizes::measure(self.seed(section.scenario))?.into_iter().filter(|r| r.profile == profile).collect();
+        let sizes: Vec<SizeRow> =
+            sizes::measure(self.seed(section.scenario))?.into_iter().filter(|r| r.profile == profile).collect();
         let mut rows = codec_rows(&self.criterion, profile, &sizes);
         rows.extend(section.dimensions().into_iter().map(|d| verdict::load_row(&section, d)));
         self.criterion_latency_fallback(profile, &mut rows);
@@ -155,7 +162,10 @@ impl Report {
 
     /// When the run has no unloaded point for rest and grpc, adds criterion's unloaded latency.
     fn criterion_latency_fallback(&self, profile: Profile, rows: &mut Vec<VerdictRow>) {
-        if rows.iter().any(|r| matches!(r.kind, verdict::RowKind::Load(verdict::Dimension::P50(_))) && r.ratio.is_some()) {
+        if rows
+            .iter()
+            .any(|r| matches!(r.kind, verdict::RowKind::Load(verdict::Dimension::P50(_))) && r.ratio.is_some())
+        {
             return;
         }
         let rest = self.criterion.latency.get(&(TransportKind::Rest, profile)).copied();
@@ -163,12 +173,17 @@ impl Report {
         rows.push(VerdictRow {
             kind: verdict::RowKind::CriterionLatency,
             dimension: "unloaded latency, one call at a time (criterion)".into(),
-            basis: format!("{}/latency/{{rest,grpc}}/{profile}/new/estimates.json, median of sample means", self.criterion.dir.display()),
+            basis: format!(
+                "{}/latency/{{rest,grpc}}/{profile}/new/estimates.json, median of sample means",
+                self.criterion.dir.display()
+            ),
             unit: "µs",
             rest: rest.map(|e| e.median_ns / 1_000.0),
             grpc: grpc.map(|e| e.median_ns / 1_000.0),
             ratio: rest.zip(grpc).and_then(|(r, g)| verdict::interval_ratio(r, g)),
-            flags: vec!["fallback: the run has no load point for rest and grpc; spread is criterion's 95 % interval".into()],
+            flags: vec![
+                "fallback: the run has no load point for rest and grpc; spread is criterion's 95 % interval".into()
+            ],
         });
     }
 
@@ -225,7 +240,11 @@ fn codec_rows(criterion: &CriterionFigures, profile: Profile, sizes: &[SizeRow])
         .collect();
     for (label, json, protobuf) in [
         ("body bytes, request + response (raw)", sum(sizes, |r| r.json_bytes), sum(sizes, |r| r.protobuf_bytes)),
-        ("body bytes, request + response (gzip -6)", sum(sizes, |r| r.json_gzip_bytes), sum(sizes, |r| r.protobuf_gzip_bytes)),
+        (
+            "body bytes, request + response (gzip -6)",
+            sum(sizes, |r| r.json_gzip_bytes),
+            sum(sizes, |r| r.protobuf_gzip_bytes),
+        ),
     ] {
         rows.push(VerdictRow {
             kind: verdict::RowKind::BodyBytes,

@@ -43,7 +43,15 @@ pub fn fmt_spread(r: &Ratio) -> String {
 
 /// "Is gRPC 5x faster than JSON?": one row per dimension.
 pub fn verdict_table(rows: &[VerdictRow]) -> Table {
-    let header = ["dimension", "REST/JSON", "gRPC", "gRPC better by (median)", "spread min–max", "reaches 5x?", "source / notes"];
+    let header = [
+        "dimension",
+        "REST/JSON",
+        "gRPC",
+        "gRPC better by (median)",
+        "spread min–max",
+        "reaches 5x?",
+        "source / notes",
+    ];
     Table {
         header: header.map(String::from).to_vec(),
         rows: rows
@@ -76,7 +84,9 @@ pub fn decomposition_table(rows: &[DecompositionRow]) -> Table {
             .map(|row| {
                 let mut cells = vec![row.dimension.name()];
                 cells.extend(row.factors.iter().map(|(_, r)| match r {
-                    Some(r) => format!("{} ({}–{})", verdict::fmt_x(r.median), verdict::fmt_x(r.min), verdict::fmt_x(r.max)),
+                    Some(r) => {
+                        format!("{} ({}–{})", verdict::fmt_x(r.median), verdict::fmt_x(r.min), verdict::fmt_x(r.max))
+                    }
                     None => NOT_MEASURED.into(),
                 }));
                 cells
@@ -92,19 +102,32 @@ fn med(s: &Option<Spread>) -> Option<f64> {
 /// Every arm's headline figures at every point (medians of repetitions), for traceability.
 pub fn arms_table(verdict: &Verdict<'_>) -> Table {
     let header = [
-        "arm", "codec", "load", "reps", "ok calls/s", "p50", "p99", "p99.9", "error ratio", "wire B/call (req + resp, client hop)", "CPU µs/call (client + server + broker)", "generator-bound",
+        "arm",
+        "codec",
+        "load",
+        "reps",
+        "ok calls/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "error ratio",
+        "wire B/call (req + resp, client hop)",
+        "CPU µs/call (client + server + broker)",
+        "generator-bound",
     ];
     let mut rows = Vec::new();
     for arm in &verdict.section.arms {
         if let ArmStatus::Unavailable { kind, message } = &arm.status {
-            let mut cells = vec![super::charts::arm_label(arm), arm.codec.clone(), format!("did not run ({kind}): {message}")];
+            let mut cells =
+                vec![super::charts::arm_label(arm), arm.codec.clone(), format!("did not run ({kind}): {message}")];
             cells.resize(header.len(), "—".into());
             rows.push(cells);
             continue;
         }
         for p in &arm.points {
             let s = &p.summary;
-            let wire = med(&s.client_sent_bytes_per_call).zip(med(&s.client_received_bytes_per_call)).map(|(a, b)| a + b);
+            let wire =
+                med(&s.client_sent_bytes_per_call).zip(med(&s.client_received_bytes_per_call)).map(|(a, b)| a + b);
             let cpu = [med(&s.client_cpu_us_per_call), med(&s.server_cpu_us_per_call), med(&s.broker_cpu_us_per_call)];
             let cpu = cpu.iter().any(Option::is_some).then(|| cpu.iter().flatten().sum::<f64>());
             rows.push(vec![
@@ -153,7 +176,10 @@ pub fn brokers_table(report: &Report) -> Table {
                 ArmStatus::Ran => "ran".to_string(),
                 ArmStatus::Unavailable { kind, message } => format!("did not run ({kind}): {message}"),
             };
-            let broker = arm.broker.as_ref().or_else(|| report.results.environment.brokers.iter().find(|b| b.transport == arm.transport));
+            let broker = arm
+                .broker
+                .as_ref()
+                .or_else(|| report.results.environment.brokers.iter().find(|b| b.transport == arm.transport));
             let mut cells = vec![format!("{} / {}", arm.transport, arm.profile), status];
             match broker {
                 Some(b) => cells.extend([b.implementation.clone(), b.version.clone(), b.endpoint.clone()]),
@@ -181,13 +207,23 @@ pub fn generator_bound(report: &Report) -> Vec<String> {
         }
         for r in arm.sweep.iter().flat_map(|s| &s.repetitions) {
             for m in r.steps.iter().filter(|m| m.generator_bound) {
-                add(format!("{} {} sweep step {:.0}/s", arm.transport, arm.profile, m.offered_rate_per_s.unwrap_or(0.0)), r.repetition);
+                add(
+                    format!(
+                        "{} {} sweep step {:.0}/s",
+                        arm.transport,
+                        arm.profile,
+                        m.offered_rate_per_s.unwrap_or(0.0)
+                    ),
+                    r.repetition,
+                );
             }
         }
     }
     groups
         .into_iter()
-        .map(|(key, reps)| format!("{key}: repetition {}", reps.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")))
+        .map(|(key, reps)| {
+            format!("{key}: repetition {}", reps.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))
+        })
         .collect()
 }
 
@@ -195,7 +231,8 @@ pub fn generator_bound(report: &Report) -> Vec<String> {
 pub fn method(report: &Report) -> Vec<String> {
     let env = &report.results.environment;
     let set = &report.results.settings;
-    let pinned = |cpus: &[usize]| if cpus.is_empty() { "unpinned".to_string() } else { format!("pinned to CPUs {cpus:?}") };
+    let pinned =
+        |cpus: &[usize]| if cpus.is_empty() { "unpinned".to_string() } else { format!("pinned to CPUs {cpus:?}") };
     let mut out = vec![
         format!("Machine: {} ({} logical cores), kernel {}, host `{}`.", env.cpu_model, env.cpu_cores, env.kernel, env.hostname),
         format!("Build: paybench {} at git {}, {}.", env.paybench_version, env.git_commit, env.rustc_version),
@@ -209,7 +246,10 @@ pub fn method(report: &Report) -> Vec<String> {
     for s in &report.results.scenarios {
         let loads: Vec<String> = s.load.iter().map(LoadSpec::label).collect();
         let sweep = s.sweep.map_or("no sweep".into(), |w| {
-            format!("sweep from {}/s ×{} up to {}/s, SLO p99 ≤ {} ms, {} ms steps", w.start_rate_per_s, w.step_factor, w.max_rate_per_s, w.slo_p99_ms, w.step_duration_ms)
+            format!(
+                "sweep from {}/s ×{} up to {}/s, SLO p99 ≤ {} ms, {} ms steps",
+                w.start_rate_per_s, w.step_factor, w.max_rate_per_s, w.slo_p99_ms, w.step_duration_ms
+            )
         });
         out.push(format!(
             "Scenario `{}`: {}; {} repetitions of {} ms after {} ms warm-up; points {}; {}; timeout {} ms; seed {}; service time {} µs.",
@@ -226,12 +266,18 @@ pub fn caveats(report: &Report) -> Vec<String> {
     let ran: Vec<TransportKind> = r.arms.iter().filter(|a| a.status == ArmStatus::Ran).map(|a| a.transport).collect();
     let missing: Vec<&str> = TransportKind::ALL.iter().filter(|k| !ran.contains(k)).map(|k| k.name()).collect();
     if !missing.is_empty() {
-        out.push(format!("Transports without figures in this run: {} (see the arms table for why).", missing.join(", ")));
+        out.push(format!(
+            "Transports without figures in this run: {} (see the arms table for why).",
+            missing.join(", ")
+        ));
     }
     let profiles: Vec<Profile> = r.arms.iter().map(|a| a.profile).collect();
     let absent: Vec<&str> = Profile::ALL.iter().filter(|p| !profiles.contains(p)).map(|p| p.name()).collect();
     if !absent.is_empty() {
-        out.push(format!("Payload profiles not run: {}; ratios can differ with payload size and shape.", absent.join(", ")));
+        out.push(format!(
+            "Payload profiles not run: {}; ratios can differ with payload size and shape.",
+            absent.join(", ")
+        ));
     }
     if r.settings.target.is_none() && r.settings.placement.contains("same host") {
         out.push("No network between hosts: every byte crossed the loopback interface, so no bandwidth limit, propagation delay or packet loss; a multi-host network adds the same round-trip time to every arm and shrinks the ratios.".into());
@@ -241,15 +287,27 @@ pub fn caveats(report: &Report) -> Vec<String> {
         out.push("The payment function does no I/O (service time 0 µs): a real service's database and downstream calls add time to every arm alike and dilute every latency ratio.".into());
     }
     if report.criterion.encode.is_empty() && report.criterion.decode.is_empty() {
-        out.push(format!("Codec speed not available: run cargo bench --bench codec (looked in {}).", report.criterion.dir.display()));
+        out.push(format!(
+            "Codec speed not available: run cargo bench --bench codec (looked in {}).",
+            report.criterion.dir.display()
+        ));
     }
-    if r.arms.iter().filter(|a| a.transport.is_broker()).any(|a| a.broker.as_ref().is_none_or(|b| b.settings.is_empty())) {
-        out.push(format!("Some broker arms have no recorded latency settings ({}): see the Brokers table.", BROKER_SETTINGS.join(", ")));
+    if r.arms
+        .iter()
+        .filter(|a| a.transport.is_broker())
+        .any(|a| a.broker.as_ref().is_none_or(|b| b.settings.is_empty()))
+    {
+        out.push(format!(
+            "Some broker arms have no recorded latency settings ({}): see the Brokers table.",
+            BROKER_SETTINGS.join(", ")
+        ));
     }
     if r.arms.iter().flat_map(|a| &a.points).flat_map(|p| &p.repetitions).any(|m| m.wire.is_none()) {
         out.push("Wire bytes are missing where no socket was used (inproc) or `ss` was unavailable.".into());
     }
-    out.push("Single client process and single server process; no load balancer, proxy or service mesh in the path.".into());
+    out.push(
+        "Single client process and single server process; no load balancer, proxy or service mesh in the path.".into(),
+    );
     out
 }
 
@@ -257,7 +315,9 @@ pub fn caveats(report: &Report) -> Vec<String> {
 pub fn unavailable(arms: &[&ArmResult]) -> Vec<String> {
     arms.iter()
         .filter_map(|a| match &a.status {
-            ArmStatus::Unavailable { kind, message } => Some(format!("{} / {}: {kind}: {message}", a.transport, a.profile)),
+            ArmStatus::Unavailable { kind, message } => {
+                Some(format!("{} / {}: {kind}: {message}", a.transport, a.profile))
+            }
             ArmStatus::Ran => None,
         })
         .collect()

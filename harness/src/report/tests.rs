@@ -1,7 +1,7 @@
 //! Unit tests of the verdict logic on constructed results: ratio direction, pairing by
 //! repetition, the "reaches 5x" decision, missing data, the decomposition, and a full render.
 
-use super::verdict::{self, Dimension, Direction, Reach, Section, paired_ratio};
+use super::verdict::{self, paired_ratio, Dimension, Direction, Reach, Section};
 use crate::load::scenario::{LoadSpec, Scenario, SweepSpec};
 use crate::payload::Profile;
 use crate::results::stats::new_histogram;
@@ -33,7 +33,8 @@ fn measurement(rep: u32, latency_us: u64, cpu_us: f64) -> Measurement {
 
 /// An arm with one closed c=1 point (one repetition per latency) and a sweep with the given maxima.
 fn arm(kind: TransportKind, latencies_us: &[u64], max_rates: &[Option<f64>]) -> ArmResult {
-    let reps: Vec<Measurement> = latencies_us.iter().enumerate().map(|(i, l)| measurement(i as u32, *l, *l as f64 / 10.0)).collect();
+    let reps: Vec<Measurement> =
+        latencies_us.iter().enumerate().map(|(i, l)| measurement(i as u32, *l, *l as f64 / 10.0)).collect();
     ArmResult {
         scenario: "unit".into(),
         transport: kind,
@@ -48,7 +49,12 @@ fn arm(kind: TransportKind, latencies_us: &[u64], max_rates: &[Option<f64>]) -> 
             repetitions: max_rates
                 .iter()
                 .enumerate()
-                .map(|(i, r)| SweepRun { repetition: i as u32, steps: vec![], max_sustainable_rate_per_s: *r, stop_reason: "slo".into() })
+                .map(|(i, r)| SweepRun {
+                    repetition: i as u32,
+                    steps: vec![],
+                    max_sustainable_rate_per_s: *r,
+                    stop_reason: "slo".into(),
+                })
                 .collect(),
             max_sustainable_rate_per_s: Spread::default(),
         }),
@@ -70,7 +76,10 @@ fn section(arms: &[ArmResult]) -> Section<'_> {
 
 #[test]
 fn ratio_reads_times_better_for_grpc_in_both_directions() {
-    let arms = [arm(TransportKind::Rest, &[200, 200, 200], &[Some(1_000.0); 3]), arm(TransportKind::Grpc, &[100, 100, 100], &[Some(4_000.0); 3])];
+    let arms = [
+        arm(TransportKind::Rest, &[200, 200, 200], &[Some(1_000.0); 3]),
+        arm(TransportKind::Grpc, &[100, 100, 100], &[Some(4_000.0); 3]),
+    ];
     let s = section(&arms);
     let p50 = s.ratio(Dimension::P50(C1), TransportKind::Rest, TransportKind::Grpc).unwrap();
     assert!((p50.median - 2.0).abs() < 0.01, "{p50:?}");
@@ -82,20 +91,30 @@ fn ratio_reads_times_better_for_grpc_in_both_directions() {
 
 #[test]
 fn repetitions_are_paired_by_index_and_spread_is_min_median_max() {
-    let r = paired_ratio(Direction::LowerIsBetter, &[Some(100.0), Some(300.0), Some(500.0)], &[Some(100.0); 3]).unwrap();
+    let r =
+        paired_ratio(Direction::LowerIsBetter, &[Some(100.0), Some(300.0), Some(500.0)], &[Some(100.0); 3]).unwrap();
     assert_eq!((r.min, r.median, r.max, r.pairs), (1.0, 3.0, 5.0, 3));
     // Pairing by index, not by sorted value: 500/100 and 100/500.
     let r = paired_ratio(Direction::LowerIsBetter, &[Some(500.0), Some(100.0)], &[Some(100.0), Some(500.0)]).unwrap();
     assert_eq!((r.min, r.max), (0.2, 5.0));
     // A missing repetition on either side drops that pair only.
-    let r = paired_ratio(Direction::LowerIsBetter, &[Some(600.0), None, Some(800.0)], &[Some(100.0), Some(100.0), None]).unwrap();
+    let r =
+        paired_ratio(Direction::LowerIsBetter, &[Some(600.0), None, Some(800.0)], &[Some(100.0), Some(100.0), None])
+            .unwrap();
     assert_eq!((r.pairs, r.median), (1, 6.0));
     assert_eq!(paired_ratio(Direction::LowerIsBetter, &[None], &[Some(1.0)]), None);
 }
 
 #[test]
 fn reaches_five_x_only_when_every_pair_does() {
-    let ratio = |rest: &[f64]| paired_ratio(Direction::LowerIsBetter, &rest.iter().map(|v| Some(*v)).collect::<Vec<_>>(), &vec![Some(1.0); rest.len()]).unwrap();
+    let ratio = |rest: &[f64]| {
+        paired_ratio(
+            Direction::LowerIsBetter,
+            &rest.iter().map(|v| Some(*v)).collect::<Vec<_>>(),
+            &vec![Some(1.0); rest.len()],
+        )
+        .unwrap()
+    };
     assert_eq!(ratio(&[5.0, 6.0, 7.0]).reaches(verdict::CLAIM_FACTOR), Reach::Yes);
     assert_eq!(ratio(&[4.9, 6.0, 7.0]).reaches(verdict::CLAIM_FACTOR), Reach::Partly);
     assert_eq!(ratio(&[1.2, 4.99]).reaches(verdict::CLAIM_FACTOR), Reach::No);
@@ -103,7 +122,8 @@ fn reaches_five_x_only_when_every_pair_does() {
 
 #[test]
 fn an_arm_that_met_the_slo_at_no_step_gives_an_unbounded_ratio() {
-    let r = paired_ratio(Direction::HigherIsBetter, &[Some(0.0), Some(1_000.0)], &[Some(2_000.0), Some(2_000.0)]).unwrap();
+    let r =
+        paired_ratio(Direction::HigherIsBetter, &[Some(0.0), Some(1_000.0)], &[Some(2_000.0), Some(2_000.0)]).unwrap();
     assert_eq!((r.min, r.max), (2.0, f64::INFINITY));
     assert_eq!(r.reaches(verdict::CLAIM_FACTOR), Reach::Partly);
     // Both zero: no ratio, rather than 0/0.
@@ -200,7 +220,15 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
             seed: crate::payload::DEFAULT_SEED,
             service_time_us: 0,
             load: vec![C1],
-            sweep: Some(SweepSpec { start_rate_per_s: 1.0, step_factor: 2.0, max_rate_per_s: 4.0, slo_p99_ms: 5.0, step_warmup_ms: 1, step_duration_ms: 1, max_in_flight: 1 }),
+            sweep: Some(SweepSpec {
+                start_rate_per_s: 1.0,
+                step_factor: 2.0,
+                max_rate_per_s: 4.0,
+                slo_p99_ms: 5.0,
+                step_warmup_ms: 1,
+                step_duration_ms: 1,
+                max_in_flight: 1,
+            }),
         }],
         arms,
     }
@@ -232,7 +260,16 @@ fn report_renders_tables_charts_and_missing_brokers_from_a_results_file() {
 
 #[test]
 fn conclusion_bounds_what_a_faster_codec_can_save() {
-    let row = |kind, rest, grpc| verdict::VerdictRow { kind, dimension: format!("{kind:?}"), basis: String::new(), unit: "µs", rest: Some(rest), grpc: Some(grpc), ratio: None, flags: vec![] };
+    let row = |kind, rest, grpc| verdict::VerdictRow {
+        kind,
+        dimension: format!("{kind:?}"),
+        basis: String::new(),
+        unit: "µs",
+        rest: Some(rest),
+        grpc: Some(grpc),
+        ratio: None,
+        flags: vec![],
+    };
     let rows = vec![
         row(verdict::RowKind::Encode, 4.0, 1.0),
         row(verdict::RowKind::Decode, 6.0, 2.0),

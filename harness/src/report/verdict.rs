@@ -6,9 +6,9 @@
 //! Repetition `i` of one arm is paired with repetition `i` of the other (same scenario, profile
 //! and load), the ratio is taken per pair, and min / median / max of those ratios are reported.
 
+use crate::load::scenario::LoadSpec;
 use crate::payload::Profile;
 use crate::results::{ArmResult, ArmStatus, Measurement, PointResult};
-use crate::load::scenario::LoadSpec;
 use crate::transport::TransportKind;
 
 /// The factor the claim names.
@@ -121,7 +121,10 @@ pub fn paired_ratio(direction: Direction, rest_side: &[Option<f64>], grpc_side: 
 
 /// A ratio from two criterion estimates (median and its 95 % interval), REST side over gRPC side
 /// (both lower-is-better times): the spread is the widest ratio the two intervals allow.
-pub fn interval_ratio(rest_side: crate::criterion_data::Estimate, grpc_side: crate::criterion_data::Estimate) -> Option<Ratio> {
+pub fn interval_ratio(
+    rest_side: crate::criterion_data::Estimate,
+    grpc_side: crate::criterion_data::Estimate,
+) -> Option<Ratio> {
     if grpc_side.median_ns <= 0.0 || grpc_side.median_lower_ns <= 0.0 {
         return None;
     }
@@ -220,7 +223,9 @@ impl Dimension {
         match self {
             Dimension::P50(_) => answered.then_some(m.latency.p50_us),
             Dimension::P99(_) => answered.then_some(m.latency.p99_us),
-            Dimension::WireBytes(_) => m.wire.as_ref().map(|w| w.hops.iter().map(|h| h.sent_bytes_per_call + h.received_bytes_per_call).sum()),
+            Dimension::WireBytes(_) => {
+                m.wire.as_ref().map(|w| w.hops.iter().map(|h| h.sent_bytes_per_call + h.received_bytes_per_call).sum())
+            }
             Dimension::Cpu(_) => cpu_total_us_per_call(m),
             Dimension::MaxThroughput => None,
         }
@@ -229,7 +234,9 @@ impl Dimension {
     /// Whether any repetition behind the figure was flagged generator-bound.
     pub fn generator_bound(self, arm: &ArmResult) -> bool {
         match self {
-            Dimension::MaxThroughput => arm.sweep.as_ref().is_some_and(|s| s.repetitions.iter().any(|r| r.stop_reason == "generator_bound")),
+            Dimension::MaxThroughput => {
+                arm.sweep.as_ref().is_some_and(|s| s.repetitions.iter().any(|r| r.stop_reason == "generator_bound"))
+            }
             Dimension::P50(l) | Dimension::P99(l) | Dimension::WireBytes(l) | Dimension::Cpu(l) => {
                 point_at(arm, &l).is_some_and(|p| p.repetitions.iter().any(|m| m.generator_bound))
             }
@@ -331,17 +338,33 @@ pub struct Factor {
 /// The chain rest → rest-h2 → grpc-json → grpc: its three ratios multiply (per repetition) to
 /// rest/grpc. Listed first to last along the chain.
 pub const CHAIN: [Factor; 3] = [
-    Factor { name: "HTTP/1.1 → HTTP/2 (REST, JSON): rest / rest-h2", numerator: TransportKind::Rest, denominator: TransportKind::RestH2 },
-    Factor { name: "plain HTTP/2 → gRPC framing (JSON): rest-h2 / grpc-json", numerator: TransportKind::RestH2, denominator: TransportKind::GrpcJson },
-    Factor { name: "JSON → protobuf under gRPC: grpc-json / grpc", numerator: TransportKind::GrpcJson, denominator: TransportKind::Grpc },
+    Factor {
+        name: "HTTP/1.1 → HTTP/2 (REST, JSON): rest / rest-h2",
+        numerator: TransportKind::Rest,
+        denominator: TransportKind::RestH2,
+    },
+    Factor {
+        name: "plain HTTP/2 → gRPC framing (JSON): rest-h2 / grpc-json",
+        numerator: TransportKind::RestH2,
+        denominator: TransportKind::GrpcJson,
+    },
+    Factor {
+        name: "JSON → protobuf under gRPC: grpc-json / grpc",
+        numerator: TransportKind::GrpcJson,
+        denominator: TransportKind::Grpc,
+    },
 ];
 
 /// The cross-check of the format effect on the other transport.
-pub const FORMAT_UNDER_HTTP1: Factor =
-    Factor { name: "JSON → protobuf under HTTP/1.1: rest / rest-proto", numerator: TransportKind::Rest, denominator: TransportKind::RestProto };
+pub const FORMAT_UNDER_HTTP1: Factor = Factor {
+    name: "JSON → protobuf under HTTP/1.1: rest / rest-proto",
+    numerator: TransportKind::Rest,
+    denominator: TransportKind::RestProto,
+};
 
 /// The whole claim: REST/JSON over gRPC/protobuf.
-pub const TOTAL: Factor = Factor { name: "total: rest / grpc", numerator: TransportKind::Rest, denominator: TransportKind::Grpc };
+pub const TOTAL: Factor =
+    Factor { name: "total: rest / grpc", numerator: TransportKind::Rest, denominator: TransportKind::Grpc };
 
 /// Short name of a chain factor for sentences.
 pub fn short_name(f: &Factor) -> &'static str {
@@ -414,7 +437,9 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
     }
     let ratio = section.ratio(dim, TransportKind::Rest, TransportKind::Grpc);
     if ratio.is_some_and(|r| r.max.is_infinite()) {
-        flags.push("∞: in some repetition the REST/JSON arm met the SLO at no sweep step (0 calls/s) while gRPC did".into());
+        flags.push(
+            "∞: in some repetition the REST/JSON arm met the SLO at no sweep step (0 calls/s) while gRPC did".into(),
+        );
     }
     let field = dim.field();
     let field = match dim.load() {
@@ -481,12 +506,19 @@ pub fn conclusion(profile: Profile, rows: &[VerdictRow], decomposition: &[Decomp
     let (yes, partly, no) = (pick(Reach::Yes), pick(Reach::Partly), pick(Reach::No));
     let rest_better: Vec<String> = rows
         .iter()
-        .filter_map(|r| r.ratio.filter(|x| x.max < 1.0).map(|x| format!("{} ({} faster or smaller)", r.dimension, fmt_x(1.0 / x.median))))
+        .filter_map(|r| {
+            r.ratio
+                .filter(|x| x.max < 1.0)
+                .map(|x| format!("{} ({} faster or smaller)", r.dimension, fmt_x(1.0 / x.median)))
+        })
         .collect();
     let missing: Vec<String> = rows.iter().filter(|r| r.ratio.is_none()).map(|r| r.dimension.clone()).collect();
     let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join("; ") };
     let mut out = vec![
-        format!("Profile `{profile}`: gRPC is at least {CLAIM_FACTOR}x better than REST/JSON in every repetition on: {}.", list(&yes)),
+        format!(
+            "Profile `{profile}`: gRPC is at least {CLAIM_FACTOR}x better than REST/JSON in every repetition on: {}.",
+            list(&yes)
+        ),
         format!("It reaches {CLAIM_FACTOR}x only in some repetitions on: {}.", list(&partly)),
         format!("It stays below {CLAIM_FACTOR}x (median ratio in brackets) on: {}.", list(&no)),
     ];
@@ -531,7 +563,8 @@ fn who_wins(ratio: f64) -> String {
 /// "For X, REST/JSON is Nx gRPC; the largest factor is Y (Mx)", when the chain was measured.
 fn explain_gap(row: &DecompositionRow) -> Option<String> {
     let total = row.factors.iter().find(|(f, _)| *f == TOTAL)?.1?;
-    let chain: Vec<(Factor, Ratio)> = row.factors.iter().filter(|(f, _)| CHAIN.contains(f)).filter_map(|(f, r)| r.map(|r| (*f, r))).collect();
+    let chain: Vec<(Factor, Ratio)> =
+        row.factors.iter().filter(|(f, _)| CHAIN.contains(f)).filter_map(|(f, r)| r.map(|r| (*f, r))).collect();
     if chain.len() < CHAIN.len() {
         return Some(format!(
             "For {}, {}; the run lacks an arm of the chain rest → rest-h2 → grpc-json → grpc, so the gap is not decomposed.",

@@ -365,7 +365,8 @@ impl RunResults {
     /// Reads a `results.json`.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: not a paybench results file: {e}", path.display())))
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: not a paybench results file: {e}", path.display())))
     }
 
     /// Writes `results.json` (and `results.csv`) into `dir` atomically: each file is written to a

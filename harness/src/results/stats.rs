@@ -1,10 +1,10 @@
 //! Summary statistics: [`LatencyStats`] from an HDR histogram (kept losslessly, base64 of the V2
 //! DEFLATE encoding, the HdrHistogram log format) and [`Spread`] across repetitions.
 
-use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hdrhistogram::Histogram;
+use base64::Engine;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};

@@ -31,7 +31,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::oneshot;
 
-use crate::brokers::{ReplyWaiters, env, parse_env, parse_flag, redact};
+use crate::brokers::{env, parse_env, parse_flag, redact, ReplyWaiters};
 use crate::codec::Codec;
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::transport::{ClientConfig, ServerConfig, ServerHandle, Transport};
@@ -179,7 +179,11 @@ impl Config {
     }
 
     fn delivery_mode(&self) -> u8 {
-        if self.durable { DELIVERY_PERSISTENT } else { DELIVERY_TRANSIENT }
+        if self.durable {
+            DELIVERY_PERSISTENT
+        } else {
+            DELIVERY_TRANSIENT
+        }
     }
 }
 
@@ -188,11 +192,8 @@ async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> Res
     let properties = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio::current());
-    let connect_error = |source: crate::error::BoxError| Error::Connect {
-        transport,
-        endpoint: redact(endpoint),
-        source,
-    };
+    let connect_error =
+        |source: crate::error::BoxError| Error::Connect { transport, endpoint: redact(endpoint), source };
     match tokio::time::timeout(timeout, Connection::connect(endpoint, properties)).await {
         Ok(Ok(connection)) => Ok(connection),
         Ok(Err(e)) => Err(connect_error(Box::new(e))),
@@ -208,11 +209,7 @@ pub(crate) async fn probe(endpoint: &str, timeout: Duration) -> Result<()> {
 }
 
 fn lapin_error(transport: &'static str, endpoint: &str, what: &str, e: lapin::Error) -> Error {
-    Error::Call {
-        transport,
-        endpoint: redact(endpoint),
-        message: format!("{what}: {e}"),
-    }
+    Error::Call { transport, endpoint: redact(endpoint), message: format!("{what}: {e}") }
 }
 
 /// Declares the durable request queue (clients too, so requests wait for workers that start later).
@@ -221,10 +218,7 @@ async fn declare_request_queue(channel: &Channel, config: &Config) -> lapin::Res
     if let Some(after) = config.queue_expires {
         arguments.insert("x-expires".into(), AMQPValue::LongUInt(after.as_millis() as u32));
     }
-    let options = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
+    let options = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
     channel.queue_declare(&config.queue, options, arguments).await.map(|_| ())
 }
 
@@ -261,21 +255,15 @@ impl Client {
         let reply_to = match config.reply_to {
             ReplyTo::Direct => DIRECT_REPLY_TO.to_owned(),
             ReplyTo::ExclusiveQueue => {
-                let options = QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..QueueDeclareOptions::default()
-                };
+                let options =
+                    QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
                 let queue = channel.queue_declare("", options, FieldTable::default()).await;
                 queue.map_err(fail("declare reply queue"))?.name().to_string()
             }
         };
         // Replies are consumed with no_ack: a reply is useful only to this live client, and direct
         // reply-to requires it.
-        let options = BasicConsumeOptions {
-            no_ack: true,
-            ..BasicConsumeOptions::default()
-        };
+        let options = BasicConsumeOptions { no_ack: true, ..BasicConsumeOptions::default() };
         let consumer = channel
             .basic_consume(&reply_to, "", options, FieldTable::default())
             .await
@@ -337,11 +325,8 @@ async fn read_replies(
         match consumer.next().await {
             Some(Ok(delivery)) => {
                 let props = &delivery.properties;
-                let reply_codec = props
-                    .content_type()
-                    .as_ref()
-                    .and_then(|c| Codec::from_content_type(c.as_str()))
-                    .unwrap_or(codec);
+                let reply_codec =
+                    props.content_type().as_ref().and_then(|c| Codec::from_content_type(c.as_str())).unwrap_or(codec);
                 let reply = if props.kind().as_ref().is_some_and(|k| k.as_str() == TYPE_ERROR) {
                     Err(crate::brokers::rejected(name, &delivery.data))
                 } else {
@@ -353,11 +338,7 @@ async fn read_replies(
             None => break "reply consumer cancelled".to_owned(),
         }
     };
-    waiters.fail_all(|| Error::Call {
-        transport: name,
-        endpoint: endpoint.clone(),
-        message: failure.clone(),
-    });
+    waiters.fail_all(|| Error::Call { transport: name, endpoint: endpoint.clone(), message: failure.clone() });
 }
 
 impl Transport for Client {
@@ -367,9 +348,7 @@ impl Transport for Client {
 
     async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
         let body = self.codec.encode_request(&req)?;
-        self.waiters
-            .call(self.name, &self.endpoint, self.timeout, |id| self.publish(id, &body))
-            .await
+        self.waiters.call(self.name, &self.endpoint, self.timeout, |id| self.publish(id, &body)).await
     }
 }
 
@@ -383,10 +362,7 @@ pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> 
 /// but not yet acked (durable mode) go back to the queue.
 pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> Result<ServerHandle> {
     let name = name(codec);
-    let endpoint = server
-        .broker_url
-        .clone()
-        .unwrap_or_else(|| crate::brokers::Broker::RabbitMq.endpoint());
+    let endpoint = server.broker_url.clone().unwrap_or_else(|| crate::brokers::Broker::RabbitMq.endpoint());
     let mut workers = Vec::new();
     for _ in 0..config.workers.max(1) {
         workers.push(Worker::start(name, codec, &endpoint, server, &config).await?);
@@ -434,10 +410,7 @@ impl Worker {
         }
         // Transient mode consumes with auto-ack (at-most-once, no ack frames); durable mode acks
         // each request only after its reply is confirmed (at-least-once).
-        let options = BasicConsumeOptions {
-            no_ack: !config.durable,
-            ..BasicConsumeOptions::default()
-        };
+        let options = BasicConsumeOptions { no_ack: !config.durable, ..BasicConsumeOptions::default() };
         let consumer = channel
             .basic_consume(&config.queue, "", options, FieldTable::default())
             .await
@@ -474,11 +447,8 @@ impl Worker {
 
     async fn handle(&self, delivery: lapin::message::Delivery) -> Result<()> {
         let props = &delivery.properties;
-        let codec = props
-            .content_type()
-            .as_ref()
-            .and_then(|c| Codec::from_content_type(c.as_str()))
-            .unwrap_or(self.codec);
+        let codec =
+            props.content_type().as_ref().and_then(|c| Codec::from_content_type(c.as_str())).unwrap_or(self.codec);
         let (kind, body) = match crate::brokers::handle_request(&self.service, codec, &delivery.data).await {
             Ok(body) => (TYPE_RESPONSE, body),
             Err(body) => (TYPE_ERROR, body),

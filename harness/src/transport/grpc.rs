@@ -14,14 +14,14 @@ use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
 use tokio::sync::oneshot;
-use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
+use tonic::transport::{server::TcpIncoming, Channel, Endpoint, Server};
 use tonic::{Code, Request, Response, Status, Streaming};
 
-use crate::codec::Codec;
 use crate::codec::grpc::oversize_as_resource_exhausted;
+use crate::codec::Codec;
 use crate::payment::{DomainError, PaymentService};
 use crate::pb::{self, PaymentRequest, PaymentResponse};
-use crate::transport::{ClientConfig, ServerConfig, ServerHandle, Transport, bind, with_deadline};
+use crate::transport::{bind, with_deadline, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{Error, Result};
 
 fn arm_name(codec: Codec) -> &'static str {
@@ -68,25 +68,17 @@ impl Client {
                 pb::payment_service_client::PaymentServiceClient::new(channel).max_decoding_message_size(limit),
             ),
             Codec::Json => Inner::Json(
-                pb::json::payment_service_client::PaymentServiceClient::new(channel)
-                    .max_decoding_message_size(limit),
+                pb::json::payment_service_client::PaymentServiceClient::new(channel).max_decoding_message_size(limit),
             ),
         };
-        Ok(Self {
-            name,
-            endpoint: endpoint.to_owned(),
-            config: config.clone(),
-            inner,
-        })
+        Ok(Self { name, endpoint: endpoint.to_owned(), config: config.clone(), inner })
     }
 
     fn status_error(&self, status: Status) -> Error {
         match status.code() {
-            Code::DeadlineExceeded => Error::Timeout {
-                transport: self.name,
-                endpoint: self.endpoint.clone(),
-                after: self.config.timeout,
-            },
+            Code::DeadlineExceeded => {
+                Error::Timeout { transport: self.name, endpoint: self.endpoint.clone(), after: self.config.timeout }
+            }
             Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled => Error::Call {
                 transport: self.name,
                 endpoint: self.endpoint.clone(),
@@ -213,9 +205,7 @@ pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> 
     let mut router = Server::builder()
         .tcp_nodelay(true)
         .layer(tower::layer::layer_fn(RequireGrpcContentType))
-        .layer(tower::util::MapResponseLayer::new(
-            oversize_as_resource_exhausted::<tonic::body::Body>,
-        ));
+        .layer(tower::util::MapResponseLayer::new(oversize_as_resource_exhausted::<tonic::body::Body>));
     let router = match codec {
         Codec::Protobuf => router.add_service(
             pb::payment_service_server::PaymentServiceServer::new(handler).max_decoding_message_size(limit),

@@ -37,10 +37,10 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
-use crate::brokers::{ReplyWaiters, env, parse_env, parse_flag};
+use crate::brokers::{env, parse_env, parse_flag, ReplyWaiters};
 use crate::codec::Codec;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::{ClientConfig, ServerConfig, ServerHandle, Transport, with_deadline};
+use crate::transport::{with_deadline, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{Error, Result};
 
 /// The request topic.
@@ -182,9 +182,7 @@ impl Config {
     /// Settings every client of this arm shares.
     fn base(&self, brokers: &str) -> KafkaClientConfig {
         let mut c = KafkaClientConfig::new();
-        c.set("bootstrap.servers", brokers)
-            .set("socket.nagle.disable", "true")
-            .set("client.id", "paybench");
+        c.set("bootstrap.servers", brokers).set("socket.nagle.disable", "true").set("client.id", "paybench");
         c
     }
 
@@ -217,19 +215,11 @@ impl Config {
 }
 
 fn connect_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> Error {
-    Error::Connect {
-        transport,
-        endpoint: brokers.to_owned(),
-        source: why.to_string().into(),
-    }
+    Error::Connect { transport, endpoint: brokers.to_owned(), source: why.to_string().into() }
 }
 
 fn call_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> Error {
-    Error::Call {
-        transport,
-        endpoint: brokers.to_owned(),
-        message: why.to_string(),
-    }
+    Error::Call { transport, endpoint: brokers.to_owned(), message: why.to_string() }
 }
 
 /// One readiness check: a metadata request that must be answered within `timeout`.
@@ -238,10 +228,8 @@ pub(crate) async fn probe(brokers: &str, timeout: Duration) -> Result<()> {
 }
 
 async fn probe_as(transport: &'static str, brokers: &str, timeout: Duration) -> Result<()> {
-    let consumer: BaseConsumer = Config::default()
-        .base(brokers)
-        .create()
-        .map_err(|e| connect_error(transport, brokers, e))?;
+    let consumer: BaseConsumer =
+        Config::default().base(brokers).create().map_err(|e| connect_error(transport, brokers, e))?;
     let owned = brokers.to_owned();
     tokio::task::spawn_blocking(move || consumer.fetch_metadata(None, timeout).map(|_| ()))
         .await
@@ -251,10 +239,8 @@ async fn probe_as(transport: &'static str, brokers: &str, timeout: Duration) -> 
 
 /// Creates `topic` with `partitions` unless it exists.
 async fn ensure_topic(transport: &'static str, brokers: &str, topic: &str, partitions: i32) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = Config::default()
-        .base(brokers)
-        .create()
-        .map_err(|e| connect_error(transport, brokers, e))?;
+    let admin: AdminClient<DefaultClientContext> =
+        Config::default().base(brokers).create().map_err(|e| connect_error(transport, brokers, e))?;
     let options = AdminOptions::new().operation_timeout(Some(SETUP_DEADLINE));
     let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let created = with_deadline(transport, brokers, SETUP_DEADLINE, async {
@@ -330,10 +316,8 @@ impl Client {
             .add_partition_offset(&reply_topic, 0, Offset::Beginning)
             .map_err(|e| connect_error(name, brokers, e))?;
         consumer.assign(&assignment).map_err(|e| connect_error(name, brokers, e))?;
-        let producer: FutureProducer = config
-            .producer(brokers, client.timeout)
-            .create()
-            .map_err(|e| connect_error(name, brokers, e))?;
+        let producer: FutureProducer =
+            config.producer(brokers, client.timeout).create().map_err(|e| connect_error(name, brokers, e))?;
         let waiters = Arc::new(ReplyWaiters::default());
         let reader = tokio::spawn(read_replies(consumer, waiters.clone(), name, codec));
         Ok(Self {
@@ -404,9 +388,7 @@ impl Transport for Client {
 
     async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
         let body = self.codec.encode_request(&req)?;
-        self.waiters
-            .call(self.name, &self.brokers, self.timeout, |id| self.send(id, &body))
-            .await
+        self.waiters.call(self.name, &self.brokers, self.timeout, |id| self.send(id, &body)).await
     }
 }
 
@@ -419,25 +401,16 @@ pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> 
 /// holds at least one partition. Shutting the handle down stops them at once, like a crash.
 pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> Result<ServerHandle> {
     let name = name(codec);
-    let brokers = server
-        .broker_url
-        .clone()
-        .unwrap_or_else(|| crate::brokers::Broker::Kafka.endpoint());
+    let brokers = server.broker_url.clone().unwrap_or_else(|| crate::brokers::Broker::Kafka.endpoint());
     probe_as(name, &brokers, CONNECT_DEADLINE).await?;
     let workers = config.workers.max(1);
     ensure_topic(name, &brokers, &config.request_topic, config.partitions.max(workers as i32)).await?;
     let mut consumers = Vec::new();
     let mut tasks = Vec::new();
     for _ in 0..workers {
-        let consumer: Arc<StreamConsumer> = Arc::new(
-            config
-                .consumer(&brokers, &config.group)
-                .create()
-                .map_err(|e| connect_error(name, &brokers, e))?,
-        );
-        consumer
-            .subscribe(&[&config.request_topic])
-            .map_err(|e| connect_error(name, &brokers, e))?;
+        let consumer: Arc<StreamConsumer> =
+            Arc::new(config.consumer(&brokers, &config.group).create().map_err(|e| connect_error(name, &brokers, e))?);
+        consumer.subscribe(&[&config.request_topic]).map_err(|e| connect_error(name, &brokers, e))?;
         let producer: FutureProducer = config
             .producer(&brokers, Duration::from_secs(10))
             .create()
@@ -467,9 +440,7 @@ pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> 
 async fn wait_assigned(name: &'static str, brokers: &str, consumers: &[Arc<StreamConsumer>]) -> Result<()> {
     let started = std::time::Instant::now();
     loop {
-        let settled = consumers
-            .iter()
-            .all(|c| c.assignment().is_ok_and(|a| a.count() > 0));
+        let settled = consumers.iter().all(|c| c.assignment().is_ok_and(|a| a.count() > 0));
         if settled {
             return Ok(());
         }
@@ -503,9 +474,7 @@ impl Worker {
     }
 
     async fn handle(&self, consumer: &StreamConsumer, msg: &BorrowedMessage<'_>) -> Result<()> {
-        let codec = header_str(msg, HEADER_CONTENT_TYPE)
-            .and_then(Codec::from_content_type)
-            .unwrap_or(self.codec);
+        let codec = header_str(msg, HEADER_CONTENT_TYPE).and_then(Codec::from_content_type).unwrap_or(self.codec);
         let outcome = crate::brokers::handle_request(&self.service, codec, msg.payload().unwrap_or_default()).await;
         let Some(reply_topic) = header_str(msg, HEADER_REPLY_TOPIC) else {
             return Ok(());

@@ -134,10 +134,7 @@ impl TransportKind {
 
     /// Whether this arm goes through a message broker.
     pub fn is_broker(self) -> bool {
-        matches!(
-            self,
-            TransportKind::Amqp | TransportKind::AmqpJson | TransportKind::Kafka | TransportKind::KafkaJson
-        )
+        matches!(self, TransportKind::Amqp | TransportKind::AmqpJson | TransportKind::Kafka | TransportKind::KafkaJson)
     }
 }
 
@@ -196,10 +193,7 @@ pub struct ClientConfig {
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(10),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-        }
+        Self { timeout: Duration::from_secs(10), max_body_bytes: DEFAULT_MAX_BODY_BYTES }
     }
 }
 
@@ -218,20 +212,12 @@ pub struct ServerHandle {
 impl ServerHandle {
     /// Wraps a server task that stops when `shutdown` fires.
     pub fn new(endpoint: String, shutdown: oneshot::Sender<()>, task: JoinHandle<()>) -> Self {
-        Self {
-            endpoint,
-            shutdown: Some(shutdown),
-            task: Some(task),
-        }
+        Self { endpoint, shutdown: Some(shutdown), task: Some(task) }
     }
 
     /// A handle for an arm with nothing running (`inproc`).
     pub fn none(endpoint: &str) -> Self {
-        Self {
-            endpoint: endpoint.to_owned(),
-            shutdown: None,
-            task: None,
-        }
+        Self { endpoint: endpoint.to_owned(), shutdown: None, task: None }
     }
 
     /// What a client connects to: `127.0.0.1:port` for direct arms, the broker URL for brokers
@@ -340,9 +326,7 @@ impl Transport for AnyClient {
 
 /// Binds a TCP listener for a direct server, naming the address on failure.
 pub(crate) async fn bind(transport: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::io(format!("{transport}: bind {addr}"), e))
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::io(format!("{transport}: bind {addr}"), e))
 }
 
 /// Runs `fut` under the client's deadline, turning expiry into [`Error::Timeout`].
@@ -354,10 +338,6 @@ pub(crate) async fn with_deadline<T>(
 ) -> Result<T> {
     match tokio::time::timeout(after, fut).await {
         Ok(result) => result,
-        Err(_) => Err(Error::Timeout {
-            transport,
-            endpoint: endpoint.to_owned(),
-            after,
-        }),
+        Err(_) => Err(Error::Timeout { transport, endpoint: endpoint.to_owned(), after }),
     }
 }

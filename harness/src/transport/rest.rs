@@ -21,19 +21,19 @@
 //! 413 body over the limit, 415 unsupported content type, 422 a valid body that is not a valid
 //! payment (the business function's [`DomainError`](crate::payment::DomainError)).
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::serve::ListenerExt;
+use axum::Router;
 use tokio::sync::oneshot;
 
 use crate::codec::Codec;
 use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::{ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind, bind};
+use crate::transport::{bind, ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind};
 use crate::{Error, Result};
 
 /// The one route.
@@ -93,10 +93,8 @@ impl Client {
     /// reqwest connects lazily, so an unreachable server surfaces on the first call, as
     /// [`Error::Connect`], within the connect timeout.
     pub async fn connect(flavor: Flavor, endpoint: &str, config: &ClientConfig) -> Result<Self> {
-        let builder = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .connect_timeout(config.timeout)
-            .timeout(config.timeout);
+        let builder =
+            reqwest::Client::builder().tcp_nodelay(true).connect_timeout(config.timeout).timeout(config.timeout);
         let builder = match flavor {
             Flavor::JsonH2 => builder.http2_prior_knowledge(),
             Flavor::Json | Flavor::Proto => builder.http1_only(),
@@ -108,35 +106,17 @@ impl Client {
         };
         let http = builder.build().map_err(|e| connect_error(Box::new(e)))?;
         let url = reqwest::Url::parse(&format!("http://{endpoint}{PATH}")).map_err(|e| connect_error(Box::new(e)))?;
-        Ok(Self {
-            flavor,
-            endpoint: endpoint.to_owned(),
-            url,
-            config: config.clone(),
-            http,
-        })
+        Ok(Self { flavor, endpoint: endpoint.to_owned(), url, config: config.clone(), http })
     }
 
     fn http_error(&self, e: reqwest::Error) -> Error {
         let transport = self.flavor.name();
         if e.is_timeout() {
-            Error::Timeout {
-                transport,
-                endpoint: self.endpoint.clone(),
-                after: self.config.timeout,
-            }
+            Error::Timeout { transport, endpoint: self.endpoint.clone(), after: self.config.timeout }
         } else if e.is_connect() {
-            Error::Connect {
-                transport,
-                endpoint: self.endpoint.clone(),
-                source: Box::new(e),
-            }
+            Error::Connect { transport, endpoint: self.endpoint.clone(), source: Box::new(e) }
         } else {
-            Error::Call {
-                transport,
-                endpoint: self.endpoint.clone(),
-                message: error_chain(&e),
-            }
+            Error::Call { transport, endpoint: self.endpoint.clone(), message: error_chain(&e) }
         }
     }
 }
@@ -209,12 +189,7 @@ pub struct ErrorDetail {
 }
 
 fn error_response(status: StatusCode, code: &str, message: String) -> Response {
-    let body = ErrorBody {
-        error: ErrorDetail {
-            code: code.to_owned(),
-            message,
-        },
-    };
+    let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message } };
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
@@ -227,10 +202,9 @@ struct AppState {
 
 /// The axum app, constructible without a socket (tests drive it with `tower::ServiceExt`).
 pub fn app(config: &ServerConfig) -> Router {
-    Router::new().route(PATH, post(authorize)).with_state(AppState {
-        service: config.service,
-        max_body_bytes: config.max_body_bytes,
-    })
+    Router::new()
+        .route(PATH, post(authorize))
+        .with_state(AppState { service: config.service, max_body_bytes: config.max_body_bytes })
 }
 
 async fn authorize(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -260,9 +234,7 @@ async fn authorize(State(state): State<AppState>, headers: HeaderMap, body: Body
         Ok(resp) => match codec.encode_response(&resp) {
             Ok(bytes) => {
                 let mut response = bytes.into_response();
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(codec.content_type()));
+                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(codec.content_type()));
                 response
             }
             Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "encode_failed", e.to_string()),

@@ -13,14 +13,14 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
 use crate::codec::Codec;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::{ClientConfig, ServerConfig, ServerHandle, Transport, bind, with_deadline};
+use crate::transport::{bind, with_deadline, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{Error, Result};
 
 const NAME: &str = "tcp";
@@ -31,9 +31,7 @@ const STATUS_ERROR: u8 = 1;
 const WRITE_QUEUE_FRAMES: usize = 1024;
 
 fn frame_codec(max_body_bytes: usize) -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder()
-        .max_frame_length(max_body_bytes + 9)
-        .new_codec()
+    LengthDelimitedCodec::builder().max_frame_length(max_body_bytes + 9).new_codec()
 }
 
 fn frame(id: u64, status: u8, body: &[u8]) -> Bytes {
@@ -89,11 +87,8 @@ pub struct Client {
 impl Client {
     /// Connects to a `tcp` server at `endpoint` (`host:port`).
     pub async fn connect(endpoint: &str, config: &ClientConfig) -> Result<Self> {
-        let connect_error = |e: std::io::Error| Error::Connect {
-            transport: NAME,
-            endpoint: endpoint.to_owned(),
-            source: Box::new(e),
-        };
+        let connect_error =
+            |e: std::io::Error| Error::Connect { transport: NAME, endpoint: endpoint.to_owned(), source: Box::new(e) };
         let stream = with_deadline(NAME, endpoint, config.timeout, async {
             TcpStream::connect(endpoint).await.map_err(connect_error)
         })
@@ -141,32 +136,18 @@ impl Client {
             }
         });
 
-        Ok(Self {
-            endpoint: endpoint.to_owned(),
-            config: config.clone(),
-            next_id: AtomicU64::new(1),
-            pending,
-            writer,
-        })
+        Ok(Self { endpoint: endpoint.to_owned(), config: config.clone(), next_id: AtomicU64::new(1), pending, writer })
     }
 
     fn call_error(&self, message: &str) -> Error {
-        Error::Call {
-            transport: NAME,
-            endpoint: self.endpoint.clone(),
-            message: message.to_owned(),
-        }
+        Error::Call { transport: NAME, endpoint: self.endpoint.clone(), message: message.to_owned() }
     }
 }
 
 fn rejected(body: &[u8]) -> Error {
     let text = String::from_utf8_lossy(body);
     let (status, message) = text.split_once(": ").unwrap_or(("error", &text));
-    Error::Rejected {
-        transport: NAME,
-        status: status.to_owned(),
-        message: message.to_owned(),
-    }
+    Error::Rejected { transport: NAME, status: status.to_owned(), message: message.to_owned() }
 }
 
 impl Transport for Client {
@@ -178,10 +159,7 @@ impl Transport for Client {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = Codec::Protobuf.encode_request(&req)?;
         let (tx, rx) = oneshot::channel();
-        self.pending
-            .lock()
-            .map_err(|_| self.call_error("pending-call table poisoned"))?
-            .insert(id, tx);
+        self.pending.lock().map_err(|_| self.call_error("pending-call table poisoned"))?.insert(id, tx);
         let outcome = with_deadline(NAME, &self.endpoint, self.config.timeout, async {
             self.writer
                 .send(frame(id, STATUS_OK, &body))
