@@ -87,6 +87,10 @@ pub enum Error {
     /// The report could not be rendered (chart drawing, histogram merge).
     #[error("report: {0}")]
     Report(String),
+    /// A bug or a broken invariant inside paybench (a panicked task, a poisoned lock): never the
+    /// user's input.
+    #[error("internal: {0}")]
+    Internal(String),
     /// A local I/O operation (bind, file) failed.
     #[error("{what}: {source}")]
     Io {
@@ -113,6 +117,7 @@ impl Error {
             Error::BaselineMismatch(_) => "baseline_mismatch",
             Error::Report(_) => "report",
             Error::Io { .. } => "io",
+            Error::Internal(_) => "internal",
         }
     }
 

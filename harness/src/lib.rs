@@ -11,19 +11,21 @@
 //! - [`transport`]: the [`transport::Transport`] trait and one module per wire protocol, each with
 //!   the same shape (config, client, server or worker, tests).
 //! - [`sizes`]: body sizes per codec and compression, for `paybench sizes`.
-//! - [`brokers`]: finding, starting and probing the local RabbitMQ and Tansu brokers.
+//! - [`brokers`]: the brokers (RabbitMQ, Tansu, NATS): starting the local ones, probing, naming.
+//! - [`endpoint`]: endpoints as text (ports, socket addresses, redacting credentials).
 //! - [`compare`]: the noise-aware regression gate behind `paybench compare`.
 //! - [`criterion_data`]: reads criterion's saved estimates for generated tables.
 //! - [`load`]: `paybench run`'s load generator: scenarios, closed and open loop, sweeps.
 //! - [`measure`]: wire bytes (kernel TCP counters), CPU per role (/proc), environment.
 //! - [`results`]: the `results.json` schema, shared by `run`, `report` and `compare`.
 //! - [`report`]: `paybench report`: report.html (inline SVG charts) and summary.md, the verdict.
-//! - [`error`]: the crate's one error type.
+//! - [`error`]: the crate's error type: per-call kinds apart from tool kinds (see its docs).
 
 pub mod brokers;
 pub mod codec;
 pub mod compare;
 pub mod criterion_data;
+pub mod endpoint;
 pub mod error;
 pub mod load;
 pub mod measure;

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use paybench::codec::{Codec, ALL_CODECS};
 use paybench::criterion_data::{self, Estimate};
 use paybench::payload::{generate, Profile, DEFAULT_SEED};
-use paybench::transport::TransportKind;
+use paybench::transport::registry::{self, claim};
 
 /// Arguments of `paybench bench-table`.
 #[derive(Debug, clap::Args)]
@@ -55,7 +55,7 @@ fn us(ns: f64) -> String {
 fn latency_table(dir: &Path, profile: Profile, baseline: &str) -> anyhow::Result<()> {
     let profile_name = profile.name();
     let read = |function: &str| criterion_data::read(dir, "latency", function, profile_name, baseline);
-    let Some(tcp) = read("tcp")? else {
+    let Some(tcp) = read(claim::NETWORK_FLOOR)? else {
         println!("(no latency/tcp/{profile_name} estimate: run `cargo bench --bench latency` first)\n");
         return Ok(());
     };
@@ -72,25 +72,23 @@ fn latency_table(dir: &Path, profile: Profile, baseline: &str) -> anyhow::Result
             pp.median_ns / tcp.median_ns
         );
     }
-    for kind in TransportKind::ALL {
-        let Some(estimate) = read(kind.name())? else { continue };
+    for arm in registry::standard_arms() {
+        let Some(estimate) = read(arm.name())? else { continue };
         let ratio = estimate.median_ns / tcp.median_ns;
-        let (target, status) = match kind {
-            TransportKind::Tcp => match pingpong {
-                Some(pp) => {
-                    let x = estimate.median_ns / pp.median_ns;
-                    (format!("≤ {TCP_TARGET_X}x ping-pong"), verdict(x, TCP_TARGET_X, "ping-pong"))
-                }
-                None => (String::new(), "no ping-pong run".to_owned()),
-            },
-            TransportKind::Grpc | TransportKind::Rest => {
+        let (target, status) = match (arm.name(), pingpong) {
+            (claim::NETWORK_FLOOR, Some(pp)) => {
+                let x = estimate.median_ns / pp.median_ns;
+                (format!("≤ {TCP_TARGET_X}x ping-pong"), verdict(x, TCP_TARGET_X, "ping-pong"))
+            }
+            (claim::NETWORK_FLOOR, None) => (String::new(), "no ping-pong run".to_owned()),
+            (claim::GRPC | claim::REST, _) => {
                 (format!("≤ {HTTP_ARM_TARGET_X}x tcp"), verdict(ratio, HTTP_ARM_TARGET_X, "tcp"))
             }
             _ => (String::new(), String::new()),
         };
         println!(
             "| {} | {} ({}–{}) | {ratio:.2}x | {target} | {status} |",
-            kind.name(),
+            arm.name(),
             us(estimate.median_ns),
             us(estimate.median_lower_ns),
             us(estimate.median_upper_ns),
@@ -111,15 +109,15 @@ fn verdict(x: f64, target: f64, floor: &str) -> String {
 fn throughput_table(dir: &Path, profile: Profile, baseline: &str) -> anyhow::Result<()> {
     let batches = [1u32, 16, 128];
     let mut rows = Vec::new();
-    for kind in TransportKind::ALL {
+    for arm in registry::standard_arms() {
         let mut cells = Vec::new();
         for n in batches {
             let estimate =
-                criterion_data::read(dir, &format!("throughput-n{n}"), kind.name(), profile.name(), baseline)?;
+                criterion_data::read(dir, &format!("throughput-n{n}"), arm.name(), profile.name(), baseline)?;
             cells.push(estimate.map(|e: Estimate| f64::from(n) / (e.median_ns / 1e9)));
         }
         if cells.iter().any(Option::is_some) {
-            rows.push((kind, cells));
+            rows.push((arm.name().to_owned(), cells));
         }
     }
     if rows.is_empty() {
@@ -128,10 +126,10 @@ fn throughput_table(dir: &Path, profile: Profile, baseline: &str) -> anyhow::Res
     println!("### Closed-loop batches, `{}` profile: calls/s with N calls in flight\n", profile.name());
     println!("| transport | N=1 | N=16 | N=128 |");
     println!("|---|---:|---:|---:|");
-    for (kind, cells) in rows {
+    for (name, cells) in rows {
         let text: Vec<String> =
             cells.iter().map(|c| c.map_or("–".to_owned(), |calls_per_s| format!("{calls_per_s:.0}"))).collect();
-        println!("| {} | {} |", kind.name(), text.join(" | "));
+        println!("| {} | {} |", name, text.join(" | "));
     }
     println!();
     Ok(())

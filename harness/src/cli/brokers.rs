@@ -1,10 +1,14 @@
-//! `paybench brokers up|down|status`: the local RabbitMQ and Tansu brokers (logic in
-//! `paybench::brokers`). `up` is idempotent: a broker that already answers is reused.
+//! `paybench brokers up|down|status`: the suite's local brokers (logic in `paybench::brokers`).
+//! `up` is idempotent: a broker that already answers is reused; an external endpoint
+//! (`--broker NAME=ENDPOINT`, `AMQP_URL`, `KAFKA_BROKERS`, `NATS_URL`) is only probed.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use paybench::brokers::{self, Broker};
+use paybench::brokers::{self, BROKERS};
+use paybench::endpoint::redact;
+
+use super::edge::ArmEnv;
 
 /// Arguments of `paybench brokers`.
 #[derive(Debug, clap::Args)]
@@ -14,11 +18,13 @@ pub(crate) struct Args {
     /// Seconds to wait for each broker to become ready (or to stop).
     #[arg(long, default_value_t = brokers::DEFAULT_START_DEADLINE.as_secs())]
     deadline_secs: u64,
+    #[command(flatten)]
+    arm_env: ArmEnv,
 }
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Start the local brokers (unless AMQP_URL / KAFKA_BROKERS point elsewhere) and wait until ready.
+    /// Start the local brokers (those without an external endpoint) and wait until ready.
     Up,
     /// Stop the brokers this suite started.
     Down,
@@ -28,43 +34,37 @@ enum Action {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deadline = Duration::from_secs(args.deadline_secs);
+    let endpoints = args.arm_env.endpoints()?;
     super::runtime()?.block_on(async {
         match args.action {
             Action::Up => {
-                for info in brokers::start_all(deadline).await? {
+                for info in brokers::start_all(&endpoints, deadline).await? {
                     println!("up: {info}");
                 }
                 Ok(ExitCode::SUCCESS)
             }
             Action::Down => {
-                for broker in Broker::ALL {
+                for broker in BROKERS {
                     let stopped = brokers::stop(broker, deadline).await?;
                     let what = if stopped { "stopped" } else { "not running (nothing to stop)" };
-                    println!("{}: {what}", broker.name());
+                    println!("{}: {what}", broker.name);
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            Action::Status => status().await,
+            Action::Status => {
+                let mut all_up = true;
+                for broker in BROKERS {
+                    let endpoint = &endpoints[broker.name];
+                    match broker.info(endpoint).await {
+                        Ok(info) => println!("up: {info}"),
+                        Err(e) => {
+                            all_up = false;
+                            println!("{}: down at {}: {e}", broker.name, redact(endpoint));
+                        }
+                    }
+                }
+                Ok(if all_up { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
         }
     })
-}
-
-async fn status() -> anyhow::Result<ExitCode> {
-    let mut all_up = true;
-    for broker in Broker::ALL {
-        let endpoint = broker.endpoint();
-        if brokers::tcp_reachable(broker, &endpoint, Duration::from_secs(2)) {
-            match brokers::info(broker).await {
-                Ok(info) => println!("{}: up: {info}", broker.name()),
-                Err(e) => {
-                    all_up = false;
-                    println!("{}: unhealthy: {e}", broker.name());
-                }
-            }
-        } else {
-            all_up = false;
-            println!("{}: down: nothing answers at {}", broker.name(), brokers::redact(&endpoint));
-        }
-    }
-    Ok(if all_up { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

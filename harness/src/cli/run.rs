@@ -1,7 +1,7 @@
 //! `paybench run [SCENARIO.toml ...]`: runs load scenarios and writes `results/<run-id>/`.
 //!
-//! Scenario files say WHAT to run; the flags and environment here say HOW (target, broker URLs,
-//! thread counts, CPU pinning). Every scenario is parsed and validated before anything starts.
+//! Scenario files say WHAT to run; the flags and environment here say HOW (target, broker
+//! endpoints, per-family option defaults, thread counts, CPU pinning). Every scenario is parsed and validated before anything starts.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use paybench::brokers::redact as redact_url;
-use paybench::brokers::Broker;
+use paybench::endpoint::redact as redact_url;
 use paybench::load::runner::{self, Observer, RunContext};
 use paybench::load::scenario::Scenario;
 use paybench::measure::cpu::{CLIENT_THREAD_PREFIX, SERVER_THREAD_PREFIX};
 use paybench::measure::env;
 use paybench::payload::Profile;
 use paybench::results::{ArmResult, ArmStatus, RunResults, RunSettings, SCHEMA_VERSION};
-use paybench::transport::TransportKind;
+use paybench::transport::{Arm, Settings};
 
+use super::edge::ArmEnv;
 use super::pinning::{self, CpuList};
 
 /// Arguments of `paybench run`.
@@ -26,9 +26,10 @@ use super::pinning::{self, CpuList};
 pub(crate) struct Args {
     /// Scenario files (default: scenarios/quick.toml).
     scenarios: Vec<PathBuf>,
-    /// Only these transports (comma-separated), e.g. `grpc,rest`.
+    /// Only these arms (comma-separated), by canonical name or as the scenario wrote them, e.g.
+    /// `grpc,rest-h2`.
     #[arg(long, value_delimiter = ',')]
-    transports: Option<Vec<TransportKind>>,
+    transports: Option<Vec<String>>,
     /// Only these payload profiles (comma-separated): small, typical, large.
     #[arg(long = "profile", value_delimiter = ',')]
     profiles: Option<Vec<Profile>>,
@@ -45,12 +46,8 @@ pub(crate) struct Args {
     /// pid of the external server, to report its CPU per call.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// RabbitMQ URL for the amqp arms (default: the suite's own node, see `paybench brokers`).
-    #[arg(long, env = "AMQP_URL", default_value_t = Broker::RabbitMq.local_endpoint(), hide_env_values = true, hide_default_value = true)]
-    amqp_url: String,
-    /// Kafka bootstrap servers for the kafka arms (default: the suite's own Tansu).
-    #[arg(long, env = "KAFKA_BROKERS", default_value_t = Broker::Kafka.local_endpoint())]
-    kafka_brokers: String,
+    #[command(flatten)]
+    arm_env: ArmEnv,
     /// Load-generator runtime threads. One each for client and server on a 2-core machine gives
     /// each side a core instead of four threads fighting over two.
     #[arg(long, default_value_t = 1)]
@@ -67,7 +64,7 @@ pub(crate) struct Args {
 }
 
 impl Args {
-    fn settings(&self) -> RunSettings {
+    fn settings(&self, endpoints: &paybench::brokers::Endpoints, arm_settings: &Settings) -> RunSettings {
         let client_cpus = self.client_cpus.clone().unwrap_or_default().0;
         let server_cpus = self.server_cpus.clone().unwrap_or_default().0;
         let placement = pinning::describe(
@@ -79,8 +76,8 @@ impl Args {
         );
         RunSettings {
             target: self.target.clone(),
-            amqp_url: Some(redact_url(&self.amqp_url)),
-            kafka_brokers: Some(self.kafka_brokers.clone()),
+            brokers: endpoints.iter().map(|(k, v)| (k.clone(), redact_url(v))).collect(),
+            arm_settings: arm_settings.families.clone(),
             client_threads: self.client_threads,
             server_threads: if self.target.is_some() { 0 } else { self.server_threads },
             client_cpus,
@@ -122,13 +119,19 @@ impl Observer for Bars {
     }
 }
 
+/// A scenario with its arms resolved against the settings.
+struct Planned {
+    scenario: Scenario,
+    arms: Vec<Arm>,
+}
+
 fn windows(s: &Scenario) -> u64 {
     let sweep_steps =
         s.sweep.map_or(0, |w| ((w.max_rate_per_s / w.start_rate_per_s).ln() / w.step_factor.ln()).floor() as u64 + 1);
     (s.transports.len() * s.profiles.len()) as u64 * u64::from(s.repetitions) * (s.load.len() as u64 + sweep_steps)
 }
 
-fn load_scenarios(args: &Args) -> anyhow::Result<Vec<Scenario>> {
+fn load_scenarios(args: &Args, settings: &Settings) -> anyhow::Result<Vec<Planned>> {
     let paths =
         if args.scenarios.is_empty() { vec![PathBuf::from("scenarios/quick.toml")] } else { args.scenarios.clone() };
     let mut out = Vec::new();
@@ -137,16 +140,20 @@ fn load_scenarios(args: &Args) -> anyhow::Result<Vec<Scenario>> {
         if s.transports.is_empty() || s.profiles.is_empty() {
             anyhow::bail!("{}: nothing left to run after --transports/--profile filters", path.display());
         }
-        out.push(s);
+        let arms = s.arms(settings, path)?;
+        out.push(Planned { scenario: s, arms });
     }
-    if args.target.is_some() && out.iter().any(|s| s.transports.len() != 1) {
+    if args.target.is_some() && out.iter().any(|p| p.arms.len() != 1) {
         anyhow::bail!("--target drives one external server: pick its transport with --transports NAME");
     }
     Ok(out)
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let scenarios = load_scenarios(&args)?;
+    let arm_settings = args.arm_env.settings()?;
+    let endpoints = args.arm_env.endpoints()?;
+    let planned = load_scenarios(&args, &arm_settings)?;
+    let scenarios: Vec<Scenario> = planned.iter().map(|p| p.scenario.clone()).collect();
     let started_at = now_rfc3339();
     let run_id = format!(
         "{}-{}",
@@ -165,8 +172,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         server: server_rt.as_ref().map(|rt| rt.handle().clone()),
         target: args.target.clone(),
         server_pid: args.server_pid,
-        amqp_url: args.amqp_url.clone(),
-        kafka_brokers: args.kafka_brokers.clone(),
+        brokers: endpoints.clone(),
     };
     let estimate: f64 = scenarios.iter().map(Scenario::estimated_seconds).sum();
     eprintln!(
@@ -181,10 +187,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let obs = Bars { bar: bar.clone() };
     let mut arms = Vec::new();
-    for s in &scenarios {
-        for &kind in &s.transports {
+    for Planned { scenario: s, arms: planned_arms } in &planned {
+        for planned_arm in planned_arms {
             for &profile in &s.profiles {
-                let arm = runner::run_arm(&ctx, s, kind, profile, &obs);
+                let arm = runner::run_arm(&ctx, s, planned_arm, profile, &obs);
                 if args.target.is_some() {
                     if let ArmStatus::Unavailable { message, .. } = &arm.status {
                         bar.finish_and_clear();
@@ -203,7 +209,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         started_at,
         finished_at: now_rfc3339(),
         environment: env::collect(brokers),
-        settings: args.settings(),
+        settings: args.settings(&endpoints, &arm_settings),
         scenarios,
         arms,
     };

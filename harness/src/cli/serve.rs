@@ -14,16 +14,18 @@ use paybench::codec::Codec;
 use paybench::measure::cpu::SERVER_THREAD_PREFIX;
 use paybench::payload::{self, Profile, DEFAULT_SEED};
 use paybench::payment::PaymentService;
-use paybench::transport::{self, ServerConfig, TransportKind};
+use paybench::endpoint::redact;
+use paybench::transport::{self, ServerConfig};
 
+use super::edge::ArmEnv;
 use super::pinning::{self, CpuList};
 
 /// Arguments of `paybench serve`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Transport whose server or worker to run.
+    /// The arm whose server or worker to run, by name (`grpc`, `rest-h2`, `amqp-json`, ...).
     #[arg(required_unless_present = "dump_bodies")]
-    transport: Option<TransportKind>,
+    transport: Option<String>,
     /// Address to listen on (direct arms).
     #[arg(long, default_value = "127.0.0.1:0")]
     bind: std::net::SocketAddr,
@@ -36,9 +38,8 @@ pub(crate) struct Args {
     /// Simulated service time per call, microseconds.
     #[arg(long, default_value_t = 0)]
     service_time_us: u64,
-    /// Broker URL for broker workers (AMQP_URL or KAFKA_BROKERS).
-    #[arg(long)]
-    broker_url: Option<String>,
+    #[command(flatten)]
+    arm_env: ArmEnv,
     /// Write request bodies for every profile into DIR and exit.
     #[arg(long, hide = true)]
     dump_bodies: Option<PathBuf>,
@@ -49,10 +50,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         dump_bodies(dir)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let kind = args.transport.context("a transport is required")?;
+    let name = args.transport.context("a transport is required")?;
+    let arm = paybench::transport::ArmRequest::Name(name).resolve(&args.arm_env.settings()?, "paybench serve")?;
     let rt = pinning::runtime(SERVER_THREAD_PREFIX, args.threads, args.cpus.clone())?;
-    // AMQP_URL / KAFKA_BROKERS, else the suite's own local broker.
-    let broker_url = args.broker_url.clone().or_else(|| paybench::brokers::Broker::of(kind).map(|b| b.endpoint()));
+    let broker_url = match arm.broker() {
+        Some(broker) => args.arm_env.endpoints()?.get(broker).cloned(),
+        None => None,
+    };
     let config = ServerConfig {
         bind: args.bind,
         service: PaymentService::with_service_time(Duration::from_micros(args.service_time_us)),
@@ -60,9 +64,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..ServerConfig::default()
     };
     rt.block_on(async {
-        let server = transport::serve(kind, &config).await?;
+        let server = transport::serve(&arm, &config).await?;
         // One line on stdout, machine-readable, so scripts can pick up the address.
-        println!("serving {kind} on {} pid {}", paybench::brokers::redact(server.endpoint()), std::process::id());
+        println!("serving {arm} on {} pid {}", redact(server.endpoint()), std::process::id());
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}

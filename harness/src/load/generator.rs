@@ -167,7 +167,8 @@ async fn bounded_call<T: Transport>(client: &T, req: PaymentRequest, timeout: Du
     match tokio::time::timeout(timeout + Duration::from_secs(1), client.call(req)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Error::Timeout {
-            transport: client.name(),
+            // The generator's own deadline: the transport's name is on the arm's result.
+            transport: "load generator",
             endpoint: "(generator deadline)".to_owned(),
             after: timeout,
         }),
@@ -346,7 +347,7 @@ async fn open_call<T: Transport>(
         Some((outcome, latency, service)) => rec.record(&outcome, latency, service),
         None => {
             let timeout = Err(Error::Timeout {
-                transport: client.name(),
+                transport: "load generator",
                 endpoint: "(no free slot)".to_owned(),
                 after: shared.timeout,
             });

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 
-use crate::brokers::redact as redact_url;
 use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
 use crate::load::scenario::{LoadSpec, Scenario};
 use crate::measure::cpu::{self, CpuSnapshot, CpuSources};
@@ -22,8 +21,8 @@ use crate::pb::PaymentRequest;
 use crate::results::{
     ArmResult, ArmStatus, BrokerMeta, CpuPerCall, Measurement, PointResult, PointSummary, Spread, SweepResult, SweepRun,
 };
-use crate::transport::{self, AnyClient, ClientConfig, ServerConfig, Transport, TransportKind};
-use crate::transport::{amqp, kafka};
+use crate::endpoint::redact as redact_url;
+use crate::transport::{self, AnyClient, Arm, ClientConfig, ServerConfig, Transport};
 use crate::{brokers, Error, Result};
 
 /// Distinct prebuilt requests each arm cycles through (built before timing starts).
@@ -54,14 +53,12 @@ pub struct RunContext {
     pub target: Option<String>,
     /// CPU of an external server process.
     pub server_pid: Option<u32>,
-    /// Broker URL for `amqp*` arms.
-    pub amqp_url: String,
-    /// Bootstrap servers for `kafka*` arms.
-    pub kafka_brokers: String,
+    /// Each broker's endpoint, by broker name (`rabbitmq`, `kafka`, `nats`).
+    pub brokers: brokers::Endpoints,
 }
 
 /// Everything needed to measure one arm's windows.
-struct Arm {
+struct Rig {
     client: Arc<AnyClient>,
     pool: Arc<Vec<PaymentRequest>>,
     wire: Option<WireProbe>,
@@ -73,25 +70,28 @@ struct Arm {
 pub fn run_arm(
     ctx: &RunContext,
     scenario: &Scenario,
-    kind: TransportKind,
+    arm: &Arm,
     profile: Profile,
     obs: &dyn Observer,
 ) -> ArmResult {
-    let label = format!("{}/{kind}/{profile}", scenario.name);
-    let endpoint = endpoint_for(ctx, kind);
+    let label = format!("{}/{arm}/{profile}", scenario.name);
     let mut result = ArmResult {
         scenario: scenario.name.clone(),
-        transport: kind,
-        codec: kind.codec().to_string(),
+        transport: arm.clone(),
+        codec: arm.codec().to_string(),
+        options: arm.options_owned(),
         profile,
-        endpoint: redact_url(&endpoint),
+        endpoint: String::new(),
         broker: None,
         status: ArmStatus::Ran,
         points: Vec::new(),
         sweep: None,
     };
-    let started = start_arm(ctx, scenario, kind, profile, &endpoint);
-    let (server, arm, endpoint) = match started {
+    let started = endpoint_for(ctx, arm).and_then(|endpoint| {
+        result.endpoint = redact_url(&endpoint);
+        start_arm(ctx, scenario, arm, profile, &endpoint)
+    });
+    let (server, rig, endpoint) = match started {
         Ok(parts) => parts,
         Err(e) => {
             let message = error_chain(&e);
@@ -101,12 +101,12 @@ pub fn run_arm(
         }
     };
     result.endpoint = redact_url(&endpoint);
-    result.broker = broker_meta(ctx, kind, &endpoint);
+    result.broker = broker_meta(ctx, arm, &endpoint);
     for load in &scenario.load {
-        result.points.push(run_point(ctx, scenario, &arm, *load, &label, obs));
+        result.points.push(run_point(ctx, scenario, &rig, *load, &label, obs));
     }
     if let Some(sweep) = scenario.sweep {
-        result.sweep = Some(run_sweep(ctx, scenario, &arm, sweep, &label, obs));
+        result.sweep = Some(run_sweep(ctx, scenario, &rig, sweep, &label, obs));
     }
     if let (Some(server), Some(rt)) = (server, &ctx.server) {
         rt.block_on(server.shutdown());
@@ -129,21 +129,23 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn endpoint_for(ctx: &RunContext, kind: TransportKind) -> String {
-    match (&ctx.target, kind) {
-        (Some(target), _) => target.clone(),
-        (None, TransportKind::Amqp | TransportKind::AmqpJson) => ctx.amqp_url.clone(),
-        (None, TransportKind::Kafka | TransportKind::KafkaJson) => ctx.kafka_brokers.clone(),
-        (None, _) => "127.0.0.1:0".to_owned(),
+/// Where the arm's client connects: `--target`, the arm's broker, or a fresh local port.
+fn endpoint_for(ctx: &RunContext, arm: &Arm) -> Result<String> {
+    match (&ctx.target, arm.broker()) {
+        (Some(target), _) => Ok(target.clone()),
+        (None, Some(broker)) => ctx.brokers.get(broker).cloned().ok_or_else(|| {
+            Error::Config(format!("{arm}: no endpoint for broker {broker}; give --broker {broker}=ENDPOINT"))
+        }),
+        (None, None) => Ok("127.0.0.1:0".to_owned()),
     }
 }
 
-type Started = (Option<transport::ServerHandle>, Arm, String);
+type Started = (Option<transport::ServerHandle>, Rig, String);
 
 fn start_arm(
     ctx: &RunContext,
     scenario: &Scenario,
-    kind: TransportKind,
+    arm: &Arm,
     profile: Profile,
     endpoint: &str,
 ) -> Result<Started> {
@@ -152,26 +154,26 @@ fn start_arm(
         (Some(rt), None) => {
             let config = ServerConfig {
                 service,
-                broker_url: kind.is_broker().then(|| endpoint.to_owned()),
+                broker_url: arm.broker().map(|_| endpoint.to_owned()),
                 ..ServerConfig::default()
             };
-            let handle = rt.block_on(transport::serve(kind, &config))?;
-            let endpoint = if kind.is_broker() { endpoint.to_owned() } else { handle.endpoint().to_owned() };
+            let handle = rt.block_on(transport::serve(arm, &config))?;
+            let endpoint = if arm.broker().is_some() { endpoint.to_owned() } else { handle.endpoint().to_owned() };
             (Some(handle), endpoint)
         }
         _ => (None, endpoint.to_owned()),
     };
     let pids = std::iter::once(std::process::id()).chain(ctx.server_pid).collect();
-    let wire = match port_of(kind, &endpoint) {
+    let wire = match port_of(arm, &endpoint)? {
         Some(port) => Some(WireProbe::before_client(port, pids)?),
         None => None,
     };
     let timeout = Duration::from_millis(scenario.timeout_ms);
     let config = ClientConfig { timeout, ..ClientConfig::default() };
     let client = ctx.client.block_on(async {
-        match tokio::time::timeout(timeout, transport::connect(kind, &endpoint, &config)).await {
+        match tokio::time::timeout(timeout, transport::connect(arm, &endpoint, &config)).await {
             Ok(client) => client,
-            Err(_) => Err(Error::Timeout { transport: kind.name(), endpoint: redact_url(&endpoint), after: timeout }),
+            Err(_) => Err(Error::Timeout { transport: "connect", endpoint: redact_url(&endpoint), after: timeout }),
         }
     })?;
     // Fail fast on an unreachable or broken arm: reqwest connects lazily, so only a call proves it.
@@ -181,59 +183,57 @@ fn start_arm(
     let cpu = CpuSources {
         server_in_process: ctx.server.is_some() && ctx.target.is_none(),
         server_pid: ctx.server_pid,
-        broker_pid: broker_pid(kind),
+        broker_pid: broker_pid(arm),
     };
-    let arm = Arm { client: Arc::new(client), pool: Arc::new(pool), wire, cpu, client_threads: ctx.client_threads };
+    let arm = Rig { client: Arc::new(client), pool: Arc::new(pool), wire, cpu, client_threads: ctx.client_threads };
     Ok((server, arm, endpoint))
 }
 
-/// The listening port of a direct arm (`host:port`) or broker URL; `None` for `inproc`.
-fn port_of(kind: TransportKind, endpoint: &str) -> Option<u16> {
-    if kind == TransportKind::Inproc {
-        return None;
-    }
-    let authority = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
-    let authority = authority.split(['/', ',']).next().unwrap_or(authority);
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    match authority.rsplit_once(':').and_then(|(_, p)| p.parse().ok()) {
-        Some(port) => Some(port),
-        None if kind.is_broker() => Some(if endpoint.starts_with("amqp") { 5672 } else { 9092 }),
-        None => None,
+/// The port whose sockets carry the arm's traffic: the server's or the broker's; `None` for an
+/// arm without a network (`inproc`, whose endpoint is not an address).
+fn port_of(arm: &Arm, endpoint: &str) -> Result<Option<u16>> {
+    match arm.broker() {
+        Some(name) => Ok(Some(crate::endpoint::port(endpoint, Some(brokers::get(name)?.default_port))?)),
+        None if endpoint.contains(':') => Ok(Some(crate::endpoint::port(endpoint, None)?)),
+        None => Ok(None),
     }
 }
 
 /// Names the broker that served a broker arm (implementation and version as the broker reports
-/// them; see [`brokers::info_at`]) and records the settings that decide its latency.
-fn broker_meta(ctx: &RunContext, kind: TransportKind, endpoint: &str) -> Option<BrokerMeta> {
-    let broker = brokers::Broker::of(kind)?;
-    let (implementation, version) = match ctx.client.block_on(brokers::info_at(broker, endpoint)) {
+/// them) next to the arm's resolved options, which decide its latency.
+fn broker_meta(ctx: &RunContext, arm: &Arm, endpoint: &str) -> Option<BrokerMeta> {
+    let broker = brokers::get(arm.broker()?).ok()?;
+    let (implementation, version) = match ctx.client.block_on(broker.info(endpoint)) {
         Ok(info) => (info.implementation, info.version),
         Err(e) => {
-            tracing::warn!("{kind}: cannot name the broker at {}: {e}", redact_url(endpoint));
+            tracing::warn!("{arm}: cannot name the broker at {}: {e}", redact_url(endpoint));
             ("unknown".to_owned(), "unknown".to_owned())
         }
     };
-    let settings = match broker {
-        brokers::Broker::RabbitMq => amqp::Config::from_env().map(|c| c.latency_settings()),
-        brokers::Broker::Kafka => kafka::Config::from_env().map(|c| c.latency_settings()),
-    }
-    .unwrap_or_default();
-    Some(BrokerMeta { transport: kind, implementation, version, endpoint: redact_url(endpoint), settings })
+    Some(BrokerMeta {
+        transport: arm.clone(),
+        implementation,
+        version,
+        endpoint: redact_url(endpoint),
+        settings: arm.options_owned(),
+    })
 }
 
-/// The broker's pid for CPU per call: the suite's own local broker process; a remote broker has no
-/// local pid and its CPU is reported as `null`.
-/// (Looked up by the managed node's pid file, not by process name: a system RabbitMQ from the
-/// Debian package may run beside it.)
-fn broker_pid(kind: TransportKind) -> Option<u32> {
-    let pid = brokers::Broker::of(kind).and_then(brokers::local_pid)?;
-    // RabbitMQ's pid file names the `rabbitmq-server` launcher; the broker is its `beam.smp` child.
-    Some(cpu::find_child(pid, &["beam.smp"]).unwrap_or(pid))
+/// The broker's pid for CPU per call: the suite's own local broker process, and only one whose
+/// `comm` is the broker's (RabbitMQ's pid file names its shell launcher; the broker is the
+/// `beam.smp` child). A remote broker has no local pid and its CPU is reported as `null`.
+fn broker_pid(arm: &Arm) -> Option<u32> {
+    let broker = brokers::get(arm.broker()?).ok()?;
+    let pid = broker.local_pid()?;
+    if cpu::comm(pid).as_deref() == Some(broker.process_comm) {
+        return Some(pid);
+    }
+    cpu::find_child(pid, &[broker.process_comm])
 }
 
 /// Wire and CPU snapshots at the window's start and end.
 struct ArmProbe<'a> {
-    arm: &'a Arm,
+    arm: &'a Rig,
     wire: [Option<PortSnapshot>; 2],
     cpu: [CpuSnapshot; 2],
     at: [Option<Instant>; 2],
@@ -262,7 +262,7 @@ impl WindowProbe for ArmProbe<'_> {
     }
 }
 
-fn measure(arm: &Arm, rt: &Handle, load: LoadSpec, window: Window, repetition: u32) -> Result<Measurement> {
+fn measure(arm: &Rig, rt: &Handle, load: LoadSpec, window: Window, repetition: u32) -> Result<Measurement> {
     let mut probe = ArmProbe { arm, wire: [None, None], cpu: [CpuSnapshot::default(); 2], at: [None, None] };
     let raw = rt.block_on(async {
         match load {
@@ -278,7 +278,7 @@ fn measure(arm: &Arm, rt: &Handle, load: LoadSpec, window: Window, repetition: u
     assemble(arm, &probe, &raw, repetition)
 }
 
-fn assemble(arm: &Arm, probe: &ArmProbe<'_>, raw: &RawMeasurement, repetition: u32) -> Result<Measurement> {
+fn assemble(arm: &Rig, probe: &ArmProbe<'_>, raw: &RawMeasurement, repetition: u32) -> Result<Measurement> {
     let acc = raw.recorder.accounting.clone();
     let calls = acc.sent.max(1) as f64;
     let elapsed_s = match probe.at {
@@ -359,7 +359,7 @@ fn timed_window(
     load: LoadSpec,
     window: Window,
     rep: u32,
-    arm: &Arm,
+    arm: &Rig,
     ctx: &RunContext,
     obs: &dyn Observer,
 ) -> Measurement {
@@ -373,7 +373,7 @@ fn timed_window(
 fn run_point(
     ctx: &RunContext,
     s: &Scenario,
-    arm: &Arm,
+    arm: &Rig,
     load: LoadSpec,
     label: &str,
     obs: &dyn Observer,
@@ -391,7 +391,7 @@ fn run_point(
 fn run_sweep(
     ctx: &RunContext,
     s: &Scenario,
-    arm: &Arm,
+    arm: &Rig,
     spec: crate::load::scenario::SweepSpec,
     label: &str,
     obs: &dyn Observer,
@@ -512,10 +512,12 @@ mod tests {
 
     #[test]
     fn ports_from_endpoints() {
-        assert_eq!(port_of(TransportKind::Grpc, "127.0.0.1:50051"), Some(50051));
-        assert_eq!(port_of(TransportKind::Amqp, "amqp://u:p@127.0.0.1:5673/%2f"), Some(5673));
-        assert_eq!(port_of(TransportKind::Amqp, "amqp://localhost"), Some(5672));
-        assert_eq!(port_of(TransportKind::Kafka, "127.0.0.1:9092,127.0.0.1:9093"), Some(9092));
-        assert_eq!(port_of(TransportKind::Inproc, "inproc"), None);
+        let arm = |name: &str| Arm::parse(name).unwrap();
+        assert_eq!(port_of(&arm("grpc"), "127.0.0.1:50051").unwrap(), Some(50051));
+        assert_eq!(port_of(&arm("amqp"), "amqp://u:p@127.0.0.1:5673/%2f").unwrap(), Some(5673));
+        assert_eq!(port_of(&arm("amqp"), "amqp://localhost").unwrap(), Some(5672));
+        assert_eq!(port_of(&arm("kafka"), "127.0.0.1:9092,127.0.0.1:9093").unwrap(), Some(9092));
+        assert_eq!(port_of(&arm("nats"), "nats://127.0.0.1").unwrap(), Some(4222));
+        assert_eq!(port_of(&arm("inproc"), "inproc").unwrap(), None);
     }
 }

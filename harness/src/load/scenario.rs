@@ -1,6 +1,6 @@
-//! Scenario files: WHAT to run (transports, profiles, load points, warm-up, duration,
-//! repetitions, SLO). How to connect (URLs, threads, pinning) is not here: that is `paybench run`'s
-//! flags and environment. Unknown fields are errors, and [`Scenario::validate`] checks every value,
+//! Scenario files: WHAT to run (arms, profiles, load points, warm-up, duration,
+//! repetitions, SLO). How to connect (URLs, threads, pinning) and per-family tuning defaults are
+//! not here: that is `paybench run`'s flags, `--settings FILE` and environment. Unknown fields are errors, and [`Scenario::validate`] checks every value,
 //! so a malformed file is rejected, naming the file, the field and the allowed values, before
 //! anything runs.
 
@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::payload::{Profile, DEFAULT_SEED};
-use crate::transport::TransportKind;
+use crate::transport::{registry, Arm, ArmRequest, Settings};
 use crate::{Error, Result};
 
 /// One scenario file (`scenarios/*.toml`).
@@ -21,8 +21,9 @@ pub struct Scenario {
     /// What the scenario is for.
     #[serde(default)]
     pub description: String,
-    /// Transport arms, in run order.
-    pub transports: Vec<TransportKind>,
+    /// Transport arms, in run order: names (`"rest-h2"`) or tables with a family and options
+    /// (`{ family = "amqp", codec = "json", durable = true }`); see [`ArmRequest`].
+    pub transports: Vec<ArmRequest>,
     /// Payload profiles.
     pub profiles: Vec<Profile>,
     /// Repetitions of every load point and sweep (spread = min/median/max across them).
@@ -133,12 +134,13 @@ impl Scenario {
     /// Parses and validates scenario text; `path` only names the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let transports: Vec<_> = TransportKind::ALL.iter().map(|k| k.name()).collect();
             Error::Config(format!(
-                "{}: {}(transports: {}; profiles: small, typical, large; load models: closed, open)",
+                "{}: {}(transports: names such as {} or tables with a `family` (one of {}); profiles: small, \
+                 typical, large; load models: closed, open)",
                 path.display(),
                 e,
-                transports.join(", ")
+                registry::standard_arms().iter().map(|a| a.name().to_owned()).collect::<Vec<_>>().join(", "),
+                registry::family_names(),
             ))
         })?;
         scenario.validate(path)?;
@@ -154,6 +156,7 @@ impl Scenario {
         if self.transports.is_empty() {
             return Err(err("transports", "at least one transport", &self.transports));
         }
+        self.arms(&Settings::default(), path)?;
         if self.profiles.is_empty() {
             return Err(err("profiles", "at least one of small, typical, large", &self.profiles));
         }
@@ -181,11 +184,30 @@ impl Scenario {
         Ok(())
     }
 
-    /// Keeps only the transports and profiles in the filters (`None` keeps all).
-    pub fn filtered(&self, transports: Option<&[TransportKind]>, profiles: Option<&[Profile]>) -> Self {
+    /// The arms, resolved against `settings`; two requests that resolve to the same arm are an
+    /// error (their results would be indistinguishable).
+    pub fn arms(&self, settings: &Settings, path: &Path) -> Result<Vec<Arm>> {
+        let source = path.display().to_string();
+        let mut arms: Vec<Arm> = Vec::new();
+        for request in &self.transports {
+            let arm = request.resolve(settings, &source)?;
+            if arms.contains(&arm) {
+                return Err(Error::Config(format!("{source}: transports: arm {arm} is listed twice")));
+            }
+            arms.push(arm);
+        }
+        Ok(arms)
+    }
+
+    /// Keeps only the transports and profiles in the filters (`None` keeps all). A transport is
+    /// kept when the filter names it as the scenario wrote it or by its canonical name.
+    pub fn filtered(&self, transports: Option<&[String]>, profiles: Option<&[Profile]>) -> Self {
         let mut s = self.clone();
         if let Some(keep) = transports {
-            s.transports.retain(|t| keep.contains(t));
+            s.transports.retain(|t| {
+                let canonical = t.resolve(&Settings::default(), "").map(|a| a.name().to_owned()).unwrap_or_default();
+                keep.iter().any(|k| *k == t.label() || *k == canonical)
+            });
         }
         if let Some(keep) = profiles {
             s.profiles.retain(|p| keep.contains(p));

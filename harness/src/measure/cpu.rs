@@ -77,6 +77,11 @@ pub fn find_child(parent: u32, names: &[&str]) -> Option<u32> {
     })
 }
 
+/// The `comm` (executable name, as the kernel truncates it) of process `pid`.
+pub fn comm(pid: u32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|c| c.trim_end().to_owned())
+}
+
 /// CPU nanoseconds of this process's threads named neither `pb-client*` nor `pb-server*`: the
 /// main thread and threads that client libraries start themselves (librdkafka's `rdk:*`, lapin's
 /// I/O threads), which cannot be attributed to client or worker when both live in this process.

@@ -15,7 +15,7 @@ use crate::codec::ALL_CODECS;
 use crate::load::scenario::LoadSpec;
 use crate::results::{ArmResult, ArmStatus, Measurement, Spread};
 use crate::sizes::SizeRow;
-use crate::transport::TransportKind;
+use crate::transport::{registry, Arm};
 use crate::{Error, Result};
 
 /// One rendered chart.
@@ -38,23 +38,65 @@ fn chart_error(e: impl std::fmt::Display) -> Error {
     Error::Report(format!("svg chart: {e}"))
 }
 
-/// A fixed colour per transport, so an arm looks the same in every chart.
-pub fn transport_color(kind: TransportKind) -> RGBColor {
-    const PALETTE: [RGBColor; 11] = [
-        RGBColor(127, 127, 127), // inproc
-        RGBColor(188, 189, 34),  // tcp
-        RGBColor(31, 119, 180),  // grpc
-        RGBColor(23, 190, 207),  // grpc-json
-        RGBColor(214, 39, 40),   // rest
-        RGBColor(255, 127, 14),  // rest-h2
-        RGBColor(148, 103, 189), // rest-proto
-        RGBColor(44, 160, 44),   // amqp
-        RGBColor(152, 223, 138), // amqp-json
-        RGBColor(140, 86, 75),   // kafka
-        RGBColor(227, 119, 194), // kafka-json
-    ];
-    let index = TransportKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
-    PALETTE[index]
+/// An arm's colour, derived from its family and the rest of its canonical name, so an arm looks
+/// the same in every chart of every run, and any number of arms gets one: the family picks the
+/// hue (families evenly spaced around the colour wheel, in registry order), the codec and options
+/// pick the lightness and a small hue shift. No palette to outgrow.
+pub fn transport_color(arm: &Arm) -> RGBColor {
+    let families = registry::FAMILIES.len().max(1) as f64;
+    let index = registry::FAMILIES.iter().position(|f| std::ptr::eq(f, arm.family())).unwrap_or(0) as f64;
+    // The variant part of the name (after the stem) as a stable number; FNV-1a, not std's
+    // randomly seeded hasher.
+    let variant = arm.name().strip_prefix(arm.family().stem).unwrap_or("");
+    let hash = variant.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let (shift, light) = if variant.is_empty() { (0.0, 0.42) } else { ((hash % 7) as f64 * 4.0 - 12.0, 0.58 + (hash % 3) as f64 * 0.08) };
+    hsl((index * 360.0 / families + shift).rem_euclid(360.0), 0.65, light)
+}
+
+/// HSL (degrees, 0-1, 0-1) to RGB.
+fn hsl(hue_deg: f64, saturation: f64, lightness: f64) -> RGBColor {
+    let c = (1.0 - (2.0 * lightness - 1.0).abs()) * saturation;
+    let h = hue_deg / 60.0;
+    let x = c * (1.0 - (h % 2.0 - 1.0).abs());
+    let (r, g, b) = match h as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = lightness - c / 2.0;
+    let byte = |v: f64| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
+    RGBColor(byte(r), byte(g), byte(b))
+}
+
+/// Most lines drawn in one chart: more and the legend covers the data.
+pub const MAX_SERIES_PER_CHART: usize = 8;
+
+/// The arms of a section that ran, in charts of at most [`MAX_SERIES_PER_CHART`]: direct arms
+/// first, broker arms apart (their latencies are orders of magnitude apart), each group split
+/// further when it is too large. Each group comes with a suffix for the chart id and title.
+fn chart_groups<'a>(section: &'a Section<'a>) -> Vec<(String, Vec<&'a ArmResult>)> {
+    let (direct, broker): (Vec<_>, Vec<_>) = ran(section).partition(|a| a.transport.broker().is_none());
+    let mut groups = Vec::new();
+    for (what, arms) in [("direct arms", direct), ("broker arms", broker)] {
+        let chunks: Vec<_> = arms.chunks(MAX_SERIES_PER_CHART).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let part = if chunks.len() > 1 { format!(" {}/{}", i + 1, chunks.len()) } else { String::new() };
+            groups.push((format!("{what}{part}"), chunk.to_vec()));
+        }
+    }
+    groups
+}
+
+/// The chart id of group `i`: the first keeps the plain id, so links and tests stay stable.
+fn group_id(id: &str, i: usize) -> String {
+    if i == 0 {
+        id.to_owned()
+    } else {
+        format!("{id}-{}", i + 1)
+    }
 }
 
 const SERIES_COLORS: [RGBColor; 4] =
@@ -403,10 +445,24 @@ fn nines_label(x: &f64) -> String {
 }
 
 /// The percentile spectrum at `load`: value at quantile, merged repetitions, one line per arm.
-pub fn spectrum_chart(section: &Section<'_>, load: LoadSpec, id: &str) -> Result<Option<Chart>> {
+pub fn spectrum_chart(section: &Section<'_>, load: LoadSpec, id: &str) -> Result<Vec<Chart>> {
+    let mut charts = Vec::new();
+    for (i, (group, arms)) in chart_groups(section).into_iter().enumerate() {
+        charts.extend(spectrum_group(section, load, &group_id(id, i), &group, &arms)?);
+    }
+    Ok(charts)
+}
+
+fn spectrum_group(
+    section: &Section<'_>,
+    load: LoadSpec,
+    id: &str,
+    group: &str,
+    arms: &[&ArmResult],
+) -> Result<Option<Chart>> {
     let mut series = Vec::new();
     let mut max_nines: f64 = 2.0;
-    for arm in ran(section) {
+    for arm in arms.iter().copied() {
         let Some(point) = verdict::point_at(arm, &load) else { continue };
         let Some(h) = merged_latency(&point.repetitions)? else { continue };
         // Resolution of the tail: with n calls the last meaningful quantile is about 1 - 1/n.
@@ -421,7 +477,7 @@ pub fn spectrum_chart(section: &Section<'_>, load: LoadSpec, id: &str) -> Result
             .collect();
         series.push(LineSeries2 {
             label: arm_label(arm),
-            color: transport_color(arm.transport),
+            color: transport_color(&arm.transport),
             segments: vec![line],
             markers: false,
         });
@@ -432,7 +488,12 @@ pub fn spectrum_chart(section: &Section<'_>, load: LoadSpec, id: &str) -> Result
         "actual send (closed loop)"
     };
     let spec = LineSpec {
-        title: format!("Latency percentile spectrum, {} ({}, {})", load.label(), section.profile, section.scenario),
+        title: format!(
+            "Latency percentile spectrum, {} ({}, {}, {group})",
+            load.label(),
+            section.profile,
+            section.scenario
+        ),
         x_desc: "percentile",
         y_desc: "latency (log scale)",
         x_labels: max_nines.ceil() as usize + 1,
@@ -450,10 +511,18 @@ pub fn spectrum_chart(section: &Section<'_>, load: LoadSpec, id: &str) -> Result
 
 /// Latency vs throughput from the sweeps: achieved rate against corrected p99, one line per
 /// repetition, with the SLO as a reference line.
-pub fn throughput_chart(section: &Section<'_>) -> Result<Option<Chart>> {
+pub fn throughput_chart(section: &Section<'_>) -> Result<Vec<Chart>> {
+    let mut charts = Vec::new();
+    for (i, (group, arms)) in chart_groups(section).into_iter().enumerate() {
+        charts.extend(throughput_group(section, &group_id("latency-vs-throughput", i), &group, &arms)?);
+    }
+    Ok(charts)
+}
+
+fn throughput_group(section: &Section<'_>, id: &str, group: &str, arms: &[&ArmResult]) -> Result<Option<Chart>> {
     let mut series = Vec::new();
     let mut slo_us = None;
-    for arm in ran(section) {
+    for arm in arms.iter().copied() {
         let Some(sweep) = &arm.sweep else { continue };
         slo_us = Some(sweep.slo_p99_us);
         let segments: Vec<Vec<(f64, f64)>> = sweep
@@ -469,13 +538,13 @@ pub fn throughput_chart(section: &Section<'_>) -> Result<Option<Chart>> {
             .collect();
         series.push(LineSeries2 {
             label: arm_label(arm),
-            color: transport_color(arm.transport),
+            color: transport_color(&arm.transport),
             segments,
             markers: true,
         });
     }
     let spec = LineSpec {
-        title: format!("Latency vs throughput, rate sweep ({}, {})", section.profile, section.scenario),
+        title: format!("Latency vs throughput, rate sweep ({}, {}, {group})", section.profile, section.scenario),
         x_desc: "achieved rate (ok calls/s)",
         y_desc: "p99 latency, CO-corrected (log scale)",
         x_labels: 8,
@@ -484,7 +553,7 @@ pub fn throughput_chart(section: &Section<'_>) -> Result<Option<Chart>> {
         reference: slo_us.map(|s| (s, format!("SLO p99 {}", fmt_us(s)))),
     };
     Ok(line_chart(&spec)?.map(|svg| Chart {
-        id: "latency-vs-throughput".into(),
+        id: id.into(),
         title: spec.title.clone(),
         note: "one line per repetition, one point per sweep step; results.json sweep.repetitions[].steps[].{achieved_rate_per_s, latency.p99_us}".into(),
         svg,

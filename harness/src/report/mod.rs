@@ -23,7 +23,7 @@ use crate::criterion_data::{self, Estimate};
 use crate::payload::Profile;
 use crate::results::{write_atomic, ArmResult, RunResults};
 use crate::sizes::{self, SizeRow};
-use crate::transport::TransportKind;
+use crate::transport::registry::{self, claim};
 use crate::{Error, Result};
 use verdict::{DecompositionRow, Ratio, Section, VerdictRow};
 
@@ -40,7 +40,7 @@ pub struct CriterionFigures {
     /// `decode/{codec}/{profile}`.
     pub decode: BTreeMap<(&'static str, Profile), Estimate>,
     /// `latency/{transport}/{profile}`: one call at a time, in-process server.
-    pub latency: BTreeMap<(TransportKind, Profile), Estimate>,
+    pub latency: BTreeMap<(String, Profile), Estimate>,
 }
 
 impl CriterionFigures {
@@ -56,9 +56,9 @@ impl CriterionFigures {
                     figures.decode.insert((codec.name(), profile), e);
                 }
             }
-            for kind in TransportKind::ALL {
-                if let Some(e) = criterion_data::read(dir, "latency", kind.name(), profile.name(), "new")? {
-                    figures.latency.insert((kind, profile), e);
+            for arm in registry::standard_arms() {
+                if let Some(e) = criterion_data::read(dir, "latency", arm.name(), profile.name(), "new")? {
+                    figures.latency.insert((arm.name().to_owned(), profile), e);
                 }
             }
         }
@@ -168,8 +168,8 @@ impl Report {
         {
             return;
         }
-        let rest = self.criterion.latency.get(&(TransportKind::Rest, profile)).copied();
-        let grpc = self.criterion.latency.get(&(TransportKind::Grpc, profile)).copied();
+        let rest = self.criterion.latency.get(&(claim::REST.to_owned(), profile)).copied();
+        let grpc = self.criterion.latency.get(&(claim::GRPC.to_owned(), profile)).copied();
         rows.push(VerdictRow {
             kind: verdict::RowKind::CriterionLatency,
             dimension: "unloaded latency, one call at a time (criterion)".into(),

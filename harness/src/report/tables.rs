@@ -7,7 +7,6 @@ use super::{Report, Verdict};
 use crate::load::scenario::LoadSpec;
 use crate::payload::Profile;
 use crate::results::{ArmResult, ArmStatus, Spread};
-use crate::transport::TransportKind;
 
 /// A table: header cells and rows of cells (plain text; renderers escape).
 #[derive(Debug, Clone, Default)]
@@ -170,7 +169,7 @@ pub fn brokers_table(report: &Report) -> Table {
         .results
         .arms
         .iter()
-        .filter(|a| a.transport.is_broker())
+        .filter(|a| a.transport.broker().is_some())
         .map(|arm| {
             let status = match &arm.status {
                 ArmStatus::Ran => "ran".to_string(),
@@ -263,8 +262,14 @@ pub fn method(report: &Report) -> Vec<String> {
 pub fn caveats(report: &Report) -> Vec<String> {
     let r = &report.results;
     let mut out = Vec::new();
-    let ran: Vec<TransportKind> = r.arms.iter().filter(|a| a.status == ArmStatus::Ran).map(|a| a.transport).collect();
-    let missing: Vec<&str> = TransportKind::ALL.iter().filter(|k| !ran.contains(k)).map(|k| k.name()).collect();
+    let missing: Vec<&str> = r
+        .arms
+        .iter()
+        .filter(|a| a.status != ArmStatus::Ran)
+        .map(|a| a.transport.name())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if !missing.is_empty() {
         out.push(format!(
             "Transports without figures in this run: {} (see the arms table for why).",
@@ -294,7 +299,7 @@ pub fn caveats(report: &Report) -> Vec<String> {
     }
     if r.arms
         .iter()
-        .filter(|a| a.transport.is_broker())
+        .filter(|a| a.transport.broker().is_some())
         .any(|a| a.broker.as_ref().is_none_or(|b| b.settings.is_empty()))
     {
         out.push(format!(

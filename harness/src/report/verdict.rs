@@ -9,7 +9,7 @@
 use crate::load::scenario::LoadSpec;
 use crate::payload::Profile;
 use crate::results::{ArmResult, ArmStatus, Measurement, PointResult};
-use crate::transport::TransportKind;
+use crate::transport::registry::claim;
 
 /// The factor the claim names.
 pub const CLAIM_FACTOR: f64 = 5.0;
@@ -291,13 +291,13 @@ pub struct Section<'a> {
 }
 
 impl<'a> Section<'a> {
-    /// The arm of `kind`, if the run had it.
-    pub fn arm(&self, kind: TransportKind) -> Option<&'a ArmResult> {
-        self.arms.iter().copied().find(|a| a.transport == kind)
+    /// The arm called `name`, if the run had it.
+    pub fn arm(&self, name: &str) -> Option<&'a ArmResult> {
+        self.arms.iter().copied().find(|a| a.transport.name() == name)
     }
 
     /// The ratio `rest_side` over `grpc_side` for `dim` (see [`paired_ratio`]).
-    pub fn ratio(&self, dim: Dimension, rest_side: TransportKind, grpc_side: TransportKind) -> Option<Ratio> {
+    pub fn ratio(&self, dim: Dimension, rest_side: &str, grpc_side: &str) -> Option<Ratio> {
         let r = dim.samples(self.arm(rest_side)?)?;
         let g = dim.samples(self.arm(grpc_side)?)?;
         paired_ratio(dim.direction(), &r, &g)
@@ -329,10 +329,12 @@ impl<'a> Section<'a> {
 pub struct Factor {
     /// What changes between the two arms.
     pub name: &'static str,
-    /// The arm expected to be worse.
-    pub numerator: TransportKind,
+    /// The arm expected to be worse, by canonical name.
+    pub numerator: &'static str,
     /// The arm expected to be better.
-    pub denominator: TransportKind,
+    pub denominator: &'static str,
+    /// Short name for sentences.
+    pub short: &'static str,
 }
 
 /// The chain rest → rest-h2 → grpc-json → grpc: its three ratios multiply (per repetition) to
@@ -340,42 +342,39 @@ pub struct Factor {
 pub const CHAIN: [Factor; 3] = [
     Factor {
         name: "HTTP/1.1 → HTTP/2 (REST, JSON): rest / rest-h2",
-        numerator: TransportKind::Rest,
-        denominator: TransportKind::RestH2,
+        numerator: claim::REST,
+        denominator: claim::REST_H2,
+        short: "the HTTP version (1.1 vs 2)",
     },
     Factor {
         name: "plain HTTP/2 → gRPC framing (JSON): rest-h2 / grpc-json",
-        numerator: TransportKind::RestH2,
-        denominator: TransportKind::GrpcJson,
+        numerator: claim::REST_H2,
+        denominator: claim::GRPC_JSON,
+        short: "gRPC framing over plain HTTP/2",
     },
     Factor {
         name: "JSON → protobuf under gRPC: grpc-json / grpc",
-        numerator: TransportKind::GrpcJson,
-        denominator: TransportKind::Grpc,
+        numerator: claim::GRPC_JSON,
+        denominator: claim::GRPC,
+        short: "the body format (JSON vs protobuf)",
     },
 ];
 
 /// The cross-check of the format effect on the other transport.
 pub const FORMAT_UNDER_HTTP1: Factor = Factor {
     name: "JSON → protobuf under HTTP/1.1: rest / rest-proto",
-    numerator: TransportKind::Rest,
-    denominator: TransportKind::RestProto,
+    numerator: claim::REST,
+    denominator: claim::REST_PROTO,
+    short: "the body format under HTTP/1.1",
 };
 
 /// The whole claim: REST/JSON over gRPC/protobuf.
-pub const TOTAL: Factor =
-    Factor { name: "total: rest / grpc", numerator: TransportKind::Rest, denominator: TransportKind::Grpc };
-
-/// Short name of a chain factor for sentences.
-pub fn short_name(f: &Factor) -> &'static str {
-    match (f.numerator, f.denominator) {
-        (TransportKind::Rest, TransportKind::RestH2) => "the HTTP version (1.1 vs 2)",
-        (TransportKind::RestH2, TransportKind::GrpcJson) => "gRPC framing over plain HTTP/2",
-        (TransportKind::GrpcJson, TransportKind::Grpc) => "the body format (JSON vs protobuf)",
-        (TransportKind::Rest, TransportKind::RestProto) => "the body format under HTTP/1.1",
-        _ => "REST/JSON vs gRPC",
-    }
-}
+pub const TOTAL: Factor = Factor {
+    name: "total: rest / grpc",
+    numerator: claim::REST,
+    denominator: claim::GRPC,
+    short: "REST/JSON vs gRPC",
+};
 
 /// What a verdict row measures.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -428,14 +427,14 @@ pub fn median_of(dim: Dimension, arm: Option<&ArmResult>) -> Option<f64> {
 
 /// The verdict row of a load-run dimension in `section`.
 pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
-    let (rest, grpc) = (section.arm(TransportKind::Rest), section.arm(TransportKind::Grpc));
+    let (rest, grpc) = (section.arm(claim::REST), section.arm(claim::GRPC));
     let mut flags = Vec::new();
     for arm in [rest, grpc].into_iter().flatten() {
         if dim.generator_bound(arm) {
             flags.push(format!("{} generator-bound in some repetition", arm.transport));
         }
     }
-    let ratio = section.ratio(dim, TransportKind::Rest, TransportKind::Grpc);
+    let ratio = section.ratio(dim, claim::REST, claim::GRPC);
     if ratio.is_some_and(|r| r.max.is_infinite()) {
         flags.push(
             "∞: in some repetition the REST/JSON arm met the SLO at no sweep step (0 calls/s) while gRPC did".into(),
@@ -574,13 +573,13 @@ fn explain_gap(row: &DecompositionRow) -> Option<String> {
     }
     // The factor that moves the figure most, in either direction (a 0.5x factor matters as much as 2x).
     let (largest, ratio) = chain.iter().max_by(|a, b| a.1.median.ln().abs().total_cmp(&b.1.median.ln().abs()))?;
-    let parts: Vec<String> = chain.iter().map(|(f, r)| format!("{} {}", short_name(f), fmt_x(r.median))).collect();
+    let parts: Vec<String> = chain.iter().map(|(f, r)| format!("{} {}", f.short, fmt_x(r.median))).collect();
     Some(format!(
         "For {}, {} (median of paired repetitions); along the chain rest → rest-h2 → grpc-json → grpc: {}; the largest factor is {} ({}).",
         row.dimension.name(),
         who_wins(total.median),
         parts.join(", "),
-        short_name(largest),
+        largest.short,
         fmt_x(ratio.median)
     ))
 }

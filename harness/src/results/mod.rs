@@ -20,13 +20,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::load::scenario::{LoadSpec, Scenario};
 use crate::payload::Profile;
-use crate::transport::TransportKind;
+use crate::transport::Arm;
 use crate::{Error, Result};
 
 pub use stats::{LatencyStats, Spread};
 
 /// Version of this schema; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything one `paybench run` produced: `results/<run-id>/results.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,16 +76,16 @@ pub struct Environment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerMeta {
-    /// Transport arm that used it (`amqp`, `kafka`, ...).
-    pub transport: TransportKind,
+    /// Transport arm that used it (`amqp`, `kafka-json`, ...).
+    pub transport: Arm,
     /// `rabbitmq`, `tansu`, `apache-kafka`, or `unknown`.
     pub implementation: String,
     /// Version as the broker reports it, or `unknown`.
     pub version: String,
     /// URL or address, credentials redacted.
     pub endpoint: String,
-    /// The client/worker settings that decide latency (durability, acks, linger, fetch wait,
-    /// reply-to mode), by name. Absent in files written before it was recorded.
+    /// The arm's resolved options, which decide its latency (durability, workers, linger, fetch
+    /// wait, reply-to mode), by name.
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
 }
@@ -96,10 +96,13 @@ pub struct BrokerMeta {
 pub struct RunSettings {
     /// `--target`: an external server's address, or `None` when paybench started its own servers.
     pub target: Option<String>,
-    /// `AMQP_URL`, credentials redacted.
-    pub amqp_url: Option<String>,
-    /// `KAFKA_BROKERS`.
-    pub kafka_brokers: Option<String>,
+    /// Each broker's endpoint by broker name (`--broker NAME=ENDPOINT`, `AMQP_URL`,
+    /// `KAFKA_BROKERS`, `NATS_URL`, else the suite's own), credentials redacted.
+    pub brokers: BTreeMap<String, String>,
+    /// Per-family option defaults from `--settings FILE` and `PAYBENCH_<FAMILY>_<OPTION>`
+    /// (already folded into each arm's `options`).
+    #[serde(default)]
+    pub arm_settings: BTreeMap<String, BTreeMap<String, String>>,
     /// Worker threads of the client (load generator) runtime.
     pub client_threads: usize,
     /// Worker threads of the in-process server runtime (0 with `--target`).
@@ -140,9 +143,11 @@ pub struct ArmResult {
     /// Scenario name.
     pub scenario: String,
     /// Transport arm.
-    pub transport: TransportKind,
+    pub transport: Arm,
     /// Body codec of the arm (`protobuf` or `json`).
     pub codec: String,
+    /// Every option of the arm's family, resolved (defaults, `--settings`, the scenario's table).
+    pub options: BTreeMap<String, String>,
     /// Payload profile.
     pub profile: Profile,
     /// Endpoint the client used (credentials redacted).

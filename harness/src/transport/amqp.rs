@@ -5,13 +5,17 @@
 //! business function and publish the reply to `reply_to` with the same `correlation_id`. One
 //! client multiplexes any number of in-flight calls on one channel, matched by correlation id.
 //!
-//! | knob | default | env | why |
-//! |---|---|---|---|
-//! | [`Config::reply_to`] | direct reply-to | `PAYBENCH_AMQP_REPLY_TO=direct\|queue` | `amq.rabbitmq.reply-to` skips declaring and routing through a reply queue; `queue` gives each client an exclusive server-named reply queue, the classic pattern |
-//! | [`Config::durable`] | off | `PAYBENCH_AMQP_DURABLE=1` | transient messages and auto-ack are at-most-once but cost no disk write or ack round trip; durable = persistent messages, publisher confirms on both sides, manual ack after the reply is confirmed (at-least-once) |
-//! | [`Config::workers`] | 2 | `PAYBENCH_AMQP_WORKERS` | one connection each; 2 = the machine's cores |
-//! | [`Config::prefetch`] | 64 | `PAYBENCH_AMQP_PREFETCH` | requests one worker processes at once (and, in durable mode, `basic.qos`): deep enough to hide the confirm round trip, small enough that a killed worker hands back little |
-//! | [`Config::queue`] | `payments.authorize` | `PAYBENCH_AMQP_QUEUE` | tests use their own queue |
+//! Options (scenario table, `--settings` file `[amqp]`, or `PAYBENCH_AMQP_<OPTION>`):
+//!
+//! | option | default | why |
+//! |---|---|---|
+//! | `reply_to` = [`Config::reply_to`] | direct reply-to (`direct\|queue`) | `amq.rabbitmq.reply-to` skips declaring and routing through a reply queue; `queue` gives each client an exclusive server-named reply queue, the classic pattern |
+//! | `durable` = [`Config::durable`] | off | transient messages and auto-ack are at-most-once but cost no disk write or ack round trip; durable = persistent messages, publisher confirms on both sides, manual ack after the reply is confirmed (at-least-once) |
+//! | `workers` = [`Config::workers`] | 2 | one connection each; 2 = the machine's cores |
+//! | `prefetch` = [`Config::prefetch`] | 64 | requests one worker processes at once (and, in durable mode, `basic.qos`): deep enough to hide the confirm round trip, small enough that a killed worker hands back little |
+//!
+//! [`Config::queue`] (`payments.authorize`) is not an option: tests give their own queue through
+//! [`serve_with`] and [`Client::connect_with`].
 //!
 //! Message properties: `content_type` is the codec's (`application/x-protobuf` or
 //! `application/json`) and workers decode by it, so one worker pool serves both arms; `type` is
@@ -31,11 +35,48 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::oneshot;
 
-use crate::brokers::{env, parse_env, parse_flag, redact, ReplyWaiters};
+use futures::future::BoxFuture;
+
 use crate::codec::Codec;
+use crate::endpoint::redact;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::{ClientConfig, ServerConfig, ServerHandle, Transport};
+use crate::transport::arm::{Arm, OptionKind, OptionSpec};
+use crate::transport::correlation::Correlator;
+use crate::transport::rpc::{handle_request, rejected};
+use crate::transport::{AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{Error, Result};
+
+/// The `amqp` family's options (see the module table for the reasons behind the defaults).
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        key: "reply_to",
+        kind: OptionKind::Choice(&["direct", "queue"]),
+        default: "direct",
+        token: "reply",
+        help: "direct reply-to (amq.rabbitmq.reply-to) or an exclusive reply queue per client",
+    },
+    OptionSpec {
+        key: "durable",
+        kind: OptionKind::Flag,
+        default: "false",
+        token: "durable",
+        help: "persistent messages, publisher confirms and manual ack after the reply (at-least-once)",
+    },
+    OptionSpec {
+        key: "workers",
+        kind: OptionKind::Count { min: 1, max: 64 },
+        default: "2",
+        token: "w",
+        help: "worker connections; 2 = the reference machine's cores",
+    },
+    OptionSpec {
+        key: "prefetch",
+        kind: OptionKind::Count { min: 1, max: 65535 },
+        default: "64",
+        token: "prefetch",
+        help: "requests one worker processes at once (basic.qos in durable mode)",
+    },
+];
 
 /// The request queue every worker consumes.
 pub const DEFAULT_QUEUE: &str = "payments.authorize";
@@ -95,51 +136,19 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The settings that decide this arm's latency, as recorded next to every result.
-    pub fn latency_settings(&self) -> std::collections::BTreeMap<String, String> {
-        let reply_to = match self.reply_to {
-            ReplyTo::Direct => "direct (amq.rabbitmq.reply-to)",
-            ReplyTo::ExclusiveQueue => "exclusive reply queue",
+    /// The defaults with an arm's options applied.
+    pub fn from_arm(arm: &Arm) -> Result<Self> {
+        let reply_to = match arm.option("reply_to")? {
+            "queue" => ReplyTo::ExclusiveQueue,
+            _ => ReplyTo::Direct,
         };
-        let durability = if self.durable {
-            "durable: persistent messages, publisher confirms, manual ack after reply"
-        } else {
-            "transient, auto-ack"
-        };
-        [
-            ("reply_to", reply_to.to_owned()),
-            ("durability", durability.to_owned()),
-            ("workers", self.workers.to_string()),
-            ("prefetch", self.prefetch.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
-    }
-
-    /// Defaults overridden by `PAYBENCH_AMQP_*` variables; a malformed value is an error naming it.
-    pub fn from_env() -> Result<Self> {
-        let mut config = Self::default();
-        if let Some(v) = env("PAYBENCH_AMQP_QUEUE") {
-            config.queue = v;
-        }
-        if let Some(v) = env("PAYBENCH_AMQP_REPLY_TO") {
-            config.reply_to = match v.as_str() {
-                "direct" => ReplyTo::Direct,
-                "queue" => ReplyTo::ExclusiveQueue,
-                _ => return Err(Error::Config(format!("PAYBENCH_AMQP_REPLY_TO={v:?}: expected direct or queue"))),
-            };
-        }
-        if let Some(v) = env("PAYBENCH_AMQP_DURABLE") {
-            config.durable = parse_flag("PAYBENCH_AMQP_DURABLE", &v)?;
-        }
-        if let Some(v) = env("PAYBENCH_AMQP_WORKERS") {
-            config.workers = parse_env("PAYBENCH_AMQP_WORKERS", &v)?;
-        }
-        if let Some(v) = env("PAYBENCH_AMQP_PREFETCH") {
-            config.prefetch = parse_env("PAYBENCH_AMQP_PREFETCH", &v)?;
-        }
-        Ok(config)
+        Ok(Self {
+            reply_to,
+            durable: arm.flag("durable")?,
+            workers: arm.count("workers")?,
+            prefetch: arm.count("prefetch")?,
+            ..Self::default()
+        })
     }
 
     /// Sets the request queue.
@@ -201,13 +210,6 @@ async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> Res
     }
 }
 
-/// One readiness check: an AMQP handshake that is closed again.
-pub(crate) async fn probe(endpoint: &str, timeout: Duration) -> Result<()> {
-    let connection = open("amqp", endpoint, timeout).await?;
-    let _ = connection.close(200, "probe").await;
-    Ok(())
-}
-
 fn lapin_error(transport: &'static str, endpoint: &str, what: &str, e: lapin::Error) -> Error {
     Error::Call { transport, endpoint: redact(endpoint), message: format!("{what}: {e}") }
 }
@@ -232,16 +234,11 @@ pub struct Client {
     config: Config,
     channel: Channel,
     reply_to: String,
-    waiters: Arc<ReplyWaiters>,
+    waiters: Arc<Correlator>,
     _connection: Connection,
 }
 
 impl Client {
-    /// Connects to the broker at `endpoint` (an AMQP URL) with [`Config::from_env`].
-    pub async fn connect(codec: Codec, endpoint: &str, config: &ClientConfig) -> Result<Self> {
-        Self::connect_with(codec, endpoint, config, Config::from_env()?).await
-    }
-
     /// Connects with explicit RabbitMQ settings.
     pub async fn connect_with(codec: Codec, endpoint: &str, client: &ClientConfig, config: Config) -> Result<Self> {
         let name = name(codec);
@@ -268,7 +265,7 @@ impl Client {
             .basic_consume(&reply_to, "", options, FieldTable::default())
             .await
             .map_err(fail("consume replies"))?;
-        let waiters = Arc::new(ReplyWaiters::default());
+        let waiters = Arc::new(Correlator::default());
         tokio::spawn(read_replies(consumer, waiters.clone(), name, codec, redact(endpoint)));
         Ok(Self {
             name,
@@ -316,7 +313,7 @@ impl Client {
 
 async fn read_replies(
     mut consumer: lapin::Consumer,
-    waiters: Arc<ReplyWaiters>,
+    waiters: Arc<Correlator>,
     name: &'static str,
     codec: Codec,
     endpoint: String,
@@ -328,11 +325,11 @@ async fn read_replies(
                 let reply_codec =
                     props.content_type().as_ref().and_then(|c| Codec::from_content_type(c.as_str())).unwrap_or(codec);
                 let reply = if props.kind().as_ref().is_some_and(|k| k.as_str() == TYPE_ERROR) {
-                    Err(crate::brokers::rejected(name, &delivery.data))
+                    Err(rejected(name, &delivery.data))
                 } else {
                     reply_codec.decode_response(&delivery.data)
                 };
-                waiters.complete(props.correlation_id().as_ref().map(|c| c.as_str()), reply);
+                waiters.complete_text(props.correlation_id().as_ref().map(|c| c.as_str()), reply);
             }
             Some(Err(e)) => break e.to_string(),
             None => break "reply consumer cancelled".to_owned(),
@@ -342,19 +339,14 @@ async fn read_replies(
 }
 
 impl Transport for Client {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         self.name
     }
 
     async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
         let body = self.codec.encode_request(&req)?;
-        self.waiters.call(self.name, &self.endpoint, self.timeout, |id| self.publish(id, &body)).await
+        self.waiters.call(self.name, &self.endpoint, self.timeout, |id| self.publish(id.to_string(), &body)).await
     }
-}
-
-/// Starts [`Config::from_env`]`.workers` workers against `config.broker_url` (or the local broker).
-pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> {
-    serve_with(codec, config, Config::from_env()?).await
 }
 
 /// Starts workers with explicit RabbitMQ settings. Returns once every worker is consuming.
@@ -362,7 +354,7 @@ pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> 
 /// but not yet acked (durable mode) go back to the queue.
 pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> Result<ServerHandle> {
     let name = name(codec);
-    let endpoint = server.broker_url.clone().unwrap_or_else(|| crate::brokers::Broker::RabbitMq.endpoint());
+    let endpoint = server.broker_url.clone().ok_or_else(|| no_broker(name))?;
     let mut workers = Vec::new();
     for _ in 0..config.workers.max(1) {
         workers.push(Worker::start(name, codec, &endpoint, server, &config).await?);
@@ -449,7 +441,7 @@ impl Worker {
         let props = &delivery.properties;
         let codec =
             props.content_type().as_ref().and_then(|c| Codec::from_content_type(c.as_str())).unwrap_or(self.codec);
-        let (kind, body) = match crate::brokers::handle_request(&self.service, codec, &delivery.data).await {
+        let (kind, body) = match handle_request(&self.service, codec, &delivery.data).await {
             Ok(body) => (TYPE_RESPONSE, body),
             Err(body) => (TYPE_ERROR, body),
         };
@@ -475,3 +467,23 @@ impl Worker {
         Ok(())
     }
 }
+/// A worker pool needs to be told where its broker is.
+fn no_broker(name: &'static str) -> Error {
+    Error::Config(format!("{name}: no broker endpoint given to the workers (ServerConfig::broker_url)"))
+}
+
+/// Registry entry: the arm's worker pool.
+pub(crate) fn serve_arm(arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
+    let (arm, config) = (arm.clone(), config.clone());
+    Box::pin(async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?).await })
+}
+
+/// Registry entry: one connection, one channel, many calls in flight.
+pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> BoxFuture<'static, Result<AnyClient>> {
+    let (arm, endpoint, config) = (arm.clone(), endpoint.to_owned(), config.clone());
+    Box::pin(async move {
+        let client = Client::connect_with(arm.codec(), &endpoint, &config, Config::from_arm(&arm)?).await?;
+        Ok(AnyClient::new(&arm, client))
+    })
+}
+

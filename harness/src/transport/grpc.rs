@@ -6,12 +6,17 @@
 //!
 //! Tuning, identical on both arms and matching the REST arms where they overlap:
 //! - TCP_NODELAY on both ends (tonic's client default; set explicitly on the server).
-//! - One HTTP/2 connection per client, shared by all in-flight calls (tonic's `Channel`).
+//! - One HTTP/2 connection per client, shared by all in-flight calls (tonic's `Channel`), unless
+//!   the `channels` option asks for N connections, used round-robin: the fair counterpart of an
+//!   HTTP/1.1 pool ("one HTTP/2 connection vs a pool" measured instead of argued).
 //! - HTTP/2 flow-control windows left at hyper's defaults, as for `rest-h2`.
 //! - No compression, no TLS, as on every arm.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use tokio::sync::oneshot;
 use tonic::transport::{server::TcpIncoming, Channel, Endpoint, Server};
@@ -21,8 +26,18 @@ use crate::codec::grpc::oversize_as_resource_exhausted;
 use crate::codec::Codec;
 use crate::payment::{DomainError, PaymentService};
 use crate::pb::{self, PaymentRequest, PaymentResponse};
-use crate::transport::{bind, with_deadline, ClientConfig, ServerConfig, ServerHandle, Transport};
+use crate::transport::arm::{Arm, OptionKind, OptionSpec};
+use crate::transport::{bind, with_deadline, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{Error, Result};
+
+/// The `grpc` family's options.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
+    key: "channels",
+    kind: OptionKind::Count { min: 1, max: 64 },
+    default: "1",
+    token: "ch",
+    help: "HTTP/2 connections per client, used round-robin; 1 is what a tonic Channel does by default",
+}];
 
 fn arm_name(codec: Codec) -> &'static str {
     match codec {
@@ -37,7 +52,9 @@ pub struct Client {
     name: &'static str,
     endpoint: String,
     config: ClientConfig,
-    inner: Inner,
+    /// One tonic client per connection; calls go round-robin over them.
+    inner: Arc<[Inner]>,
+    next: Arc<AtomicUsize>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +66,25 @@ enum Inner {
 impl Client {
     /// Connects to a gRPC server at `endpoint` (`host:port`) with the given body codec.
     pub async fn connect(codec: Codec, endpoint: &str, config: &ClientConfig) -> Result<Self> {
+        Self::connect_channels(codec, 1, endpoint, config).await
+    }
+
+    /// Connects `channels` separate HTTP/2 connections (each its own tonic `Channel`).
+    pub async fn connect_channels(codec: Codec, channels: usize, endpoint: &str, config: &ClientConfig) -> Result<Self> {
+        let mut inner = Vec::with_capacity(channels);
+        for _ in 0..channels.max(1) {
+            inner.push(Self::connect_one(codec, endpoint, config).await?);
+        }
+        Ok(Self {
+            name: arm_name(codec),
+            endpoint: endpoint.to_owned(),
+            config: config.clone(),
+            inner: inner.into(),
+            next: Arc::default(),
+        })
+    }
+
+    async fn connect_one(codec: Codec, endpoint: &str, config: &ClientConfig) -> Result<Inner> {
         let name = arm_name(codec);
         let connect_error = |e: Box<dyn std::error::Error + Send + Sync>| Error::Connect {
             transport: name,
@@ -63,15 +99,14 @@ impl Client {
             .await
             .map_err(|e| connect_error(Box::new(e)))?;
         let limit = config.max_body_bytes;
-        let inner = match codec {
+        Ok(match codec {
             Codec::Protobuf => Inner::Proto(
                 pb::payment_service_client::PaymentServiceClient::new(channel).max_decoding_message_size(limit),
             ),
             Codec::Json => Inner::Json(
                 pb::json::payment_service_client::PaymentServiceClient::new(channel).max_decoding_message_size(limit),
             ),
-        };
-        Ok(Self { name, endpoint: endpoint.to_owned(), config: config.clone(), inner })
+        })
     }
 
     fn status_error(&self, status: Status) -> Error {
@@ -94,14 +129,15 @@ impl Client {
 }
 
 impl Transport for Client {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         self.name
     }
 
     async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
         // Clones of a tonic client share the channel: this is how tonic multiplexes calls.
         let reply = with_deadline(self.name, &self.endpoint, self.config.timeout, async {
-            let reply = match self.inner.clone() {
+            let pick = self.next.fetch_add(1, Ordering::Relaxed) % self.inner.len();
+            let reply = match self.inner[pick].clone() {
                 Inner::Proto(mut c) => c.authorize(Request::new(req)).await,
                 Inner::Json(mut c) => c.authorize(Request::new(req)).await,
             };
@@ -225,4 +261,18 @@ pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> 
         }
     });
     Ok(ServerHandle::new(addr.to_string(), shutdown, task))
+}
+/// Registry entry: the tonic server in the arm's codec.
+pub(crate) fn serve_arm(arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
+    let (codec, config) = (arm.codec(), config.clone());
+    Box::pin(async move { serve(codec, &config).await })
+}
+
+/// Registry entry: a client with the arm's codec and channel count.
+pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> BoxFuture<'static, Result<AnyClient>> {
+    let (arm, endpoint, config) = (arm.clone(), endpoint.to_owned(), config.clone());
+    Box::pin(async move {
+        let client = Client::connect_channels(arm.codec(), arm.count("channels")?, &endpoint, &config).await?;
+        Ok(AnyClient::new(&arm, client))
+    })
 }

@@ -20,9 +20,10 @@
 //! | `enable.idempotence` | durable mode only | no duplicates from producer retries |
 //! | offsets | auto-commit; durable mode commits each request only after its reply is acknowledged | at-least-once: a worker killed mid-request leaves it uncommitted, so the group hands it to another worker |
 //!
-//! Env overrides: `PAYBENCH_KAFKA_LINGER_MS`, `PAYBENCH_KAFKA_FETCH_WAIT_MAX_MS`,
-//! `PAYBENCH_KAFKA_WORKERS`, `PAYBENCH_KAFKA_PARTITIONS`, `PAYBENCH_KAFKA_DURABLE`,
-//! `PAYBENCH_KAFKA_REQUEST_TOPIC`, `PAYBENCH_KAFKA_GROUP`.
+//! Options ([`OPTIONS`]; scenario table, `--settings` file `[kafka]`, or
+//! `PAYBENCH_KAFKA_<OPTION>`): `durable`, `workers`, `partitions`, `linger_ms`,
+//! `fetch_wait_max_ms`. The request topic and group are not options: tests give their own through
+//! [`serve_with`] and [`Client::connect_with`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +38,12 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
-use crate::brokers::{env, parse_env, parse_flag, ReplyWaiters};
+use futures::future::BoxFuture;
+
+use crate::transport::arm::{Arm, OptionKind, OptionSpec};
+use crate::transport::correlation::Correlator;
+use crate::transport::rpc::{handle_request, rejected};
+use crate::transport::AnyClient;
 use crate::codec::Codec;
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::transport::{with_deadline, ClientConfig, ServerConfig, ServerHandle, Transport};
@@ -62,6 +68,45 @@ fn name(codec: Codec) -> &'static str {
         Codec::Json => "kafka-json",
     }
 }
+
+/// The `kafka` family's options (see the module table for the reasons behind the defaults).
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        key: "durable",
+        kind: OptionKind::Flag,
+        default: "false",
+        token: "durable",
+        help: "acks=all, idempotent producer, commit each request after its reply (at-least-once)",
+    },
+    OptionSpec {
+        key: "workers",
+        kind: OptionKind::Count { min: 1, max: 64 },
+        default: "2",
+        token: "w",
+        help: "consumers in the workers' group; 2 = the reference machine's cores",
+    },
+    OptionSpec {
+        key: "partitions",
+        kind: OptionKind::Count { min: 1, max: 256 },
+        default: "4",
+        token: "p",
+        help: "partitions of the request topic when the suite creates it (at least `workers`)",
+    },
+    OptionSpec {
+        key: "linger_ms",
+        kind: OptionKind::Count { min: 0, max: 10_000 },
+        default: "0",
+        token: "linger",
+        help: "producer linger.ms: each of the two hops waits this long to batch",
+    },
+    OptionSpec {
+        key: "fetch_wait_max_ms",
+        kind: OptionKind::Count { min: 0, max: 10_000 },
+        default: "5",
+        token: "fetchwait",
+        help: "consumer fetch.wait.max.ms; Tansu holds every fetch this long, so each hop costs it",
+    },
+];
 
 /// Kafka-specific settings (see the module table).
 #[derive(Debug, Clone)]
@@ -97,50 +142,16 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The settings that decide this arm's latency, as recorded next to every result.
-    pub fn latency_settings(&self) -> std::collections::BTreeMap<String, String> {
-        let durability = if self.durable {
-            "durable: acks=all, idempotent producer, commit after reply"
-        } else {
-            "acks=1, auto-commit"
-        };
-        [
-            ("durability", durability.to_owned()),
-            ("linger.ms", self.linger_ms.to_string()),
-            ("fetch.wait.max.ms", self.fetch_wait_max_ms.to_string()),
-            ("workers", self.workers.to_string()),
-            ("partitions", self.partitions.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
-    }
-
-    /// Defaults overridden by `PAYBENCH_KAFKA_*` variables; a malformed value is an error naming it.
-    pub fn from_env() -> Result<Self> {
-        let mut c = Self::default();
-        if let Some(v) = env("PAYBENCH_KAFKA_REQUEST_TOPIC") {
-            c.request_topic = v;
-        }
-        if let Some(v) = env("PAYBENCH_KAFKA_GROUP") {
-            c.group = v;
-        }
-        if let Some(v) = env("PAYBENCH_KAFKA_PARTITIONS") {
-            c.partitions = parse_env("PAYBENCH_KAFKA_PARTITIONS", &v)?;
-        }
-        if let Some(v) = env("PAYBENCH_KAFKA_WORKERS") {
-            c.workers = parse_env("PAYBENCH_KAFKA_WORKERS", &v)?;
-        }
-        if let Some(v) = env("PAYBENCH_KAFKA_LINGER_MS") {
-            c.linger_ms = parse_env("PAYBENCH_KAFKA_LINGER_MS", &v)?;
-        }
-        if let Some(v) = env("PAYBENCH_KAFKA_FETCH_WAIT_MAX_MS") {
-            c.fetch_wait_max_ms = parse_env("PAYBENCH_KAFKA_FETCH_WAIT_MAX_MS", &v)?;
-        }
-        if let Some(v) = env("PAYBENCH_KAFKA_DURABLE") {
-            c.durable = parse_flag("PAYBENCH_KAFKA_DURABLE", &v)?;
-        }
-        Ok(c)
+    /// The defaults with an arm's options applied.
+    pub fn from_arm(arm: &Arm) -> Result<Self> {
+        Ok(Self {
+            durable: arm.flag("durable")?,
+            workers: arm.count("workers")?,
+            partitions: arm.count("partitions")?,
+            linger_ms: arm.count("linger_ms")?,
+            fetch_wait_max_ms: arm.count("fetch_wait_max_ms")?,
+            ..Self::default()
+        })
     }
 
     /// Sets the request topic.
@@ -222,11 +233,6 @@ fn call_error(transport: &'static str, brokers: &str, why: impl std::fmt::Displa
     Error::Call { transport, endpoint: brokers.to_owned(), message: why.to_string() }
 }
 
-/// One readiness check: a metadata request that must be answered within `timeout`.
-pub(crate) async fn probe(brokers: &str, timeout: Duration) -> Result<()> {
-    probe_as("kafka", brokers, timeout).await
-}
-
 async fn probe_as(transport: &'static str, brokers: &str, timeout: Duration) -> Result<()> {
     let consumer: BaseConsumer =
         Config::default().base(brokers).create().map_err(|e| connect_error(transport, brokers, e))?;
@@ -276,7 +282,7 @@ pub struct Client {
     config: Config,
     producer: FutureProducer,
     reply_topic: String,
-    waiters: Arc<ReplyWaiters>,
+    waiters: Arc<Correlator>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -291,11 +297,6 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// Connects to the bootstrap servers `endpoint` with [`Config::from_env`].
-    pub async fn connect(codec: Codec, endpoint: &str, config: &ClientConfig) -> Result<Self> {
-        Self::connect_with(codec, endpoint, config, Config::from_env()?).await
-    }
-
     /// Connects with explicit Kafka settings: checks the broker answers (bounded by the client
     /// timeout), creates the request topic if needed and this client's reply topic.
     pub async fn connect_with(codec: Codec, brokers: &str, client: &ClientConfig, config: Config) -> Result<Self> {
@@ -318,7 +319,7 @@ impl Client {
         consumer.assign(&assignment).map_err(|e| connect_error(name, brokers, e))?;
         let producer: FutureProducer =
             config.producer(brokers, client.timeout).create().map_err(|e| connect_error(name, brokers, e))?;
-        let waiters = Arc::new(ReplyWaiters::default());
+        let waiters = Arc::new(Correlator::default());
         let reader = tokio::spawn(read_replies(consumer, waiters.clone(), name, codec));
         Ok(Self {
             name,
@@ -360,20 +361,20 @@ impl Drop for Client {
     }
 }
 
-async fn read_replies(consumer: StreamConsumer, waiters: Arc<ReplyWaiters>, name: &'static str, codec: Codec) {
+async fn read_replies(consumer: StreamConsumer, waiters: Arc<Correlator>, name: &'static str, codec: Codec) {
     loop {
         match consumer.recv().await {
             Ok(msg) => {
                 let body = msg.payload().unwrap_or_default();
                 let reply = if header(&msg, HEADER_ERROR).is_some() {
-                    Err(crate::brokers::rejected(name, body))
+                    Err(rejected(name, body))
                 } else {
                     header_str(&msg, HEADER_CONTENT_TYPE)
                         .and_then(Codec::from_content_type)
                         .unwrap_or(codec)
                         .decode_response(body)
                 };
-                waiters.complete(header_str(&msg, HEADER_CORRELATION_ID), reply);
+                waiters.complete_text(header_str(&msg, HEADER_CORRELATION_ID), reply);
             }
             // librdkafka reconnects by itself; a call still waiting fails at its own timeout.
             Err(e) => tracing::warn!("{name}: reply consumer: {e}"),
@@ -382,26 +383,23 @@ async fn read_replies(consumer: StreamConsumer, waiters: Arc<ReplyWaiters>, name
 }
 
 impl Transport for Client {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         self.name
     }
 
     async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
         let body = self.codec.encode_request(&req)?;
-        self.waiters.call(self.name, &self.brokers, self.timeout, |id| self.send(id, &body)).await
+        self.waiters.call(self.name, &self.brokers, self.timeout, |id| self.send(id.to_string(), &body)).await
     }
-}
-
-/// Starts [`Config::from_env`]`.workers` workers against `config.broker_url` (or the local broker).
-pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> {
-    serve_with(codec, config, Config::from_env()?).await
 }
 
 /// Starts a consumer group of workers with explicit Kafka settings. Returns once every worker
 /// holds at least one partition. Shutting the handle down stops them at once, like a crash.
 pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> Result<ServerHandle> {
     let name = name(codec);
-    let brokers = server.broker_url.clone().unwrap_or_else(|| crate::brokers::Broker::Kafka.endpoint());
+    let brokers = server.broker_url.clone().ok_or_else(|| {
+        Error::Config(format!("{name}: no broker endpoint given to the workers (ServerConfig::broker_url)"))
+    })?;
     probe_as(name, &brokers, CONNECT_DEADLINE).await?;
     let workers = config.workers.max(1);
     ensure_topic(name, &brokers, &config.request_topic, config.partitions.max(workers as i32)).await?;
@@ -475,7 +473,7 @@ impl Worker {
 
     async fn handle(&self, consumer: &StreamConsumer, msg: &BorrowedMessage<'_>) -> Result<()> {
         let codec = header_str(msg, HEADER_CONTENT_TYPE).and_then(Codec::from_content_type).unwrap_or(self.codec);
-        let outcome = crate::brokers::handle_request(&self.service, codec, msg.payload().unwrap_or_default()).await;
+        let outcome = handle_request(&self.service, codec, msg.payload().unwrap_or_default()).await;
         let Some(reply_topic) = header_str(msg, HEADER_REPLY_TOPIC) else {
             return Ok(());
         };
@@ -508,3 +506,18 @@ impl Worker {
             .map_err(|e| call_error(self.name, reply_topic, format!("commit: {e}")))
     }
 }
+/// Registry entry: the arm's consumer group of workers.
+pub(crate) fn serve_arm(arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
+    let (arm, config) = (arm.clone(), config.clone());
+    Box::pin(async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?).await })
+}
+
+/// Registry entry: a producer plus a consumer of the client's own reply topic.
+pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> BoxFuture<'static, Result<AnyClient>> {
+    let (arm, endpoint, config) = (arm.clone(), endpoint.to_owned(), config.clone());
+    Box::pin(async move {
+        let client = Client::connect_with(arm.codec(), &endpoint, &config, Config::from_arm(&arm)?).await?;
+        Ok(AnyClient::new(&arm, client))
+    })
+}
+

@@ -1,41 +1,51 @@
-//! The [`Transport`] trait and one module per wire protocol.
+//! The [`Transport`] trait, arms as data ([`Arm`]), the family [`registry`], and one module per
+//! transport family.
 //!
-//! Every module has the same shape, in the same order: a `Config` (how to connect and tune), a
-//! `Client` that implements [`Transport`], a server or worker started by `serve`, and its tests.
-//! A new transport is one new file plus one line in each `match` below.
+//! Every family module has the same shape, in the same order: its options (`OPTIONS`), a `Client`
+//! that implements [`Transport`], a server or worker started by `serve`, the two registry entry
+//! points `serve_arm` and `connect_arm`, and its tests. Only [`registry`] knows the families by
+//! name; see `docs/adding-a-transport.md`.
 //!
-//! | name | module | what travels |
-//! |---|---|---|
-//! | `inproc` | [`inproc`] | protobuf codec round trip in-process, no network: the CPU floor |
-//! | `tcp` | [`tcp`] | length-prefixed protobuf frames on one TCP connection: the network floor |
-//! | `grpc` | [`grpc`] | tonic unary call, protobuf, HTTP/2 |
-//! | `grpc-json` | [`grpc`] | tonic with a JSON codec: gRPC framing, JSON body |
-//! | `rest` | [`rest`] | axum + reqwest, JSON, HTTP/1.1 keep-alive |
-//! | `rest-h2` | [`rest`] | the same JSON over HTTP/2 (h2c, prior knowledge) |
-//! | `rest-proto` | [`rest`] | protobuf body over HTTP/1.1 |
-//! | `amqp`, `amqp-json` | [`amqp`] | RabbitMQ RPC: request queue, reply_to, correlation_id |
-//! | `kafka`, `kafka-json` | [`kafka`] | request topic + reply topic, correlation id in headers |
+//! | family | module | canonical arms | what travels |
+//! |---|---|---|---|
+//! | `inproc` | [`inproc`] | `inproc` | protobuf codec round trip in-process, no network: the CPU floor |
+//! | `tcp` | [`tcp`] | `tcp` | length-prefixed protobuf frames on one TCP connection: the network floor |
+//! | `grpc` | [`grpc`] | `grpc`, `grpc-json` | tonic unary call, HTTP/2 |
+//! | `http` | [`rest`] | `rest`, `rest-h2`, `rest-proto` | axum + reqwest; HTTP/1.1 keep-alive or h2c |
+//! | `amqp` | [`amqp`] | `amqp`, `amqp-json` | RabbitMQ RPC: request queue, reply_to, correlation_id |
+//! | `kafka` | [`kafka`] | `kafka`, `kafka-json` | request topic + reply topic, correlation id in headers |
+//! | `nats` | [`nats`] | `nats`, `nats-json` | NATS request/reply: inbox subject, queue-group workers |
+//!
+//! Shared plumbing: [`correlation`] (matching replies to calls by id) and [`rpc`] (error replies
+//! and the request handler of every worker).
 
 pub mod amqp;
+pub mod arm;
+pub(crate) mod correlation;
 pub mod grpc;
 pub mod inproc;
 pub mod kafka;
+pub mod nats;
+pub mod registry;
 pub mod rest;
+pub(crate) mod rpc;
 pub mod tcp;
 
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::codec::Codec;
 use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::{Error, Result};
+
+pub use arm::{Arm, ArmRequest, Settings};
+pub use registry::{connect, serve};
 
 /// Sends one payment call over a specific wire protocol and waits for its reply.
 ///
@@ -45,113 +55,45 @@ use crate::{Error, Result};
 /// outlives the client's timeout resolves to [`Error::Timeout`]; a server-side refusal (bad input,
 /// validation) to [`Error::Rejected`].
 pub trait Transport: Send + Sync {
-    /// The stable transport name (`grpc`, `rest`, ...), used in bench ids and results.
-    fn name(&self) -> &'static str;
+    /// The arm's name (`grpc`, `rest-h2`, ...), used in bench ids and results.
+    fn name(&self) -> &str;
     /// Sends `req` and waits for its response.
     fn call(&self, req: PaymentRequest) -> impl Future<Output = Result<PaymentResponse>> + Send;
 }
 
-/// Every transport arm paybench knows, by its stable name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TransportKind {
-    /// In-process codec round trip.
-    Inproc,
-    /// Raw TCP with length-prefixed protobuf frames.
-    Tcp,
-    /// gRPC, protobuf.
-    Grpc,
-    /// gRPC framing, JSON body.
-    GrpcJson,
-    /// REST, JSON, HTTP/1.1.
-    Rest,
-    /// REST, JSON, HTTP/2 (h2c).
-    RestH2,
-    /// REST, protobuf body, HTTP/1.1.
-    RestProto,
-    /// RabbitMQ RPC, protobuf body.
-    Amqp,
-    /// RabbitMQ RPC, JSON body.
-    AmqpJson,
-    /// Kafka request/reply, protobuf body.
-    Kafka,
-    /// Kafka request/reply, JSON body.
-    KafkaJson,
+/// The object-safe form of [`Transport`], so that the registry can hand out any family's client.
+trait DynTransport: Send + Sync + fmt::Debug {
+    fn call_boxed(&self, req: PaymentRequest) -> BoxFuture<'_, Result<PaymentResponse>>;
 }
 
-impl TransportKind {
-    /// Every arm, direct ones first.
-    pub const ALL: [TransportKind; 11] = [
-        TransportKind::Inproc,
-        TransportKind::Tcp,
-        TransportKind::Grpc,
-        TransportKind::GrpcJson,
-        TransportKind::Rest,
-        TransportKind::RestH2,
-        TransportKind::RestProto,
-        TransportKind::Amqp,
-        TransportKind::AmqpJson,
-        TransportKind::Kafka,
-        TransportKind::KafkaJson,
-    ];
-
-    /// The arms that need no broker.
-    pub const DIRECT: [TransportKind; 7] = [
-        TransportKind::Inproc,
-        TransportKind::Tcp,
-        TransportKind::Grpc,
-        TransportKind::GrpcJson,
-        TransportKind::Rest,
-        TransportKind::RestH2,
-        TransportKind::RestProto,
-    ];
-
-    /// The stable name used in bench ids, results and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            TransportKind::Inproc => "inproc",
-            TransportKind::Tcp => "tcp",
-            TransportKind::Grpc => "grpc",
-            TransportKind::GrpcJson => "grpc-json",
-            TransportKind::Rest => "rest",
-            TransportKind::RestH2 => "rest-h2",
-            TransportKind::RestProto => "rest-proto",
-            TransportKind::Amqp => "amqp",
-            TransportKind::AmqpJson => "amqp-json",
-            TransportKind::Kafka => "kafka",
-            TransportKind::KafkaJson => "kafka-json",
-        }
-    }
-
-    /// The body codec this arm sends.
-    pub fn codec(self) -> Codec {
-        match self {
-            TransportKind::GrpcJson | TransportKind::Rest | TransportKind::RestH2 => Codec::Json,
-            TransportKind::AmqpJson | TransportKind::KafkaJson => Codec::Json,
-            _ => Codec::Protobuf,
-        }
-    }
-
-    /// Whether this arm goes through a message broker.
-    pub fn is_broker(self) -> bool {
-        matches!(self, TransportKind::Amqp | TransportKind::AmqpJson | TransportKind::Kafka | TransportKind::KafkaJson)
+impl<T: Transport + fmt::Debug> DynTransport for T {
+    fn call_boxed(&self, req: PaymentRequest) -> BoxFuture<'_, Result<PaymentResponse>> {
+        Box::pin(self.call(req))
     }
 }
 
-impl fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+/// A client of any arm, as the registry connects it. One boxed future per call (tens of
+/// nanoseconds) is the price of not matching on families outside the registry.
+#[derive(Debug)]
+pub struct AnyClient {
+    name: String,
+    inner: Box<dyn DynTransport>,
+}
+
+impl AnyClient {
+    /// Wraps a family's client under its arm's canonical name.
+    pub fn new(arm: &Arm, client: impl Transport + fmt::Debug + 'static) -> Self {
+        Self { name: arm.name().to_owned(), inner: Box::new(client) }
     }
 }
 
-impl FromStr for TransportKind {
-    type Err = Error;
+impl Transport for AnyClient {
+    fn name(&self) -> &str {
+        &self.name
+    }
 
-    fn from_str(s: &str) -> Result<Self> {
-        TransportKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            let names: Vec<_> = TransportKind::ALL.iter().map(|k| k.name()).collect();
-            Error::Config(format!("unknown transport {s:?}; expected one of {}", names.join(", ")))
-        })
+    fn call(&self, req: PaymentRequest) -> impl Future<Output = Result<PaymentResponse>> + Send {
+        self.inner.call_boxed(req)
     }
 }
 
@@ -167,7 +109,7 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// The business function, with its simulated service time.
     pub service: PaymentService,
-    /// Broker URL for broker arms (`AMQP_URL` / `KAFKA_BROKERS`); unused by direct arms.
+    /// The broker's endpoint for broker arms; unused by direct arms.
     pub broker_url: Option<String>,
 }
 
@@ -221,7 +163,7 @@ impl ServerHandle {
     }
 
     /// What a client connects to: `127.0.0.1:port` for direct arms, the broker URL for brokers
-    /// (credentials included: redact it with [`crate::brokers::redact`] before printing).
+    /// (credentials included: redact it with [`crate::endpoint::redact`] before printing).
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
@@ -246,80 +188,6 @@ impl Drop for ServerHandle {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
-        }
-    }
-}
-
-/// Starts the server (or worker pool) for `kind` on the current tokio runtime.
-pub async fn serve(kind: TransportKind, config: &ServerConfig) -> Result<ServerHandle> {
-    match kind {
-        TransportKind::Inproc => Ok(ServerHandle::none("inproc")),
-        TransportKind::Tcp => tcp::serve(config).await,
-        TransportKind::Grpc | TransportKind::GrpcJson => grpc::serve(kind.codec(), config).await,
-        TransportKind::Rest | TransportKind::RestH2 | TransportKind::RestProto => rest::serve(config).await,
-        TransportKind::Amqp | TransportKind::AmqpJson => amqp::serve(kind.codec(), config).await,
-        TransportKind::Kafka | TransportKind::KafkaJson => kafka::serve(kind.codec(), config).await,
-    }
-}
-
-/// Connects a client for `kind` to `endpoint` (a `host:port` or a broker URL).
-pub async fn connect(kind: TransportKind, endpoint: &str, config: &ClientConfig) -> Result<AnyClient> {
-    Ok(match kind {
-        TransportKind::Inproc => AnyClient::Inproc(inproc::Client::new(PaymentService::default())),
-        TransportKind::Tcp => AnyClient::Tcp(tcp::Client::connect(endpoint, config).await?),
-        TransportKind::Grpc | TransportKind::GrpcJson => {
-            AnyClient::Grpc(grpc::Client::connect(kind.codec(), endpoint, config).await?)
-        }
-        TransportKind::Rest | TransportKind::RestH2 | TransportKind::RestProto => {
-            AnyClient::Rest(rest::Client::connect(rest::Flavor::of(kind), endpoint, config).await?)
-        }
-        TransportKind::Amqp | TransportKind::AmqpJson => {
-            AnyClient::Amqp(amqp::Client::connect(kind.codec(), endpoint, config).await?)
-        }
-        TransportKind::Kafka | TransportKind::KafkaJson => {
-            AnyClient::Kafka(kafka::Client::connect(kind.codec(), endpoint, config).await?)
-        }
-    })
-}
-
-/// A client of any arm, dispatched by `match` (no `dyn` on the hot path).
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum AnyClient {
-    /// See [`inproc`].
-    Inproc(inproc::Client),
-    /// See [`tcp`].
-    Tcp(tcp::Client),
-    /// See [`grpc`].
-    Grpc(grpc::Client),
-    /// See [`rest`].
-    Rest(rest::Client),
-    /// See [`amqp`].
-    Amqp(amqp::Client),
-    /// See [`kafka`].
-    Kafka(kafka::Client),
-}
-
-impl Transport for AnyClient {
-    fn name(&self) -> &'static str {
-        match self {
-            AnyClient::Inproc(c) => c.name(),
-            AnyClient::Tcp(c) => c.name(),
-            AnyClient::Grpc(c) => c.name(),
-            AnyClient::Rest(c) => c.name(),
-            AnyClient::Amqp(c) => c.name(),
-            AnyClient::Kafka(c) => c.name(),
-        }
-    }
-
-    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
-        match self {
-            AnyClient::Inproc(c) => c.call(req).await,
-            AnyClient::Tcp(c) => c.call(req).await,
-            AnyClient::Grpc(c) => c.call(req).await,
-            AnyClient::Rest(c) => c.call(req).await,
-            AnyClient::Amqp(c) => c.call(req).await,
-            AnyClient::Kafka(c) => c.call(req).await,
         }
     }
 }

@@ -28,51 +28,54 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use axum::Router;
+use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 
 use crate::codec::Codec;
 use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::{bind, ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind};
+use crate::transport::arm::{Arm, OptionKind, OptionSpec};
+use crate::transport::{bind, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{Error, Result};
+
+/// The `http` family's options.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
+    key: "http",
+    kind: OptionKind::Choice(&["1.1", "2"]),
+    default: "1.1",
+    token: "h",
+    help: "HTTP version: 1.1 with keep-alive and a connection pool (what most REST clients do), or 2 as h2c with prior knowledge on one connection",
+}];
 
 /// The one route.
 pub const PATH: &str = "/v1/payments/authorize";
 
-/// Which REST arm a client speaks.
+/// What a REST client speaks: a body codec over an HTTP version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    /// `rest`: JSON over HTTP/1.1.
-    Json,
-    /// `rest-h2`: JSON over HTTP/2 (h2c, prior knowledge).
-    JsonH2,
-    /// `rest-proto`: protobuf over HTTP/1.1.
-    Proto,
+pub struct Flavor {
+    /// The body codec.
+    pub codec: Codec,
+    /// HTTP/2 (h2c, prior knowledge) instead of HTTP/1.1.
+    pub http2: bool,
 }
 
 impl Flavor {
-    /// The flavor of a REST [`TransportKind`]; non-REST kinds map to `Json`.
-    pub fn of(kind: TransportKind) -> Self {
-        match kind {
-            TransportKind::RestH2 => Flavor::JsonH2,
-            TransportKind::RestProto => Flavor::Proto,
-            _ => Flavor::Json,
-        }
+    /// The flavor an arm of the `http` family asks for.
+    pub fn of(arm: &Arm) -> Result<Self> {
+        Ok(Self { codec: arm.codec(), http2: arm.option("http")? == "2" })
     }
 
     fn name(self) -> &'static str {
-        match self {
-            Flavor::Json => "rest",
-            Flavor::JsonH2 => "rest-h2",
-            Flavor::Proto => "rest-proto",
+        // The label in error messages; the arm's canonical name is on the AnyClient.
+        if self.http2 {
+            "rest (HTTP/2)"
+        } else {
+            "rest"
         }
     }
 
     fn codec(self) -> Codec {
-        match self {
-            Flavor::Proto => Codec::Protobuf,
-            Flavor::Json | Flavor::JsonH2 => Codec::Json,
-        }
+        self.codec
     }
 }
 
@@ -95,10 +98,7 @@ impl Client {
     pub async fn connect(flavor: Flavor, endpoint: &str, config: &ClientConfig) -> Result<Self> {
         let builder =
             reqwest::Client::builder().tcp_nodelay(true).connect_timeout(config.timeout).timeout(config.timeout);
-        let builder = match flavor {
-            Flavor::JsonH2 => builder.http2_prior_knowledge(),
-            Flavor::Json | Flavor::Proto => builder.http1_only(),
-        };
+        let builder = if flavor.http2 { builder.http2_prior_knowledge() } else { builder.http1_only() };
         let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::Connect {
             transport: flavor.name(),
             endpoint: endpoint.to_owned(),
@@ -133,7 +133,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 impl Transport for Client {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         self.flavor.name()
     }
 
@@ -263,4 +263,15 @@ pub async fn serve(config: &ServerConfig) -> Result<ServerHandle> {
         }
     });
     Ok(ServerHandle::new(addr.to_string(), shutdown, task))
+}
+/// Registry entry: the axum server (it serves every flavor on one port).
+pub(crate) fn serve_arm(_arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
+    let config = config.clone();
+    Box::pin(async move { serve(&config).await })
+}
+
+/// Registry entry: a reqwest client in the arm's codec and HTTP version.
+pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> BoxFuture<'static, Result<AnyClient>> {
+    let (arm, endpoint, config) = (arm.clone(), endpoint.to_owned(), config.clone());
+    Box::pin(async move { Ok(AnyClient::new(&arm, Client::connect(Flavor::of(&arm)?, &endpoint, &config).await?)) })
 }

@@ -7,11 +7,10 @@
 //! Nothing else is on the wire, so the difference between this arm and `grpc` is what HTTP/2 and
 //! gRPC framing cost.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
@@ -20,12 +19,24 @@ use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
 use crate::codec::Codec;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::{bind, with_deadline, ClientConfig, ServerConfig, ServerHandle, Transport};
+use crate::transport::arm::{Arm, OptionSpec};
+use crate::transport::correlation::Correlator;
+use crate::transport::rpc::rejected;
+use crate::transport::{bind, with_deadline, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{Error, Result};
 
+/// `tcp` has no options: it is the bare network floor.
+pub const OPTIONS: &[OptionSpec] = &[];
+
 const NAME: &str = "tcp";
-const STATUS_OK: u8 = 0;
-const STATUS_ERROR: u8 = 1;
+/// Frame status of a reply carrying a protobuf body.
+pub const STATUS_OK: u8 = 0;
+/// Frame status of a reply carrying `code: message`.
+pub const STATUS_ERROR: u8 = 1;
+/// Bytes before the body inside a frame: correlation id (8) and status (1).
+pub const FRAME_HEADER_BYTES: usize = 9;
+/// Bytes of the length prefix in front of every frame.
+pub const LENGTH_PREFIX_BYTES: usize = 4;
 /// Frames queued for the writer before callers wait: deep enough that the writer, not the queue,
 /// is what limits throughput.
 const WRITE_QUEUE_FRAMES: usize = 1024;
@@ -34,7 +45,8 @@ fn frame_codec(max_body_bytes: usize) -> LengthDelimitedCodec {
     LengthDelimitedCodec::builder().max_frame_length(max_body_bytes + 9).new_codec()
 }
 
-fn frame(id: u64, status: u8, body: &[u8]) -> Bytes {
+/// One frame without its length prefix (the codec adds it): `id | status | body`.
+pub fn frame(id: u64, status: u8, body: &[u8]) -> Bytes {
     let mut buf = BytesMut::with_capacity(9 + body.len());
     buf.put_u64(id);
     buf.put_u8(status);
@@ -42,8 +54,17 @@ fn frame(id: u64, status: u8, body: &[u8]) -> Bytes {
     buf.freeze()
 }
 
+/// One frame as it travels on the wire, length prefix included (for benches and replay clients
+/// that write the bytes themselves).
+pub fn wire_frame(id: u64, status: u8, body: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(LENGTH_PREFIX_BYTES + FRAME_HEADER_BYTES + body.len());
+    wire.extend_from_slice(&((FRAME_HEADER_BYTES + body.len()) as u32).to_be_bytes());
+    wire.extend_from_slice(&frame(id, status, body));
+    wire
+}
+
 /// Splits a frame into `(id, status, body)`, or `None` if it is shorter than its header.
-fn unframe(mut bytes: BytesMut) -> Option<(u64, u8, BytesMut)> {
+pub fn unframe(mut bytes: BytesMut) -> Option<(u64, u8, BytesMut)> {
     if bytes.len() < 9 {
         return None;
     }
@@ -72,15 +93,12 @@ async fn write_frames(write: OwnedWriteHalf, mut queue: mpsc::Receiver<Bytes>, m
     }
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<PaymentResponse>>>>>;
-
 /// One TCP connection carrying many concurrent calls.
 #[derive(Debug)]
 pub struct Client {
     endpoint: String,
     config: ClientConfig,
-    next_id: AtomicU64,
-    pending: Pending,
+    pending: Arc<Correlator>,
     writer: mpsc::Sender<Bytes>,
 }
 
@@ -96,7 +114,7 @@ impl Client {
         // Without NODELAY a request that spans two segments waits for the delayed ACK (~40 ms).
         stream.set_nodelay(true).map_err(connect_error)?;
         let (read, write) = stream.into_split();
-        let pending: Pending = Arc::default();
+        let pending = Arc::new(Correlator::default());
         let (writer, queue) = mpsc::channel::<Bytes>(WRITE_QUEUE_FRAMES);
 
         tokio::spawn(write_frames(write, queue, config.max_body_bytes));
@@ -114,29 +132,23 @@ impl Client {
                         let result = if status == STATUS_OK {
                             Codec::Protobuf.decode_response(&body)
                         } else {
-                            Err(rejected(&body))
+                            Err(rejected(NAME, &body))
                         };
-                        let waiter = reader_pending.lock().ok().and_then(|mut p| p.remove(&id));
-                        if let Some(tx) = waiter {
-                            let _ = tx.send(result);
-                        }
+                        reader_pending.complete(id, result);
                     }
                     Some(Err(e)) => break e.to_string(),
                     None => break "connection closed by server".to_owned(),
                 }
             };
             // The connection is gone: every call still waiting fails now, not at its timeout.
-            let waiters: Vec<_> = reader_pending.lock().map(|mut p| p.drain().collect()).unwrap_or_default();
-            for (_, tx) in waiters {
-                let _ = tx.send(Err(Error::Call {
-                    transport: NAME,
-                    endpoint: reader_endpoint.clone(),
-                    message: failure.clone(),
-                }));
-            }
+            reader_pending.fail_all(|| Error::Call {
+                transport: NAME,
+                endpoint: reader_endpoint.clone(),
+                message: failure.clone(),
+            });
         });
 
-        Ok(Self { endpoint: endpoint.to_owned(), config: config.clone(), next_id: AtomicU64::new(1), pending, writer })
+        Ok(Self { endpoint: endpoint.to_owned(), config: config.clone(), pending, writer })
     }
 
     fn call_error(&self, message: &str) -> Error {
@@ -144,37 +156,21 @@ impl Client {
     }
 }
 
-fn rejected(body: &[u8]) -> Error {
-    let text = String::from_utf8_lossy(body);
-    let (status, message) = text.split_once(": ").unwrap_or(("error", &text));
-    Error::Rejected { transport: NAME, status: status.to_owned(), message: message.to_owned() }
-}
-
 impl Transport for Client {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         NAME
     }
 
     async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = Codec::Protobuf.encode_request(&req)?;
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().map_err(|_| self.call_error("pending-call table poisoned"))?.insert(id, tx);
-        let outcome = with_deadline(NAME, &self.endpoint, self.config.timeout, async {
-            self.writer
-                .send(frame(id, STATUS_OK, &body))
-                .await
-                .map_err(|_| self.call_error("connection writer has stopped"))?;
-            rx.await.map_err(|_| self.call_error("reply channel dropped"))?
-        })
-        .await;
-        if outcome.is_err() {
-            // A timed-out call must not leave its waiter behind.
-            if let Ok(mut pending) = self.pending.lock() {
-                pending.remove(&id);
-            }
-        }
-        outcome
+        self.pending
+            .call(NAME, &self.endpoint, self.config.timeout, |id| async move {
+                self.writer
+                    .send(frame(id, STATUS_OK, &body))
+                    .await
+                    .map_err(|_| self.call_error("connection writer has stopped"))
+            })
+            .await
     }
 }
 
@@ -224,4 +220,16 @@ async fn serve_connection(stream: TcpStream, config: ServerConfig) {
     }
     drop(replies);
     let _ = writer.await;
+}
+
+/// Registry entry: the `tcp` server.
+pub(crate) fn serve_arm(_arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
+    let config = config.clone();
+    Box::pin(async move { serve(&config).await })
+}
+
+/// Registry entry: one multiplexed connection.
+pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> BoxFuture<'static, Result<AnyClient>> {
+    let (arm, endpoint, config) = (arm.clone(), endpoint.to_owned(), config.clone());
+    Box::pin(async move { Ok(AnyClient::new(&arm, Client::connect(&endpoint, &config).await?)) })
 }

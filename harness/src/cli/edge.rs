@@ -1,0 +1,43 @@
+//! The binary's edge: the only place that reads broker endpoints and arm tuning from the
+//! environment (`AMQP_URL`, `KAFKA_BROKERS`, `NATS_URL`, `PAYBENCH_<FAMILY>_<OPTION>`) and from
+//! flags, and hands them to the library as data.
+
+use std::path::PathBuf;
+
+use paybench::brokers::{self, Endpoints};
+use paybench::transport::Settings;
+
+/// Broker endpoints and per-family option defaults, shared by `run`, `serve` and `brokers`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ArmEnv {
+    /// A broker's endpoint as NAME=ENDPOINT (repeatable), e.g. `nats=nats://10.0.0.5:4222`.
+    /// Brokers: rabbitmq, kafka, nats. Default: AMQP_URL, KAFKA_BROKERS, NATS_URL, else the
+    /// suite's own local brokers (`paybench brokers up`).
+    #[arg(long = "broker", value_name = "NAME=ENDPOINT")]
+    brokers: Vec<String>,
+    /// Per-family option defaults, a TOML file with one table per family (`[kafka]
+    /// fetch_wait_max_ms = 1`). PAYBENCH_<FAMILY>_<OPTION> variables override it.
+    #[arg(long, value_name = "FILE")]
+    settings: Option<PathBuf>,
+}
+
+impl ArmEnv {
+    /// Every broker's endpoint: `--broker`, else its environment variable, else the local one.
+    pub(crate) fn endpoints(&self) -> anyhow::Result<Endpoints> {
+        let mut endpoints = brokers::endpoints(|var| std::env::var(var).ok());
+        for assignment in &self.brokers {
+            let (name, endpoint) = brokers::parse_assignment(assignment)?;
+            endpoints.insert(name, endpoint);
+        }
+        Ok(endpoints)
+    }
+
+    /// The settings file (if any) with the environment's overrides applied.
+    pub(crate) fn settings(&self) -> anyhow::Result<Settings> {
+        let base = match &self.settings {
+            Some(path) => Settings::load(path)?,
+            None => Settings::default(),
+        };
+        Ok(base.with_env_overrides(std::env::vars())?)
+    }
+}
