@@ -26,10 +26,11 @@ use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
 use gungraun::prelude::*;
-use paybench::codec::Codec;
+use paybench::codec::{grpc as grpc_wire, Codec};
 use paybench::payload::{generate, Profile, DEFAULT_SEED};
 use paybench::payment::process_at;
 use paybench::pb::{PaymentRequest, PaymentResponse};
+use paybench::transport::tcp;
 
 /// The business function's clock in every case, 2026-01-01T00:00:00Z, in seconds since the epoch.
 /// A wall clock would change the reply's timestamp, hence its encoded length, hence the count.
@@ -91,37 +92,17 @@ const TCP_CORRELATION_ID: u64 = 1;
 fn frame(framing: Framing, body: Vec<u8>) -> Vec<u8> {
     match framing {
         Framing::Bare | Framing::Http => body,
-        Framing::Tcp => {
-            let mut frame = Vec::with_capacity(13 + body.len());
-            frame.extend_from_slice(&(9 + body.len() as u32).to_be_bytes());
-            frame.extend_from_slice(&TCP_CORRELATION_ID.to_be_bytes());
-            frame.push(0);
-            frame.extend_from_slice(&body);
-            frame
-        }
-        Framing::Grpc => {
-            let mut frame = Vec::with_capacity(5 + body.len());
-            frame.push(0);
-            frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
-            frame.extend_from_slice(&body);
-            frame
-        }
+        Framing::Tcp => tcp::wire_frame(TCP_CORRELATION_ID, tcp::STATUS_OK, &body),
+        Framing::Grpc => grpc_wire::wire_message(&body),
     }
 }
 
 fn unframe(framing: Framing, frame: &[u8]) -> &[u8] {
-    let header = match framing {
-        Framing::Bare | Framing::Http => 0,
-        Framing::Tcp => 13,
-        Framing::Grpc => 5,
-    };
-    let declared = match framing {
-        Framing::Tcp => u32::from_be_bytes(frame[..4].try_into().expect("4 bytes")) as usize + 4,
-        Framing::Grpc => u32::from_be_bytes(frame[1..5].try_into().expect("4 bytes")) as usize + 5,
-        Framing::Bare | Framing::Http => frame.len(),
-    };
-    assert_eq!(declared, frame.len(), "{framing:?} length prefix");
-    &frame[header..]
+    match framing {
+        Framing::Bare | Framing::Http => frame,
+        Framing::Tcp => tcp::wire_unframe(frame).expect("tcp length prefix").2,
+        Framing::Grpc => grpc_wire::wire_body(frame).expect("gRPC length prefix"),
+    }
 }
 
 /// Wraps a body in an HTTP message with the codec's content type (REST arms), or passes it on.

@@ -19,15 +19,15 @@ fn latency(c: &mut Criterion) {
     let servers = ServerRuntime::new();
     let client_rt = client_runtime();
     let mut group = c.benchmark_group("latency");
-    for (kind, broker_url) in arms() {
-        let arm = start_arm(&servers, &client_rt, kind, broker_url);
-        if kind.is_broker() {
+    for (spec, broker_url) in arms() {
+        let arm = start_arm(&servers, &client_rt, spec, broker_url);
+        if arm.arm.broker().is_some() {
             // A broker round trip is milliseconds (Tansu: tens); fewer samples keep the run short.
             group.sample_size(10);
         }
         for profile in Profile::ALL {
             let req = request(profile);
-            group.bench_function(BenchmarkId::new(kind.name(), profile), |b| {
+            group.bench_function(BenchmarkId::new(arm.arm.name(), profile), |b| {
                 b.to_async(&client_rt).iter_batched(|| req.clone(), |r| arm.client.call(r), BatchSize::SmallInput)
             });
         }
@@ -77,11 +77,7 @@ fn socket_pingpong(group: &mut criterion::BenchmarkGroup<'_, criterion::measurem
 }
 
 fn framed(body: &[u8]) -> Vec<u8> {
-    let len = (body.len() + 9) as u32;
-    let mut frame = len.to_be_bytes().to_vec();
-    frame.extend_from_slice(&[0; 9]);
-    frame.extend_from_slice(body);
-    frame
+    paybench::transport::tcp::wire_frame(0, paybench::transport::tcp::STATUS_OK, body)
 }
 
 criterion_group! {

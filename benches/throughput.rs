@@ -14,22 +14,22 @@ const BATCH_SIZES: [usize; 3] = [1, 16, 128];
 fn throughput(c: &mut Criterion) {
     let servers = ServerRuntime::new();
     let client_rt = client_runtime();
-    let arms: Vec<_> = arms().into_iter().map(|(kind, url)| start_arm(&servers, &client_rt, kind, url)).collect();
+    let arms: Vec<_> = arms().into_iter().map(|(spec, url)| start_arm(&servers, &client_rt, spec, url)).collect();
     for n in BATCH_SIZES {
         let mut group = c.benchmark_group(format!("throughput-n{n}"));
         group.throughput(Throughput::Elements(n as u64));
         for arm in &arms {
-            group.sample_size(if arm.kind.is_broker() { 10 } else { 30 });
+            group.sample_size(if arm.arm.broker().is_some() { 10 } else { 30 });
             for profile in Profile::ALL {
                 let req = request(profile);
                 // One full batch checked before timing: every reply must match its request.
                 let replies = client_rt
                     .block_on(try_join_all((0..n).map(|_| arm.client.call(req.clone()))))
-                    .unwrap_or_else(|e| panic!("{}/{profile}: batch failed: {e}", arm.kind));
+                    .unwrap_or_else(|e| panic!("{}/{profile}: batch failed: {e}", arm.arm));
                 for reply in &replies {
                     check(&req, &reply.payment_id, reply.fee_minor);
                 }
-                group.bench_function(BenchmarkId::new(arm.kind.name(), profile), |b| {
+                group.bench_function(BenchmarkId::new(arm.arm.name(), profile), |b| {
                     b.to_async(&client_rt).iter_batched(
                         || vec![req.clone(); n],
                         |batch| try_join_all(batch.into_iter().map(|r| arm.client.call(r))),

@@ -10,10 +10,11 @@
 
 use std::time::Duration;
 
+use paybench::brokers;
 use paybench::payload::{generate, Profile, DEFAULT_SEED};
 use paybench::payment::fee_minor;
 use paybench::pb::PaymentRequest;
-use paybench::transport::{self, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind};
+use paybench::transport::{self, AnyClient, ArmRequest, ClientConfig, ServerConfig, ServerHandle, Settings, Transport};
 
 /// A dedicated runtime for servers and workers, apart from the runtime that does the timing.
 pub struct ServerRuntime {
@@ -32,17 +33,17 @@ impl ServerRuntime {
         Self { runtime }
     }
 
-    /// Starts `kind`'s server (or workers) on this runtime.
-    pub fn serve(&self, kind: TransportKind, broker_url: Option<String>) -> ServerHandle {
+    /// Starts `arm`'s server (or workers) on this runtime.
+    pub fn serve(&self, arm: &transport::Arm, broker_url: Option<String>) -> ServerHandle {
         let config = ServerConfig { broker_url, ..ServerConfig::default() };
         self.runtime
-            .block_on(async { transport::serve(kind, &config).await })
-            .unwrap_or_else(|e| panic!("cannot start the {kind} server: {e}"))
+            .block_on(async { transport::serve(arm, &config).await })
+            .unwrap_or_else(|e| panic!("cannot start the {arm} server: {e}"))
     }
 
     /// Drops the arm's client, then stops its server on this runtime (bounded by
     /// `transport::SHUTDOWN_GRACE`).
-    pub fn stop(&self, arm: Arm) {
+    pub fn stop(&self, arm: Started) {
         drop(arm.client);
         self.runtime.block_on(arm.server.shutdown());
     }
@@ -59,55 +60,74 @@ pub fn client_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("cannot build the client runtime")
 }
 
-/// Every arm a bench should run, with the endpoint its client connects to. Broker arms whose broker
-/// is unreachable are left out after `paybench::brokers::bench_endpoint` has printed one line
-/// saying how to enable them: a skip is never silent.
-pub fn arms() -> Vec<(TransportKind, Option<String>)> {
+/// Every arm a bench should run (the registry's standard arms, `PAYBENCH_TRANSPORTS` to pick
+/// some, `PAYBENCH_<FAMILY>_<OPTION>` to tune them), with the broker endpoint a broker arm's
+/// workers and client use (`AMQP_URL`, `KAFKA_BROKERS`, `NATS_URL`, else the suite's own). Broker
+/// arms whose broker is unreachable are left out after one printed line saying how to enable
+/// them: a skip is never silent.
+pub fn arms() -> Vec<(transport::Arm, Option<String>)> {
     let filter = std::env::var("PAYBENCH_TRANSPORTS").ok();
-    TransportKind::ALL
+    let settings = Settings::default()
+        .with_env_overrides(std::env::vars())
+        .unwrap_or_else(|e| panic!("bad arm settings in the environment: {e}"));
+    let endpoints = brokers::endpoints(|var| std::env::var(var).ok());
+    transport::registry::standard_arms()
         .into_iter()
-        .filter(|kind| filter.as_deref().is_none_or(|list| list.split(',').any(|name| name.trim() == kind.name())))
-        .filter_map(|kind| {
-            if kind.is_broker() {
-                paybench::brokers::bench_endpoint(kind).map(|url| (kind, Some(url)))
-            } else {
-                Some((kind, None))
+        .filter(|arm| filter.as_deref().is_none_or(|list| list.split(',').any(|name| name.trim() == arm.name())))
+        .map(|arm| {
+            ArmRequest::Name(arm.name().to_owned())
+                .resolve(&settings, "environment")
+                .unwrap_or_else(|e| panic!("bad arm settings in the environment: {e}"))
+        })
+        .filter_map(|arm| {
+            let Some(name) = arm.broker() else { return Some((arm, None)) };
+            let broker = brokers::get(name).expect("the registry names known brokers");
+            let endpoint = endpoints[name].clone();
+            if broker.tcp_reachable(&endpoint, brokers::PROBE_TIMEOUT) {
+                return Some((arm, Some(endpoint)));
             }
+            eprintln!(
+                "paybench: skipping {arm}: no {name} broker at {}; run harness/scripts/bench.sh (starts the local \
+                 brokers), `cargo run -p paybench -- brokers up`, or set {} to a reachable broker",
+                paybench::endpoint::redact(&endpoint),
+                broker.env_var,
+            );
+            None
         })
         .collect()
 }
 
 /// A started arm: its server and a connected client.
-pub struct Arm {
+pub struct Started {
     /// Which arm.
-    pub kind: TransportKind,
+    pub arm: transport::Arm,
     /// The running server or workers.
     pub server: ServerHandle,
     /// One client instance, shared by all concurrent calls.
     pub client: AnyClient,
 }
 
-/// Starts `kind`'s server on `servers`, connects a client on `client_rt`, and checks one call for
+/// Starts `arm`'s server on `servers`, connects a client on `client_rt`, and checks one call for
 /// correctness before any timing starts.
 pub fn start_arm(
     servers: &ServerRuntime,
     client_rt: &tokio::runtime::Runtime,
-    kind: TransportKind,
+    arm: transport::Arm,
     broker_url: Option<String>,
-) -> Arm {
-    let server = servers.serve(kind, broker_url);
-    let endpoint = server.endpoint().to_owned();
+) -> Started {
+    let server = servers.serve(&arm, broker_url.clone());
+    let endpoint = broker_url.unwrap_or_else(|| server.endpoint().to_owned());
     let client = client_rt
-        .block_on(transport::connect(kind, &endpoint, &ClientConfig::default()))
-        .unwrap_or_else(|e| panic!("cannot connect the {kind} client: {e}"));
+        .block_on(transport::connect(&arm, &endpoint, &ClientConfig::default()))
+        .unwrap_or_else(|e| panic!("cannot connect the {arm} client: {e}"));
     for profile in Profile::ALL {
         let req = request(profile);
         let resp = client_rt
             .block_on(client.call(req.clone()))
-            .unwrap_or_else(|e| panic!("{kind}/{profile}: first call failed: {e}"));
+            .unwrap_or_else(|e| panic!("{arm}/{profile}: first call failed: {e}"));
         check(&req, &resp.payment_id, resp.fee_minor);
     }
-    Arm { kind, server, client }
+    Started { arm, server, client }
 }
 
 /// The request every bench sends for `profile` (payload 0 of the default seed).

@@ -5,19 +5,18 @@
 //! cargo run --release -p paybench --example broker_latency -- --calls 300
 //! ```
 //!
-//! Starts the local brokers if needed (or uses `AMQP_URL` / `KAFKA_BROKERS`), runs each arm's
+//! Starts the local brokers if needed (or uses `AMQP_URL` / `KAFKA_BROKERS` / `NATS_URL`), runs each arm's
 //! workers in this process, sends `--calls` sequential calls of the `typical` profile after a
 //! warm-up, and prints p50/p99 from an HDR histogram. Every call is checked against its request.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Parser;
 use hdrhistogram::Histogram;
-use paybench::brokers::{self, Broker};
-use paybench::codec::Codec;
+use paybench::brokers;
 use paybench::payload::{generate, Profile};
 use paybench::payment::fee_minor;
-use paybench::transport::{self, amqp, kafka, ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind};
+use paybench::transport::{self, Arm, ClientConfig, ServerConfig, Transport};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -27,6 +26,13 @@ struct Args {
     /// Unmeasured calls per arm first.
     #[arg(long, default_value_t = 30)]
     warmup: u64,
+    /// Arms by canonical name: each option that differs from its default is in the name.
+    #[arg(
+        long,
+        default_value = "grpc,rest,amqp,amqp-replyqueue,amqp-durable,kafka,kafka-linger5,kafka-fetchwait1,\
+                         kafka-fetchwait20,kafka-fetchwait100,kafka-durable,nats"
+    )]
+    arms: String,
 }
 
 type Outcome = Result<Histogram<u64>, Box<dyn std::error::Error>>;
@@ -61,79 +67,37 @@ fn row(arm: &str, settings: &str, outcome: Outcome) {
     }
 }
 
-async fn direct(kind: TransportKind, args: &Args) -> Outcome {
-    let server = transport::serve(kind, &ServerConfig::default()).await?;
-    let client = transport::connect(kind, server.endpoint(), &ClientConfig::default()).await?;
+/// Starts the arm's server or workers in this process, connects a client, measures, stops.
+async fn arm(arm: &Arm, endpoints: &brokers::Endpoints, args: &Args) -> Outcome {
+    let broker_url = arm.broker().map(|b| endpoints[b].clone());
+    let server =
+        transport::serve(arm, &ServerConfig { broker_url: broker_url.clone(), ..ServerConfig::default() }).await?;
+    let endpoint = broker_url.unwrap_or_else(|| server.endpoint().to_owned());
+    let client = transport::connect(arm, &endpoint, &ClientConfig::default()).await?;
     let outcome = measure(&client, args).await;
+    drop(client);
     server.shutdown().await;
-    outcome
-}
-
-fn queue_name(tag: &str) -> String {
-    format!("paybench.latency.{tag}.{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn amqp_arm(config: amqp::Config, args: &Args) -> Outcome {
-    let config = config.with_queue(queue_name("amqp")).with_queue_expires(Duration::from_secs(60));
-    let server = ServerConfig { broker_url: Some(Broker::RabbitMq.endpoint()), ..ServerConfig::default() };
-    let workers: ServerHandle = amqp::serve_with(Codec::Protobuf, &server, config.clone()).await?;
-    let client =
-        amqp::Client::connect_with(Codec::Protobuf, &Broker::RabbitMq.endpoint(), &ClientConfig::default(), config)
-            .await?;
-    let outcome = measure(&client, args).await;
-    workers.shutdown().await;
-    outcome
-}
-
-async fn kafka_arm(config: kafka::Config, args: &Args) -> Outcome {
-    let topic = queue_name("kafka");
-    let config = config.with_group(format!("{topic}.workers")).with_request_topic(topic);
-    let server = ServerConfig { broker_url: Some(Broker::Kafka.endpoint()), ..ServerConfig::default() };
-    let workers = kafka::serve_with(Codec::Protobuf, &server, config.clone()).await?;
-    let client =
-        kafka::Client::connect_with(Codec::Protobuf, &Broker::Kafka.endpoint(), &ClientConfig::default(), config)
-            .await?;
-    let outcome = measure(&client, args).await;
-    workers.shutdown().await;
     outcome
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    for info in brokers::start_all(brokers::DEFAULT_START_DEADLINE).await? {
+    // This example is a binary: it reads the broker endpoints from the environment.
+    let endpoints = brokers::endpoints(|var| std::env::var(var).ok());
+    for info in brokers::start_all(&endpoints, brokers::DEFAULT_START_DEADLINE).await? {
         println!("broker: {info}");
     }
     println!(
         "profile: typical, one call in flight, {} measured calls per arm after {} warm-up\n",
         args.calls, args.warmup
     );
-    println!("| arm | settings | p50_us | p99_us | calls |");
+    println!("| arm | options | p50_us | p99_us | calls |");
     println!("|---|---|---|---|---|");
-    row("grpc", "tonic, HTTP/2", direct(TransportKind::Grpc, &args).await);
-    row("rest", "axum + reqwest, JSON, HTTP/1.1", direct(TransportKind::Rest, &args).await);
-    let amqp = amqp::Config::default();
-    row("amqp", "direct reply-to, transient", amqp_arm(amqp.clone(), &args).await);
-    row(
-        "amqp",
-        "exclusive reply queue, transient",
-        amqp_arm(amqp.clone().with_reply_to(amqp::ReplyTo::ExclusiveQueue), &args).await,
-    );
-    row(
-        "amqp",
-        "direct reply-to, durable (persistent, confirms, manual ack)",
-        amqp_arm(amqp.with_durable(true), &args).await,
-    );
-    let kafka = kafka::Config::default();
-    for (linger_ms, fetch_wait_max_ms) in [(0, 5), (5, 5), (0, 1), (0, 20), (0, 100)] {
-        let settings = format!("linger.ms={linger_ms}, fetch.wait.max.ms={fetch_wait_max_ms}, acks=1");
-        let config = kafka.clone().with_linger_ms(linger_ms).with_fetch_wait_max_ms(fetch_wait_max_ms);
-        row("kafka", &settings, kafka_arm(config, &args).await);
+    for name in args.arms.split(',') {
+        let spec = Arm::parse(name.trim())?;
+        let options: Vec<String> = spec.options().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        row(spec.name(), &options.join(", "), arm(&spec, &endpoints, &args).await);
     }
-    row(
-        "kafka",
-        "linger.ms=0, fetch.wait.max.ms=5, durable (acks=all, idempotent, commit after reply)",
-        kafka_arm(kafka.with_durable(true), &args).await,
-    );
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! The broker arms against real brokers: the local RabbitMQ and Tansu that each test starts itself
-//! through `paybench::brokers::start` (or `AMQP_URL` / `KAFKA_BROKERS`). A broker that cannot be
-//! started fails the test with the reason; nothing is skipped.
+//! The broker arms against real brokers: the local RabbitMQ, Tansu and nats-server that each test
+//! starts itself through `paybench::brokers::start` (or `AMQP_URL` / `KAFKA_BROKERS` / `NATS_URL`).
+//! A broker that cannot be started fails the test with the reason; nothing is skipped.
 //!
 //! Every test uses its own queue or topic (and Kafka consumer group), so tests running at once do
 //! not take each other's requests.
@@ -9,25 +9,27 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use paybench::brokers::{self, Broker};
+use paybench::brokers::{nats as nats_broker, rabbitmq, tansu};
 use paybench::codec::Codec;
 use paybench::payload::{generate, Profile};
 use paybench::payment::{fee_minor, PaymentService};
 use paybench::pb::{PaymentRequest, PaymentResponse};
-use paybench::transport::{amqp, kafka, ClientConfig, ServerConfig, ServerHandle, Transport};
+use paybench::transport::{amqp, kafka, nats, Arm, ClientConfig, ServerConfig, ServerHandle, Transport};
 use paybench::{Error, Result};
 
 /// One broker start at a time in this process (tests run on parallel threads).
 static START: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn broker_up(broker: Broker) -> String {
+/// The broker's endpoint (its environment variable, else the suite's own), started if local.
+async fn broker_up(broker: &'static Broker) -> String {
+    let endpoint = brokers::endpoints(|var| std::env::var(var).ok())[broker.name].clone();
     let _guard = START.lock().await;
-    match brokers::start(broker, brokers::DEFAULT_START_DEADLINE).await {
-        Ok(_) => broker.endpoint(),
+    match brokers::start(broker, &endpoint, brokers::DEFAULT_START_DEADLINE).await {
+        Ok(_) => endpoint,
         Err(e) => panic!(
             "the {} broker could not be started for this test: {e}\n\
              run harness/scripts/install-deps.sh, or set {} to a reachable broker",
-            broker.name(),
-            if broker == Broker::RabbitMq { "AMQP_URL" } else { "KAFKA_BROKERS" }
+            broker.name, broker.env_var
         ),
     }
 }
@@ -45,8 +47,12 @@ fn kafka_config(prefix: &str) -> kafka::Config {
     kafka::Config::default().with_group(format!("{topic}.workers")).with_request_topic(topic)
 }
 
-fn server(broker: Broker, service: PaymentService) -> ServerConfig {
-    ServerConfig { service, broker_url: Some(broker.endpoint()), ..ServerConfig::default() }
+fn server(url: &str, service: PaymentService) -> ServerConfig {
+    ServerConfig { service, broker_url: Some(url.to_owned()), ..ServerConfig::default() }
+}
+
+fn nats_config(prefix: &str) -> nats::Config {
+    nats::Config::default().with_subject(unique(prefix))
 }
 
 fn client_config(timeout: Duration) -> ClientConfig {
@@ -92,11 +98,11 @@ async fn round_trip<T: Transport>(client: &T) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_round_trip_both_codecs_and_reply_modes() {
-    let url = broker_up(Broker::RabbitMq).await;
+    let url = broker_up(&rabbitmq::BROKER).await;
     for codec in [Codec::Protobuf, Codec::Json] {
         for reply_to in [amqp::ReplyTo::Direct, amqp::ReplyTo::ExclusiveQueue] {
             let config = amqp_config("rt").with_reply_to(reply_to);
-            let workers = amqp::serve_with(codec, &server(Broker::RabbitMq, PaymentService::default()), config.clone())
+            let workers = amqp::serve_with(codec, &server(&url, PaymentService::default()), config.clone())
                 .await
                 .expect("amqp workers");
             let client = amqp::Client::connect_with(codec, &url, &client_config(Duration::from_secs(10)), config)
@@ -111,10 +117,10 @@ async fn amqp_round_trip_both_codecs_and_reply_modes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_round_trip_both_codecs() {
-    let brokers_ep = broker_up(Broker::Kafka).await;
+    let brokers_ep = broker_up(&tansu::BROKER).await;
     for codec in [Codec::Protobuf, Codec::Json] {
         let config = kafka_config("rt");
-        let workers = kafka::serve_with(codec, &server(Broker::Kafka, PaymentService::default()), config.clone())
+        let workers = kafka::serve_with(codec, &server(&brokers_ep, PaymentService::default()), config.clone())
             .await
             .expect("kafka workers");
         let client = kafka::Client::connect_with(codec, &brokers_ep, &client_config(Duration::from_secs(20)), config)
@@ -132,12 +138,11 @@ async fn amqp_malformed_body_gets_an_error_reply_and_the_worker_keeps_serving() 
     use lapin::options::{BasicConsumeOptions, BasicPublishOptions};
     use lapin::types::{FieldTable, ShortString};
 
-    let url = broker_up(Broker::RabbitMq).await;
+    let url = broker_up(&rabbitmq::BROKER).await;
     let config = amqp_config("malformed");
-    let workers =
-        amqp::serve_with(Codec::Protobuf, &server(Broker::RabbitMq, PaymentService::default()), config.clone())
-            .await
-            .expect("amqp workers");
+    let workers = amqp::serve_with(Codec::Protobuf, &server(&url, PaymentService::default()), config.clone())
+        .await
+        .expect("amqp workers");
     // A raw client, so the body can be garbage that no codec accepts.
     let properties = lapin::ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
@@ -174,12 +179,11 @@ async fn amqp_malformed_body_gets_an_error_reply_and_the_worker_keeps_serving() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_thousand_concurrent_calls_through_one_client() {
-    let url = broker_up(Broker::RabbitMq).await;
+    let url = broker_up(&rabbitmq::BROKER).await;
     let config = amqp_config("thousand");
-    let workers =
-        amqp::serve_with(Codec::Protobuf, &server(Broker::RabbitMq, PaymentService::default()), config.clone())
-            .await
-            .expect("amqp workers");
+    let workers = amqp::serve_with(Codec::Protobuf, &server(&url, PaymentService::default()), config.clone())
+        .await
+        .expect("amqp workers");
     let client = amqp::Client::connect_with(Codec::Protobuf, &url, &client_config(Duration::from_secs(30)), config)
         .await
         .expect("amqp client");
@@ -190,9 +194,9 @@ async fn amqp_thousand_concurrent_calls_through_one_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_thousand_concurrent_calls_through_one_client() {
-    let brokers_ep = broker_up(Broker::Kafka).await;
+    let brokers_ep = broker_up(&tansu::BROKER).await;
     let config = kafka_config("thousand");
-    let workers = kafka::serve_with(Codec::Protobuf, &server(Broker::Kafka, PaymentService::default()), config.clone())
+    let workers = kafka::serve_with(Codec::Protobuf, &server(&brokers_ep, PaymentService::default()), config.clone())
         .await
         .expect("kafka workers");
     let client =
@@ -206,13 +210,12 @@ async fn kafka_thousand_concurrent_calls_through_one_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_two_clients_each_get_only_their_own_replies() {
-    let url = broker_up(Broker::RabbitMq).await;
+    let url = broker_up(&rabbitmq::BROKER).await;
     for reply_to in [amqp::ReplyTo::Direct, amqp::ReplyTo::ExclusiveQueue] {
         let config = amqp_config("two").with_reply_to(reply_to);
-        let workers =
-            amqp::serve_with(Codec::Protobuf, &server(Broker::RabbitMq, PaymentService::default()), config.clone())
-                .await
-                .expect("amqp workers");
+        let workers = amqp::serve_with(Codec::Protobuf, &server(&url, PaymentService::default()), config.clone())
+            .await
+            .expect("amqp workers");
         let timeout = client_config(Duration::from_secs(30));
         let a = amqp::Client::connect_with(Codec::Protobuf, &url, &timeout, config.clone()).await.expect("client a");
         let b = amqp::Client::connect_with(Codec::Json, &url, &timeout, config).await.expect("client b");
@@ -232,9 +235,9 @@ async fn amqp_two_clients_each_get_only_their_own_replies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_two_clients_each_get_only_their_own_replies() {
-    let brokers_ep = broker_up(Broker::Kafka).await;
+    let brokers_ep = broker_up(&tansu::BROKER).await;
     let config = kafka_config("two");
-    let workers = kafka::serve_with(Codec::Protobuf, &server(Broker::Kafka, PaymentService::default()), config.clone())
+    let workers = kafka::serve_with(Codec::Protobuf, &server(&brokers_ep, PaymentService::default()), config.clone())
         .await
         .expect("kafka workers");
     let timeout = client_config(Duration::from_secs(60));
@@ -297,9 +300,9 @@ const SERVICE_TIME: Duration = Duration::from_millis(5);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_durable_worker_killed_and_restarted_loses_nothing() {
-    let url = broker_up(Broker::RabbitMq).await;
+    let url = broker_up(&rabbitmq::BROKER).await;
     let config = amqp_config("durable").with_durable(true).with_workers(1).with_prefetch(16);
-    let server_config = server(Broker::RabbitMq, PaymentService::with_service_time(SERVICE_TIME));
+    let server_config = server(&url, PaymentService::with_service_time(SERVICE_TIME));
     let start = || amqp::serve_with(Codec::Protobuf, &server_config, config.clone());
     let steady = start().await.expect("steady worker");
     let victim = start().await.expect("victim worker");
@@ -326,9 +329,9 @@ async fn amqp_durable_worker_killed_and_restarted_loses_nothing() {
 #[ignore = "Tansu 0.6: the killed member's partitions are often never served again (1 run in 3 with 4 partitions, \
             3 in 3 with 2); run with --ignored against Apache Kafka (KAFKA_BROKERS)"]
 async fn kafka_durable_worker_killed_and_restarted_loses_nothing() {
-    let brokers_ep = broker_up(Broker::Kafka).await;
+    let brokers_ep = broker_up(&tansu::BROKER).await;
     let config = kafka_config("durable").with_durable(true).with_workers(1);
-    let server_config = server(Broker::Kafka, PaymentService::with_service_time(SERVICE_TIME));
+    let server_config = server(&brokers_ep, PaymentService::with_service_time(SERVICE_TIME));
     let start = || kafka::serve_with(Codec::Protobuf, &server_config, config.clone());
     let steady = start().await.expect("steady worker");
     let victim = start().await.expect("victim worker");
@@ -356,15 +359,141 @@ async fn kafka_durable_worker_killed_and_restarted_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_round_trip_both_codecs() {
+    let url = broker_up(&nats_broker::BROKER).await;
+    for codec in [Codec::Protobuf, Codec::Json] {
+        let config = nats_config("rt");
+        let workers = nats::serve_with(codec, &server(&url, PaymentService::default()), config.clone())
+            .await
+            .expect("nats workers");
+        let client = nats::Client::connect_with(codec, &url, &client_config(Duration::from_secs(10)), config)
+            .await
+            .expect("nats client");
+        assert_eq!(client.name(), if codec == Codec::Json { "nats-json" } else { "nats" });
+        round_trip(&client).await;
+        workers.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_thousand_concurrent_calls_through_one_client() {
+    let url = broker_up(&nats_broker::BROKER).await;
+    let config = nats_config("thousand");
+    let workers = nats::serve_with(Codec::Protobuf, &server(&url, PaymentService::default()), config.clone())
+        .await
+        .expect("nats workers");
+    let client = nats::Client::connect_with(Codec::Protobuf, &url, &client_config(Duration::from_secs(30)), config)
+        .await
+        .expect("nats client");
+    assert_eq!(call_all(&client, &requests(1000, 13)).await, 1000);
+    assert_eq!(client.unmatched_replies(), 0);
+    workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_two_clients_each_get_only_their_own_replies() {
+    let url = broker_up(&nats_broker::BROKER).await;
+    let config = nats_config("two");
+    let workers = nats::serve_with(Codec::Protobuf, &server(&url, PaymentService::default()), config.clone())
+        .await
+        .expect("nats workers");
+    let timeout = client_config(Duration::from_secs(30));
+    let a = nats::Client::connect_with(Codec::Protobuf, &url, &timeout, config.clone()).await.expect("client a");
+    let b = nats::Client::connect_with(Codec::Json, &url, &timeout, config).await.expect("client b");
+    let (done_a, done_b) = {
+        let (reqs_a, reqs_b) = (requests(300, 51), requests(300, 52));
+        tokio::join!(call_all(&a, &reqs_a), call_all(&b, &reqs_b))
+    };
+    assert_eq!((done_a, done_b), (300, 300));
+    assert_eq!((a.unmatched_replies(), b.unmatched_replies()), (0, 0), "a reply reached the wrong client");
+    workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_workers_in_a_queue_group_share_the_load() {
+    let url = broker_up(&nats_broker::BROKER).await;
+    // Two pools of one worker each, each with a service time, in one queue group: if the group
+    // did not share, one worker would take every request and 200 calls would need 200 x 5 ms.
+    let config = nats_config("group").with_workers(1);
+    let service = PaymentService::with_service_time(SERVICE_TIME);
+    let pools = [
+        nats::serve_with(Codec::Protobuf, &server(&url, service), config.clone()).await.expect("pool a"),
+        nats::serve_with(Codec::Protobuf, &server(&url, service), config.clone()).await.expect("pool b"),
+    ];
+    let client = nats::Client::connect_with(Codec::Protobuf, &url, &client_config(Duration::from_secs(30)), config)
+        .await
+        .expect("nats client");
+    assert_eq!(call_all(&client, &requests(200, 14)).await, 200);
+    // Each request went to exactly one worker: no duplicate replies.
+    assert_eq!(client.unmatched_replies(), 0);
+    for pool in pools {
+        pool.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_malformed_body_gets_an_error_reply_and_the_worker_keeps_serving() {
+    use futures::StreamExt;
+
+    let url = broker_up(&nats_broker::BROKER).await;
+    let config = nats_config("malformed");
+    let workers = nats::serve_with(Codec::Protobuf, &server(&url, PaymentService::default()), config.clone())
+        .await
+        .expect("nats workers");
+    // A raw client, so the body can be garbage that no codec accepts.
+    let raw = async_nats::connect(&url).await.expect("raw connection");
+    let inbox = raw.new_inbox();
+    let mut replies = raw.subscribe(inbox.clone()).await.expect("subscribe inbox");
+    raw.flush().await.expect("flush");
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Correlation-Id", "garbage-1");
+    headers.insert("Content-Type", "application/x-protobuf");
+    raw.publish_with_reply_and_headers(config.subject.clone(), inbox, headers, "\u{ff} not protobuf".into())
+        .await
+        .expect("publish garbage");
+    let reply = tokio::time::timeout(Duration::from_secs(10), replies.next())
+        .await
+        .expect("an error reply within 10 s")
+        .expect("reply subscription open");
+    let header = |key: &str| reply.headers.as_ref().and_then(|h| h.get(key)).map(|v| v.as_str().to_owned());
+    assert_eq!(header("Correlation-Id").as_deref(), Some("garbage-1"));
+    assert_eq!(header("Paybench-Type").as_deref(), Some("payment.error"));
+    assert!(String::from_utf8_lossy(&reply.payload).starts_with("invalid_argument: "));
+
+    let client = nats::Client::connect_with(Codec::Protobuf, &url, &client_config(Duration::from_secs(10)), config)
+        .await
+        .expect("nats client");
+    let req = generate(Profile::Small, 3, 0);
+    assert_matches(&req, &client.call(req.clone()).await.expect("worker still serves"));
+    workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_through_the_registry_reports_its_server() {
+    let url = broker_up(&nats_broker::BROKER).await;
+    let info = nats_broker::BROKER.info(&url).await.expect("nats info");
+    assert_eq!(info.implementation, "nats-server");
+    assert!(info.version.chars().next().is_some_and(|c| c.is_ascii_digit()), "version {:?}", info.version);
+    let arm = Arm::parse("nats-json").unwrap();
+    let workers = paybench::transport::serve(&arm, &server(&url, PaymentService::default())).await.expect("workers");
+    let client =
+        paybench::transport::connect(&arm, &url, &client_config(Duration::from_secs(10))).await.expect("client");
+    assert_eq!(client.name(), "nats-json");
+    let req = generate(Profile::Typical, 5, 0);
+    assert_matches(&req, &client.call(req.clone()).await.expect("call"));
+    workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_broker_fails_fast_naming_the_url() {
     let deadline = Duration::from_secs(3);
     let config = client_config(deadline);
-    for (kind, url) in [
-        (paybench::transport::TransportKind::Amqp, "amqp://guest:secret@127.0.0.1:1/%2f"),
-        (paybench::transport::TransportKind::Kafka, "127.0.0.1:1"),
-    ] {
+    for (name, url) in
+        [("amqp", "amqp://guest:secret@127.0.0.1:1/%2f"), ("kafka", "127.0.0.1:1"), ("nats", "nats://127.0.0.1:1")]
+    {
+        let kind = Arm::parse(name).unwrap();
         let started = Instant::now();
-        let outcome = paybench::transport::connect(kind, url, &config).await;
+        let outcome = paybench::transport::connect(&kind, url, &config).await;
         let elapsed = started.elapsed();
         let Err(e) = outcome else { panic!("{kind}: connecting to {url} succeeded") };
         let message = e.to_string();
@@ -373,7 +502,7 @@ async fn unreachable_broker_fails_fast_naming_the_url() {
         assert!(elapsed < deadline + Duration::from_secs(2), "{kind}: took {elapsed:?}");
         let serve = ServerConfig { broker_url: Some(url.to_owned()), ..ServerConfig::default() };
         let started = Instant::now();
-        let Err(e) = paybench::transport::serve(kind, &serve).await else {
+        let Err(e) = paybench::transport::serve(&kind, &serve).await else {
             panic!("{kind}: serving from {url} succeeded")
         };
         assert!(e.to_string().contains("127.0.0.1:1"), "{kind}: worker error does not name the URL: {e}");
@@ -381,7 +510,20 @@ async fn unreachable_broker_fails_fast_naming_the_url() {
     }
 }
 
-#[test]
-fn bench_endpoint_names_only_broker_arms() {
-    assert_eq!(brokers::bench_endpoint(paybench::transport::TransportKind::Grpc), None);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_never_answers_is_named_within_the_deadline() {
+    // A listener that accepts and says nothing: neither AMQP nor NATS greets, so the probe must
+    // give up at its deadline and name the endpoint.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    for (broker, endpoint) in [
+        (&rabbitmq::BROKER, format!("amqp://u:secret@127.0.0.1:{port}/%2f")),
+        (&nats_broker::BROKER, format!("nats://127.0.0.1:{port}")),
+    ] {
+        let started = Instant::now();
+        let e = brokers::start(broker, &endpoint, Duration::from_secs(3)).await.unwrap_err().to_string();
+        assert!(e.contains(&port.to_string()) && e.contains(broker.name), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{}: took {:?}", broker.name, started.elapsed());
+    }
 }

@@ -8,13 +8,17 @@ use futures::future::join_all;
 use paybench::payload::{generate, Profile};
 use paybench::payment::{fee_minor, process, PaymentService};
 use paybench::pb::{PaymentRequest, PaymentResponse};
-use paybench::transport::{self, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport, TransportKind};
+use paybench::transport::{self, registry, AnyClient, Arm, ClientConfig, ServerConfig, ServerHandle, Transport};
 use paybench::{codec::Codec, Error};
 use tonic::codec::{Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
-async fn start(kind: TransportKind, config: ServerConfig) -> (ServerHandle, AnyClient) {
-    let server = transport::serve(kind, &config).await.expect("server starts");
-    let client = transport::connect(kind, server.endpoint(), &ClientConfig::default()).await.expect("client connects");
+fn arm(name: &str) -> Arm {
+    Arm::parse(name).expect("a known arm")
+}
+
+async fn start(kind: Arm, config: ServerConfig) -> (ServerHandle, AnyClient) {
+    let server = transport::serve(&kind, &config).await.expect("server starts");
+    let client = transport::connect(&kind, server.endpoint(), &ClientConfig::default()).await.expect("client connects");
     (server, client)
 }
 
@@ -27,8 +31,8 @@ fn assert_matches(req: &PaymentRequest, resp: &PaymentResponse) {
     assert_eq!(Some(resp.fee_minor), fee_minor(req.amount_minor, &req.currency));
 }
 
-async fn thousand_concurrent_calls(kind: TransportKind) {
-    let (server, client) = start(kind, ServerConfig::default()).await;
+async fn thousand_concurrent_calls(kind: Arm) {
+    let (server, client) = start(kind.clone(), ServerConfig::default()).await;
     let requests: Vec<PaymentRequest> =
         (0..1_000u64).map(|i| generate(if i % 10 == 0 { Profile::Small } else { Profile::Typical }, 42, i)).collect();
     let replies = join_all(requests.iter().map(|req| client.call(req.clone()))).await;
@@ -52,19 +56,19 @@ macro_rules! concurrency_tests {
 }
 
 concurrency_tests! {
-    inproc_carries_1000_concurrent_calls => TransportKind::Inproc,
-    tcp_carries_1000_concurrent_calls => TransportKind::Tcp,
-    grpc_carries_1000_concurrent_calls => TransportKind::Grpc,
-    grpc_json_carries_1000_concurrent_calls => TransportKind::GrpcJson,
-    rest_carries_1000_concurrent_calls => TransportKind::Rest,
-    rest_h2_carries_1000_concurrent_calls => TransportKind::RestH2,
-    rest_proto_carries_1000_concurrent_calls => TransportKind::RestProto,
+    inproc_carries_1000_concurrent_calls => arm("inproc"),
+    tcp_carries_1000_concurrent_calls => arm("tcp"),
+    grpc_carries_1000_concurrent_calls => arm("grpc"),
+    grpc_json_carries_1000_concurrent_calls => arm("grpc-json"),
+    rest_carries_1000_concurrent_calls => arm("rest"),
+    rest_h2_carries_1000_concurrent_calls => arm("rest-h2"),
+    rest_proto_carries_1000_concurrent_calls => arm("rest-proto"),
 }
 
 #[tokio::test]
 async fn large_payloads_cross_every_direct_transport() {
-    for kind in TransportKind::DIRECT {
-        let (server, client) = start(kind, ServerConfig::default()).await;
+    for kind in registry::direct_arms() {
+        let (server, client) = start(kind.clone(), ServerConfig::default()).await;
         let req = generate(Profile::Large, 7, 1);
         let resp = client.call(req.clone()).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_matches(&req, &resp);
@@ -74,8 +78,8 @@ async fn large_payloads_cross_every_direct_transport() {
 
 #[tokio::test]
 async fn domain_errors_are_rejections_that_name_the_problem_on_every_transport() {
-    for kind in TransportKind::DIRECT {
-        let (server, client) = start(kind, ServerConfig::default()).await;
+    for kind in registry::direct_arms() {
+        let (server, client) = start(kind.clone(), ServerConfig::default()).await;
         let mut negative = generate(Profile::Small, 1, 0);
         negative.amount_minor = -100;
         let mut unknown = generate(Profile::Small, 1, 1);
@@ -95,10 +99,10 @@ async fn domain_errors_are_rejections_that_name_the_problem_on_every_transport()
 
 #[tokio::test]
 async fn unreachable_server_is_a_connect_error_naming_the_endpoint() {
-    for kind in [TransportKind::Tcp, TransportKind::Grpc, TransportKind::Rest, TransportKind::RestH2] {
+    for kind in [arm("tcp"), arm("grpc"), arm("rest"), arm("rest-h2")] {
         let started = Instant::now();
         let config = ClientConfig { timeout: Duration::from_secs(2), ..ClientConfig::default() };
-        let outcome = match transport::connect(kind, "127.0.0.1:1", &config).await {
+        let outcome = match transport::connect(&kind, "127.0.0.1:1", &config).await {
             Err(e) => Err(e),
             Ok(client) => client.call(generate(Profile::Small, 1, 0)).await,
         };
@@ -111,14 +115,14 @@ async fn unreachable_server_is_a_connect_error_naming_the_endpoint() {
 
 #[tokio::test]
 async fn a_slow_server_gives_a_timeout_not_a_hang() {
-    for kind in [TransportKind::Tcp, TransportKind::Grpc, TransportKind::Rest] {
+    for kind in [arm("tcp"), arm("grpc"), arm("rest")] {
         let config = ServerConfig {
             service: PaymentService::with_service_time(Duration::from_secs(3)),
             ..ServerConfig::default()
         };
-        let server = transport::serve(kind, &config).await.expect("server");
+        let server = transport::serve(&kind, &config).await.expect("server");
         let client_config = ClientConfig { timeout: Duration::from_millis(200), ..ClientConfig::default() };
-        let client = transport::connect(kind, server.endpoint(), &client_config).await.expect("client");
+        let client = transport::connect(&kind, server.endpoint(), &client_config).await.expect("client");
         let err = client.call(generate(Profile::Small, 1, 0)).await.expect_err("must time out");
         assert_eq!(err.kind(), "timeout", "{kind}: {err}");
         drop(server);
@@ -143,7 +147,7 @@ async fn post(endpoint: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_
 #[tokio::test]
 async fn rest_bad_input_gets_json_errors_and_the_server_keeps_serving() {
     let config = ServerConfig { max_body_bytes: 64 * 1024, ..ServerConfig::default() };
-    let (server, client) = start(TransportKind::Rest, config).await;
+    let (server, client) = start(arm("rest"), config).await;
     let endpoint = server.endpoint().to_owned();
 
     let (status, body) = post(&endpoint, "application/json", b"{\"paymentId\": ".to_vec()).await;
@@ -176,7 +180,7 @@ async fn rest_bad_input_gets_json_errors_and_the_server_keeps_serving() {
 
 #[tokio::test]
 async fn rest_default_body_limit_is_4_mib() {
-    let (server, _client) = start(TransportKind::Rest, ServerConfig::default()).await;
+    let (server, _client) = start(arm("rest"), ServerConfig::default()).await;
     let (status, _) = post(server.endpoint(), "application/json", vec![b' '; 4 * 1024 * 1024 + 1]).await;
     assert_eq!(status, 413);
     server.shutdown().await;
@@ -232,9 +236,9 @@ async fn raw_grpc_call(endpoint: &str, body: Vec<u8>) -> Result<Bytes, tonic::St
 
 #[tokio::test]
 async fn grpc_bad_input_gets_status_codes_and_the_server_keeps_serving() {
-    for kind in [TransportKind::Grpc, TransportKind::GrpcJson] {
+    for kind in [arm("grpc"), arm("grpc-json")] {
         let config = ServerConfig { max_body_bytes: 64 * 1024, ..ServerConfig::default() };
-        let (server, client) = start(kind, config).await;
+        let (server, client) = start(kind.clone(), config).await;
         let endpoint = server.endpoint().to_owned();
 
         let status = raw_grpc_call(&endpoint, vec![0xff, 0xff, 0xff, 0x01]).await.expect_err("malformed");
@@ -260,7 +264,7 @@ async fn grpc_bad_input_gets_status_codes_and_the_server_keeps_serving() {
 
 #[tokio::test]
 async fn grpc_wrong_content_type_is_refused() {
-    let (server, client) = start(TransportKind::Grpc, ServerConfig::default()).await;
+    let (server, client) = start(arm("grpc"), ServerConfig::default()).await;
     let http = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
     let resp = http
         .post(format!("http://{}/payment.v1.PaymentService/Authorize", server.endpoint()))
@@ -278,7 +282,7 @@ async fn grpc_wrong_content_type_is_refused() {
 #[tokio::test]
 async fn tcp_malformed_frame_gets_an_error_reply_and_the_connection_keeps_serving() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (server, client) = start(TransportKind::Tcp, ServerConfig::default()).await;
+    let (server, client) = start(arm("tcp"), ServerConfig::default()).await;
     let mut stream = tokio::net::TcpStream::connect(server.endpoint()).await.unwrap();
     let mut frame = Vec::new();
     let body = [0xffu8, 0xff, 0xff];

@@ -86,9 +86,9 @@ pub fn endpoints(lookup: impl Fn(&str) -> Option<String>) -> Endpoints {
 
 /// `NAME=ENDPOINT` (a `--broker` flag) split and checked.
 pub fn parse_assignment(text: &str) -> Result<(String, String)> {
-    let (name, endpoint) = text
-        .split_once('=')
-        .ok_or_else(|| Error::Config(format!("--broker {text:?}: expected NAME=ENDPOINT, e.g. nats=nats://host:4222")))?;
+    let (name, endpoint) = text.split_once('=').ok_or_else(|| {
+        Error::Config(format!("--broker {text:?}: expected NAME=ENDPOINT, e.g. nats=nats://host:4222"))
+    })?;
     get(name)?;
     Ok((name.to_owned(), endpoint.to_owned()))
 }
@@ -128,9 +128,10 @@ impl Broker {
     pub async fn info(&'static self, endpoint: &str) -> Result<BrokerInfo> {
         let owned = endpoint.to_owned();
         let identify = self.identify;
-        let (implementation, version) = tokio::task::spawn_blocking(move || identify(&owned, PROBE_TIMEOUT))
-            .await
-            .map_err(|e| Error::Internal(format!("{}: probe task failed: {e}", self.name)))??;
+        let (implementation, version) =
+            tokio::task::spawn_blocking(move || identify(&owned, PROBE_TIMEOUT))
+                .await
+                .map_err(|e| Error::Internal(format!("{}: probe task failed: {e}", self.name)))??;
         Ok(BrokerInfo { broker: self.name.to_owned(), implementation, version, endpoint: redact(endpoint) })
     }
 
@@ -211,19 +212,15 @@ fn spawn_local(broker: &Broker) -> Result<()> {
     let log_err = log.try_clone().map_err(|e| Error::io(format!("open {}", log_path.display()), e))?;
     let mut command = (broker.local_command)(&dir)?;
     use std::os::unix::process::CommandExt;
-    let child = command
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| {
-            Error::io(
-                format!("{}: start {:?} (run harness/scripts/install-deps.sh)", broker.name, command.get_program()),
-                e,
-            )
-        })?;
+    let child =
+        command.current_dir(&dir).stdin(Stdio::null()).stdout(log).stderr(log_err).process_group(0).spawn().map_err(
+            |e| {
+                Error::io(
+                    format!("{}: start {:?} (run harness/scripts/install-deps.sh)", broker.name, command.get_program()),
+                    e,
+                )
+            },
+        )?;
     let pid_path = dir.join("paybench.pid");
     std::fs::write(&pid_path, child.id().to_string()).map_err(|e| Error::io(format!("write {}", pid_path.display()), e))
 }

@@ -47,7 +47,8 @@ fn identify(endpoint: &str, timeout: Duration) -> Result<(String, String)> {
     let size = u32::from_be_bytes([header[3], header[4], header[5], header[6]]) as usize;
     let mut payload = vec![0u8; size.min(1 << 20)];
     stream.read_exact(&mut payload).map_err(|e| fail(e.to_string()))?;
-    let parsed = lapin::protocol::parse_class(&payload[..]).map_err(|e| fail(format!("bad connection.start: {e:?}")))?;
+    let parsed =
+        lapin::protocol::parse_class(&payload[..]).map_err(|e| fail(format!("bad connection.start: {e:?}")))?;
     let lapin::protocol::AMQPClass::Connection(lapin::protocol::connection::AMQPMethod::Start(start)) = parsed.1 else {
         return Err(fail("first frame is not connection.start".to_owned()));
     };

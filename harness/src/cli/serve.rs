@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use paybench::codec::Codec;
+use paybench::endpoint::redact;
 use paybench::measure::cpu::SERVER_THREAD_PREFIX;
 use paybench::payload::{self, Profile, DEFAULT_SEED};
 use paybench::payment::PaymentService;
-use paybench::endpoint::redact;
 use paybench::transport::{self, ServerConfig};
 
 use super::edge::ArmEnv;
@@ -86,11 +86,7 @@ fn dump_bodies(dir: &Path) -> anyhow::Result<()> {
             let body = codec.encode_request(&req)?;
             let ext = if codec == Codec::Json { "json" } else { "pb" };
             write(&dir.join(format!("{profile}.{ext}")), &body)?;
-            // gRPC length-prefixed message: 1 byte compressed flag (0), 4 bytes big-endian length.
-            let mut framed = vec![0u8];
-            framed.extend_from_slice(&u32::try_from(body.len())?.to_be_bytes());
-            framed.extend_from_slice(&body);
-            write(&dir.join(format!("{profile}.grpc-{ext}")), &framed)?;
+            write(&dir.join(format!("{profile}.grpc-{ext}")), &paybench::codec::grpc::wire_message(&body))?;
         }
     }
     Ok(())

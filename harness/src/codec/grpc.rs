@@ -119,6 +119,25 @@ impl<U: serde::de::DeserializeOwned> Decoder for Half<Json, U> {
     }
 }
 
+/// Bytes in front of every gRPC message: compressed flag (1) and big-endian length (4).
+pub const MESSAGE_PREFIX_BYTES: usize = 5;
+
+/// One uncompressed gRPC length-prefixed message, as it travels inside HTTP/2 DATA frames (for
+/// benches and external load generators that send the bytes themselves).
+pub fn wire_message(body: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(MESSAGE_PREFIX_BYTES + body.len());
+    message.push(0);
+    message.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    message.extend_from_slice(body);
+    message
+}
+
+/// The body of a message written by [`wire_message`], or `None` when the prefix does not match.
+pub fn wire_body(message: &[u8]) -> Option<&[u8]> {
+    let len = u32::from_be_bytes(message.get(1..MESSAGE_PREFIX_BYTES)?.try_into().ok()?) as usize;
+    (message.len() == MESSAGE_PREFIX_BYTES + len).then(|| &message[MESSAGE_PREFIX_BYTES..])
+}
+
 /// Rewrites tonic's `OUT_OF_RANGE` "decoded message length too large" into `RESOURCE_EXHAUSTED`.
 ///
 /// Applied as a response map on the server: tonic rejects an oversized unary request before the

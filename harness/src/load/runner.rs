@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 
+use crate::endpoint::redact as redact_url;
 use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
 use crate::load::scenario::{LoadSpec, Scenario};
 use crate::measure::cpu::{self, CpuSnapshot, CpuSources};
@@ -21,7 +22,6 @@ use crate::pb::PaymentRequest;
 use crate::results::{
     ArmResult, ArmStatus, BrokerMeta, CpuPerCall, Measurement, PointResult, PointSummary, Spread, SweepResult, SweepRun,
 };
-use crate::endpoint::redact as redact_url;
 use crate::transport::{self, AnyClient, Arm, ClientConfig, ServerConfig, Transport};
 use crate::{brokers, Error, Result};
 
@@ -67,13 +67,7 @@ struct Rig {
 }
 
 /// Runs one scenario arm (transport × profile) end to end.
-pub fn run_arm(
-    ctx: &RunContext,
-    scenario: &Scenario,
-    arm: &Arm,
-    profile: Profile,
-    obs: &dyn Observer,
-) -> ArmResult {
+pub fn run_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile, obs: &dyn Observer) -> ArmResult {
     let label = format!("{}/{arm}/{profile}", scenario.name);
     let mut result = ArmResult {
         scenario: scenario.name.clone(),
@@ -142,13 +136,7 @@ fn endpoint_for(ctx: &RunContext, arm: &Arm) -> Result<String> {
 
 type Started = (Option<transport::ServerHandle>, Rig, String);
 
-fn start_arm(
-    ctx: &RunContext,
-    scenario: &Scenario,
-    arm: &Arm,
-    profile: Profile,
-    endpoint: &str,
-) -> Result<Started> {
+fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile, endpoint: &str) -> Result<Started> {
     let service = PaymentService::with_service_time(Duration::from_micros(scenario.service_time_us));
     let (server, endpoint) = match (&ctx.server, &ctx.target) {
         (Some(rt), None) => {

@@ -48,8 +48,13 @@ pub fn transport_color(arm: &Arm) -> RGBColor {
     // The variant part of the name (after the stem) as a stable number; FNV-1a, not std's
     // randomly seeded hasher.
     let variant = arm.name().strip_prefix(arm.family().stem).unwrap_or("");
-    let hash = variant.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    let (shift, light) = if variant.is_empty() { (0.0, 0.42) } else { ((hash % 7) as f64 * 4.0 - 12.0, 0.58 + (hash % 3) as f64 * 0.08) };
+    let hash =
+        variant.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let (shift, light) = if variant.is_empty() {
+        (0.0, 0.42)
+    } else {
+        ((hash % 7) as f64 * 4.0 - 12.0, 0.58 + (hash % 3) as f64 * 0.08)
+    };
     hsl((index * 360.0 / families + shift).rem_euclid(360.0), 0.65, light)
 }
 

@@ -6,7 +6,7 @@ use crate::load::scenario::{LoadSpec, Scenario, SweepSpec};
 use crate::payload::Profile;
 use crate::results::stats::new_histogram;
 use crate::results::*;
-use crate::transport::TransportKind;
+use crate::transport::Arm;
 
 const C1: LoadSpec = LoadSpec::Closed { concurrency: 1 };
 
@@ -32,13 +32,14 @@ fn measurement(rep: u32, latency_us: u64, cpu_us: f64) -> Measurement {
 }
 
 /// An arm with one closed c=1 point (one repetition per latency) and a sweep with the given maxima.
-fn arm(kind: TransportKind, latencies_us: &[u64], max_rates: &[Option<f64>]) -> ArmResult {
+fn arm(name: &str, latencies_us: &[u64], max_rates: &[Option<f64>]) -> ArmResult {
     let reps: Vec<Measurement> =
         latencies_us.iter().enumerate().map(|(i, l)| measurement(i as u32, *l, *l as f64 / 10.0)).collect();
     ArmResult {
         scenario: "unit".into(),
-        transport: kind,
-        codec: kind.codec().name().into(),
+        transport: Arm::parse(name).unwrap(),
+        codec: Arm::parse(name).unwrap().codec().name().into(),
+        options: Arm::parse(name).unwrap().options_owned(),
         profile: Profile::Small,
         endpoint: "127.0.0.1:1".into(),
         broker: None,
@@ -61,12 +62,12 @@ fn arm(kind: TransportKind, latencies_us: &[u64], max_rates: &[Option<f64>]) -> 
     }
 }
 
-fn unavailable(kind: TransportKind) -> ArmResult {
+fn unavailable(name: &str) -> ArmResult {
     ArmResult {
-        status: ArmStatus::Unavailable { kind: "connect".into(), message: format!("{kind}: cannot connect") },
+        status: ArmStatus::Unavailable { kind: "connect".into(), message: format!("{name}: cannot connect") },
         points: vec![],
         sweep: None,
-        ..arm(kind, &[], &[])
+        ..arm(name, &[], &[])
     }
 }
 
@@ -76,16 +77,13 @@ fn section(arms: &[ArmResult]) -> Section<'_> {
 
 #[test]
 fn ratio_reads_times_better_for_grpc_in_both_directions() {
-    let arms = [
-        arm(TransportKind::Rest, &[200, 200, 200], &[Some(1_000.0); 3]),
-        arm(TransportKind::Grpc, &[100, 100, 100], &[Some(4_000.0); 3]),
-    ];
+    let arms = [arm("rest", &[200, 200, 200], &[Some(1_000.0); 3]), arm("grpc", &[100, 100, 100], &[Some(4_000.0); 3])];
     let s = section(&arms);
-    let p50 = s.ratio(Dimension::P50(C1), TransportKind::Rest, TransportKind::Grpc).unwrap();
+    let p50 = s.ratio(Dimension::P50(C1), "rest", "grpc").unwrap();
     assert!((p50.median - 2.0).abs() < 0.01, "{p50:?}");
-    let throughput = s.ratio(Dimension::MaxThroughput, TransportKind::Rest, TransportKind::Grpc).unwrap();
+    let throughput = s.ratio(Dimension::MaxThroughput, "rest", "grpc").unwrap();
     assert_eq!(throughput.median, 4.0, "higher-is-better must be inverted: {throughput:?}");
-    let cpu = s.ratio(Dimension::Cpu(C1), TransportKind::Rest, TransportKind::Grpc).unwrap();
+    let cpu = s.ratio(Dimension::Cpu(C1), "rest", "grpc").unwrap();
     assert!((cpu.median - 2.0).abs() < 0.01, "client + server CPU: {cpu:?}");
 }
 
@@ -132,7 +130,7 @@ fn an_arm_that_met_the_slo_at_no_step_gives_an_unbounded_ratio() {
 
 #[test]
 fn missing_arm_is_reported_as_not_measured() {
-    let arms = [arm(TransportKind::Rest, &[200], &[Some(1_000.0)]), unavailable(TransportKind::Grpc)];
+    let arms = [arm("rest", &[200], &[Some(1_000.0)]), unavailable("grpc")];
     let s = section(&arms);
     let row = verdict::load_row(&s, Dimension::P50(C1));
     assert_eq!((row.ratio, row.grpc), (None, None));
@@ -150,11 +148,11 @@ fn missing_arm_is_reported_as_not_measured() {
 fn decomposition_factors_multiply_and_the_largest_is_named() {
     // rest 1200 µs, rest-h2 400, grpc-json 200, grpc 100: HTTP version 3x, framing 2x, format 2x.
     let arms = [
-        arm(TransportKind::Rest, &[1_200, 1_200], &[Some(1.0); 2]),
-        arm(TransportKind::RestH2, &[400, 400], &[Some(1.0); 2]),
-        arm(TransportKind::GrpcJson, &[200, 200], &[Some(1.0); 2]),
-        arm(TransportKind::Grpc, &[100, 100], &[Some(1.0); 2]),
-        arm(TransportKind::RestProto, &[600, 600], &[Some(1.0); 2]),
+        arm("rest", &[1_200, 1_200], &[Some(1.0); 2]),
+        arm("rest-h2", &[400, 400], &[Some(1.0); 2]),
+        arm("grpc-json", &[200, 200], &[Some(1.0); 2]),
+        arm("grpc", &[100, 100], &[Some(1.0); 2]),
+        arm("rest-proto", &[600, 600], &[Some(1.0); 2]),
     ];
     let s = section(&arms);
     let rows = verdict::decomposition(&s);
@@ -197,8 +195,8 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
         },
         settings: RunSettings {
             target: None,
-            amqp_url: None,
-            kafka_brokers: None,
+            brokers: Default::default(),
+            arm_settings: Default::default(),
             client_threads: 1,
             server_threads: 1,
             client_cpus: vec![],
@@ -211,7 +209,7 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
         scenarios: vec![Scenario {
             name: "unit".into(),
             description: "constructed".into(),
-            transports: vec![TransportKind::Rest, TransportKind::Grpc, TransportKind::Amqp],
+            transports: ["rest", "grpc", "amqp"].map(|n| crate::transport::ArmRequest::Name(n.into())).to_vec(),
             profiles: vec![Profile::Small],
             repetitions: 2,
             warmup_ms: 1,
@@ -238,9 +236,9 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
 fn report_renders_tables_charts_and_missing_brokers_from_a_results_file() {
     let dir = std::env::temp_dir().join(format!("paybench-report-unit-{}", std::process::id()));
     let results = run_results(vec![
-        arm(TransportKind::Rest, &[300, 300], &[Some(1_000.0); 2]),
-        arm(TransportKind::Grpc, &[100, 100], &[Some(2_000.0); 2]),
-        unavailable(TransportKind::Amqp),
+        arm("rest", &[300, 300], &[Some(1_000.0); 2]),
+        arm("grpc", &[100, 100], &[Some(2_000.0); 2]),
+        unavailable("amqp"),
     ]);
     results.write(&dir).unwrap();
     let written = super::write(&dir, &dir.join("no-criterion-here")).unwrap();

@@ -369,12 +369,8 @@ pub const FORMAT_UNDER_HTTP1: Factor = Factor {
 };
 
 /// The whole claim: REST/JSON over gRPC/protobuf.
-pub const TOTAL: Factor = Factor {
-    name: "total: rest / grpc",
-    numerator: claim::REST,
-    denominator: claim::GRPC,
-    short: "REST/JSON vs gRPC",
-};
+pub const TOTAL: Factor =
+    Factor { name: "total: rest / grpc", numerator: claim::REST, denominator: claim::GRPC, short: "REST/JSON vs gRPC" };
 
 /// What a verdict row measures.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -147,6 +147,8 @@ pub struct ArmResult {
     /// Body codec of the arm (`protobuf` or `json`).
     pub codec: String,
     /// Every option of the arm's family, resolved (defaults, `--settings`, the scenario's table).
+    /// Empty in files written before schema 2.
+    #[serde(default)]
     pub options: BTreeMap<String, String>,
     /// Payload profile.
     pub profile: Profile,

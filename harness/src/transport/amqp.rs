@@ -486,4 +486,3 @@ pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> B
         Ok(AnyClient::new(&arm, client))
     })
 }
-

@@ -161,17 +161,16 @@ impl Arm {
                 codec = Some(c);
                 continue;
             }
-            let (key, value) = family
-                .options
-                .iter()
-                .find_map(|spec| spec.parse_token(token).map(|v| (spec.key, v)))
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "arm {name:?}: {} has no option token {token:?}; options: {}",
-                        family.name,
-                        allowed_keys(family)
-                    ))
-                })?;
+            let (key, value) =
+                family.options.iter().find_map(|spec| spec.parse_token(token).map(|v| (spec.key, v))).ok_or_else(
+                    || {
+                        Error::Config(format!(
+                            "arm {name:?}: {} has no option token {token:?}; options: {}",
+                            family.name,
+                            allowed_keys(family)
+                        ))
+                    },
+                )?;
             values.insert(key.to_owned(), value);
         }
         let arm = Arm::build(family, codec, &values, &format!("arm {name:?}"))?;
@@ -532,13 +531,9 @@ mod tests {
                         OptionKind::Count { min, max } => vec![min.to_string(), max.to_string()],
                     };
                     for value in values {
-                        let arm = Arm::build(
-                            family,
-                            Some(codec),
-                            &[(spec.key.to_owned(), value.clone())].into(),
-                            "test",
-                        )
-                        .unwrap();
+                        let arm =
+                            Arm::build(family, Some(codec), &[(spec.key.to_owned(), value.clone())].into(), "test")
+                                .unwrap();
                         let back = Arm::parse(arm.name()).unwrap();
                         assert_eq!(back.options(), arm.options(), "{}", arm.name());
                         assert_eq!(back.codec(), codec);

@@ -79,7 +79,8 @@ impl Correlator {
     {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        let closed = || Error::Call { transport, endpoint: endpoint.to_owned(), message: "reply stream closed".to_owned() };
+        let closed =
+            || Error::Call { transport, endpoint: endpoint.to_owned(), message: "reply stream closed".to_owned() };
         self.waiting.lock().map_err(|_| closed())?.insert(id, tx);
         let outcome = with_deadline(transport, endpoint, timeout, async {
             send(id).await?;

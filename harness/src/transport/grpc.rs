@@ -70,7 +70,12 @@ impl Client {
     }
 
     /// Connects `channels` separate HTTP/2 connections (each its own tonic `Channel`).
-    pub async fn connect_channels(codec: Codec, channels: usize, endpoint: &str, config: &ClientConfig) -> Result<Self> {
+    pub async fn connect_channels(
+        codec: Codec,
+        channels: usize,
+        endpoint: &str,
+        config: &ClientConfig,
+    ) -> Result<Self> {
         let mut inner = Vec::with_capacity(channels);
         for _ in 0..channels.max(1) {
             inner.push(Self::connect_one(codec, endpoint, config).await?);

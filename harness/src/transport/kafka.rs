@@ -40,12 +40,12 @@ use tokio::sync::oneshot;
 
 use futures::future::BoxFuture;
 
+use crate::codec::Codec;
+use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::transport::arm::{Arm, OptionKind, OptionSpec};
 use crate::transport::correlation::Correlator;
 use crate::transport::rpc::{handle_request, rejected};
 use crate::transport::AnyClient;
-use crate::codec::Codec;
-use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::transport::{with_deadline, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{Error, Result};
 
@@ -520,4 +520,3 @@ pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> B
         Ok(AnyClient::new(&arm, client))
     })
 }
-

@@ -59,8 +59,19 @@ pub fn frame(id: u64, status: u8, body: &[u8]) -> Bytes {
 pub fn wire_frame(id: u64, status: u8, body: &[u8]) -> Vec<u8> {
     let mut wire = Vec::with_capacity(LENGTH_PREFIX_BYTES + FRAME_HEADER_BYTES + body.len());
     wire.extend_from_slice(&((FRAME_HEADER_BYTES + body.len()) as u32).to_be_bytes());
-    wire.extend_from_slice(&frame(id, status, body));
+    wire.extend_from_slice(&id.to_be_bytes());
+    wire.push(status);
+    wire.extend_from_slice(body);
     wire
+}
+
+/// Splits a frame written by [`wire_frame`] into `(id, status, body)`, or `None` when its length
+/// prefix does not match its length.
+pub fn wire_unframe(wire: &[u8]) -> Option<(u64, u8, &[u8])> {
+    let declared = u32::from_be_bytes(wire.get(..LENGTH_PREFIX_BYTES)?.try_into().ok()?) as usize;
+    let frame = wire.get(LENGTH_PREFIX_BYTES..).filter(|f| f.len() == declared && declared >= FRAME_HEADER_BYTES)?;
+    let id = u64::from_be_bytes(frame[..8].try_into().ok()?);
+    Some((id, frame[8], &frame[FRAME_HEADER_BYTES..]))
 }
 
 /// Splits a frame into `(id, status, body)`, or `None` if it is shorter than its header.
