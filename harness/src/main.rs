@@ -32,6 +32,8 @@ enum Command {
     Report(cli::report::Args),
     /// Compare two results (or criterion baselines) and gate on regressions.
     Compare(cli::compare::Args),
+    /// Rewrite the generated sections of README.md and docs/*.md from committed results (--check: only compare).
+    Docs(cli::docs::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Compare(args) => cli::compare::run(args),
+        Command::Docs(args) => cli::docs::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 pub(crate) mod bench_table;
 pub(crate) mod brokers;
 pub(crate) mod compare;
+pub(crate) mod docs;
 pub(crate) mod edge;
 pub(crate) mod pinning;
 pub(crate) mod report;

@@ -5,6 +5,15 @@ use std::fmt::Write as _;
 
 use super::tables::{self, Table};
 use super::{Report, Verdict};
+use crate::payload::Profile;
+
+/// Heading of the list of what a run did not measure (`paybench docs` finds the list by it).
+pub const CAVEATS_HEADING: &str = "#### What this run did not measure";
+
+/// Heading of one scenario × profile verdict (`paybench docs` finds a profile's verdict by it).
+pub fn section_heading(scenario: &str, profile: Profile) -> String {
+    format!("#### Scenario `{scenario}`, profile `{profile}`")
+}
 
 /// Renders a table as GitHub markdown (pipes in cells escaped).
 pub fn table(t: &Table) -> String {
@@ -33,7 +42,7 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> String {
         r.settings.placement
     );
     for v in verdicts {
-        let _ = writeln!(out, "#### Scenario `{}`, profile `{}`\n", v.section.scenario, v.section.profile);
+        let _ = writeln!(out, "{}\n", section_heading(v.section.scenario, v.section.profile));
         out.push_str("Ratios read \"how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1\" (repetition i paired with repetition i).\n\n");
         out.push_str(&table(&tables::verdict_table(&v.rows)));
         out.push_str("\nFormat or transport? Median (min–max) of paired repetitions; the first three columns multiply to the total.\n\n");
@@ -44,7 +53,7 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> String {
         }
         out.push('\n');
     }
-    out.push_str("#### What this run did not measure\n\n");
+    let _ = writeln!(out, "{CAVEATS_HEADING}\n");
     for line in tables::caveats(report) {
         let _ = writeln!(out, "- {line}");
     }

@@ -1,0 +1,681 @@
+//! `paybench docs [--check]`: rewrites the generated sections of `README.md` and `docs/*.md` from
+//! committed artifacts, so that no figure in them is typed by hand.
+//!
+//! A generated section is a pair of HTML comments, each on a line of its own:
+//!
+//! ```text
+//! <!-- generated: NAME (by `cargo run -q -p paybench -- docs`) -->
+//! ...rewritten by the command...
+//! <!-- /generated: NAME -->
+//! ```
+//!
+//! `NAME` picks one of [`GENERATORS`]; the words after it are for the reader and are ignored.
+//! Markers inside fenced code blocks are ignored, so a page can show the syntax.
+//!
+//! The inputs are all committed: the reference run (the newest `results/*/results.json` by run id
+//! that has both `rest` and `grpc` for the headline profile, with its `summary.md` and `charts/`),
+//! `benches/baselines/instructions.json` and `harness/compare.toml`. Tables are rendered by the
+//! report's own code ([`paybench::report::tables`], [`paybench::report::markdown`]); the verdict
+//! and its conclusion are copied from the run's `summary.md`, because they also hold criterion's
+//! codec figures, which are not committed.
+//!
+//! `--check` writes nothing and exits 1 after naming every stale section (CI gates on it). An
+//! unknown generator, a start marker without its end or an end marker without its start is an
+//! error (exit 2) that names the file and line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use paybench::compare::{sources, MetricClass, Thresholds};
+use paybench::payload::Profile;
+use paybench::report::{markdown, tables, verdict, CriterionFigures, Report};
+use paybench::results::{ArmStatus, RunResults};
+use paybench::transport::registry::claim;
+use paybench::transport::Arm;
+
+/// Arguments of `paybench docs`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Write nothing; exit 1 if any generated section differs from what its generator gives.
+    #[arg(long)]
+    check: bool,
+    /// The workspace root, holding README.md, docs/ and results/.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+}
+
+/// The command that rewrites the sections, as the markers and messages name it.
+const COMMAND: &str = "cargo run -q -p paybench -- docs";
+const START: &str = "<!-- generated:";
+const END: &str = "<!-- /generated:";
+
+/// The profile of the headline verdict: the everyday checkout, neither tiny nor bulk.
+const HEADLINE_PROFILE: Profile = Profile::Typical;
+
+/// Every generator; [`Inputs::generate`] says what each is made from, and `docs/report.md` lists
+/// them for readers.
+const GENERATORS: [&str; 12] = [
+    "headline",
+    "decomposition",
+    "not-measured",
+    "charts",
+    "run-facts",
+    "generator-bound",
+    "arms-unloaded",
+    "broker-settings",
+    "broker-arms",
+    "sweeps",
+    "instructions",
+    "thresholds",
+];
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Loaded at the first section: pages without sections need no reference run.
+    let mut inputs: Option<Inputs> = None;
+    let outcome = process(&args.root, args.check, &mut |name, links| {
+        let loaded = match inputs.take() {
+            Some(loaded) => loaded,
+            None => Inputs::load(&args.root)?,
+        };
+        let text = loaded.generate(name, links);
+        inputs = Some(loaded);
+        text
+    })?;
+    if outcome.stale.is_empty() {
+        println!("docs: {} generated section(s) up to date", outcome.sections);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (file, name) in &outcome.stale {
+        if args.check {
+            eprintln!("docs: {file}: section `{name}` is stale");
+        } else {
+            println!("docs: rewrote {file}: section `{name}`");
+        }
+    }
+    if args.check {
+        eprintln!("docs: run `{COMMAND}` and commit the result");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections: finding them and rewriting them
+
+/// A generated section: its generator and the 0-based lines of its two markers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Section {
+    name: String,
+    start: usize,
+    end: usize,
+}
+
+/// What [`process`] found.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// Generated sections in every page.
+    sections: usize,
+    /// (file, section) whose text differed from its generator's; rewritten unless checking.
+    stale: Vec<(String, String)>,
+}
+
+/// `README.md` and `docs/*.md` under `root`, as paths relative to it, sorted.
+fn pages(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let readme = PathBuf::from("README.md");
+    if !root.join(&readme).is_file() {
+        bail!("docs: no README.md in {} (run from the workspace root, or pass --root)", root.display());
+    }
+    let mut docs = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(root.join("docs")) {
+        for entry in entries {
+            let name = entry.context("docs: list docs/")?.file_name();
+            if Path::new(&name).extension().is_some_and(|e| e == "md") {
+                docs.push(Path::new("docs").join(name));
+            }
+        }
+    }
+    docs.sort();
+    Ok(std::iter::once(readme).chain(docs).collect())
+}
+
+/// Reads every page, checks its markers, and rewrites (or with `check`, only compares) each
+/// section with `generate(name, links)`, where `links` is the page's way up to the root ("" or
+/// "../"), for relative links.
+fn process(
+    root: &Path,
+    check: bool,
+    generate: &mut dyn FnMut(&str, &str) -> anyhow::Result<String>,
+) -> anyhow::Result<Outcome> {
+    let mut pages_with_sections = Vec::new();
+    for page in pages(root)? {
+        let file = page.display().to_string();
+        let text = std::fs::read_to_string(root.join(&page))
+            .with_context(|| format!("docs: read {}", root.join(&page).display()))?;
+        let sections = parse(&file, &text)?;
+        if !sections.is_empty() {
+            pages_with_sections.push((page, file, text, sections));
+        }
+    }
+    let mut outcome = Outcome::default();
+    for (page, file, text, sections) in pages_with_sections {
+        let links = "../".repeat(page.components().count() - 1);
+        let (new_text, stale) = rewrite(&text, &sections, |name| {
+            generate(name, &links).with_context(|| format!("docs: {file}: section `{name}`"))
+        })?;
+        outcome.sections += sections.len();
+        if !check && new_text != text {
+            paybench::results::write_atomic(&root.join(&page), new_text.as_bytes())?;
+        }
+        outcome.stale.extend(stale.into_iter().map(|name| (file.clone(), name)));
+    }
+    Ok(outcome)
+}
+
+/// The generator named by a marker line, `None` if the line is no marker of this kind.
+fn marker<'a>(file: &str, line_no: usize, line: &'a str, prefix: &str) -> anyhow::Result<Option<&'a str>> {
+    let Some(rest) = line.trim().strip_prefix(prefix) else { return Ok(None) };
+    match rest.strip_suffix("-->").and_then(|inner| inner.split_whitespace().next()) {
+        Some(name) => Ok(Some(name)),
+        None => bail!("docs: {file}:{line_no}: malformed marker {:?}: expected `{prefix} NAME ... -->`", line.trim()),
+    }
+}
+
+/// Finds the generated sections of one page; `file` names it in errors.
+fn parse(file: &str, text: &str) -> anyhow::Result<Vec<Section>> {
+    let mut sections = Vec::new();
+    let mut open: Option<(&str, usize)> = None;
+    let mut fenced = false;
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if open.is_none() && line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        }
+        if fenced {
+            continue;
+        }
+        if let Some(name) = marker(file, line_no, line, START)? {
+            if let Some((outer, start)) = open {
+                bail!(
+                    "docs: {file}:{line_no}: section `{name}` starts inside section `{outer}` (line {}), which has no end marker",
+                    start + 1
+                );
+            }
+            if !GENERATORS.contains(&name) {
+                bail!("docs: {file}:{line_no}: unknown generator `{name}`; known: {}", GENERATORS.join(", "));
+            }
+            open = Some((name, i));
+        } else if let Some(name) = marker(file, line_no, line, END)? {
+            match open.take() {
+                Some((opened, start)) if opened == name => {
+                    sections.push(Section { name: name.to_owned(), start, end: i })
+                }
+                Some((opened, start)) => bail!(
+                    "docs: {file}:{line_no}: end marker of `{name}` inside section `{opened}` (line {})",
+                    start + 1
+                ),
+                None => bail!("docs: {file}:{line_no}: end marker of `{name}` without a start marker"),
+            }
+        }
+    }
+    if let Some((name, start)) = open {
+        bail!("docs: {file}:{}: section `{name}` has no end marker `{END} {name} -->`", start + 1);
+    }
+    Ok(sections)
+}
+
+/// `text` with each section's body replaced by a blank line, `body(name)` and a blank line; and
+/// the names of the sections whose body changed.
+fn rewrite(
+    text: &str,
+    sections: &[Section],
+    mut body: impl FnMut(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = String::with_capacity(text.len());
+    let mut stale = Vec::new();
+    let mut next = 0;
+    for s in sections {
+        out.extend(lines[next..=s.start].iter().copied());
+        let new = format!("\n{}\n\n", body(&s.name)?.trim_matches('\n'));
+        if lines[s.start + 1..s.end].concat() != new {
+            stale.push(s.name.clone());
+        }
+        out.push_str(&new);
+        next = s.end;
+    }
+    out.extend(lines[next..].iter().copied());
+    Ok((out, stale))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs and generators
+
+/// The committed artifacts the generators read.
+struct Inputs {
+    root: PathBuf,
+    /// The reference run's folder, relative to the root (`results/<run-id>`).
+    run_dir: String,
+    /// The reference run, without criterion figures (those are not committed).
+    report: Report,
+    /// The reference run's `summary.md`.
+    summary: String,
+}
+
+/// Whether a run can give the headline: `rest` and `grpc` both ran for [`HEADLINE_PROFILE`].
+fn has_headline(results: &RunResults) -> bool {
+    [claim::REST, claim::GRPC].iter().all(|name| {
+        results
+            .arms
+            .iter()
+            .any(|a| a.transport.name() == *name && a.profile == HEADLINE_PROFILE && a.status == ArmStatus::Ran)
+    })
+}
+
+impl Inputs {
+    /// Finds the reference run: the newest `results/*/results.json` by run id that has a headline.
+    fn load(root: &Path) -> anyhow::Result<Self> {
+        let results_dir = root.join("results");
+        let mut runs = Vec::new();
+        let entries =
+            std::fs::read_dir(&results_dir).with_context(|| format!("docs: list {}", results_dir.display()))?;
+        for entry in entries {
+            let dir = entry.with_context(|| format!("docs: list {}", results_dir.display()))?.path();
+            let path = dir.join("results.json");
+            if path.is_file() {
+                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                runs.push((format!("results/{name}"), RunResults::read(&path)?));
+            }
+        }
+        runs.sort_by(|a, b| b.1.run_id.cmp(&a.1.run_id));
+        let count = runs.len();
+        let Some(at) = runs.iter().position(|(_, r)| has_headline(r)) else {
+            bail!(
+                "docs: none of the {count} runs under {} has both `rest` and `grpc` for profile `{HEADLINE_PROFILE}`; commit a reference run (`paybench run scenarios/full.toml`)",
+                results_dir.display()
+            );
+        };
+        for (dir, r) in &runs[..at] {
+            println!(
+                "docs: skipping {dir} (run {}): no `rest` and `grpc` arms for profile `{HEADLINE_PROFILE}`",
+                r.run_id
+            );
+        }
+        let (run_dir, results) = runs.swap_remove(at);
+        println!(
+            "docs: reference run {run_dir} (run {}, the newest of {count} by run id with a headline)",
+            results.run_id
+        );
+        let summary_path = root.join(&run_dir).join("summary.md");
+        let summary = std::fs::read_to_string(&summary_path).with_context(|| {
+            format!("docs: read {} (`paybench report {run_dir}` writes it)", summary_path.display())
+        })?;
+        let report = Report { run_dir: root.join(&run_dir), results, criterion: CriterionFigures::default() };
+        Ok(Self { root: root.to_path_buf(), run_dir, report, summary })
+    }
+
+    fn generate(&self, name: &str, links: &str) -> anyhow::Result<String> {
+        let run = format!("{links}{}", self.run_dir);
+        match name {
+            "headline" => self.headline(&run),
+            "decomposition" => self.decomposition(&run),
+            "not-measured" => Ok(self.not_measured()?.to_owned()),
+            "charts" => self.charts(&run),
+            "run-facts" => Ok(bullets(tables::method(&self.report))),
+            "generator-bound" => Ok(self.generator_bound()),
+            "arms-unloaded" => self.arms_table(|_| true, true),
+            "broker-settings" => self.broker_settings(),
+            "broker-arms" => self.arms_table(|arm| arm.broker().is_some(), false),
+            "sweeps" => Ok(self.sweeps()),
+            "instructions" => self.instructions(links),
+            "thresholds" => self.thresholds(links),
+            other => bail!("no generator `{other}`"),
+        }
+    }
+
+    /// The scenario whose [`HEADLINE_PROFILE`] section the headline is about.
+    fn headline_scenario(&self) -> &str {
+        let arms = &self.report.results.arms;
+        arms.iter()
+            .find(|a| a.transport.name() == claim::GRPC && a.profile == HEADLINE_PROFILE)
+            .map_or("", |a| &a.scenario)
+    }
+
+    /// The paragraphs of the headline profile's part of `summary.md` (between its heading and the
+    /// next heading).
+    fn summary_paragraphs(&self) -> anyhow::Result<Vec<&str>> {
+        let heading = markdown::section_heading(self.headline_scenario(), HEADLINE_PROFILE);
+        let Some(at) = self.summary.find(&heading) else {
+            bail!("{}/summary.md has no {heading:?}: rerun `paybench report {}`", self.run_dir, self.run_dir);
+        };
+        let body = &self.summary[at + heading.len()..];
+        let body = body.find("\n#").map_or(body, |end| &body[..end]);
+        Ok(body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect())
+    }
+
+    /// The verdict table, the paragraphs between it and the conclusion, and the conclusion.
+    fn summary_parts(&self) -> anyhow::Result<(&str, Vec<&str>, &str)> {
+        let paragraphs = self.summary_paragraphs()?;
+        let table = paragraphs.iter().position(|p| p.starts_with('|'));
+        let conclusion = paragraphs.iter().position(|p| p.starts_with("- "));
+        match (table, conclusion) {
+            (Some(t), Some(c)) if t < c => Ok((paragraphs[t], paragraphs[t + 1..c].to_vec(), paragraphs[c])),
+            _ => bail!(
+                "{}/summary.md: the `{HEADLINE_PROFILE}` section has no verdict table followed by a conclusion",
+                self.run_dir
+            ),
+        }
+    }
+
+    fn run_line(&self, run: &str) -> String {
+        let r = &self.report.results;
+        format!(
+            "Reference run [`{}`]({run}/) (scenario `{}`, profile `{HEADLINE_PROFILE}`; {}, {} cores), from its [`summary.md`]({run}/summary.md); [`report.html`]({run}/report.html) has every chart and every arm's figures.",
+            r.run_id,
+            self.headline_scenario(),
+            r.environment.cpu_model,
+            r.environment.cpu_cores
+        )
+    }
+
+    fn headline(&self, run: &str) -> anyhow::Result<String> {
+        let (table, _, conclusion) = self.summary_parts()?;
+        let mut out = format!("{}\n\n{table}\n\n{conclusion}\n\n", self.run_line(run));
+        let chart = Path::new(&self.run_dir).join("charts").join("verdict.svg");
+        let charted = self.report.sections().first().map(|s| s.profile);
+        match charted {
+            Some(profile) if self.root.join(&chart).is_file() => out.push_str(&format!(
+                "![How many times better gRPC is than REST/JSON per dimension, profile {profile}]({run}/charts/verdict.svg)\n\nThe chart is drawn for profile `{profile}`, the first section of the run (what `paybench report --charts-dir` draws)."
+            )),
+            _ => out.push_str(&format!(
+                "No verdict chart is committed: `cargo run --release -p paybench -- report {0} --charts-dir {0}/charts` draws it.",
+                self.run_dir
+            )),
+        }
+        Ok(out)
+    }
+
+    fn decomposition(&self, run: &str) -> anyhow::Result<String> {
+        let (_, middle, _) = self.summary_parts()?;
+        if !middle.iter().any(|p| p.starts_with('|')) {
+            bail!("{}/summary.md: the `{HEADLINE_PROFILE}` section has no decomposition table", self.run_dir);
+        }
+        Ok(format!("{}\n\n{}", self.run_line(run), middle.join("\n\n")))
+    }
+
+    fn not_measured(&self) -> anyhow::Result<&str> {
+        match self.summary.find(markdown::CAVEATS_HEADING) {
+            Some(at) => Ok(self.summary[at + markdown::CAVEATS_HEADING.len()..].trim()),
+            None => bail!("{}/summary.md has no {:?}", self.run_dir, markdown::CAVEATS_HEADING),
+        }
+    }
+
+    fn charts(&self, run: &str) -> anyhow::Result<String> {
+        let dir = self.root.join(&self.run_dir).join("charts");
+        let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .filter(|n| n.ends_with(".svg"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        let draw = format!("cargo run --release -p paybench -- report {0} --charts-dir {0}/charts", self.run_dir);
+        if names.is_empty() {
+            return Ok(format!("No charts are committed for the reference run: `{draw}` draws them."));
+        }
+        let profile = self.report.sections().first().map_or_else(String::new, |s| s.profile.to_string());
+        let mut out = format!("Drawn by `{draw}`, for profile `{profile}` (the run's first section):\n");
+        for name in names {
+            let stem = name.trim_end_matches(".svg");
+            out.push_str(&format!("\n`{stem}`\n\n![{stem}, profile {profile}]({run}/charts/{name})\n"));
+        }
+        Ok(out)
+    }
+
+    fn generator_bound(&self) -> String {
+        let windows = tables::generator_bound(&self.headline_report());
+        if windows.is_empty() {
+            return format!(
+                "No window of the reference run was flagged generator-bound in profile `{HEADLINE_PROFILE}`."
+            );
+        }
+        format!(
+            "Windows of the reference run flagged generator-bound in profile `{HEADLINE_PROFILE}` (arm, profile, load: repetitions):\n\n{}",
+            bullets(windows)
+        )
+    }
+
+    /// The reference run restricted to [`HEADLINE_PROFILE`].
+    fn headline_report(&self) -> Report {
+        let mut results = self.report.results.clone();
+        results.arms.retain(|a| a.profile == HEADLINE_PROFILE);
+        Report { run_dir: self.report.run_dir.clone(), results, criterion: CriterionFigures::default() }
+    }
+
+    /// The report's per-arm table for the headline profile: the arms `keep` selects, at the lowest
+    /// load point only or at every point. The CPU column is left out: CPU per call is in the
+    /// verdict and the report, next to how it was read.
+    fn arms_table(&self, keep: impl Fn(&Arm) -> bool, unloaded_only: bool) -> anyhow::Result<String> {
+        let report = self.headline_report();
+        let verdicts = report.verdicts()?;
+        let Some(v) = verdicts.first() else { bail!("the reference run has no `{HEADLINE_PROFILE}` arms") };
+        let labels: Vec<String> = v
+            .section
+            .arms
+            .iter()
+            .filter(|a| keep(&a.transport))
+            .map(|a| paybench::report::charts::arm_label(a))
+            .collect();
+        let unloaded = verdict::unloaded(&v.section.loads).map(|l| l.label());
+        let mut table = tables::arms_table(v);
+        let (arm_col, load_col) = (column(&table, "arm")?, column(&table, "load")?);
+        table.rows.retain(|row| {
+            labels.contains(&row[arm_col]) && (!unloaded_only || Some(&row[load_col]) == unloaded.as_ref())
+        });
+        let keep_columns: Vec<&str> =
+            table.header.iter().map(String::as_str).filter(|h| !h.starts_with("CPU")).collect();
+        let table = select(&table, &keep_columns)?;
+        let what = if unloaded_only {
+            format!("at the lowest load point ({})", unloaded.unwrap_or_default())
+        } else {
+            "at every load point".to_owned()
+        };
+        Ok(format!(
+            "Reference run `{}`, profile `{HEADLINE_PROFILE}`, {what}; medians of the repetitions (the report's arms table):\n\n{}",
+            self.report.results.run_id,
+            markdown::table(&table)
+        ))
+    }
+
+    fn broker_settings(&self) -> anyhow::Result<String> {
+        let table = tables::brokers_table(&self.headline_report());
+        if table.rows.is_empty() {
+            return Ok("The reference run has no broker arms.".to_owned());
+        }
+        Ok(format!(
+            "Reference run `{}`, profile `{HEADLINE_PROFILE}` (the report's brokers table):\n\n{}",
+            self.report.results.run_id,
+            markdown::table(&table)
+        ))
+    }
+
+    /// Each arm's sweep: the highest offered rate that met the SLO, and why each repetition stopped.
+    fn sweeps(&self) -> String {
+        let mut table = tables::Table {
+            header: ["arm", "SLO", "max sustainable rate, median (min–max)", "stopped by, per repetition"]
+                .map(String::from)
+                .to_vec(),
+            rows: Vec::new(),
+        };
+        for arm in self.report.results.arms.iter().filter(|a| a.profile == HEADLINE_PROFILE) {
+            let Some(sweep) = &arm.sweep else { continue };
+            let rate = sweep.max_sustainable_rate_per_s;
+            let reasons: Vec<&str> = sweep.repetitions.iter().map(|r| r.stop_reason.as_str()).collect();
+            table.rows.push(vec![
+                paybench::report::charts::arm_label(arm),
+                format!("p99 ≤ {}", paybench::report::charts::fmt_us(sweep.slo_p99_us)),
+                format!("{:.0}/s ({:.0}–{:.0})", rate.median, rate.min, rate.max),
+                reasons.join(", "),
+            ]);
+        }
+        if table.rows.is_empty() {
+            return format!("The reference run has no sweep for profile `{HEADLINE_PROFILE}`.");
+        }
+        format!(
+            "Reference run `{}`, profile `{HEADLINE_PROFILE}`:\n\n{}",
+            self.report.results.run_id,
+            markdown::table(&table)
+        )
+    }
+
+    fn instructions(&self, links: &str) -> anyhow::Result<String> {
+        let path = "benches/baselines/instructions.json";
+        let set = sources::read_file(&self.root.join(path))?;
+        let table = tables::Table {
+            header: vec!["case".into(), "instructions".into()],
+            rows: set.metrics.iter().map(|m| vec![format!("`{}`", m.name), format!("{:.0}", m.value())]).collect(),
+        };
+        Ok(format!("From [`{path}`]({links}{path}):\n\n{}", markdown::table(&table)))
+    }
+
+    fn thresholds(&self, links: &str) -> anyhow::Result<String> {
+        let path = "harness/compare.toml";
+        let thresholds = Thresholds::load(&self.root.join(path))?;
+        let classes = [
+            MetricClass::Instructions,
+            MetricClass::Bytes,
+            MetricClass::Latency,
+            MetricClass::Throughput,
+            MetricClass::Cpu,
+        ];
+        let table = tables::Table {
+            header: vec!["class".into(), "threshold".into()],
+            rows: classes.iter().map(|c| vec![c.name().to_owned(), format!("{} %", thresholds.pct(*c))]).collect(),
+        };
+        Ok(format!("From [`{path}`]({links}{path}):\n\n{}", markdown::table(&table)))
+    }
+}
+
+fn bullets(lines: Vec<String>) -> String {
+    lines.iter().map(|l| format!("- {l}\n")).collect()
+}
+
+fn column(table: &tables::Table, name: &str) -> anyhow::Result<usize> {
+    match table.header.iter().position(|h| h == name) {
+        Some(i) => Ok(i),
+        None => bail!("the report's table has no column {name:?} (columns: {})", table.header.join(", ")),
+    }
+}
+
+/// `table` with only the columns named, in that order.
+fn select(table: &tables::Table, names: &[&str]) -> anyhow::Result<tables::Table> {
+    let at: Vec<usize> = names.iter().map(|n| column(table, n)).collect::<anyhow::Result<_>>()?;
+    Ok(tables::Table {
+        header: at.iter().map(|&i| table.header[i].clone()).collect(),
+        rows: table.rows.iter().map(|row| at.iter().map(|&i| row[i].clone()).collect()).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh workspace-like folder with `README.md` and `docs/` pages.
+    fn workspace(test: &str, pages: &[(&str, &str)]) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("paybench-docs-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("docs")).unwrap();
+        for (path, text) in pages {
+            std::fs::write(root.join(path), text).unwrap();
+        }
+        root
+    }
+
+    fn fake(name: &str, links: &str) -> anyhow::Result<String> {
+        Ok(format!("| figure | from |\n|---|---|\n| 42 | {links}{name} |\n"))
+    }
+
+    const PAGE: &str = "# Title\n\nProse stays.\n\n<!-- generated: headline (by `cargo run -q -p paybench -- docs`) -->\nold figure\n<!-- /generated: headline -->\n\nMore prose.\n\n```text\n<!-- generated: not-a-generator -->\n```\n\n<!-- generated: thresholds -->\n<!-- /generated: thresholds -->\n";
+
+    #[test]
+    fn rewriting_in_place_is_idempotent() {
+        let sections = parse("README.md", PAGE).unwrap();
+        assert_eq!(sections.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["headline", "thresholds"]);
+        let (once, stale) = rewrite(PAGE, &sections, |n| fake(n, "")).unwrap();
+        assert_eq!(stale, ["headline", "thresholds"]);
+        assert!(once.starts_with("# Title\n\nProse stays.\n\n<!-- generated: headline (by"), "{once}");
+        assert!(once.contains("-->\n\n| figure | from |\n|---|---|\n| 42 | headline |\n\n<!-- /generated: headline -->\n\nMore prose.\n"), "{once}");
+        assert!(!once.contains("old figure"));
+        let (twice, stale) = rewrite(&once, &parse("README.md", &once).unwrap(), |n| fake(n, "")).unwrap();
+        assert_eq!(twice, once);
+        assert!(stale.is_empty(), "{stale:?}");
+    }
+
+    #[test]
+    fn check_names_a_stale_section_and_writes_nothing() {
+        let root = workspace("stale", &[("README.md", PAGE), ("docs/method.md", "# Method\n\nNo sections.\n")]);
+        let outcome = process(&root, true, &mut fake).unwrap();
+        assert_eq!(
+            outcome.stale,
+            [("README.md".to_owned(), "headline".to_owned()), ("README.md".to_owned(), "thresholds".to_owned())]
+        );
+        assert_eq!(std::fs::read_to_string(root.join("README.md")).unwrap(), PAGE);
+        // Rewriting clears it; a later change of a figure makes the section stale again.
+        let outcome = process(&root, false, &mut fake).unwrap();
+        assert_eq!(outcome.stale.len(), 2);
+        let outcome = process(&root, true, &mut fake).unwrap();
+        assert!(outcome.stale.is_empty(), "{:?}", outcome.stale);
+        assert_eq!(outcome.sections, 2);
+        let mut changed = |name: &str, links: &str| Ok(fake(name, links)?.replace("42", "43"));
+        let outcome = process(&root, true, &mut changed).unwrap();
+        assert_eq!(outcome.stale.len(), 2);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn links_from_docs_pages_go_up_to_the_root() {
+        let page = "<!-- generated: charts -->\n<!-- /generated: charts -->\n";
+        let root = workspace("links", &[("README.md", "# R\n"), ("docs/report.md", page)]);
+        process(&root, false, &mut fake).unwrap();
+        let text = std::fs::read_to_string(root.join("docs/report.md")).unwrap();
+        assert!(text.contains("| 42 | ../charts |"), "{text}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_generator_is_an_error_naming_the_file() {
+        let page = "# Transports\n\n<!-- generated: transport-matrix -->\n<!-- /generated: transport-matrix -->\n";
+        let root = workspace("unknown", &[("README.md", "# R\n"), ("docs/transports.md", page)]);
+        let err = process(&root, true, &mut fake).unwrap_err().to_string();
+        assert!(err.contains("docs/transports.md:3") && err.contains("unknown generator `transport-matrix`"), "{err}");
+        assert!(err.contains("headline"), "lists the known generators: {err}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn every_generator_renders_the_committed_reference_run() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let inputs = Inputs::load(&root).unwrap();
+        for name in GENERATORS {
+            let text = inputs.generate(name, "../").unwrap();
+            assert!(!text.trim().is_empty(), "{name} is empty");
+            assert_eq!(inputs.generate(name, "../").unwrap(), text, "{name} is not deterministic");
+        }
+        let headline = inputs.generate("headline", "").unwrap();
+        assert!(headline.contains("| dimension | REST/JSON | gRPC |") && headline.contains("\n- "), "{headline}");
+    }
+
+    #[test]
+    fn unbalanced_markers_are_errors_naming_the_file_and_line() {
+        let err = parse("docs/a.md", "x\n<!-- generated: headline -->\nbody\n").unwrap_err().to_string();
+        assert!(err.contains("docs/a.md:2") && err.contains("`headline` has no end marker"), "{err}");
+        let err = parse("docs/a.md", "<!-- /generated: headline -->\n").unwrap_err().to_string();
+        assert!(err.contains("docs/a.md:1") && err.contains("without a start marker"), "{err}");
+        let text = "<!-- generated: headline -->\n<!-- generated: charts -->\n<!-- /generated: charts -->\n";
+        let err = parse("docs/a.md", text).unwrap_err().to_string();
+        assert!(err.contains("docs/a.md:2") && err.contains("inside section `headline`"), "{err}");
+        let err = parse("docs/a.md", "<!-- generated: -->\n").unwrap_err().to_string();
+        assert!(err.contains("docs/a.md:1") && err.contains("malformed marker"), "{err}");
+    }
+}
