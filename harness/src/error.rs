@@ -103,6 +103,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this is a per-call error (the call failed: `connect`, `call`, `rejected`, `timeout`,
+    /// `codec`, `domain`) rather than a tool error (paybench or its input failed: `config`,
+    /// `input`, `io`, `internal`, `report`, `baseline_mismatch`). Only per-call kinds describe
+    /// a transport; a tool error inside a measured window is counted as `internal`.
+    pub fn is_per_call(&self) -> bool {
+        matches!(
+            self,
+            Error::Connect { .. }
+                | Error::Call { .. }
+                | Error::Rejected { .. }
+                | Error::Timeout { .. }
+                | Error::Codec { .. }
+                | Error::Domain(_)
+        )
+    }
+
     /// A short, stable class used to account failed calls in results (`connect`, `call`, ...).
     pub fn kind(&self) -> &'static str {
         match self {

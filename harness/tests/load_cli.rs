@@ -80,6 +80,45 @@ fn malformed_scenarios_are_rejected_naming_file_field_and_allowed_values() {
     rejected(&GOOD.replace("repetitions = 2", "repetitions = 0"), &["repetitions", "1..=100"]);
     rejected(&GOOD.replace("model = \"open\"", "model = \"poisson\""), &["poisson", "closed", "open"]);
     rejected(&GOOD.replace("rate_per_s = 500", "rate_per_s = -5"), &["load[1].rate_per_s", "> 0"]);
+    // Arms as tables: an unknown family, option or value names the arm and what is allowed.
+    let table = |arm: &str| GOOD.replace(r#"["tcp", "amqp"]"#, &format!(r#"["tcp", {arm}]"#));
+    rejected(&table(r#"{ family = "soap" }"#), &["soap", "families", "nats"]);
+    rejected(&table(r#"{ family = "amqp", durable = "maybe" }"#), &["amqp", "durable", "true, false"]);
+    rejected(&table(r#"{ family = "http", http = "3" }"#), &["http", "1.1, 2"]);
+    rejected(&table(r#"{ family = "grpc", colour = "blue" }"#), &["colour", "channels"]);
+    rejected(&table(r#"{ family = "grpc", codec = "xml" }"#), &["xml", "protobuf, json"]);
+    rejected(&GOOD.replace(r#"["tcp", "amqp"]"#, r#"["tcp", "tcp"]"#), &["tcp", "listed twice"]);
+}
+
+#[test]
+fn a_bad_settings_file_or_variable_is_named_before_anything_runs() {
+    let dir = temp_dir("settings");
+    let file = write(&dir, "s.toml", GOOD);
+    let out_dir = dir.join("out");
+    for (settings, expect) in [
+        ("[kafka]\nfetch_wait_max_ms = \"soon\"\n", vec!["settings.toml", "fetch_wait_max_ms", "0..=10000"]),
+        ("[mqtt]\nqos = 1\n", vec!["settings.toml", "mqtt", "families"]),
+        ("not toml at all [", vec!["settings.toml"]),
+    ] {
+        let path = write(&dir, "settings.toml", settings);
+        let out =
+            paybench(&["run", &file, "--settings", &path, "--out", out_dir.to_str().unwrap()], Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        for e in expect {
+            assert!(stderr.contains(e), "expected {e:?} in: {stderr}");
+        }
+        assert!(!out_dir.exists(), "nothing may run for bad settings");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_paybench"))
+        .args(["run", &file, "--out", out_dir.to_str().unwrap()])
+        .env("PAYBENCH_AMQP_WORKERS", "many")
+        .output()
+        .expect("run paybench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("PAYBENCH_AMQP_WORKERS") && stderr.contains("1..=64"), "{stderr}");
+    assert!(!out_dir.exists());
 }
 
 #[test]
@@ -110,7 +149,7 @@ fn run_writes_results_with_unavailable_broker_recorded() {
     let out_dir = dir.join("out");
     // An address where no broker listens, so the amqp arm must be reported unavailable.
     let out = paybench(
-        &["run", &file, "--out", out_dir.to_str().unwrap(), "--amqp-url", "amqp://user:secret@127.0.0.1:1/%2f"],
+        &["run", &file, "--out", out_dir.to_str().unwrap(), "--broker", "rabbitmq=amqp://user:secret@127.0.0.1:1/%2f"],
         Duration::from_secs(60),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -121,6 +160,12 @@ fn run_writes_results_with_unavailable_broker_recorded() {
     assert!(!std::fs::read_to_string(out_dir.join("results.json")).unwrap().contains("secret"));
     let [tcp, amqp] = &run.arms[..] else { panic!("two arms expected") };
     assert!(matches!(amqp.status, ArmStatus::Unavailable { .. }));
+    // Broker endpoints are a map keyed by broker, redacted; every arm records its resolved options.
+    assert_eq!(run.settings.brokers["rabbitmq"], "amqp://user:***@127.0.0.1:1/%2f");
+    assert!(run.settings.brokers.contains_key("nats") && run.settings.brokers.contains_key("kafka"));
+    assert_eq!(amqp.options["workers"], "2");
+    assert_eq!(amqp.options["durable"], "false");
+    assert!(tcp.options.is_empty(), "tcp has no options: {:?}", tcp.options);
     assert_eq!(tcp.status, ArmStatus::Ran);
     assert_eq!(tcp.points.len(), 2);
     for m in tcp.points.iter().flat_map(|p| &p.repetitions) {

@@ -81,9 +81,10 @@ fn latency_table(dir: &Path, profile: Profile, baseline: &str) -> anyhow::Result
                 (format!("≤ {TCP_TARGET_X}x ping-pong"), verdict(x, TCP_TARGET_X, "ping-pong"))
             }
             (claim::NETWORK_FLOOR, None) => (String::new(), "no ping-pong run".to_owned()),
-            (claim::GRPC | claim::REST, _) => {
-                (format!("≤ {HTTP_ARM_TARGET_X}x tcp"), verdict(ratio, HTTP_ARM_TARGET_X, "tcp"))
-            }
+            (claim::GRPC | claim::REST, _) => (
+                format!("≤ {HTTP_ARM_TARGET_X}x {}", claim::NETWORK_FLOOR),
+                verdict(ratio, HTTP_ARM_TARGET_X, claim::NETWORK_FLOOR),
+            ),
             _ => (String::new(), String::new()),
         };
         println!(

@@ -99,9 +99,12 @@ impl Recorder {
             }
             Err(Error::Timeout { .. }) => acc.timed_out += 1,
             Err(e) => {
+                // A transport's failure keeps its kind; anything else that ends a call inside the
+                // generator is paybench's fault, not the transport's.
+                let kind = if e.is_per_call() { e.kind() } else { "internal" };
                 acc.failed_total += 1;
-                *acc.failed.entry(e.kind().to_owned()).or_default() += 1;
-                acc.failure_examples.entry(e.kind().to_owned()).or_insert_with(|| e.to_string());
+                *acc.failed.entry(kind.to_owned()).or_default() += 1;
+                acc.failure_examples.entry(kind.to_owned()).or_insert_with(|| e.to_string());
             }
         }
     }
@@ -222,7 +225,7 @@ pub async fn run_closed<T: Transport + 'static>(
     let _ = release.send(Some(tokio::time::Instant::now() + window.duration));
     let mut total = Recorder::default();
     while let Some(joined) = workers.join_next().await {
-        let rec = joined.map_err(|e| Error::Config(format!("load worker failed: {e}")))?;
+        let rec = joined.map_err(|e| Error::Internal(format!("load worker failed: {e}")))?;
         total.merge(&rec);
     }
     probe.end();
@@ -269,8 +272,8 @@ pub async fn run_open<T: Transport + 'static>(
     let _ = go.send(Instant::now() + Duration::from_millis(2));
     let _ = all_done.recv().await;
     probe.end();
-    thread.join().map_err(|_| Error::Config("open-loop dispatcher thread panicked".into()))?;
-    let recorder = shared.recorder.lock().map_err(|_| Error::Config("recorder lock poisoned".into()))?.clone();
+    thread.join().map_err(|_| Error::Internal("open-loop dispatcher thread panicked".into()))?;
+    let recorder = shared.recorder.lock().map_err(|_| Error::Internal("recorder lock poisoned".into()))?.clone();
     Ok(RawMeasurement {
         recorder,
         window: interval.mul_f64(measured_calls as f64),

@@ -50,10 +50,13 @@ pub fn transport_color(arm: &Arm) -> RGBColor {
     let variant = arm.name().strip_prefix(arm.family().stem).unwrap_or("");
     let hash =
         variant.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    // Eleven hue shifts within ±20° times four lightness steps: variants of one family stay in
+    // its hue range and differ from the family's plain arm (lightness 0.40) and, almost always,
+    // from each other; the legend names every line in any case.
     let (shift, light) = if variant.is_empty() {
-        (0.0, 0.42)
+        (0.0, 0.40)
     } else {
-        ((hash % 7) as f64 * 4.0 - 12.0, 0.58 + (hash % 3) as f64 * 0.08)
+        ((hash % 11) as f64 * 4.0 - 20.0, 0.52 + ((hash / 11) % 4) as f64 * 0.07)
     };
     hsl((index * 360.0 / families + shift).rem_euclid(360.0), 0.65, light)
 }

@@ -276,3 +276,43 @@ fn conclusion_bounds_what_a_faster_codec_can_save() {
     let text = verdict::conclusion(Profile::Small, &rows, &[]).join("\n");
     assert!(text.contains("takes 10.00 µs with JSON and 3.00 µs with protobuf: 5.0 %"), "{text}");
 }
+
+#[test]
+fn every_arm_gets_a_stable_colour_of_its_own() {
+    use crate::report::charts::transport_color;
+    let names: Vec<String> = crate::transport::registry::standard_arms()
+        .iter()
+        .map(|a| a.name().to_owned())
+        .chain(["grpc-ch4", "amqp-json-durable", "kafka-fetchwait1", "rest-proto-h2", "nats-w4"].map(String::from))
+        .collect();
+    let colours: Vec<_> = names.iter().map(|n| transport_color(&Arm::parse(n).unwrap())).collect();
+    for (i, a) in colours.iter().enumerate() {
+        for (j, b) in colours.iter().enumerate().skip(i + 1) {
+            assert_ne!(a, b, "{} and {} share a colour", names[i], names[j]);
+        }
+    }
+    // Derived from the name alone: the same arm gets the same colour in every run and report.
+    assert_eq!(transport_color(&Arm::parse("rest-h2").unwrap()), colours[5]);
+}
+
+#[test]
+fn charts_with_many_arms_are_split_at_eight_lines() {
+    use crate::report::charts::{spectrum_chart, MAX_SERIES_PER_CHART};
+    let names: Vec<String> = crate::transport::registry::standard_arms().iter().map(|a| a.name().to_owned()).collect();
+    let arms: Vec<ArmResult> = names.iter().map(|n| arm(n, &[100, 120], &[Some(1.0); 2])).collect();
+    let charts = spectrum_chart(&section(&arms), C1, "spectrum-unloaded").unwrap();
+    // 7 direct arms fit in one chart; the 6 broker arms get a chart of their own.
+    let direct = names.iter().filter(|n| Arm::parse(n).unwrap().broker().is_none()).count();
+    assert!(direct <= MAX_SERIES_PER_CHART);
+    assert_eq!(charts.len(), 2, "{:?}", charts.iter().map(|c| &c.id).collect::<Vec<_>>());
+    assert_eq!(charts[0].id, "spectrum-unloaded");
+    assert!(charts[1].title.contains("broker arms"), "{}", charts[1].title);
+    // 20 direct arms of one family: split into charts of at most 8 lines each.
+    let many: Vec<ArmResult> = (2..=21).map(|n| arm(&format!("grpc-ch{n}"), &[100, 120], &[Some(1.0); 2])).collect();
+    let charts = spectrum_chart(&section(&many), C1, "spectrum-unloaded").unwrap();
+    assert_eq!(charts.len(), 3);
+    for chart in &charts {
+        let lines = chart.svg.matches("grpc-ch").count();
+        assert!(lines > 0, "{}", chart.id);
+    }
+}

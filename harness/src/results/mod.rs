@@ -380,7 +380,7 @@ impl RunResults {
     /// temporary name in the same folder, synced, then renamed over the final name.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Config(format!("serialize results: {e}")))?;
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(format!("serialize results: {e}")))?;
         write_atomic(&dir.join("results.json"), &json)?;
         write_atomic(&dir.join("results.csv"), csv::export(self).as_bytes())
     }

@@ -57,7 +57,7 @@ impl LatencyStats {
         let mut bytes = Vec::new();
         V2DeflateSerializer::new()
             .serialize(h, &mut bytes)
-            .map_err(|e| Error::Config(format!("histogram serialization: {e:?}")))?;
+            .map_err(|e| Error::Internal(format!("histogram serialization: {e:?}")))?;
         let empty = h.is_empty();
         Ok(Self {
             count: h.len(),
