@@ -244,7 +244,8 @@ fn validate_load(load: &LoadSpec, i: usize, path: &Path) -> Result<()> {
 
 fn validate_sweep(s: &SweepSpec, path: &Path) -> Result<()> {
     let err = |field, allowed, got: f64| invalid(path, field, allowed, got);
-    if !(s.start_rate_per_s > 0.0) {
+    // NaN compares false both ways, so it is named explicitly.
+    if s.start_rate_per_s.is_nan() || s.start_rate_per_s <= 0.0 {
         return Err(err("sweep.start_rate_per_s", "> 0", s.start_rate_per_s));
     }
     if !(s.step_factor > 1.0 && s.step_factor <= 10.0) {
@@ -253,7 +254,7 @@ fn validate_sweep(s: &SweepSpec, path: &Path) -> Result<()> {
     if !(s.max_rate_per_s >= s.start_rate_per_s && s.max_rate_per_s <= 10_000_000.0) {
         return Err(err("sweep.max_rate_per_s", ">= start_rate_per_s and <= 10000000", s.max_rate_per_s));
     }
-    if !(s.slo_p99_ms > 0.0) {
+    if s.slo_p99_ms.is_nan() || s.slo_p99_ms <= 0.0 {
         return Err(err("sweep.slo_p99_ms", "> 0", s.slo_p99_ms));
     }
     if s.step_duration_ms == 0 {
