@@ -17,6 +17,10 @@
 //!   or numbers, timestamps from RFC 3339 strings; unknown keys are ignored;
 //! - the output keeps the hand-written REST shape: integers as numbers, enums as lowercase words,
 //!   RFC 3339 timestamps, a few fields left out when empty ([`OMITTED_WHEN_EMPTY`]).
+//!
+//! The OpenAPI schemas (`utoipa::ToSchema`, served at `GET /openapi.json`) are derived on the same
+//! generated types with `#[schema]` attributes chosen here from the same descriptors, so the
+//! published contract cannot drift from the proto or from the serde attributes either.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -28,8 +32,14 @@ use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto};
 const PACKAGE: &str = "payment.v1";
 
 /// Derives on every message. No `deny_unknown_fields`: unknown keys are ignored, as the protobuf
-/// arms ignore unknown fields, so a client built from a newer proto still gets through.
-const MESSAGE_ATTRIBUTES: &str = "#[derive(serde::Serialize, serde::Deserialize)]";
+/// arms ignore unknown fields, so a client built from a newer proto still gets through. (Absence
+/// is `default` on each field rather than on the container: utoipa would print a container
+/// default's value of every field into the schema, as the Rust value, e.g. `0` for an enum.)
+const MESSAGE_ATTRIBUTES: &str = "#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]";
+
+/// Derives on every enum: the OpenAPI schema lists the lowercase words `crate::codec::json`
+/// writes (`CARD_BRAND_VISA` is the variant `Visa`, hence `visa`).
+const ENUM_ATTRIBUTES: &str = "#[derive(utoipa::ToSchema)] #[schema(rename_all = \"snake_case\")]";
 
 /// Fields paybench leaves out of its JSON output when they are empty, as a hand-written API would
 /// (an output-shape choice; proto3 JSON printers leave out every default value). Every other field
@@ -69,6 +79,9 @@ fn main() -> BuildResult<()> {
     for message in messages(file)? {
         builder = builder.message_attribute(message.path, MESSAGE_ATTRIBUTES);
     }
+    for enumeration in &file.enum_type {
+        builder = builder.enum_attribute(format!(".{PACKAGE}.{}", enumeration.name()), ENUM_ATTRIBUTES);
+    }
     for (path, attribute) in json_field_attributes(file)? {
         builder = builder.field_attribute(path, attribute);
     }
@@ -78,18 +91,21 @@ fn main() -> BuildResult<()> {
     Ok(())
 }
 
-/// Field attributes: JSON name and alias, the serde adapter for the field's type, output omission.
+/// Field attributes: JSON name and alias, the serde adapter for the field's type, output omission,
+/// and the schema overrides where the Rust type is not the JSON type.
 fn json_field_attributes(file: &FileDescriptorProto) -> BuildResult<Vec<(String, String)>> {
+    let outputs: BTreeSet<&str> = file.service.iter().flat_map(|s| &s.method).map(|m| m.output_type()).collect();
     let mut omitted_seen = BTreeSet::new();
     let mut attributes = Vec::new();
     for message in messages(file)? {
+        let is_output = outputs.contains(message.path.as_str());
         for field in &message.descriptor.field {
             let path = format!("{}.{}", message.path, field.name());
             let omitted = OMITTED_WHEN_EMPTY.contains(&path.as_str());
             if omitted {
                 omitted_seen.insert(path.clone());
             }
-            let attribute = field_attribute(&path, field, message.descriptor, omitted)?;
+            let attribute = field_attribute(&path, field, message.descriptor, omitted, is_output)?;
             attributes.push((path, attribute));
         }
     }
@@ -105,6 +121,7 @@ fn field_attribute(
     field: &FieldDescriptorProto,
     parent: &DescriptorProto,
     omitted: bool,
+    is_output: bool,
 ) -> BuildResult<String> {
     let unsupported = |what: &str| format!("{path}: {what} is not handled by the JSON mapping (build.rs)");
     if field.proto3_optional() || field.oneof_index.is_some() {
@@ -116,6 +133,7 @@ fn field_attribute(
     if field.name() != json_name {
         serde.push(format!("alias = \"{}\"", field.name()));
     }
+    let mut schema = Vec::new();
     let repeated = field.label() == Label::Repeated;
     match field.r#type() {
         Type::Message if repeated => {
@@ -130,6 +148,7 @@ fn field_attribute(
         _ if repeated => return Err(unsupported("a repeated scalar or enum").into()),
         Type::Message if field.type_name() == ".google.protobuf.Timestamp" => {
             serde.push(format!("with = \"{JSON}::timestamp\""));
+            schema.push("value_type = Option<String>, format = DateTime".to_owned());
         }
         Type::Message if field.type_name().starts_with(&format!(".{PACKAGE}.")) => {
             // `Option<Message>`: serde already reads `null` and absence as `None`.
@@ -149,6 +168,7 @@ fn field_attribute(
         Type::Enum => {
             let name = field.type_name().rsplit('.').next().unwrap_or_default();
             serde.push(format!("with = \"{JSON}::{}\"", snake_case(name)));
+            schema.push(format!("value_type = {name}"));
         }
         other => return Err(unsupported(&format!("the type {}", other.as_str_name())).into()),
     }
@@ -160,8 +180,16 @@ fn field_attribute(
             _ => return Err(unsupported("OMITTED_WHEN_EMPTY on a field that is not a string, list or map").into()),
         };
         serde.push(format!("skip_serializing_if = \"{is_empty}\""));
+    } else if is_output {
+        // The server always writes it, so a client may rely on it (serde's `default` alone would
+        // make the schema call it optional).
+        schema.push("required = true".to_owned());
     }
-    Ok(format!("#[serde({})]", serde.join(", ")))
+    let mut attribute = format!("#[serde({})]", serde.join(", "));
+    if !schema.is_empty() {
+        attribute.push_str(&format!(" #[schema({})]", schema.join(", ")));
+    }
+    Ok(attribute)
 }
 
 /// A message of the package with its fully-qualified proto path (`.payment.v1.Card`).

@@ -4,10 +4,11 @@
 //! work on `pb::PaymentRequest` / `pb::PaymentResponse` directly, so neither pays a conversion the
 //! other does not. [`json`] holds the serde adapters that shape the JSON like a hand-written REST
 //! API (and read canonical proto3 JSON too); [`grpc`] holds the tonic codecs for the `grpc` and
-//! `grpc-json` arms.
+//! `grpc-json` arms; [`openapi`] publishes the JSON contract of the REST arms.
 
 pub mod grpc;
 pub mod json;
+pub mod openapi;
 
 use std::fmt;
 use std::str::FromStr;
