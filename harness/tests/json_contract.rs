@@ -14,7 +14,7 @@ use bytes::{Buf, BufMut, Bytes};
 use paybench::codec::openapi;
 use paybench::payment::process;
 use paybench::pb::{Address, Card, CardBrand, Customer, LineItem, PaymentRequest, PaymentStatus};
-use paybench::transport::{self, ServerConfig, TransportKind};
+use paybench::transport::{self, rest, ServerConfig, TransportKind};
 use serde_json::{json, Value};
 use tonic::codec::{Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
@@ -136,7 +136,7 @@ async fn a_client_written_from_the_docs_gets_through() {
 
     let (status, body) = case(&results, "openapi");
     assert_eq!(status, 200, "{body}");
-    let generated: Value = serde_json::from_str(&openapi::document_json().expect("document")).expect("JSON");
+    let generated: Value = serde_json::from_str(&openapi::document_json(rest::PATH).expect("document")).expect("JSON");
     assert_eq!(body, &generated, "GET /openapi.json serves the generated document");
     assert!(body["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", body["openapi"]);
     assert!(body["paths"]["/v1/payments/authorize"]["post"].is_object());
@@ -147,7 +147,7 @@ async fn a_client_written_from_the_docs_gets_through() {
 #[test]
 fn committed_openapi_document_is_current() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
-    let generated = openapi::document_json().expect("document serializes");
+    let generated = openapi::document_json(rest::PATH).expect("document serializes");
     if std::env::var_os("PAYBENCH_BLESS").is_some_and(|v| v == "1") {
         std::fs::write(&path, &generated).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         return;

@@ -5,17 +5,19 @@
 //! The message schemas are derived on the prost types (`utoipa::ToSchema`, with attributes chosen
 //! in `build.rs` from the proto's descriptors, next to the serde attributes they describe), so they
 //! follow the proto without a second copy of it. This file adds only what the proto does not say:
-//! the route, the content types, the status codes and the error body of `transport::rest`.
+//! the content types, the status codes and the error body that `transport::rest` answers with.
+//! The route comes in as an argument, so that `codec` does not depend on `transport` (which
+//! depends on `codec`).
 
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ComponentsBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, Required, ResponseBuilder};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
 
 use crate::codec::Codec;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::rest::ErrorBody;
 use crate::{Error, Result};
 
 /// Where `paybench serve rest` serves this document.
@@ -25,17 +27,21 @@ pub const PATH: &str = "/openapi.json";
 pub const DOMAIN_ERROR_CODES: [&str; 5] =
     ["invalid_amount", "unknown_currency", "missing_field", "amount_mismatch", "invalid_field"];
 
-/// The document, as the server serves it and `docs/openapi.json` holds it: pretty-printed JSON
-/// with a final newline.
-pub fn document_json() -> Result<String> {
-    let mut text =
-        document().to_pretty_json().map_err(|e| Error::Codec { codec: "json", message: format!("openapi: {e}") })?;
+/// The name of the error body's schema.
+const ERROR_BODY: &str = "ErrorBody";
+
+/// The document for a server that authorizes payments at `authorize_path`, as the server serves it
+/// and `docs/openapi.json` holds it: pretty-printed JSON with a final newline.
+pub fn document_json(authorize_path: &str) -> Result<String> {
+    let mut text = document(authorize_path)
+        .to_pretty_json()
+        .map_err(|e| Error::Codec { codec: "json", message: format!("openapi: {e}") })?;
     text.push('\n');
     Ok(text)
 }
 
-/// The OpenAPI 3 document of the REST arms.
-pub fn document() -> OpenApi {
+/// The OpenAPI 3 document of the REST arms, which authorize payments at `authorize_path`.
+pub fn document(authorize_path: &str) -> OpenApi {
     let info = InfoBuilder::new()
         .title("paybench REST API")
         .version(env!("CARGO_PKG_VERSION"))
@@ -48,7 +54,7 @@ pub fn document() -> OpenApi {
         ))
         .build();
     let paths = PathsBuilder::new()
-        .path(crate::transport::rest::PATH, PathItem::new(HttpMethod::Post, authorize()))
+        .path(authorize_path, PathItem::new(HttpMethod::Post, authorize()))
         .path(PATH, PathItem::new(HttpMethod::Get, this_document()));
     let mut schemas = Vec::new();
     <PaymentRequest as ToSchema>::schemas(&mut schemas);
@@ -57,7 +63,7 @@ pub fn document() -> OpenApi {
         .schema_from::<PaymentRequest>()
         .schema_from::<PaymentResponse>()
         .schemas_from_iter(schemas)
-        .schema_from::<ErrorBody>()
+        .schema(ERROR_BODY, error_body())
         .build();
     OpenApiBuilder::new().info(info).paths(paths).components(Some(components)).build()
 }
@@ -120,50 +126,43 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         .description(description)
         .content(
             Codec::Json.content_type(),
-            ContentBuilder::new().schema(Some(Ref::from_schema_name(ErrorBody::name()))).build(),
+            ContentBuilder::new().schema(Some(Ref::from_schema_name(ERROR_BODY))).build(),
         )
         .build()
 }
 
-// `ErrorBody` is written by hand here rather than derived in `transport::rest`, to keep the REST
-// transport free of documentation code; `error_body_schema_matches_what_the_server_writes` checks
-// it against a serialized `ErrorBody`.
-impl PartialSchema for ErrorBody {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let detail = ObjectBuilder::new()
-            .description(Some("What went wrong, machine- and human-readable."))
-            .property(
-                "code",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some("Stable code, e.g. malformed_body or a domain code such as unknown_currency.")),
-            )
-            .required("code")
-            .property(
-                "message",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some("Explanation naming the offending part.")),
-            )
-            .required("message");
-        ObjectBuilder::new()
-            .description(Some("The body of every REST error response."))
-            .property("error", detail)
-            .required("error")
-            .into()
-    }
+/// `transport::rest::ErrorBody`, written out here so that `codec` does not depend on `transport`;
+/// `error_body_schema_matches_what_the_server_writes` checks it against a serialized `ErrorBody`.
+fn error_body() -> RefOr<Schema> {
+    let detail = ObjectBuilder::new()
+        .description(Some("What went wrong, machine- and human-readable."))
+        .property(
+            "code",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("Stable code, e.g. malformed_body or a domain code such as unknown_currency.")),
+        )
+        .required("code")
+        .property(
+            "message",
+            ObjectBuilder::new().schema_type(Type::String).description(Some("Explanation naming the offending part.")),
+        )
+        .required("message");
+    ObjectBuilder::new()
+        .description(Some("The body of every REST error response."))
+        .property("error", detail)
+        .required("error")
+        .into()
 }
-
-impl ToSchema for ErrorBody {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::payment::DomainError;
-    use crate::transport::rest::ErrorDetail;
+    use crate::transport::rest::{ErrorBody, ErrorDetail, PATH};
 
     fn json() -> serde_json::Value {
-        serde_json::from_str(&document_json().expect("document serializes")).expect("document is JSON")
+        serde_json::from_str(&document_json(PATH).expect("document serializes")).expect("document is JSON")
     }
 
     fn keys(value: &serde_json::Value) -> Vec<&str> {
@@ -242,7 +241,7 @@ mod tests {
         for omitted in ["authorizationCode", "declineReason"] {
             assert!(!required.iter().any(|r| r == omitted), "{omitted} is left out when empty");
         }
-        let path = &doc["paths"][crate::transport::rest::PATH]["post"];
+        let path = &doc["paths"][PATH]["post"];
         assert!(path["requestBody"]["content"]["application/json"].is_object(), "{path}");
         assert!(path["requestBody"]["content"]["application/x-protobuf"].is_object(), "{path}");
         for status in ["200", "400", "413", "415", "422", "500"] {

@@ -246,7 +246,7 @@ async fn authorize(State(state): State<AppState>, headers: HeaderMap, body: Body
 
 /// `GET /openapi.json`: this API's OpenAPI 3 document (committed as `docs/openapi.json`).
 async fn openapi_json() -> Response {
-    match crate::codec::openapi::document_json() {
+    match crate::codec::openapi::document_json(PATH) {
         Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "encode_failed", e.to_string()),
     }
