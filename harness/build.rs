@@ -154,7 +154,8 @@ fn field_attribute(
             // `Option<Message>`: serde already reads `null` and absence as `None`.
         }
         Type::Message => return Err(unsupported(&format!("the message type {}", field.type_name())).into()),
-        Type::String | Type::Bool => serde.push(format!("deserialize_with = \"{JSON}::null_as_default\"")),
+        Type::String => serde.push(format!("deserialize_with = \"{JSON}::string\"")),
+        Type::Bool => serde.push(format!("deserialize_with = \"{JSON}::null_as_default\"")),
         Type::Int64
         | Type::Uint64
         | Type::Int32
