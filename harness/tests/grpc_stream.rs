@@ -6,18 +6,19 @@
 use std::time::Duration;
 
 use futures::SinkExt;
+use paybench::codec::Codec;
 use paybench::payload::{generate, Profile};
 use paybench::payment::process;
 use paybench::pb::payment_service_client::PaymentServiceClient;
 use paybench::pb::{PaymentRequest, PaymentResponse};
-use paybench::transport::{self, ServerConfig, ServerHandle, TransportKind};
+use paybench::transport::{grpc, ServerConfig, ServerHandle};
 use tonic::transport::Channel;
 
 /// Bounds every wait on the stream, so a missing reply fails the test instead of hanging it.
 const REPLY_DEADLINE: Duration = Duration::from_secs(10);
 
 async fn start() -> (ServerHandle, PaymentServiceClient<Channel>) {
-    let server = transport::serve(TransportKind::Grpc, &ServerConfig::default()).await.expect("grpc server starts");
+    let server = grpc::serve(Codec::Protobuf, &ServerConfig::default()).await.expect("grpc server starts");
     let client = PaymentServiceClient::connect(format!("http://{}", server.endpoint())).await.expect("client connects");
     (server, client)
 }

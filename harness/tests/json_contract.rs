@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
 use paybench::codec::openapi;
+use paybench::codec::Codec;
 use paybench::payment::process;
 use paybench::pb::{Address, Card, CardBrand, Customer, LineItem, PaymentRequest, PaymentStatus};
-use paybench::transport::{self, rest, ServerConfig, TransportKind};
+use paybench::transport::{grpc, rest, ServerConfig};
 use serde_json::{json, Value};
 use tonic::codec::{Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
@@ -111,7 +112,7 @@ async fn run_python_client(endpoint: &str) -> Value {
 
 #[tokio::test]
 async fn a_client_written_from_the_docs_gets_through() {
-    let server = transport::serve(TransportKind::Rest, &ServerConfig::default()).await.expect("rest server starts");
+    let server = rest::serve(&ServerConfig::default()).await.expect("rest server starts");
     let results = run_python_client(server.endpoint()).await;
 
     let (status, body) = case(&results, "without_optional_fields");
@@ -215,7 +216,8 @@ async fn grpc_json_call(endpoint: &str, body: &Value) -> Result<Value, tonic::St
 
 #[tokio::test]
 async fn grpc_json_takes_the_same_lenient_json() {
-    let server = transport::serve(TransportKind::GrpcJson, &ServerConfig::default()).await.expect("server starts");
+    // The grpc-json arm is the gRPC server with the JSON codec.
+    let server = grpc::serve(Codec::Json, &ServerConfig::default()).await.expect("grpc-json server starts");
     let endpoint = server.endpoint().to_owned();
 
     let mut body = json!({
