@@ -179,7 +179,9 @@ impl pb::payment_service_server::PaymentService for Handler {
 
     type AuthorizeStreamStream = ReplyStream;
 
-    /// Replies in request order; a bad request gets an error item and the stream goes on.
+    /// Replies in request order. The first bad request (malformed, or not a valid payment) ends the
+    /// call with INVALID_ARGUMENT after the earlier replies: tonic closes a response stream at its
+    /// first `Err` item (harness/tests/grpc_stream.rs).
     async fn authorize_stream(
         &self,
         request: Request<Streaming<PaymentRequest>>,

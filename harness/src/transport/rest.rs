@@ -25,7 +25,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use futures::future::BoxFuture;
@@ -204,6 +204,7 @@ struct AppState {
 pub fn app(config: &ServerConfig) -> Router {
     Router::new()
         .route(PATH, post(authorize))
+        .route(crate::codec::openapi::PATH, get(openapi_json))
         .with_state(AppState { service: config.service, max_body_bytes: config.max_body_bytes })
 }
 
@@ -240,6 +241,14 @@ async fn authorize(State(state): State<AppState>, headers: HeaderMap, body: Body
             Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "encode_failed", e.to_string()),
         },
         Err(e) => error_response(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()),
+    }
+}
+
+/// `GET /openapi.json`: this API's OpenAPI 3 document (committed as `docs/openapi.json`).
+async fn openapi_json() -> Response {
+    match crate::codec::openapi::document_json(PATH) {
+        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "encode_failed", e.to_string()),
     }
 }
 
