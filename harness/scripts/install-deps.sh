@@ -9,6 +9,7 @@
 #   gungraun-runner  the matching runner of the gungraun crate (same gate), from crates.io
 #   wrk, h2load   independent load generators used to validate paybench's own generator
 #   chromium      headless browser for the report test (harness/tests/report_browser.rs)
+#   python3       the JSON contract test's client written without paybench's code
 #
 # Usage: harness/scripts/install-deps.sh [--brokers-only]
 # Set PAYBENCH_SKIP_INSTALL=1 to skip everything (e.g. when AMQP_URL / KAFKA_BROKERS / NATS_URL point elsewhere).
@@ -29,6 +30,8 @@ if [ "${1:-}" != "--brokers-only" ]; then
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
   command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # The JSON contract test's outside client (harness/tests/json_contract_client.py).
+  command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
