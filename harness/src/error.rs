@@ -1,4 +1,6 @@
-//! The crate's one error type.
+//! The crate's errors, by concern: [`CallError`] (why one call failed: connect, call, rejected,
+//! timeout, codec, domain) apart from [`Error`] (why paybench cannot go on: config, input, io,
+//! internal, report; or a [`CallError`] where a tool step needed the call).
 //!
 //! Messages are short, lowercase and name the transport and the endpoint, so that a failed run
 //! says what failed and where ("amqp: cannot connect to amqp://127.0.0.1:5672: connection refused").
@@ -13,10 +15,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Boxed source error from a dependency (hyper, tonic, lapin, rdkafka, ...).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Everything that can go wrong in paybench.
+/// Why one call failed: what a transport reports, what `results.json` counts per kind, and
+/// nothing else. Tool failures are [`Error`]'s other variants and never reach a call's accounting.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum CallError {
     /// The client could not reach its server or broker.
     #[error("{transport}: cannot connect to {endpoint}: {source}")]
     Connect {
@@ -69,6 +72,31 @@ pub enum Error {
     /// The business function refused the payment.
     #[error(transparent)]
     Domain(#[from] DomainError),
+}
+
+impl CallError {
+    /// A short, stable class used to account failed calls in results (`connect`, `call`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Connect { .. } => "connect",
+            CallError::Call { .. } => "call",
+            CallError::Rejected { .. } => "rejected",
+            CallError::Timeout { .. } => "timeout",
+            CallError::Codec { .. } => "codec",
+            CallError::Domain(_) => "domain",
+        }
+    }
+}
+
+/// Everything that can stop paybench: a call's failure where a tool step needed the call to
+/// succeed (an arm that cannot connect), or a tool error of its own (configuration, input, I/O,
+/// a bug).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A call failed where the tool needed it (connecting a client, a preflight call).
+    #[error(transparent)]
+    Call(#[from] CallError),
     /// A configuration value is invalid.
     #[error("config: {0}")]
     Config(String),
@@ -102,32 +130,20 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// Whether this is a per-call error (the call failed: `connect`, `call`, `rejected`, `timeout`,
-    /// `codec`, `domain`) rather than a tool error (paybench or its input failed: `config`,
-    /// `input`, `io`, `internal`, `report`, `baseline_mismatch`). Only per-call kinds describe
-    /// a transport; a tool error inside a measured window is counted as `internal`.
-    pub fn is_per_call(&self) -> bool {
-        matches!(
-            self,
-            Error::Connect { .. }
-                | Error::Call { .. }
-                | Error::Rejected { .. }
-                | Error::Timeout { .. }
-                | Error::Codec { .. }
-                | Error::Domain(_)
-        )
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        Error::Call(CallError::Domain(e))
     }
+}
 
-    /// A short, stable class used to account failed calls in results (`connect`, `call`, ...).
+/// Shorthand for the outcome of one call.
+pub type CallResult<T> = std::result::Result<T, CallError>;
+
+impl Error {
+    /// A short, stable class of the error (`config`, `io`, ...; a call's own kind for [`Error::Call`]).
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Connect { .. } => "connect",
-            Error::Call { .. } => "call",
-            Error::Rejected { .. } => "rejected",
-            Error::Timeout { .. } => "timeout",
-            Error::Codec { .. } => "codec",
-            Error::Domain(_) => "domain",
+            Error::Call(e) => e.kind(),
             Error::Config(_) => "config",
             Error::Input { .. } => "input",
             Error::BaselineMismatch(_) => "baseline_mismatch",

@@ -37,4 +37,4 @@ pub mod results;
 pub mod sizes;
 pub mod transport;
 
-pub use error::{Error, Result};
+pub use error::{CallError, CallResult, Error, Result};

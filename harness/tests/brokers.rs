@@ -15,7 +15,7 @@ use paybench::payload::{generate, Profile};
 use paybench::payment::{fee_minor, PaymentService};
 use paybench::pb::{PaymentRequest, PaymentResponse};
 use paybench::transport::{amqp, kafka, nats, Arm, ClientConfig, ServerConfig, ServerHandle, Transport};
-use paybench::{Error, Result};
+use paybench::{CallError, Result};
 
 /// One broker start at a time in this process (tests run on parallel threads).
 static START: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -89,7 +89,7 @@ async fn round_trip<T: Transport>(client: &T) {
     let mut bad = generate(Profile::Typical, 7, 1);
     bad.currency = "XXX".to_owned();
     match client.call(bad).await {
-        Err(Error::Rejected { status, .. }) => assert_eq!(status, "unknown_currency"),
+        Err(CallError::Rejected { status, .. }) => assert_eq!(status, "unknown_currency"),
         other => panic!("{}: expected Rejected(unknown_currency), got {other:?}", client.name()),
     }
     let again = generate(Profile::Typical, 7, 2);

@@ -9,7 +9,7 @@ use paybench::payload::{generate, Profile};
 use paybench::payment::{fee_minor, process, PaymentService};
 use paybench::pb::{PaymentRequest, PaymentResponse};
 use paybench::transport::{self, registry, AnyClient, Arm, ClientConfig, ServerConfig, ServerHandle, Transport};
-use paybench::{codec::Codec, Error};
+use paybench::{codec::Codec, CallError, Error};
 use tonic::codec::{Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 fn arm(name: &str) -> Arm {
@@ -87,7 +87,7 @@ async fn domain_errors_are_rejections_that_name_the_problem_on_every_transport()
         for (req, code) in [(negative, "invalid_amount"), (unknown, "unknown_currency")] {
             let err = client.call(req).await.expect_err("invalid payment must be refused");
             let text = err.to_string();
-            assert!(matches!(err, Error::Rejected { .. } | Error::Domain(_)), "{kind}: {text}");
+            assert!(matches!(err, CallError::Rejected { .. } | CallError::Domain(_)), "{kind}: {text}");
             assert!(text.contains(code), "{kind}: {text:?} does not name {code}");
         }
         // And the server still serves a valid request.
@@ -104,10 +104,10 @@ async fn unreachable_server_is_a_connect_error_naming_the_endpoint() {
         let config = ClientConfig { timeout: Duration::from_secs(2), ..ClientConfig::default() };
         let outcome = match transport::connect(&kind, "127.0.0.1:1", &config).await {
             Err(e) => Err(e),
-            Ok(client) => client.call(generate(Profile::Small, 1, 0)).await,
+            Ok(client) => client.call(generate(Profile::Small, 1, 0)).await.map_err(Error::from),
         };
         let err = outcome.expect_err("nothing listens on port 1");
-        assert!(matches!(err, Error::Connect { .. }), "{kind}: {err}");
+        assert!(matches!(err, Error::Call(CallError::Connect { .. })), "{kind}: {err}");
         assert!(err.to_string().contains("127.0.0.1:1"), "{kind}: {err}");
         assert!(started.elapsed() < Duration::from_secs(10), "{kind}: bounded by the deadline");
     }

@@ -11,7 +11,7 @@ use paybench::payload::{self, Profile};
 use paybench::pb::{PaymentRequest, PaymentResponse};
 use paybench::transport::inproc;
 use paybench::transport::Transport;
-use paybench::{Error, Result};
+use paybench::{CallError, CallResult};
 
 /// A server that stalls once: the first call sent after `stall_at` takes `stall` longer; calls in
 /// between are answered at once by a real in-process payment service.
@@ -27,7 +27,7 @@ impl Transport for StallOnce {
         "stall-once"
     }
 
-    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         let stall_now = Instant::now() >= self.stall_at && {
             let mut stalled = self.stalled.lock().unwrap();
             !std::mem::replace(&mut *stalled, true)
@@ -87,17 +87,17 @@ impl Transport for Flaky {
         "flaky"
     }
 
-    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         let k = self.next.fetch_add(1, Ordering::Relaxed);
         if k % 5 == 1 {
-            return Err(Error::Call {
+            return Err(CallError::Call {
                 transport: "flaky",
                 endpoint: "test".into(),
                 message: format!("call {k} dropped"),
             });
         }
         if k % 7 == 3 {
-            return Err(Error::Timeout {
+            return Err(CallError::Timeout {
                 transport: "flaky",
                 endpoint: "test".into(),
                 after: Duration::from_millis(1),

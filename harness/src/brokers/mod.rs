@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::endpoint::{redact, socket_addrs};
-use crate::{Error, Result};
+use crate::{CallError, Error, Result};
 
 /// One broker the suite can talk to, and how to run a local one.
 #[derive(Debug)]
@@ -191,12 +191,13 @@ async fn wait_ready(broker: &'static Broker, endpoint: &str, deadline: Duration)
             format!("nothing listens at {}", redact(endpoint))
         };
         if started.elapsed() >= deadline {
-            return Err(Error::Connect {
+            return Err(CallError::Connect {
                 transport: broker.name,
                 endpoint: redact(endpoint),
                 source: format!("not ready within {deadline:?} (logs in {}): {last_error}", broker.dir().display())
                     .into(),
-            });
+            }
+            .into());
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::Broker;
 use crate::endpoint::{redact, socket_addrs};
-use crate::{Error, Result};
+use crate::{CallError, Error, Result};
 
 /// Port of the managed server.
 pub const LOCAL_NATS_PORT: u16 = 4223;
@@ -30,7 +30,7 @@ pub static BROKER: Broker = Broker {
 
 /// A NATS server greets every connection with `INFO {json}`; its `version` names the server.
 fn identify(endpoint: &str, timeout: Duration) -> Result<(String, String)> {
-    let fail = |why: String| Error::Connect { transport: "nats", endpoint: redact(endpoint), source: why.into() };
+    let fail = |why: String| CallError::Connect { transport: "nats", endpoint: redact(endpoint), source: why.into() };
     let addrs = socket_addrs(endpoint, BROKER.default_port)?;
     let stream = TcpStream::connect_timeout(&addrs[0], timeout).map_err(|e| fail(e.to_string()))?;
     stream.set_read_timeout(Some(timeout)).map_err(|e| fail(e.to_string()))?;

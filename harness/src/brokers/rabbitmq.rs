@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::Broker;
 use crate::endpoint::{redact, socket_addrs};
-use crate::{Error, Result};
+use crate::{CallError, Error, Result};
 
 /// AMQP port of the managed node: not 5672, so a system broker there does not clash.
 pub const LOCAL_AMQP_PORT: u16 = 5673;
@@ -37,7 +37,8 @@ pub static BROKER: Broker = Broker {
 /// Reads `product` and `version` from the server-properties of an AMQP `connection.start`, the
 /// first thing a broker sends after the protocol header. Works for any AMQP 0-9-1 broker.
 fn identify(endpoint: &str, timeout: Duration) -> Result<(String, String)> {
-    let fail = |why: String| Error::Connect { transport: "rabbitmq", endpoint: redact(endpoint), source: why.into() };
+    let fail =
+        |why: String| CallError::Connect { transport: "rabbitmq", endpoint: redact(endpoint), source: why.into() };
     let addrs = socket_addrs(endpoint, BROKER.default_port)?;
     let mut stream = TcpStream::connect_timeout(&addrs[0], timeout).map_err(|e| fail(e.to_string()))?;
     stream.set_read_timeout(Some(timeout)).map_err(|e| fail(e.to_string()))?;
@@ -50,7 +51,7 @@ fn identify(endpoint: &str, timeout: Duration) -> Result<(String, String)> {
     let parsed =
         lapin::protocol::parse_class(&payload[..]).map_err(|e| fail(format!("bad connection.start: {e:?}")))?;
     let lapin::protocol::AMQPClass::Connection(lapin::protocol::connection::AMQPMethod::Start(start)) = parsed.1 else {
-        return Err(fail("first frame is not connection.start".to_owned()));
+        return Err(fail("first frame is not connection.start".to_owned()).into());
     };
     let text =
         |key: &str| start.server_properties.inner().get(key).and_then(|v| v.as_long_string()).map(|s| s.to_string());

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::Broker;
-use crate::{Error, Result};
+use crate::{CallError, Result};
 
 /// Port of the managed Tansu broker.
 pub const LOCAL_KAFKA_PORT: u16 = 9092;
@@ -28,7 +28,8 @@ pub static BROKER: Broker = Broker {
 /// A metadata request that must be answered within `timeout`. The Kafka protocol has no "server
 /// version" field: the managed broker is named from its binary, an external one stays unnamed.
 fn identify(endpoint: &str, timeout: Duration) -> Result<(String, String)> {
-    let fail = |why: String| Error::Connect { transport: "kafka", endpoint: endpoint.to_owned(), source: why.into() };
+    let fail =
+        |why: String| CallError::Connect { transport: "kafka", endpoint: endpoint.to_owned(), source: why.into() };
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", endpoint)
         .set("socket.nagle.disable", "true")

@@ -14,7 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::{Error, Result};
+use crate::{CallError, CallResult, Error, Result};
 
 /// A body encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -58,7 +58,7 @@ impl Codec {
     }
 
     /// Encodes any message of the contract.
-    pub fn encode<M: prost::Message + serde::Serialize>(self, message: &M) -> Result<Vec<u8>> {
+    pub fn encode<M: prost::Message + serde::Serialize>(self, message: &M) -> CallResult<Vec<u8>> {
         #[cfg(feature = "inject-slowdown")]
         injected_slowdown::encode_again(self, message);
         match self {
@@ -68,7 +68,7 @@ impl Codec {
     }
 
     /// Decodes any message of the contract.
-    pub fn decode<M: prost::Message + Default + serde::de::DeserializeOwned>(self, bytes: &[u8]) -> Result<M> {
+    pub fn decode<M: prost::Message + Default + serde::de::DeserializeOwned>(self, bytes: &[u8]) -> CallResult<M> {
         match self {
             Codec::Protobuf => M::decode(bytes).map_err(|e| self.error(e)),
             Codec::Json => serde_json::from_slice(bytes).map_err(|e| self.error(e)),
@@ -76,27 +76,27 @@ impl Codec {
     }
 
     /// Encodes a request.
-    pub fn encode_request(self, req: &PaymentRequest) -> Result<Vec<u8>> {
+    pub fn encode_request(self, req: &PaymentRequest) -> CallResult<Vec<u8>> {
         self.encode(req)
     }
 
     /// Decodes a request.
-    pub fn decode_request(self, bytes: &[u8]) -> Result<PaymentRequest> {
+    pub fn decode_request(self, bytes: &[u8]) -> CallResult<PaymentRequest> {
         self.decode(bytes)
     }
 
     /// Encodes a response.
-    pub fn encode_response(self, resp: &PaymentResponse) -> Result<Vec<u8>> {
+    pub fn encode_response(self, resp: &PaymentResponse) -> CallResult<Vec<u8>> {
         self.encode(resp)
     }
 
     /// Decodes a response.
-    pub fn decode_response(self, bytes: &[u8]) -> Result<PaymentResponse> {
+    pub fn decode_response(self, bytes: &[u8]) -> CallResult<PaymentResponse> {
         self.decode(bytes)
     }
 
-    fn error(self, e: impl fmt::Display) -> Error {
-        Error::Codec { codec: self.name(), message: format!("malformed {} body: {e}", self.name()) }
+    fn error(self, e: impl fmt::Display) -> CallError {
+        CallError::Codec { codec: self.name(), message: format!("malformed {} body: {e}", self.name()) }
     }
 }
 

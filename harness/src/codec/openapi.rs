@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::codec::Codec;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::{Error, Result};
+use crate::{CallError, Result};
 
 /// Where `paybench serve rest` serves this document.
 pub const PATH: &str = "/openapi.json";
@@ -35,7 +35,7 @@ const ERROR_BODY: &str = "ErrorBody";
 pub fn document_json(authorize_path: &str) -> Result<String> {
     let mut text = document(authorize_path)
         .to_pretty_json()
-        .map_err(|e| Error::Codec { codec: "json", message: format!("openapi: {e}") })?;
+        .map_err(|e| CallError::Codec { codec: "json", message: format!("openapi: {e}") })?;
     text.push('\n');
     Ok(text)
 }

@@ -28,7 +28,7 @@ use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::results::stats::new_histogram;
 use crate::results::{Accounting, LatencyStats};
 use crate::transport::Transport;
-use crate::{Error, Result};
+use crate::{CallError, CallResult, Error, Result};
 
 /// Schedule lag at p99 above this (and above half the corrected p99 latency) means the generator,
 /// not the server, set the tail: see [`RawMeasurement::schedule_lagged`].
@@ -88,7 +88,7 @@ fn ns(d: Duration) -> u64 {
 
 impl Recorder {
     /// Records one call's outcome; `latency` and `service` only count for ok calls.
-    pub fn record(&mut self, outcome: &Result<PaymentResponse>, latency: Duration, service: Duration) {
+    pub fn record(&mut self, outcome: &CallResult<PaymentResponse>, latency: Duration, service: Duration) {
         let acc = &mut self.accounting;
         acc.sent += 1;
         match outcome {
@@ -97,11 +97,9 @@ impl Recorder {
                 self.latency.saturating_record(ns(latency));
                 self.service.saturating_record(ns(service));
             }
-            Err(Error::Timeout { .. }) => acc.timed_out += 1,
+            Err(CallError::Timeout { .. }) => acc.timed_out += 1,
             Err(e) => {
-                // A transport's failure keeps its kind; anything else that ends a call inside the
-                // generator is paybench's fault, not the transport's.
-                let kind = if e.is_per_call() { e.kind() } else { "internal" };
+                let kind = e.kind();
                 acc.failed_total += 1;
                 *acc.failed.entry(kind.to_owned()).or_default() += 1;
                 acc.failure_examples.entry(kind.to_owned()).or_insert_with(|| e.to_string());
@@ -165,11 +163,11 @@ impl RawMeasurement {
 }
 
 /// A call bounded by the timeout even if a transport's own deadline misbehaves.
-async fn bounded_call<T: Transport>(client: &T, req: PaymentRequest, timeout: Duration) -> Result<PaymentResponse> {
+async fn bounded_call<T: Transport>(client: &T, req: PaymentRequest, timeout: Duration) -> CallResult<PaymentResponse> {
     // Transports enforce `timeout` themselves; the extra second only catches one that does not.
     match tokio::time::timeout(timeout + Duration::from_secs(1), client.call(req)).await {
         Ok(outcome) => outcome,
-        Err(_) => Err(Error::Timeout {
+        Err(_) => Err(CallError::Timeout {
             // The generator's own deadline: the transport's name is on the arm's result.
             transport: "load generator",
             endpoint: "(generator deadline)".to_owned(),
@@ -349,7 +347,7 @@ async fn open_call<T: Transport>(
     match outcome {
         Some((outcome, latency, service)) => rec.record(&outcome, latency, service),
         None => {
-            let timeout = Err(Error::Timeout {
+            let timeout = Err(CallError::Timeout {
                 transport: "load generator",
                 endpoint: "(no free slot)".to_owned(),
                 after: shared.timeout,

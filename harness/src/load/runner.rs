@@ -23,6 +23,7 @@ use crate::results::{
     ArmResult, ArmStatus, BrokerMeta, CpuPerCall, Measurement, PointResult, PointSummary, Spread, SweepResult, SweepRun,
 };
 use crate::transport::{self, AnyClient, Arm, ClientConfig, ServerConfig, Transport};
+use crate::CallError;
 use crate::{brokers, Error, Result};
 
 /// Distinct prebuilt requests each arm cycles through (built before timing starts).
@@ -161,7 +162,9 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
     let client = ctx.client.block_on(async {
         match tokio::time::timeout(timeout, transport::connect(arm, &endpoint, &config)).await {
             Ok(client) => client,
-            Err(_) => Err(Error::Timeout { transport: "connect", endpoint: redact_url(&endpoint), after: timeout }),
+            Err(_) => {
+                Err(CallError::Timeout { transport: "connect", endpoint: redact_url(&endpoint), after: timeout }.into())
+            }
         }
     })?;
     // Fail fast on an unreachable or broken arm: reqwest connects lazily, so only a call proves it.

@@ -20,7 +20,7 @@
 //! Message properties: `content_type` is the codec's (`application/x-protobuf` or
 //! `application/json`) and workers decode by it, so one worker pool serves both arms; `type` is
 //! `payment.response` or `payment.error`. An error reply's body is `code: message`, which the
-//! client maps to [`Error::Rejected`]; a worker keeps serving after a malformed body or a domain
+//! client maps to [`CallError::Rejected`]; a worker keeps serving after a malformed body or a domain
 //! error.
 
 use std::sync::Arc;
@@ -44,7 +44,7 @@ use crate::transport::arm::{Arm, OptionKind, OptionSpec};
 use crate::transport::correlation::Correlator;
 use crate::transport::rpc::{handle_request, rejected};
 use crate::transport::{AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
-use crate::{Error, Result};
+use crate::{CallError, CallResult, Error, Result};
 
 /// The `amqp` family's options (see the module table for the reasons behind the defaults).
 pub const OPTIONS: &[OptionSpec] = &[
@@ -197,12 +197,12 @@ impl Config {
 }
 
 /// Opens a connection on the current tokio runtime, failing within `timeout` with the URL named.
-async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> Result<Connection> {
+async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> CallResult<Connection> {
     let properties = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio::current());
     let connect_error =
-        |source: crate::error::BoxError| Error::Connect { transport, endpoint: redact(endpoint), source };
+        |source: crate::error::BoxError| CallError::Connect { transport, endpoint: redact(endpoint), source };
     match tokio::time::timeout(timeout, Connection::connect(endpoint, properties)).await {
         Ok(Ok(connection)) => Ok(connection),
         Ok(Err(e)) => Err(connect_error(Box::new(e))),
@@ -210,8 +210,8 @@ async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> Res
     }
 }
 
-fn lapin_error(transport: &'static str, endpoint: &str, what: &str, e: lapin::Error) -> Error {
-    Error::Call { transport, endpoint: redact(endpoint), message: format!("{what}: {e}") }
+fn lapin_error(transport: &'static str, endpoint: &str, what: &str, e: lapin::Error) -> CallError {
+    CallError::Call { transport, endpoint: redact(endpoint), message: format!("{what}: {e}") }
 }
 
 /// Declares the durable request queue (clients too, so requests wait for workers that start later).
@@ -285,7 +285,7 @@ impl Client {
         self.waiters.unmatched()
     }
 
-    async fn publish(&self, correlation_id: String, body: &[u8]) -> Result<()> {
+    async fn publish(&self, correlation_id: String, body: &[u8]) -> CallResult<()> {
         let properties = BasicProperties::default()
             .with_correlation_id(ShortString::from(correlation_id))
             .with_reply_to(ShortString::from(self.reply_to.clone()))
@@ -301,7 +301,7 @@ impl Client {
         // it resolves at once.
         let confirmation = confirm.await.map_err(fail)?;
         if confirmation.is_nack() {
-            return Err(Error::Call {
+            return Err(CallError::Call {
                 transport: self.name,
                 endpoint: self.endpoint.clone(),
                 message: "broker refused (nacked) the request".to_owned(),
@@ -335,7 +335,7 @@ async fn read_replies(
             None => break "reply consumer cancelled".to_owned(),
         }
     };
-    waiters.fail_all(|| Error::Call { transport: name, endpoint: endpoint.clone(), message: failure.clone() });
+    waiters.fail_all(|| CallError::Call { transport: name, endpoint: endpoint.clone(), message: failure.clone() });
 }
 
 impl Transport for Client {
@@ -343,7 +343,7 @@ impl Transport for Client {
         self.name
     }
 
-    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         let body = self.codec.encode_request(&req)?;
         self.waiters.call(self.name, &self.endpoint, self.timeout, |id| self.publish(id.to_string(), &body)).await
     }

@@ -15,9 +15,9 @@ use tokio::sync::oneshot;
 
 use super::with_deadline;
 use crate::pb::PaymentResponse;
-use crate::{Error, Result};
+use crate::{CallError, CallResult};
 
-type Waiter = oneshot::Sender<Result<PaymentResponse>>;
+type Waiter = oneshot::Sender<CallResult<PaymentResponse>>;
 
 /// The calls a client is waiting on, by correlation id.
 #[derive(Debug, Default)]
@@ -34,7 +34,7 @@ impl Correlator {
     }
 
     /// Hands a reply to the call waiting for `id`.
-    pub(crate) fn complete(&self, id: u64, reply: Result<PaymentResponse>) {
+    pub(crate) fn complete(&self, id: u64, reply: CallResult<PaymentResponse>) {
         let waiter = self.waiting.lock().ok().and_then(|mut w| w.remove(&id));
         match waiter {
             Some(tx) => {
@@ -47,7 +47,7 @@ impl Correlator {
     }
 
     /// Hands a reply to the call waiting for a decimal id carried as text (a message header).
-    pub(crate) fn complete_text(&self, correlation_id: Option<&str>, reply: Result<PaymentResponse>) {
+    pub(crate) fn complete_text(&self, correlation_id: Option<&str>, reply: CallResult<PaymentResponse>) {
         match correlation_id.and_then(|id| id.parse::<u64>().ok()) {
             Some(id) => self.complete(id, reply),
             None => {
@@ -57,7 +57,7 @@ impl Correlator {
     }
 
     /// Fails every waiting call now (the reply stream is gone), instead of at its timeout.
-    pub(crate) fn fail_all(&self, error: impl Fn() -> Error) {
+    pub(crate) fn fail_all(&self, error: impl Fn() -> CallError) {
         let waiters: Vec<_> = self.waiting.lock().map(|mut w| w.drain().collect()).unwrap_or_default();
         for (_, tx) in waiters {
             let _ = tx.send(Err(error()));
@@ -72,15 +72,15 @@ impl Correlator {
         endpoint: &str,
         timeout: Duration,
         send: F,
-    ) -> Result<PaymentResponse>
+    ) -> CallResult<PaymentResponse>
     where
         F: FnOnce(u64) -> Fut,
-        Fut: Future<Output = Result<()>>,
+        Fut: Future<Output = CallResult<()>>,
     {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let closed =
-            || Error::Call { transport, endpoint: endpoint.to_owned(), message: "reply stream closed".to_owned() };
+            || CallError::Call { transport, endpoint: endpoint.to_owned(), message: "reply stream closed".to_owned() };
         self.waiting.lock().map_err(|_| closed())?.insert(id, tx);
         let outcome = with_deadline(transport, endpoint, timeout, async {
             send(id).await?;

@@ -28,7 +28,7 @@ use crate::payment::{DomainError, PaymentService};
 use crate::pb::{self, PaymentRequest, PaymentResponse};
 use crate::transport::arm::{Arm, OptionKind, OptionSpec};
 use crate::transport::{bind, with_deadline, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
-use crate::{Error, Result};
+use crate::{CallError, CallResult, Error, Result};
 
 /// The `grpc` family's options.
 pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
@@ -91,7 +91,7 @@ impl Client {
 
     async fn connect_one(codec: Codec, endpoint: &str, config: &ClientConfig) -> Result<Inner> {
         let name = arm_name(codec);
-        let connect_error = |e: Box<dyn std::error::Error + Send + Sync>| Error::Connect {
+        let connect_error = |e: Box<dyn std::error::Error + Send + Sync>| CallError::Connect {
             transport: name,
             endpoint: endpoint.to_owned(),
             source: e,
@@ -114,17 +114,17 @@ impl Client {
         })
     }
 
-    fn status_error(&self, status: Status) -> Error {
+    fn status_error(&self, status: Status) -> CallError {
         match status.code() {
             Code::DeadlineExceeded => {
-                Error::Timeout { transport: self.name, endpoint: self.endpoint.clone(), after: self.config.timeout }
+                CallError::Timeout { transport: self.name, endpoint: self.endpoint.clone(), after: self.config.timeout }
             }
-            Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled => Error::Call {
+            Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled => CallError::Call {
                 transport: self.name,
                 endpoint: self.endpoint.clone(),
                 message: format!("{:?}: {}", status.code(), status.message()),
             },
-            code => Error::Rejected {
+            code => CallError::Rejected {
                 transport: self.name,
                 status: format!("{code:?}"),
                 message: status.message().to_owned(),
@@ -138,7 +138,7 @@ impl Transport for Client {
         self.name
     }
 
-    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         // Clones of a tonic client share the channel: this is how tonic multiplexes calls.
         let reply = with_deadline(self.name, &self.endpoint, self.config.timeout, async {
             let pick = self.next.fetch_add(1, Ordering::Relaxed) % self.inner.len();

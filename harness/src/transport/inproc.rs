@@ -9,7 +9,7 @@ use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::transport::arm::{Arm, OptionSpec};
 use crate::transport::{AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
-use crate::{Error, Result};
+use crate::{CallError, CallResult, Result};
 
 /// `inproc` has no options: it is the floor every other arm is compared with.
 pub const OPTIONS: &[OptionSpec] = &[];
@@ -32,11 +32,11 @@ impl Transport for Client {
         "inproc"
     }
 
-    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         let codec = Codec::Protobuf;
         let request_bytes = codec.encode_request(&req)?;
         let decoded = codec.decode_request(&request_bytes)?;
-        let resp = self.service.authorize(&decoded).await.map_err(Error::Domain)?;
+        let resp = self.service.authorize(&decoded).await.map_err(CallError::Domain)?;
         let response_bytes = codec.encode_response(&resp)?;
         codec.decode_response(&response_bytes)
     }

@@ -47,7 +47,7 @@ use crate::transport::correlation::Correlator;
 use crate::transport::rpc::{handle_request, rejected};
 use crate::transport::AnyClient;
 use crate::transport::{with_deadline, ClientConfig, ServerConfig, ServerHandle, Transport};
-use crate::{Error, Result};
+use crate::{CallError, CallResult, Error, Result};
 
 /// The request topic.
 pub const DEFAULT_REQUEST_TOPIC: &str = "payments.authorize";
@@ -225,15 +225,15 @@ impl Config {
     }
 }
 
-fn connect_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> Error {
-    Error::Connect { transport, endpoint: brokers.to_owned(), source: why.to_string().into() }
+fn connect_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> CallError {
+    CallError::Connect { transport, endpoint: brokers.to_owned(), source: why.to_string().into() }
 }
 
-fn call_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> Error {
-    Error::Call { transport, endpoint: brokers.to_owned(), message: why.to_string() }
+fn call_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> CallError {
+    CallError::Call { transport, endpoint: brokers.to_owned(), message: why.to_string() }
 }
 
-async fn probe_as(transport: &'static str, brokers: &str, timeout: Duration) -> Result<()> {
+async fn probe_as(transport: &'static str, brokers: &str, timeout: Duration) -> CallResult<()> {
     let consumer: BaseConsumer =
         Config::default().base(brokers).create().map_err(|e| connect_error(transport, brokers, e))?;
     let owned = brokers.to_owned();
@@ -259,7 +259,7 @@ async fn ensure_topic(transport: &'static str, brokers: &str, topic: &str, parti
     for result in created {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((t, code)) => return Err(call_error(transport, brokers, format!("create topic {t}: {code}"))),
+            Err((t, code)) => return Err(call_error(transport, brokers, format!("create topic {t}: {code}")).into()),
         }
     }
     Ok(())
@@ -339,7 +339,7 @@ impl Client {
         self.waiters.unmatched()
     }
 
-    async fn send(&self, correlation_id: String, body: &[u8]) -> Result<()> {
+    async fn send(&self, correlation_id: String, body: &[u8]) -> CallResult<()> {
         let headers = OwnedHeaders::new()
             .insert(Header { key: HEADER_CORRELATION_ID, value: Some(correlation_id.as_bytes()) })
             .insert(Header { key: HEADER_REPLY_TOPIC, value: Some(self.reply_topic.as_bytes()) })
@@ -387,7 +387,7 @@ impl Transport for Client {
         self.name
     }
 
-    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         let body = self.codec.encode_request(&req)?;
         self.waiters.call(self.name, &self.brokers, self.timeout, |id| self.send(id.to_string(), &body)).await
     }
@@ -443,7 +443,9 @@ async fn wait_assigned(name: &'static str, brokers: &str, consumers: &[Arc<Strea
             return Ok(());
         }
         if started.elapsed() > SETUP_DEADLINE {
-            return Err(connect_error(name, brokers, format!("consumer group not assigned within {SETUP_DEADLINE:?}")));
+            return Err(
+                connect_error(name, brokers, format!("consumer group not assigned within {SETUP_DEADLINE:?}")).into()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -471,7 +473,7 @@ impl Worker {
         }
     }
 
-    async fn handle(&self, consumer: &StreamConsumer, msg: &BorrowedMessage<'_>) -> Result<()> {
+    async fn handle(&self, consumer: &StreamConsumer, msg: &BorrowedMessage<'_>) -> CallResult<()> {
         let codec = header_str(msg, HEADER_CONTENT_TYPE).and_then(Codec::from_content_type).unwrap_or(self.codec);
         let outcome = handle_request(&self.service, codec, msg.payload().unwrap_or_default()).await;
         let Some(reply_topic) = header_str(msg, HEADER_REPLY_TOPIC) else {

@@ -42,7 +42,7 @@ use tokio::task::JoinHandle;
 
 use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::{Error, Result};
+use crate::{CallError, CallResult, Error, Result};
 
 pub use arm::{Arm, ArmRequest, Settings};
 pub use registry::{connect, serve};
@@ -52,22 +52,22 @@ pub use registry::{connect, serve};
 /// Implementors are shared by `&self` across many concurrent calls (one client instance carries
 /// the whole load), never retry, and resolve only when the reply whose correlation id matches the
 /// request has arrived, or with an [`Error`] that names the transport and endpoint. A call that
-/// outlives the client's timeout resolves to [`Error::Timeout`]; a server-side refusal (bad input,
-/// validation) to [`Error::Rejected`].
+/// outlives the client's timeout resolves to [`CallError::Timeout`]; a server-side refusal (bad input,
+/// validation) to [`CallError::Rejected`].
 pub trait Transport: Send + Sync {
     /// The arm's name (`grpc`, `rest-h2`, ...), used in bench ids and results.
     fn name(&self) -> &str;
     /// Sends `req` and waits for its response.
-    fn call(&self, req: PaymentRequest) -> impl Future<Output = Result<PaymentResponse>> + Send;
+    fn call(&self, req: PaymentRequest) -> impl Future<Output = CallResult<PaymentResponse>> + Send;
 }
 
 /// The object-safe form of [`Transport`], so that the registry can hand out any family's client.
 trait DynTransport: Send + Sync + fmt::Debug {
-    fn call_boxed(&self, req: PaymentRequest) -> BoxFuture<'_, Result<PaymentResponse>>;
+    fn call_boxed(&self, req: PaymentRequest) -> BoxFuture<'_, CallResult<PaymentResponse>>;
 }
 
 impl<T: Transport + fmt::Debug> DynTransport for T {
-    fn call_boxed(&self, req: PaymentRequest) -> BoxFuture<'_, Result<PaymentResponse>> {
+    fn call_boxed(&self, req: PaymentRequest) -> BoxFuture<'_, CallResult<PaymentResponse>> {
         Box::pin(self.call(req))
     }
 }
@@ -92,7 +92,7 @@ impl Transport for AnyClient {
         &self.name
     }
 
-    fn call(&self, req: PaymentRequest) -> impl Future<Output = Result<PaymentResponse>> + Send {
+    fn call(&self, req: PaymentRequest) -> impl Future<Output = CallResult<PaymentResponse>> + Send {
         self.inner.call_boxed(req)
     }
 }
@@ -127,7 +127,7 @@ impl Default for ServerConfig {
 /// Settings shared by every client.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// A call with no reply after this long resolves to [`Error::Timeout`].
+    /// A call with no reply after this long resolves to [`CallError::Timeout`].
     pub timeout: Duration,
     /// Largest response body accepted (matches the server's default limit).
     pub max_body_bytes: usize,
@@ -197,15 +197,15 @@ pub(crate) async fn bind(transport: &'static str, addr: SocketAddr) -> Result<to
     tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::io(format!("{transport}: bind {addr}"), e))
 }
 
-/// Runs `fut` under the client's deadline, turning expiry into [`Error::Timeout`].
-pub(crate) async fn with_deadline<T>(
+/// Runs `fut` under the client's deadline, turning expiry into [`CallError::Timeout`].
+pub(crate) async fn with_deadline<T, E: From<CallError>>(
     transport: &'static str,
     endpoint: &str,
     after: Duration,
-    fut: impl Future<Output = Result<T>>,
-) -> Result<T> {
+    fut: impl Future<Output = std::result::Result<T, E>>,
+) -> std::result::Result<T, E> {
     match tokio::time::timeout(after, fut).await {
         Ok(result) => result,
-        Err(_) => Err(Error::Timeout { transport, endpoint: endpoint.to_owned(), after }),
+        Err(_) => Err(CallError::Timeout { transport, endpoint: endpoint.to_owned(), after }.into()),
     }
 }

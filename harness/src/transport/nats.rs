@@ -22,7 +22,7 @@
 //! the bound, limits throughput, and bounded so that a flood cannot exhaust memory.
 //!
 //! An error reply carries `Paybench-Type: payment.error` and a `code: message` body, which the
-//! client maps to [`Error::Rejected`]; a worker keeps serving after a malformed body.
+//! client maps to [`CallError::Rejected`]; a worker keeps serving after a malformed body.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +41,7 @@ use crate::transport::arm::{Arm, OptionKind, OptionSpec};
 use crate::transport::correlation::Correlator;
 use crate::transport::rpc::{handle_request, rejected};
 use crate::transport::{AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
-use crate::{Error, Result};
+use crate::{CallError, CallResult, Error, Result};
 
 /// The `nats` family's options.
 pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
@@ -109,9 +109,9 @@ impl Config {
 }
 
 /// Connects within `timeout`, naming the URL on failure.
-async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> Result<async_nats::Client> {
+async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> CallResult<async_nats::Client> {
     let connect_error =
-        |source: crate::error::BoxError| Error::Connect { transport, endpoint: redact(endpoint), source };
+        |source: crate::error::BoxError| CallError::Connect { transport, endpoint: redact(endpoint), source };
     let options = async_nats::ConnectOptions::new()
         .connection_timeout(timeout)
         // The caller's deadline bounds every call; the library's own request timeout is unused.
@@ -143,14 +143,14 @@ impl Client {
         let name = name(codec);
         let nats = open(name, endpoint, client.timeout).await?;
         let inbox = format!("_INBOX.{}", uuid::Uuid::new_v4().simple());
-        let replies = nats.subscribe(inbox.clone()).await.map_err(|e| Error::Call {
+        let replies = nats.subscribe(inbox.clone()).await.map_err(|e| CallError::Call {
             transport: name,
             endpoint: redact(endpoint),
             message: format!("subscribe {inbox}: {e}"),
         })?;
         // Without a round trip the subscription may reach the server after the first request's
         // reply: flush waits for the server to have it.
-        nats.flush().await.map_err(|e| Error::Call {
+        nats.flush().await.map_err(|e| CallError::Call {
             transport: name,
             endpoint: redact(endpoint),
             message: format!("flush: {e}"),
@@ -174,14 +174,13 @@ impl Client {
         self.waiters.unmatched()
     }
 
-    async fn publish(&self, correlation_id: u64, body: Bytes) -> Result<()> {
+    async fn publish(&self, correlation_id: u64, body: Bytes) -> CallResult<()> {
         let mut headers = HeaderMap::new();
         headers.insert(HEADER_CORRELATION_ID, correlation_id.to_string().as_str());
         headers.insert(HEADER_CONTENT_TYPE, self.codec.content_type());
-        self.nats
-            .publish_with_reply_and_headers(self.subject.clone(), self.inbox.clone(), headers, body)
-            .await
-            .map_err(|e| Error::Call { transport: self.name, endpoint: self.endpoint.clone(), message: e.to_string() })
+        self.nats.publish_with_reply_and_headers(self.subject.clone(), self.inbox.clone(), headers, body).await.map_err(
+            |e| CallError::Call { transport: self.name, endpoint: self.endpoint.clone(), message: e.to_string() },
+        )
     }
 }
 
@@ -203,7 +202,7 @@ async fn read_replies(
         };
         waiters.complete_text(header(HEADER_CORRELATION_ID).as_deref(), reply);
     }
-    waiters.fail_all(|| Error::Call {
+    waiters.fail_all(|| CallError::Call {
         transport: name,
         endpoint: endpoint.clone(),
         message: "reply subscription closed".to_owned(),
@@ -215,7 +214,7 @@ impl Transport for Client {
         self.name
     }
 
-    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         let body = Bytes::from(self.codec.encode_request(&req)?);
         self.waiters.call(self.name, &self.endpoint, self.timeout, |id| self.publish(id, body)).await
     }
@@ -232,7 +231,7 @@ pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> 
     let mut tasks = Vec::new();
     for _ in 0..config.workers.max(1) {
         let nats = open(name, &endpoint, WORKER_CONNECT_DEADLINE).await?;
-        let fail = |what: &str, e: &dyn std::fmt::Display| Error::Call {
+        let fail = |what: &str, e: &dyn std::fmt::Display| CallError::Call {
             transport: name,
             endpoint: redact(&endpoint),
             message: format!("{what}: {e}"),

@@ -36,7 +36,7 @@ use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::transport::arm::{Arm, OptionKind, OptionSpec};
 use crate::transport::{bind, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
-use crate::{Error, Result};
+use crate::{CallError, CallResult, Error, Result};
 
 /// The `http` family's options.
 pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
@@ -94,12 +94,12 @@ impl Client {
     /// Builds a client for `flavor` against the server at `endpoint` (`host:port`).
     ///
     /// reqwest connects lazily, so an unreachable server surfaces on the first call, as
-    /// [`Error::Connect`], within the connect timeout.
+    /// [`CallError::Connect`], within the connect timeout.
     pub async fn connect(flavor: Flavor, endpoint: &str, config: &ClientConfig) -> Result<Self> {
         let builder =
             reqwest::Client::builder().tcp_nodelay(true).connect_timeout(config.timeout).timeout(config.timeout);
         let builder = if flavor.http2 { builder.http2_prior_knowledge() } else { builder.http1_only() };
-        let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::Connect {
+        let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| CallError::Connect {
             transport: flavor.name(),
             endpoint: endpoint.to_owned(),
             source,
@@ -109,14 +109,14 @@ impl Client {
         Ok(Self { flavor, endpoint: endpoint.to_owned(), url, config: config.clone(), http })
     }
 
-    fn http_error(&self, e: reqwest::Error) -> Error {
+    fn http_error(&self, e: reqwest::Error) -> CallError {
         let transport = self.flavor.name();
         if e.is_timeout() {
-            Error::Timeout { transport, endpoint: self.endpoint.clone(), after: self.config.timeout }
+            CallError::Timeout { transport, endpoint: self.endpoint.clone(), after: self.config.timeout }
         } else if e.is_connect() {
-            Error::Connect { transport, endpoint: self.endpoint.clone(), source: Box::new(e) }
+            CallError::Connect { transport, endpoint: self.endpoint.clone(), source: Box::new(e) }
         } else {
-            Error::Call { transport, endpoint: self.endpoint.clone(), message: error_chain(&e) }
+            CallError::Call { transport, endpoint: self.endpoint.clone(), message: error_chain(&e) }
         }
     }
 }
@@ -137,7 +137,7 @@ impl Transport for Client {
         self.flavor.name()
     }
 
-    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         let codec = self.flavor.codec();
         let body = codec.encode_request(&req)?;
         let resp = self
@@ -151,7 +151,7 @@ impl Transport for Client {
             .map_err(|e| self.http_error(e))?;
         let status = resp.status();
         if resp.content_length().is_some_and(|len| len as usize > self.config.max_body_bytes) {
-            return Err(Error::Call {
+            return Err(CallError::Call {
                 transport: self.flavor.name(),
                 endpoint: self.endpoint.clone(),
                 message: format!("response body over the {}-byte limit", self.config.max_body_bytes),
@@ -162,7 +162,7 @@ impl Transport for Client {
             let message = serde_json::from_slice::<ErrorBody>(&bytes)
                 .map(|b| format!("{}: {}", b.error.code, b.error.message))
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-            return Err(Error::Rejected {
+            return Err(CallError::Rejected {
                 transport: self.flavor.name(),
                 status: status.as_u16().to_string(),
                 message,

@@ -3,27 +3,27 @@
 
 use crate::codec::Codec;
 use crate::payment::PaymentService;
-use crate::Error;
+use crate::CallError;
 
 /// How a worker reports a refused request in an error reply body: `code: message`.
-pub(crate) fn error_body(error: &Error) -> Vec<u8> {
+pub(crate) fn error_body(error: &CallError) -> Vec<u8> {
     let code = match error {
-        Error::Domain(e) => e.code(),
-        Error::Codec { .. } => "invalid_argument",
+        CallError::Domain(e) => e.code(),
+        CallError::Codec { .. } => "invalid_argument",
         other => other.kind(),
     };
     let message = match error {
-        Error::Domain(e) => e.to_string().split_once(": ").map_or(e.to_string(), |(_, m)| m.to_owned()),
+        CallError::Domain(e) => e.to_string().split_once(": ").map_or(e.to_string(), |(_, m)| m.to_owned()),
         other => other.to_string(),
     };
     format!("{code}: {message}").into_bytes()
 }
 
 /// The client's view of an error reply body written by [`error_body`].
-pub(crate) fn rejected(transport: &'static str, body: &[u8]) -> Error {
+pub(crate) fn rejected(transport: &'static str, body: &[u8]) -> CallError {
     let text = String::from_utf8_lossy(body);
     let (status, message) = text.split_once(": ").unwrap_or(("error", &text));
-    Error::Rejected { transport, status: status.to_owned(), message: message.to_owned() }
+    CallError::Rejected { transport, status: status.to_owned(), message: message.to_owned() }
 }
 
 /// What every worker does with one request body: decode it with `codec`, run the shared business
@@ -46,6 +46,6 @@ mod tests {
     async fn a_malformed_body_comes_back_as_a_rejection() {
         let body = handle_request(&PaymentService::default(), Codec::Json, b"{not json").await.unwrap_err();
         let e = rejected("t", &body);
-        assert!(matches!(&e, Error::Rejected { status, .. } if status == "invalid_argument"), "{e}");
+        assert!(matches!(&e, CallError::Rejected { status, .. } if status == "invalid_argument"), "{e}");
     }
 }

@@ -23,7 +23,7 @@ use crate::transport::arm::{Arm, OptionSpec};
 use crate::transport::correlation::Correlator;
 use crate::transport::rpc::rejected;
 use crate::transport::{bind, with_deadline, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
-use crate::{Error, Result};
+use crate::{CallError, CallResult, Error, Result};
 
 /// `tcp` has no options: it is the bare network floor.
 pub const OPTIONS: &[OptionSpec] = &[];
@@ -116,8 +116,11 @@ pub struct Client {
 impl Client {
     /// Connects to a `tcp` server at `endpoint` (`host:port`).
     pub async fn connect(endpoint: &str, config: &ClientConfig) -> Result<Self> {
-        let connect_error =
-            |e: std::io::Error| Error::Connect { transport: NAME, endpoint: endpoint.to_owned(), source: Box::new(e) };
+        let connect_error = |e: std::io::Error| CallError::Connect {
+            transport: NAME,
+            endpoint: endpoint.to_owned(),
+            source: Box::new(e),
+        };
         let stream = with_deadline(NAME, endpoint, config.timeout, async {
             TcpStream::connect(endpoint).await.map_err(connect_error)
         })
@@ -152,7 +155,7 @@ impl Client {
                 }
             };
             // The connection is gone: every call still waiting fails now, not at its timeout.
-            reader_pending.fail_all(|| Error::Call {
+            reader_pending.fail_all(|| CallError::Call {
                 transport: NAME,
                 endpoint: reader_endpoint.clone(),
                 message: failure.clone(),
@@ -162,8 +165,8 @@ impl Client {
         Ok(Self { endpoint: endpoint.to_owned(), config: config.clone(), pending, writer })
     }
 
-    fn call_error(&self, message: &str) -> Error {
-        Error::Call { transport: NAME, endpoint: self.endpoint.clone(), message: message.to_owned() }
+    fn call_error(&self, message: &str) -> CallError {
+        CallError::Call { transport: NAME, endpoint: self.endpoint.clone(), message: message.to_owned() }
     }
 }
 
@@ -172,7 +175,7 @@ impl Transport for Client {
         NAME
     }
 
-    async fn call(&self, req: PaymentRequest) -> Result<PaymentResponse> {
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         let body = Codec::Protobuf.encode_request(&req)?;
         self.pending
             .call(NAME, &self.endpoint, self.config.timeout, |id| async move {
