@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 harness/scripts/install-deps.sh
-# Idempotent: reuses brokers that already answer; with AMQP_URL / KAFKA_BROKERS set it only probes.
+# Idempotent: reuses brokers that already answer; with AMQP_URL / KAFKA_BROKERS / NATS_URL set it
+# only probes those.
 cargo run -q -p paybench -- brokers up
 cargo bench --workspace "$@"

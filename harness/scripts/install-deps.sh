@@ -39,7 +39,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq
   # The Debian package starts the broker through its init script on install; paybench manages
-  # its own node (harness/scripts/brokers.sh), so stop the packaged one if it came up.
+  # its own node (`paybench brokers up`, on port 5673), which a packaged one on 5672 does not disturb.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
