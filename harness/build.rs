@@ -56,7 +56,50 @@ const JSON: &str = "crate::codec::json";
 
 type BuildResult<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// Embeds the commit the binary is built from as `PAYBENCH_GIT_COMMIT` (`+dirty` when the sources
+/// it is built from differ from that commit), so a result names the code that measured it, not
+/// whatever the working tree holds when the run ends. `unknown` outside a git checkout.
+fn provenance() {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    // The sources this package is built from; scenarios and docs are read at run time and are
+    // recorded in the results themselves.
+    const SOURCES: [&str; 4] = ["../harness", "../proto", "../Cargo.toml", "../Cargo.lock"];
+    let commit = match git(&["rev-parse", "HEAD"]) {
+        Some(commit) => {
+            // No optional locks: a status that refreshed the index would itself trigger a rebuild.
+            let mut status = vec!["--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "--"];
+            status.extend(SOURCES);
+            let dirty = git(&status).is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{commit}+dirty")
+            } else {
+                commit
+            }
+        }
+        None => "unknown".to_owned(),
+    };
+    println!("cargo:rustc-env=PAYBENCH_GIT_COMMIT={commit}");
+    // A new commit moves HEAD or the branch it names; an edit changes the sources.
+    if let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        println!("cargo:rerun-if-changed={git_dir}/HEAD");
+        if let Some(reference) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            println!("cargo:rerun-if-changed={git_dir}/{reference}");
+        }
+    }
+    for source in SOURCES {
+        println!("cargo:rerun-if-changed={source}");
+    }
+}
+
 fn main() -> BuildResult<()> {
+    provenance();
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
     // SAFETY (edition 2021: set_var is safe): build scripts are single-threaded.
     std::env::set_var("PROTOC", protoc);

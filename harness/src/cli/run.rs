@@ -155,6 +155,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let planned = load_scenarios(&args, &arm_settings)?;
     let scenarios: Vec<Scenario> = planned.iter().map(|p| p.scenario.clone()).collect();
     let started_at = now_rfc3339();
+    // Facts about the machine and build as the run starts (brokers are named as arms connect).
+    let mut environment = env::collect(Vec::new());
     let run_id = format!(
         "{}-{}",
         started_at.replace([':', '-'], "").replace('T', "-").trim_end_matches('Z').split('.').next().unwrap_or("run"),
@@ -208,7 +210,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         run_id,
         started_at,
         finished_at: now_rfc3339(),
-        environment: env::collect(brokers),
+        environment: {
+            environment.brokers = brokers;
+            environment
+        },
         settings: args.settings(&endpoints, &arm_settings),
         scenarios,
         arms,
