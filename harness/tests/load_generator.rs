@@ -146,3 +146,59 @@ async fn open_loop_accounts_every_call_and_excludes_warmup() {
     assert_eq!(acc.ok + acc.failed_total + acc.timed_out, 1000);
     assert!(acc.failed["call"] >= 190 && acc.timed_out >= 100, "{acc:?}");
 }
+
+/// Panics inside every seventh call, like a transport with a bug.
+struct Panicky {
+    inner: inproc::Client,
+    next: AtomicU64,
+}
+
+impl Transport for Panicky {
+    fn name(&self) -> &'static str {
+        "panicky"
+    }
+
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        if k % 7 == 6 {
+            panic!("injected panic in call {k}");
+        }
+        self.inner.call(req).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_panics_is_counted_as_an_internal_failure_in_both_loops() {
+    let window =
+        Window { warmup: Duration::ZERO, duration: Duration::from_millis(300), timeout: Duration::from_secs(1) };
+    let client = Arc::new(Panicky { inner: inproc::Client::default(), next: AtomicU64::new(0) });
+    let closed = generator::run_closed(client.clone(), 4, pool(), window, &mut ()).await.unwrap();
+    let issued = client.next.load(Ordering::Relaxed);
+    let acc = &closed.recorder.accounting;
+    assert!(acc.balances(), "{acc:?}");
+    assert_eq!(acc.sent, issued);
+    assert_eq!(acc.failed["internal"], (0..issued).filter(|k| k % 7 == 6).count() as u64, "{acc:?}");
+    assert!(acc.failure_examples["internal"].contains("injected panic"), "{acc:?}");
+
+    let client = Arc::new(Panicky { inner: inproc::Client::default(), next: AtomicU64::new(0) });
+    let open = generator::run_open(client.clone(), 1000.0, 8, pool(), window, &mut ()).await.unwrap();
+    let acc = &open.recorder.accounting;
+    assert!(acc.balances(), "{acc:?}");
+    assert_eq!((acc.scheduled, acc.sent), (Some(300), 300));
+    assert_eq!(acc.failed["internal"], (0..300).filter(|k| k % 7 == 6).count() as u64, "{acc:?}");
+}
+
+#[test]
+fn a_call_whose_outcome_is_lost_fails_the_check() {
+    // Dispatches and outcomes are counted apart: three calls handed over, two outcomes back.
+    let mut rec = generator::Recorder::default();
+    let ok = || -> CallResult<PaymentResponse> { Ok(PaymentResponse::default()) };
+    for _ in 0..3 {
+        rec.dispatched();
+    }
+    rec.record(&ok(), Duration::from_micros(10), Duration::from_micros(10));
+    rec.record(&ok(), Duration::from_micros(10), Duration::from_micros(10));
+    assert!(!rec.accounting.balances(), "{:?}", rec.accounting);
+    rec.record(&ok(), Duration::from_micros(10), Duration::from_micros(10));
+    assert!(rec.accounting.balances(), "{:?}", rec.accounting);
+}

@@ -233,7 +233,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let unbalanced = unbalanced_windows(&results.arms);
     for window in &unbalanced {
-        eprintln!("paybench: accounting does not balance (sent != ok + failed + timed out): {window}");
+        eprintln!("paybench: accounting does not balance (scheduled, dispatched and outcomes differ): {window}");
     }
     if !unbalanced.is_empty() || (args.strict && !unavailable.is_empty()) {
         return Ok(ExitCode::from(1));
@@ -268,4 +268,57 @@ fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use paybench::load::scenario::LoadSpec;
+    use paybench::payload::Profile;
+    use paybench::results::{Accounting, CpuPerCall, Measurement, PointResult, PointSummary};
+    use paybench::transport::Arm;
+
+    use super::*;
+
+    fn window(repetition: u32, accounting: Accounting) -> Measurement {
+        Measurement {
+            repetition,
+            window_s: 1.0,
+            offered_rate_per_s: None,
+            sent_rate_per_s: 0.0,
+            achieved_rate_per_s: 0.0,
+            generator_bound: false,
+            accounting,
+            latency: Default::default(),
+            service_time: Default::default(),
+            schedule_lag: None,
+            wire: None,
+            cpu: CpuPerCall::default(),
+        }
+    }
+
+    #[test]
+    fn a_window_with_a_lost_call_is_named_and_a_balanced_one_is_not() {
+        let balanced = Accounting { scheduled: Some(5), sent: 5, ok: 5, ..Default::default() };
+        let lost = Accounting { ok: 4, ..balanced.clone() };
+        let arm = Arm::parse("tcp").unwrap();
+        let result = ArmResult {
+            scenario: "unit".into(),
+            transport: arm.clone(),
+            codec: arm.codec().to_string(),
+            options: arm.options_owned(),
+            profile: Profile::Small,
+            endpoint: "127.0.0.1:1".into(),
+            broker: None,
+            status: ArmStatus::Ran,
+            points: vec![PointResult {
+                load: LoadSpec::Closed { concurrency: 1 },
+                repetitions: vec![window(0, balanced), window(1, lost)],
+                summary: PointSummary::default(),
+            }],
+            sweep: None,
+        };
+        let bad = unbalanced_windows(&[result]);
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(bad[0].contains("unit/tcp/small") && bad[0].contains("closed c=1"), "{bad:?}");
+    }
 }

@@ -87,10 +87,24 @@ fn ns(d: Duration) -> u64 {
 }
 
 impl Recorder {
+    /// Counts one call handed to the transport. Its outcome is counted apart, by [`Recorder::record`]
+    /// or [`Recorder::record_panic`], so a call whose outcome never arrives unbalances the window.
+    pub fn dispatched(&mut self) {
+        self.accounting.sent += 1;
+    }
+
+    /// Counts a call whose task panicked: a failure of kind `internal` (paybench's, not the
+    /// transport's).
+    pub fn record_panic(&mut self, message: String) {
+        let acc = &mut self.accounting;
+        acc.failed_total += 1;
+        *acc.failed.entry("internal".to_owned()).or_default() += 1;
+        acc.failure_examples.entry("internal".to_owned()).or_insert(message);
+    }
+
     /// Records one call's outcome; `latency` and `service` only count for ok calls.
     pub fn record(&mut self, outcome: &CallResult<PaymentResponse>, latency: Duration, service: Duration) {
         let acc = &mut self.accounting;
-        acc.sent += 1;
         match outcome {
             Ok(_) => {
                 acc.ok += 1;
@@ -114,6 +128,10 @@ impl Recorder {
         let _ = self.service.add(&other.service);
         let _ = self.lag.add(&other.lag);
         let (a, b) = (&mut self.accounting, &other.accounting);
+        a.scheduled = match (a.scheduled, b.scheduled) {
+            (None, None) => None,
+            (x, y) => Some(x.unwrap_or(0) + y.unwrap_or(0)),
+        };
         a.sent += b.sent;
         a.ok += b.ok;
         a.failed_total += b.failed_total;
@@ -162,17 +180,39 @@ impl RawMeasurement {
     }
 }
 
-/// A call bounded by the timeout even if a transport's own deadline misbehaves.
-async fn bounded_call<T: Transport>(client: &T, req: PaymentRequest, timeout: Duration) -> CallResult<PaymentResponse> {
+/// What became of one call: its outcome, or the message of a panic in its task.
+type Completed = Result<CallResult<PaymentResponse>, String>;
+
+/// A call bounded by the timeout even if a transport's own deadline misbehaves, with a panic in the
+/// transport caught and returned (so that it is counted, never lost).
+async fn bounded_call<T: Transport>(client: &T, req: PaymentRequest, timeout: Duration) -> Completed {
     // Transports enforce `timeout` themselves; the extra second only catches one that does not.
-    match tokio::time::timeout(timeout + Duration::from_secs(1), client.call(req)).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(CallError::Timeout {
+    let call = std::panic::AssertUnwindSafe(tokio::time::timeout(timeout + Duration::from_secs(1), client.call(req)));
+    match futures::FutureExt::catch_unwind(call).await {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(_)) => Ok(Err(CallError::Timeout {
             // The generator's own deadline: the transport's name is on the arm's result.
             transport: "load generator",
             endpoint: "(generator deadline)".to_owned(),
             after: timeout,
-        }),
+        })),
+        Err(panic) => Err(panic_message(panic.as_ref())),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text =
+        panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned());
+    format!("a call panicked: {}", text.unwrap_or_else(|| "(no message)".to_owned()))
+}
+
+impl Recorder {
+    /// Records a completed call (outcome or panic).
+    fn complete(&mut self, completed: &Completed, latency: Duration, service: Duration) {
+        match completed {
+            Ok(outcome) => self.record(outcome, latency, service),
+            Err(message) => self.record_panic(message.clone()),
+        }
     }
 }
 
@@ -208,13 +248,16 @@ pub async fn run_closed<T: Transport + 'static>(
             };
             let mut rec = Recorder::default();
             loop {
+                // The request is cloned before the clock starts: building it is not the call.
+                let req = next();
                 let sent = tokio::time::Instant::now();
                 if sent >= end {
                     return rec;
                 }
-                let outcome = bounded_call(&*client, next(), window.timeout).await;
+                rec.dispatched();
+                let outcome = bounded_call(&*client, req, window.timeout).await;
                 let took = sent.elapsed();
-                rec.record(&outcome, took, took);
+                rec.complete(&outcome, took, took);
             }
         });
     }
@@ -245,6 +288,7 @@ pub async fn run_open<T: Transport + 'static>(
     let shared = Arc::new(OpenShared {
         slots: Semaphore::new(max_in_flight as usize),
         recorder: Mutex::new(Recorder::default()),
+        dispatched: std::sync::atomic::AtomicU64::new(0),
         timeout: window.timeout,
     });
     // Every call task holds a clone of its phase's `alive` sender; `recv()` returns `None` once
@@ -271,7 +315,10 @@ pub async fn run_open<T: Transport + 'static>(
     let _ = all_done.recv().await;
     probe.end();
     thread.join().map_err(|_| Error::Internal("open-loop dispatcher thread panicked".into()))?;
-    let recorder = shared.recorder.lock().map_err(|_| Error::Internal("recorder lock poisoned".into()))?.clone();
+    let mut recorder = shared.recorder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    // Dispatches were counted by the dispatcher, outcomes by the calls: the two meet only here.
+    recorder.accounting.sent = shared.dispatched.load(std::sync::atomic::Ordering::Acquire);
+    recorder.accounting.scheduled = Some(measured_calls);
     Ok(RawMeasurement {
         recorder,
         window: interval.mul_f64(measured_calls as f64),
@@ -282,6 +329,8 @@ pub async fn run_open<T: Transport + 'static>(
 struct OpenShared {
     slots: Semaphore,
     recorder: Mutex<Recorder>,
+    /// Measured calls handed to the runtime, counted by the dispatcher.
+    dispatched: std::sync::atomic::AtomicU64,
     timeout: Duration,
 }
 
@@ -305,6 +354,9 @@ impl<T: Transport + 'static> Dispatcher<T> {
             }
             let req = self.pool[i as usize % self.pool.len()].clone();
             let call = open_call(self.client.clone(), req, intended, measured, self.shared.clone(), alive.clone());
+            if measured {
+                self.shared.dispatched.fetch_add(1, std::sync::atomic::Ordering::Release);
+            }
             self.runtime.spawn(call);
         }
     }
@@ -342,10 +394,11 @@ async fn open_call<T: Transport>(
     if !measured {
         return;
     }
-    let Ok(mut rec) = shared.recorder.lock() else { return };
+    // A poisoned lock still holds valid counts; losing this outcome would hide the call.
+    let mut rec = shared.recorder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     rec.lag.saturating_record(ns(lag));
     match outcome {
-        Some((outcome, latency, service)) => rec.record(&outcome, latency, service),
+        Some((outcome, latency, service)) => rec.complete(&outcome, latency, service),
         None => {
             let timeout = Err(CallError::Timeout {
                 transport: "load generator",

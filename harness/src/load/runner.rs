@@ -326,8 +326,11 @@ fn one_line(m: &Measurement) -> String {
     )
 }
 
+/// A window the generator could not measure: one failure of the error's kind and nothing
+/// dispatched, so its accounting does not balance and the run fails naming it.
 fn failed_measurement(e: &Error, repetition: u32) -> Measurement {
-    let mut acc = crate::results::Accounting::default();
+    let mut acc = crate::results::Accounting { failed_total: 1, ..Default::default() };
+    acc.failed.insert(e.kind().to_owned(), 1);
     acc.failure_examples.insert(e.kind().to_owned(), e.to_string());
     Measurement {
         repetition,

@@ -208,11 +208,18 @@ pub struct Measurement {
     pub cpu: CpuPerCall,
 }
 
-/// Outcome counts. Invariant: `sent == ok + failed_total + timed_out`.
+/// Call counts of one window. Dispatches and outcomes are counted at different moments (a call is
+/// counted as sent when the generator hands it over, its outcome when it completes), so a call that
+/// vanishes breaks the invariant `scheduled == sent == ok + failed_total + timed_out` instead of
+/// going unseen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Accounting {
-    /// Calls the generator issued in the window.
+    /// Calls the window's schedule planned (open loop: one per intended send time in the window);
+    /// `None` for a closed loop, which has no schedule, and in files before schema 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<u64>,
+    /// Calls the generator dispatched in the window, counted at dispatch.
     pub sent: u64,
     /// Calls answered with a valid response.
     pub ok: u64,
@@ -227,10 +234,34 @@ pub struct Accounting {
 }
 
 impl Accounting {
-    /// Whether `sent == ok + failed_total + timed_out` and `failed_total` is the sum of `failed`.
+    /// Whether `scheduled == sent == ok + failed_total + timed_out` (the schedule where there is
+    /// one) and `failed_total` is the sum of `failed`.
     pub fn balances(&self) -> bool {
-        self.sent == self.ok + self.failed_total + self.timed_out
+        self.scheduled.is_none_or(|s| s == self.sent)
+            && self.sent == self.ok + self.failed_total + self.timed_out
             && self.failed_total == self.failed.values().sum::<u64>()
+    }
+}
+
+#[cfg(test)]
+mod accounting_tests {
+    use super::Accounting;
+
+    #[test]
+    fn a_call_without_an_outcome_or_off_schedule_unbalances_the_window() {
+        let balanced = Accounting { scheduled: Some(10), sent: 10, ok: 8, timed_out: 2, ..Default::default() };
+        assert!(balanced.balances());
+        // One dispatched call whose outcome never arrived.
+        let lost = Accounting { ok: 7, ..balanced.clone() };
+        assert!(!lost.balances());
+        // The dispatcher sent fewer calls than the schedule planned.
+        let behind = Accounting { scheduled: Some(11), ..balanced.clone() };
+        assert!(!behind.balances());
+        // A failure counted in the total but not by kind.
+        let unkinded = Accounting { ok: 7, failed_total: 1, ..balanced.clone() };
+        assert!(!unkinded.balances());
+        // A closed loop has no schedule.
+        assert!(Accounting { scheduled: None, ..balanced }.balances());
     }
 }
 
