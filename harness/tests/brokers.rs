@@ -527,3 +527,40 @@ async fn a_broker_that_never_answers_is_named_within_the_deadline() {
         assert!(started.elapsed() < Duration::from_secs(10), "{}: took {:?}", broker.name, started.elapsed());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_amqp_client_closes_its_connection() {
+    let url = broker_up(&rabbitmq::BROKER).await;
+    let port = paybench::endpoint::port(&url, Some(rabbitmq::BROKER.default_port)).unwrap();
+    let own = |snapshot: paybench::measure::wire::PortSnapshot| {
+        snapshot.sockets.values().filter(|s| s.owner_pid == Some(std::process::id())).count()
+    };
+    let config = amqp_config("drop");
+    let workers = amqp::serve_with(Codec::Protobuf, &server(&url, PaymentService::default()), config.clone())
+        .await
+        .expect("amqp workers");
+    let before = own(paybench::measure::wire::snapshot(port).expect("ss"));
+    for _ in 0..3 {
+        let client =
+            amqp::Client::connect_with(Codec::Protobuf, &url, &client_config(Duration::from_secs(10)), config.clone())
+                .await
+                .expect("amqp client");
+        let req = generate(Profile::Small, 4, 0);
+        assert_matches(&req, &client.call(req.clone()).await.expect("call"));
+    }
+    // Closing is a broker round trip: poll with a deadline, never sleep a fixed time.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut after = usize::MAX;
+    while Instant::now() < deadline {
+        after = own(paybench::measure::wire::snapshot(port).expect("ss"));
+        if after <= before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        after <= before,
+        "{after} of this process's sockets to the broker, {before} before three clients came and went"
+    );
+    workers.shutdown().await;
+}

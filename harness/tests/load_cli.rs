@@ -78,6 +78,8 @@ fn malformed_scenarios_are_rejected_naming_file_field_and_allowed_values() {
     rejected(&GOOD.replace("concurrency = 4", "concurency = 4"), &["concurency", "concurrency"]);
     rejected(&GOOD.replace("\"amqp\"", "\"grcp\""), &["grcp", "grpc-json", "rest-h2"]);
     rejected(&GOOD.replace("repetitions = 2", "repetitions = 0"), &["repetitions", "1..=100"]);
+    // A timeout the latency histograms could not hold.
+    rejected(&GOOD.replace("timeout_ms = 1000", "timeout_ms = 60000"), &["timeout_ms", "1..=59000"]);
     rejected(&GOOD.replace("model = \"open\"", "model = \"poisson\""), &["poisson", "closed", "open"]);
     rejected(&GOOD.replace("rate_per_s = 500", "rate_per_s = -5"), &["load[1].rate_per_s", "> 0"]);
     // Arms as tables: an unknown family, option or value names the arm and what is allowed.

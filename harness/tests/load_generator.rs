@@ -202,3 +202,33 @@ fn a_call_whose_outcome_is_lost_fails_the_check() {
     rec.record(&ok(), Duration::from_micros(10), Duration::from_micros(10));
     assert!(rec.accounting.balances(), "{:?}", rec.accounting);
 }
+
+/// Answers every call after `delay`, ignoring any deadline of its own.
+struct Slow {
+    inner: inproc::Client,
+    delay: Duration,
+}
+
+impl Transport for Slow {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.call(req).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_call_is_bounded_by_its_intended_time_plus_the_timeout() {
+    // Every reply takes 150 ms against a 100 ms timeout: counted from the intended send, no call
+    // can be ok, even one that got its slot at once and whose transport ignores deadlines.
+    let window =
+        Window { warmup: Duration::ZERO, duration: Duration::from_millis(300), timeout: Duration::from_millis(100) };
+    let client = Arc::new(Slow { inner: inproc::Client::default(), delay: Duration::from_millis(150) });
+    let raw = generator::run_open(client, 50.0, 4, pool(), window, &mut ()).await.unwrap();
+    let acc = &raw.recorder.accounting;
+    assert!(acc.balances(), "{acc:?}");
+    assert_eq!((acc.sent, acc.ok, acc.timed_out), (15, 0, 15), "{acc:?}");
+}

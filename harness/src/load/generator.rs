@@ -183,11 +183,19 @@ impl RawMeasurement {
 /// What became of one call: its outcome, or the message of a panic in its task.
 type Completed = Result<CallResult<PaymentResponse>, String>;
 
-/// A call bounded by the timeout even if a transport's own deadline misbehaves, with a panic in the
-/// transport caught and returned (so that it is counted, never lost).
-async fn bounded_call<T: Transport>(client: &T, req: PaymentRequest, timeout: Duration) -> Completed {
-    // Transports enforce `timeout` themselves; the extra second only catches one that does not.
-    let call = std::panic::AssertUnwindSafe(tokio::time::timeout(timeout + Duration::from_secs(1), client.call(req)));
+/// How long past its own deadline a closed-loop call may run before the generator gives up on it:
+/// transports enforce the timeout themselves, this only catches one that does not.
+pub const GENERATOR_GRACE: Duration = Duration::from_secs(1);
+
+/// A call that ends by `deadline` whatever the transport does, reported as a timeout of `timeout`
+/// then; a panic in the transport is caught and returned (so that it is counted, never lost).
+async fn bounded_call<T: Transport>(
+    client: &T,
+    req: PaymentRequest,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> Completed {
+    let call = std::panic::AssertUnwindSafe(tokio::time::timeout_at(deadline, client.call(req)));
     match futures::FutureExt::catch_unwind(call).await {
         Ok(Ok(outcome)) => Ok(outcome),
         Ok(Err(_)) => Ok(Err(CallError::Timeout {
@@ -238,8 +246,9 @@ pub async fn run_closed<T: Transport + 'static>(
                 i += concurrency as usize;
                 pool[i % pool.len()].clone()
             };
+            let deadline = || tokio::time::Instant::now() + window.timeout + GENERATOR_GRACE;
             while tokio::time::Instant::now() < warm_end {
-                let _ = bounded_call(&*client, next(), window.timeout).await;
+                let _ = bounded_call(&*client, next(), deadline(), window.timeout).await;
             }
             arrived.wait().await;
             let end = match released.wait_for(Option::is_some).await {
@@ -255,7 +264,7 @@ pub async fn run_closed<T: Transport + 'static>(
                     return rec;
                 }
                 rec.dispatched();
-                let outcome = bounded_call(&*client, req, window.timeout).await;
+                let outcome = bounded_call(&*client, req, deadline(), window.timeout).await;
                 let took = sent.elapsed();
                 rec.complete(&outcome, took, took);
             }
@@ -385,7 +394,9 @@ async fn open_call<T: Transport>(
     let outcome = match tokio::time::timeout_at(deadline, shared.slots.acquire()).await {
         Ok(Ok(_permit)) => {
             let sent = Instant::now();
-            let outcome = bounded_call(&*client, req, shared.timeout).await;
+            // Open loop: the timeout runs from the intended send, like the latency, so a call that
+            // waited for a slot has that much less time; its corrected latency never exceeds it.
+            let outcome = bounded_call(&*client, req, deadline, shared.timeout).await;
             let done = Instant::now();
             Some((outcome, done - intended, done - sent))
         }

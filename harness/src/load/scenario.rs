@@ -8,7 +8,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::load::generator::GENERATOR_GRACE;
 use crate::payload::{Profile, DEFAULT_SEED};
+use crate::results::stats::HISTOGRAM_MAX_NS;
 use crate::transport::{registry, Arm, ArmRequest, Settings};
 use crate::{Error, Result};
 
@@ -119,6 +121,11 @@ pub struct SweepSpec {
     pub max_in_flight: u32,
 }
 
+/// Longest call timeout: every latency the generator records (at most the timeout, plus
+/// [`GENERATOR_GRACE`] in closed loop) must fit the latency histograms' range, or it would be
+/// clamped and a tail understated.
+pub const MAX_TIMEOUT_MS: u64 = (HISTOGRAM_MAX_NS / 1_000_000) - GENERATOR_GRACE.as_millis() as u64;
+
 fn invalid(path: &Path, field: &str, allowed: &str, got: impl std::fmt::Debug) -> Error {
     Error::Config(format!("{}: field `{field}` is {got:?}; allowed: {allowed}", path.display()))
 }
@@ -169,8 +176,8 @@ impl Scenario {
         if self.warmup_ms > 600_000 {
             return Err(err("warmup_ms", "0..=600000", &self.warmup_ms));
         }
-        if !(1..=600_000).contains(&self.timeout_ms) {
-            return Err(err("timeout_ms", "1..=600000", &self.timeout_ms));
+        if !(1..=MAX_TIMEOUT_MS).contains(&self.timeout_ms) {
+            return Err(err("timeout_ms", &format!("1..={MAX_TIMEOUT_MS}"), &self.timeout_ms));
         }
         if self.load.is_empty() && self.sweep.is_none() {
             return Err(err("load", "at least one [[load]] point or a [sweep]", &self.load));

@@ -235,7 +235,9 @@ pub struct Client {
     channel: Channel,
     reply_to: String,
     waiters: Arc<Correlator>,
-    _connection: Connection,
+    /// Closed on drop, so a finished client leaves no socket or lapin thread behind to be charged
+    /// to the arms that run after it.
+    connection: Option<Connection>,
 }
 
 impl Client {
@@ -276,7 +278,7 @@ impl Client {
             channel,
             reply_to,
             waiters,
-            _connection: connection,
+            connection: Some(connection),
         })
     }
 
@@ -336,6 +338,17 @@ async fn read_replies(
         }
     };
     waiters.fail_all(|| CallError::Call { transport: name, endpoint: endpoint.clone(), message: failure.clone() });
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // `close` is async; with no runtime left to run it (process exit) the OS closes the socket.
+        if let (Ok(runtime), Some(connection)) = (tokio::runtime::Handle::try_current(), self.connection.take()) {
+            runtime.spawn(async move {
+                let _ = connection.close(200, "client dropped").await;
+            });
+        }
+    }
 }
 
 impl Transport for Client {
