@@ -102,6 +102,14 @@ impl Recorder {
         acc.failure_examples.entry("internal".to_owned()).or_insert(message);
     }
 
+    /// Records a completed call (outcome or panic).
+    fn complete(&mut self, completed: &Completed, latency: Duration, service: Duration) {
+        match completed {
+            Ok(outcome) => self.record(outcome, latency, service),
+            Err(message) => self.record_panic(message.clone()),
+        }
+    }
+
     /// Records one call's outcome; `latency` and `service` only count for ok calls.
     pub fn record(&mut self, outcome: &CallResult<PaymentResponse>, latency: Duration, service: Duration) {
         let acc = &mut self.accounting;
@@ -212,16 +220,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     let text =
         panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned());
     format!("a call panicked: {}", text.unwrap_or_else(|| "(no message)".to_owned()))
-}
-
-impl Recorder {
-    /// Records a completed call (outcome or panic).
-    fn complete(&mut self, completed: &Completed, latency: Duration, service: Duration) {
-        match completed {
-            Ok(outcome) => self.record(outcome, latency, service),
-            Err(message) => self.record_panic(message.clone()),
-        }
-    }
 }
 
 /// Runs a closed-loop window with `concurrency` callers cycling through `pool`.
