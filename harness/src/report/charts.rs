@@ -170,7 +170,9 @@ pub fn line_chart(spec: &LineSpec<'_>) -> Result<Option<String>> {
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, LINE_HEIGHT_PX)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_error)?;
-        let mut builder = ChartBuilder::on(&root);
+        // The legend gets a column of its own to the right of the plot, so it never covers a line.
+        let (plot, legend_area) = root.split_horizontally(WIDTH_PX - LEGEND_WIDTH_PX);
+        let mut builder = ChartBuilder::on(&plot);
         builder.caption(&spec.title, ("sans-serif", 18)).margin(14).x_label_area_size(44).y_label_area_size(72);
         let mut chart = builder.build_cartesian_2d(x_range, y_range.log_scale()).map_err(chart_error)?;
         chart
@@ -183,7 +185,7 @@ pub fn line_chart(spec: &LineSpec<'_>) -> Result<Option<String>> {
             .y_label_formatter(&|v| fmt_us(*v))
             .draw()
             .map_err(chart_error)?;
-        if let Some((value, label)) = &spec.reference {
+        if let Some((value, _)) = &spec.reference {
             let grey = RGBColor(90, 90, 90);
             chart
                 .draw_series(DashedLineSeries::new(
@@ -192,21 +194,14 @@ pub fn line_chart(spec: &LineSpec<'_>) -> Result<Option<String>> {
                     5,
                     grey.stroke_width(2),
                 ))
-                .map_err(chart_error)?
-                .label(label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1)));
+                .map_err(chart_error)?;
         }
         for s in &spec.series {
             let color = s.color;
-            for (i, segment) in s.segments.iter().enumerate() {
-                let drawn = chart
+            for segment in &s.segments {
+                chart
                     .draw_series(LineSeries::new(segment.iter().copied(), color.stroke_width(2)))
                     .map_err(chart_error)?;
-                if i == 0 {
-                    drawn
-                        .label(s.label.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
-                }
                 if s.markers {
                     chart
                         .draw_series(segment.iter().map(|p| Circle::new(*p, 3, color.filled())))
@@ -214,13 +209,33 @@ pub fn line_chart(spec: &LineSpec<'_>) -> Result<Option<String>> {
                 }
             }
         }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        let reference = spec.reference.as_ref().map(|(_, label)| (label.as_str(), RGBColor(90, 90, 90), 1));
+        let entries = spec.series.iter().map(|s| (s.label.as_str(), s.color, 3)).chain(reference);
+        side_legend(&legend_area, entries)?;
         root.present().map_err(chart_error)?;
     }
     Ok(Some(svg))
 }
 
 /// Draws the series legend in a white box at `position`.
+/// Width of the legend column beside a line chart: room for a label such as
+/// `amqp-json (RabbitMQ 3.10.8)`.
+const LEGEND_WIDTH_PX: u32 = 250;
+
+/// A legend drawn in its own area, one line per entry (label, colour, stroke width), top-aligned
+/// with the plot.
+fn side_legend<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    entries: impl Iterator<Item = (&'a str, RGBColor, u32)>,
+) -> Result<()> {
+    for (i, (label, color, width)) in entries.enumerate() {
+        let y = 48 + 20 * i as i32;
+        area.draw(&PathElement::new(vec![(4, y), (24, y)], color.stroke_width(width))).map_err(chart_error)?;
+        area.draw(&Text::new(label.to_owned(), (30, y - 7), ("sans-serif", 12))).map_err(chart_error)?;
+    }
+    Ok(())
+}
+
 fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
