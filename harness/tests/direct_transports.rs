@@ -1,16 +1,17 @@
 //! Direct transports against real servers on 127.0.0.1: correctness under 1,000 concurrent calls
 //! through one client, and every bad-input path (the server must keep serving afterwards).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::BufMut;
 use futures::future::join_all;
 use paybench::payload::{generate, Profile};
 use paybench::payment::{fee_minor, process, PaymentService};
 use paybench::pb::{PaymentRequest, PaymentResponse};
 use paybench::transport::{self, registry, AnyClient, Arm, ClientConfig, ServerConfig, ServerHandle, Transport};
 use paybench::{codec::Codec, CallError, Error};
-use tonic::codec::{Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 fn arm(name: &str) -> Arm {
     Arm::parse(name).expect("a known arm")
@@ -186,54 +187,6 @@ async fn rest_default_body_limit_is_4_mib() {
     server.shutdown().await;
 }
 
-// ---- gRPC: raw frames through tonic with a pass-through codec ----
-
-#[derive(Debug, Default, Clone, Copy)]
-struct RawCodec;
-#[derive(Debug)]
-struct Raw;
-
-impl TonicCodec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-impl Encoder for Raw {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: Bytes, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        buf.put(item);
-        Ok(())
-    }
-}
-impl Decoder for Raw {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        let len = buf.remaining();
-        Ok(Some(buf.copy_to_bytes(len)))
-    }
-}
-
-async fn raw_grpc_call(endpoint: &str, body: Vec<u8>) -> Result<Bytes, tonic::Status> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("channel");
-    let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(usize::MAX);
-    grpc.ready().await.expect("ready");
-    let path = http::uri::PathAndQuery::from_static("/payment.v1.PaymentService/Authorize");
-    grpc.unary(tonic::Request::new(Bytes::from(body)), path, RawCodec).await.map(|r| r.into_inner())
-}
-
 #[tokio::test]
 async fn grpc_bad_input_gets_status_codes_and_the_server_keeps_serving() {
     for kind in [arm("grpc"), arm("grpc-json")] {
@@ -241,18 +194,18 @@ async fn grpc_bad_input_gets_status_codes_and_the_server_keeps_serving() {
         let (server, client) = start(kind.clone(), config).await;
         let endpoint = server.endpoint().to_owned();
 
-        let status = raw_grpc_call(&endpoint, vec![0xff, 0xff, 0xff, 0x01]).await.expect_err("malformed");
+        let status = common::raw_grpc::authorize(&endpoint, vec![0xff, 0xff, 0xff, 0x01]).await.expect_err("malformed");
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{kind}: {status:?}");
         assert!(status.message().contains("malformed"), "{kind}: {status:?}");
 
-        let status = raw_grpc_call(&endpoint, vec![b' '; 65 * 1024]).await.expect_err("oversized");
+        let status = common::raw_grpc::authorize(&endpoint, vec![b' '; 65 * 1024]).await.expect_err("oversized");
         assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{kind}: {status:?}");
 
         // A well-formed body with an unknown currency is a domain error, named.
         let mut req = generate(Profile::Small, 1, 0);
         req.currency = "XYZ".into();
         let body = kind.codec().encode_request(&req).unwrap();
-        let status = raw_grpc_call(&endpoint, body).await.expect_err("invalid payment");
+        let status = common::raw_grpc::authorize(&endpoint, body).await.expect_err("invalid payment");
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert!(status.message().starts_with("unknown_currency"), "{status:?}");
 

@@ -7,17 +7,17 @@
 //!   of the contract, rewrite it with
 //!   `PAYBENCH_BLESS=1 cargo test -p paybench --test json_contract committed_openapi`.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes};
 use paybench::codec::openapi;
 use paybench::codec::Codec;
 use paybench::payment::process;
 use paybench::pb::{Address, Card, CardBrand, Customer, LineItem, PaymentRequest, PaymentStatus};
 use paybench::transport::{grpc, rest, ServerConfig};
 use serde_json::{json, Value};
-use tonic::codec::{Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 /// The Python client sends six requests with a 5 s timeout each; this bounds the whole run.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(60);
@@ -162,55 +162,8 @@ fn committed_openapi_document_is_current() {
     );
 }
 
-// ---- grpc-json: hand-written JSON in raw gRPC frames ----
-
-#[derive(Debug, Default, Clone, Copy)]
-struct RawCodec;
-#[derive(Debug)]
-struct Raw;
-
-impl TonicCodec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-impl Encoder for Raw {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: Bytes, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        buf.put(item);
-        Ok(())
-    }
-}
-impl Decoder for Raw {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        let len = buf.remaining();
-        Ok(Some(buf.copy_to_bytes(len)))
-    }
-}
-
 async fn grpc_json_call(endpoint: &str, body: &Value) -> Result<Value, tonic::Status> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
-        .expect("endpoint URL")
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .expect("grpc-json channel");
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.expect("ready");
-    let path = http::uri::PathAndQuery::from_static("/payment.v1.PaymentService/Authorize");
-    let bytes = Bytes::from(body.to_string());
-    let reply = grpc.unary(tonic::Request::new(bytes), path, RawCodec).await?.into_inner();
+    let reply = common::raw_grpc::authorize(endpoint, body.to_string()).await?;
     Ok(serde_json::from_slice(&reply).expect("grpc-json replies in JSON"))
 }
 
