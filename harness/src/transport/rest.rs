@@ -73,10 +73,6 @@ impl Flavor {
             "rest"
         }
     }
-
-    fn codec(self) -> Codec {
-        self.codec
-    }
 }
 
 /// A reqwest client for one REST arm; one instance carries all concurrent calls.
@@ -138,7 +134,7 @@ impl Transport for Client {
     }
 
     async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
-        let codec = self.flavor.codec();
+        let codec = self.flavor.codec;
         let body = codec.encode_request(&req)?;
         let resp = self
             .http
