@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use paybench::endpoint::redact as redact_url;
 use paybench::load::runner::{self, Observer, RunContext};
 use paybench::load::scenario::Scenario;
+use paybench::measure::busy::RoleCores;
 use paybench::measure::cpu::{CLIENT_THREAD_PREFIX, SERVER_THREAD_PREFIX};
 use paybench::measure::env;
 use paybench::payload::Profile;
@@ -55,12 +56,39 @@ pub(crate) struct Args {
     /// In-process server runtime threads.
     #[arg(long, default_value_t = 1)]
     server_threads: usize,
-    /// Pin client threads to these CPUs (e.g. `0` or `0-1`).
+    /// Pin client threads to these CPUs (e.g. `0` or `0-1`). Default on a machine with 2 or more
+    /// cores: the first half of the CPUs this process may use (see `--no-pin`).
     #[arg(long)]
     client_cpus: Option<CpuList>,
-    /// Pin in-process server threads to these CPUs.
+    /// Pin in-process server threads to these CPUs. Default: the second half.
     #[arg(long)]
     server_cpus: Option<CpuList>,
+    /// Leave client and server unpinned (they then share every core, and the results say so).
+    #[arg(long, conflicts_with_all = ["client_cpus", "server_cpus"])]
+    no_pin: bool,
+}
+
+/// The default placement: client and in-process server on disjoint halves of the CPUs this
+/// process may use, so neither steals the other's core and busy shares have a fixed denominator.
+/// `None` when pinning is off, there is no in-process server, or there is only one CPU.
+fn default_pinning(allowed: &[usize], external: bool) -> Option<(CpuList, CpuList)> {
+    if external || allowed.len() < 2 {
+        return None;
+    }
+    let (client, server) = allowed.split_at(allowed.len() / 2);
+    Some((CpuList(client.to_vec()), CpuList(server.to_vec())))
+}
+
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity(0, ...) fills it for this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
+        }
+        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
+    }
 }
 
 impl Args {
@@ -149,7 +177,7 @@ fn load_scenarios(args: &Args, settings: &Settings) -> anyhow::Result<Vec<Planne
     Ok(out)
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let arm_settings = args.arm_env.settings()?;
     let endpoints = args.arm_env.endpoints()?;
     let planned = load_scenarios(&args, &arm_settings)?;
@@ -163,6 +191,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         scenarios[0].name
     );
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&run_id));
+    let allowed = allowed_cpus();
+    if !args.no_pin && args.client_cpus.is_none() && args.server_cpus.is_none() {
+        if let Some((client, server)) = default_pinning(&allowed, args.target.is_some()) {
+            (args.client_cpus, args.server_cpus) = (Some(client), Some(server));
+        }
+    }
+    let cores = |pinned: &Option<CpuList>| pinned.as_ref().map_or(allowed.len(), |c| c.0.len()).max(1);
     let client_rt = pinning::runtime(CLIENT_THREAD_PREFIX, args.client_threads, args.client_cpus.clone())?;
     let server_rt = match args.target {
         Some(_) => None,
@@ -170,7 +205,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let ctx = RunContext {
         client: client_rt.handle().clone(),
-        client_threads: args.client_threads,
+        cores: RoleCores { client: cores(&args.client_cpus), server: cores(&args.server_cpus), broker: allowed.len() },
         server: server_rt.as_ref().map(|rt| rt.handle().clone()),
         target: args.target.clone(),
         server_pid: args.server_pid,
@@ -286,7 +321,10 @@ mod tests {
             offered_rate_per_s: None,
             sent_rate_per_s: 0.0,
             achieved_rate_per_s: 0.0,
+            completion_span_s: 0.0,
+            backlogged: false,
             generator_bound: false,
+            busy: None,
             accounting,
             latency: Default::default(),
             service_time: Default::default(),

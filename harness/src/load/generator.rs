@@ -45,10 +45,14 @@ pub struct Window {
     pub timeout: Duration,
 }
 
-/// Told when the measured window starts and when its last call has ended.
+/// Told when the measured window starts, when its last call has been sent, and when its last call
+/// has ended.
 pub trait WindowProbe {
     /// The window starts (end of warm-up).
     fn start(&mut self);
+    /// The last recorded call has been sent (open loop: dispatched; closed loop: the send window
+    /// closed). Busy shares are taken over start..sent, where the offered load is applied.
+    fn sent(&mut self) {}
     /// Every recorded call has ended.
     fn end(&mut self);
 }
@@ -69,6 +73,8 @@ pub struct Recorder {
     pub lag: Histogram<u64>,
     /// Outcomes.
     pub accounting: Accounting,
+    /// When the last recorded call completed (any outcome).
+    pub last_done: Option<Instant>,
 }
 
 impl Default for Recorder {
@@ -78,6 +84,7 @@ impl Default for Recorder {
             service: new_histogram(),
             lag: new_histogram(),
             accounting: Accounting::default(),
+            last_done: None,
         }
     }
 }
@@ -102,8 +109,9 @@ impl Recorder {
         acc.failure_examples.entry("internal".to_owned()).or_insert(message);
     }
 
-    /// Records a completed call (outcome or panic).
-    fn complete(&mut self, completed: &Completed, latency: Duration, service: Duration) {
+    /// Records a completed call (outcome or panic) that ended at `done`.
+    fn complete(&mut self, completed: &Completed, latency: Duration, service: Duration, done: Instant) {
+        self.last_done = self.last_done.max(Some(done));
         match completed {
             Ok(outcome) => self.record(outcome, latency, service),
             Err(message) => self.record_panic(message.clone()),
@@ -135,6 +143,7 @@ impl Recorder {
         let _ = self.latency.add(&other.latency);
         let _ = self.service.add(&other.service);
         let _ = self.lag.add(&other.lag);
+        self.last_done = self.last_done.max(other.last_done);
         let (a, b) = (&mut self.accounting, &other.accounting);
         a.scheduled = match (a.scheduled, b.scheduled) {
             (None, None) => None,
@@ -158,8 +167,11 @@ impl Recorder {
 pub struct RawMeasurement {
     /// Histograms and counts.
     pub recorder: Recorder,
-    /// The recorded window's length.
+    /// The recorded window's length: the span of intended send times.
     pub window: Duration,
+    /// From the first recorded send (intended, in open loop) to the last completion. Throughput is
+    /// ok calls over this span; when it is much longer than `window`, calls queued up.
+    pub completion_span: Duration,
     /// Open loop's offered rate.
     pub offered_rate_per_s: Option<f64>,
 }
@@ -263,21 +275,25 @@ pub async fn run_closed<T: Transport + 'static>(
                 }
                 rec.dispatched();
                 let outcome = bounded_call(&*client, req, deadline(), window.timeout).await;
-                let took = sent.elapsed();
-                rec.complete(&outcome, took, took);
+                let done = tokio::time::Instant::now();
+                rec.complete(&outcome, done - sent, done - sent, done.into_std());
             }
         });
     }
     arrived.wait().await;
     probe.start();
-    let _ = release.send(Some(tokio::time::Instant::now() + window.duration));
+    let first_send = tokio::time::Instant::now();
+    let _ = release.send(Some(first_send + window.duration));
+    tokio::time::sleep_until(first_send + window.duration).await;
+    probe.sent();
     let mut total = Recorder::default();
     while let Some(joined) = workers.join_next().await {
         let rec = joined.map_err(|e| Error::Internal(format!("load worker failed: {e}")))?;
         total.merge(&rec);
     }
     probe.end();
-    Ok(RawMeasurement { recorder: total, window: window.duration, offered_rate_per_s: None })
+    let completion_span = total.last_done.map_or(window.duration, |done| done - first_send.into_std());
+    Ok(RawMeasurement { recorder: total, window: window.duration, completion_span, offered_rate_per_s: None })
 }
 
 /// Runs an open-loop window at `rate_per_s` with at most `max_in_flight` calls in flight.
@@ -303,34 +319,36 @@ pub async fn run_open<T: Transport + 'static>(
     let (warm_alive, mut warm_done) = mpsc::channel::<()>(1);
     let (alive, mut all_done) = mpsc::channel::<()>(1);
     let (go, go_at) = std::sync::mpsc::channel::<Instant>();
+    let (all_sent, sending_over) = tokio::sync::oneshot::channel::<()>();
     let dispatcher =
         Dispatcher { runtime: tokio::runtime::Handle::current(), client, pool, shared: shared.clone(), interval };
-    let thread = std::thread::Builder::new()
-        .name(format!("{}-dispatch", crate::measure::cpu::CLIENT_THREAD_PREFIX))
-        .spawn(move || {
-            set_precise_timer_slack();
-            // A short lead so that call 0 is not already late when the thread gets there.
-            dispatcher.dispatch(Instant::now() + Duration::from_millis(2), 0..warmup_calls, false, warm_alive);
-            if let Ok(start) = go_at.recv() {
-                dispatcher.dispatch(start, 0..measured_calls, true, alive);
-            }
-        })
-        .map_err(|e| Error::io("spawn open-loop dispatcher thread", e))?;
+    // A blocking thread of the client runtime: it carries the runtime's thread name (its CPU is
+    // the client's) and its pinning (it shares the client's cores, never the server's).
+    let thread = tokio::task::spawn_blocking(move || {
+        set_precise_timer_slack();
+        // A short lead so that call 0 is not already late when the thread gets there.
+        dispatcher.dispatch(Instant::now() + Duration::from_millis(2), 0..warmup_calls, false, warm_alive);
+        if let Ok(start) = go_at.recv() {
+            dispatcher.dispatch(start, 0..measured_calls, true, alive);
+            let _ = all_sent.send(());
+        }
+    });
     let _ = warm_done.recv().await;
     probe.start();
-    let _ = go.send(Instant::now() + Duration::from_millis(2));
+    let first_intended = Instant::now() + Duration::from_millis(2);
+    let _ = go.send(first_intended);
+    let _ = sending_over.await;
+    probe.sent();
     let _ = all_done.recv().await;
     probe.end();
-    thread.join().map_err(|_| Error::Internal("open-loop dispatcher thread panicked".into()))?;
+    thread.await.map_err(|e| Error::Internal(format!("open-loop dispatcher failed: {e}")))?;
     let mut recorder = shared.recorder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     // Dispatches were counted by the dispatcher, outcomes by the calls: the two meet only here.
     recorder.accounting.sent = shared.dispatched.load(std::sync::atomic::Ordering::Acquire);
     recorder.accounting.scheduled = Some(measured_calls);
-    Ok(RawMeasurement {
-        recorder,
-        window: interval.mul_f64(measured_calls as f64),
-        offered_rate_per_s: Some(rate_per_s),
-    })
+    let window = interval.mul_f64(measured_calls as f64);
+    let completion_span = recorder.last_done.map_or(window, |done| done.saturating_duration_since(first_intended));
+    Ok(RawMeasurement { recorder, window, completion_span, offered_rate_per_s: Some(rate_per_s) })
 }
 
 struct OpenShared {
@@ -355,11 +373,12 @@ impl<T: Transport + 'static> Dispatcher<T> {
     fn dispatch(&self, start: Instant, calls: std::ops::Range<u64>, measured: bool, alive: mpsc::Sender<()>) {
         for i in calls {
             let intended = start + self.interval.mul_f64(i as f64);
+            // Cloned while there is time to spare, not after the intended time.
+            let req = self.pool[i as usize % self.pool.len()].clone();
             let now = Instant::now();
             if intended > now {
                 std::thread::sleep(intended - now);
             }
-            let req = self.pool[i as usize % self.pool.len()].clone();
             let call = open_call(self.client.clone(), req, intended, measured, self.shared.clone(), alive.clone());
             if measured {
                 self.shared.dispatched.fetch_add(1, std::sync::atomic::Ordering::Release);
@@ -407,8 +426,9 @@ async fn open_call<T: Transport>(
     let mut rec = shared.recorder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     rec.lag.saturating_record(ns(lag));
     match outcome {
-        Some((outcome, latency, service)) => rec.complete(&outcome, latency, service),
+        Some((outcome, latency, service)) => rec.complete(&outcome, latency, service, intended + latency),
         None => {
+            rec.last_done = rec.last_done.max(Some(Instant::now()));
             let timeout = Err(CallError::Timeout {
                 transport: "load generator",
                 endpoint: "(no free slot)".to_owned(),

@@ -14,6 +14,7 @@ use tokio::runtime::Handle;
 use crate::endpoint::redact as redact_url;
 use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
 use crate::load::scenario::{LoadSpec, Scenario};
+use crate::measure::busy::{BusySnapshot, RoleCores};
 use crate::measure::cpu::{self, CpuSnapshot, CpuSources};
 use crate::measure::wire::{PortSnapshot, WireProbe};
 use crate::payload::{self, Profile};
@@ -28,8 +29,9 @@ use crate::{brokers, Error, Result};
 
 /// Distinct prebuilt requests each arm cycles through (built before timing starts).
 const REQUEST_POOL: u64 = 64;
-/// Client CPU at or above this share of its threads means the generator was saturated.
-const CLIENT_SATURATED_SHARE: f64 = 0.95;
+/// A window whose last completion comes more than this fraction of the window after its last
+/// send is `backlogged`: calls arrived faster than they were served.
+pub const BACKLOG_SHARE: f64 = 0.10;
 
 /// Progress events for the terminal (the CLI draws them with indicatif).
 pub trait Observer {
@@ -46,8 +48,8 @@ pub trait Observer {
 pub struct RunContext {
     /// Runtime that load-generator tasks and the client run on.
     pub client: Handle,
-    /// Client runtime worker threads (for the saturation check).
-    pub client_threads: usize,
+    /// The CPUs each role may use (pinned sets, or every core), for busy shares.
+    pub cores: RoleCores,
     /// Runtime for in-process servers; `None` with `target`.
     pub server: Option<Handle>,
     /// An external server to drive instead of starting one.
@@ -64,7 +66,7 @@ struct Rig {
     pool: Arc<Vec<PaymentRequest>>,
     wire: Option<WireProbe>,
     cpu: CpuSources,
-    client_threads: usize,
+    cores: RoleCores,
 }
 
 /// Runs one scenario arm (transport × profile) end to end.
@@ -176,7 +178,7 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
         server_pid: ctx.server_pid,
         broker_pid: broker_pid(arm),
     };
-    let arm = Rig { client: Arc::new(client), pool: Arc::new(pool), wire, cpu, client_threads: ctx.client_threads };
+    let arm = Rig { client: Arc::new(client), pool: Arc::new(pool), wire, cpu, cores: ctx.cores };
     Ok((server, arm, endpoint))
 }
 
@@ -222,12 +224,13 @@ fn broker_pid(arm: &Arm) -> Option<u32> {
     cpu::find_child(pid, &[broker.process_comm])
 }
 
-/// Wire and CPU snapshots at the window's start and end.
+/// Wire and CPU snapshots at the window's start and end, busy times at its start and last send.
 struct ArmProbe<'a> {
     arm: &'a Rig,
     wire: [Option<PortSnapshot>; 2],
     cpu: [CpuSnapshot; 2],
     at: [Option<Instant>; 2],
+    busy: [Option<BusySnapshot>; 2],
 }
 
 impl ArmProbe<'_> {
@@ -246,7 +249,11 @@ impl ArmProbe<'_> {
 
 impl WindowProbe for ArmProbe<'_> {
     fn start(&mut self) {
+        self.busy[0] = Some(BusySnapshot::take(&self.arm.cpu));
         self.mark(0);
+    }
+    fn sent(&mut self) {
+        self.busy[1] = Some(BusySnapshot::take(&self.arm.cpu));
     }
     fn end(&mut self) {
         self.mark(1);
@@ -254,7 +261,8 @@ impl WindowProbe for ArmProbe<'_> {
 }
 
 fn measure(arm: &Rig, rt: &Handle, load: LoadSpec, window: Window, repetition: u32) -> Result<Measurement> {
-    let mut probe = ArmProbe { arm, wire: [None, None], cpu: [CpuSnapshot::default(); 2], at: [None, None] };
+    let mut probe =
+        ArmProbe { arm, wire: [None, None], cpu: [CpuSnapshot::default(); 2], at: [None, None], busy: [None, None] };
     let raw = rt.block_on(async {
         match load {
             LoadSpec::Closed { concurrency } => {
@@ -292,15 +300,23 @@ fn assemble(arm: &Rig, probe: &ArmProbe<'_>, raw: &RawMeasurement, repetition: u
         (Some(w), [Some(a), Some(b)]) => Some(w.measure(a, b, acc.sent)),
         _ => None,
     };
-    let client_saturated = cpu.client_cores.is_some_and(|c| c >= CLIENT_SATURATED_SHARE * arm.client_threads as f64);
+    let busy = match &probe.busy {
+        [Some(a), Some(b)] => Some(a.shares_until(b, arm.cores)),
+        _ => None,
+    };
+    let client_bound = busy.as_ref().is_some_and(|b| b.bottleneck == "client");
     let window_s = raw.window.as_secs_f64();
+    let span_s = raw.completion_span.as_secs_f64().max(window_s).max(1e-9);
     Ok(Measurement {
         repetition,
         window_s,
         offered_rate_per_s: raw.offered_rate_per_s,
         sent_rate_per_s: acc.sent as f64 / window_s,
-        achieved_rate_per_s: acc.ok as f64 / window_s,
-        generator_bound: raw.schedule_lagged() || client_saturated,
+        achieved_rate_per_s: acc.ok as f64 / span_s,
+        completion_span_s: span_s,
+        backlogged: span_s > window_s * (1.0 + BACKLOG_SHARE),
+        generator_bound: raw.schedule_lagged() || client_bound,
+        busy,
         latency: raw.latency()?,
         service_time: raw.service_time()?,
         schedule_lag: match raw.offered_rate_per_s {
@@ -322,7 +338,10 @@ fn one_line(m: &Measurement) -> String {
         m.latency.p99_us,
         a.ok,
         a.sent,
-        if m.generator_bound { " GENERATOR-BOUND" } else { "" }
+        match &m.busy {
+            Some(b) if b.bottleneck != "none" => format!(" {}-bound", b.bottleneck),
+            _ => String::new(),
+        }
     )
 }
 
@@ -338,7 +357,10 @@ fn failed_measurement(e: &Error, repetition: u32) -> Measurement {
         offered_rate_per_s: None,
         sent_rate_per_s: 0.0,
         achieved_rate_per_s: 0.0,
+        completion_span_s: 0.0,
+        backlogged: false,
         generator_bound: false,
+        busy: None,
         accounting: acc,
         latency: Default::default(),
         service_time: Default::default(),
@@ -396,49 +418,119 @@ fn run_sweep(
         timeout: Duration::from_millis(s.timeout_ms),
     };
     let slo_p99_us = spec.slo_p99_ms * 1_000.0;
-    let repetitions: Vec<SweepRun> = (0..s.repetitions)
+    let label = format!("{label} capacity");
+    let repetitions: Vec<SweepRun> = (0..spec.repetitions.unwrap_or(s.repetitions))
         .map(|rep| {
-            let mut run = SweepRun {
-                repetition: rep,
-                steps: Vec::new(),
-                max_sustainable_rate_per_s: None,
-                stop_reason: "max_rate".into(),
-            };
-            let mut rate = spec.start_rate_per_s;
-            while rate <= spec.max_rate_per_s * (1.0 + 1e-9) {
-                let load = LoadSpec::Open { rate_per_s: rate.round(), max_in_flight: spec.max_in_flight };
-                let m = timed_window(&format!("{label} sweep"), load, window, rep, arm, ctx, obs);
+            let step = |rate: f64| {
+                let load = LoadSpec::Open { rate_per_s: rate, max_in_flight: spec.max_in_flight };
+                let m = timed_window(&label, load, window, rep, arm, ctx, obs);
                 let verdict = step_verdict(&m, slo_p99_us);
-                run.steps.push(m);
-                if let Some(reason) = verdict {
-                    run.stop_reason = reason.to_owned();
-                    break;
-                }
-                run.max_sustainable_rate_per_s = Some(rate.round());
-                rate *= spec.step_factor;
-            }
-            run
+                (m, verdict)
+            };
+            search_capacity(spec, rep, step)
         })
         .collect();
-    let max_sustainable_rate_per_s =
-        Spread::of(repetitions.iter().map(|r| r.max_sustainable_rate_per_s.unwrap_or(0.0)));
-    SweepResult { slo_p99_us, repetitions, max_sustainable_rate_per_s }
+    let max_sustainable_rate_per_s = Spread::of(repetitions.iter().filter_map(|r| r.max_sustainable_rate_per_s));
+    SweepResult { slo_p99_us, target_resolution: spec.resolution, repetitions, max_sustainable_rate_per_s }
 }
 
-/// Why a sweep step ends the sweep, or `None` if it met the SLO.
+/// One capacity search (see [`SweepSpec`](crate::load::scenario::SweepSpec)): `step(rate)` measures
+/// one window at an offered rate and says why it failed, if it did. Rates are whole calls per
+/// second. A failing rate is measured a second time, and counts as failed only if that fails too.
+pub fn search_capacity(
+    spec: crate::load::scenario::SweepSpec,
+    repetition: u32,
+    mut step: impl FnMut(f64) -> (Measurement, Option<&'static str>),
+) -> SweepRun {
+    let mut run = SweepRun {
+        repetition,
+        steps: Vec::new(),
+        step_verdicts: Vec::new(),
+        max_sustainable_rate_per_s: None,
+        first_failing_rate_per_s: None,
+        resolution: None,
+        bottleneck: None,
+        stop_reason: "max_rate".into(),
+    };
+    // Runs `rate` (and its confirmation if it fails): `true` when it passed.
+    let mut try_rate = |run: &mut SweepRun, rate: f64| -> bool {
+        for attempt in ["", "confirm "] {
+            let (m, verdict) = step(rate);
+            let bottleneck = m.busy.as_ref().map(|b| b.bottleneck.clone());
+            run.steps.push(m);
+            run.step_verdicts.push(format!("{attempt}{}", verdict.unwrap_or("pass")));
+            if verdict.is_none() {
+                return true;
+            }
+            run.bottleneck = bottleneck;
+        }
+        false
+    };
+    let (mut pass, mut fail) = (None::<f64>, None::<f64>);
+    let mut rate = spec.start_rate_per_s.round();
+    // Growth (or, when the start fails, shrinkage) until a pass and a fail bracket the capacity.
+    let mut down_steps = 0;
+    loop {
+        if try_rate(&mut run, rate) {
+            pass = Some(rate);
+            if fail.is_some() {
+                break;
+            }
+            let next = (rate * spec.step_factor).round();
+            if next > spec.max_rate_per_s * (1.0 + 1e-9) {
+                run.max_sustainable_rate_per_s = pass;
+                return run;
+            }
+            rate = next;
+        } else {
+            fail = Some(rate);
+            if pass.is_some() {
+                break;
+            }
+            down_steps += 1;
+            if down_steps > crate::load::scenario::MAX_DOWN_STEPS || rate <= 1.0 {
+                run.first_failing_rate_per_s = fail;
+                run.stop_reason = "below_min".into();
+                return run;
+            }
+            rate = (rate / spec.step_factor).round().max(1.0);
+        }
+    }
+    let (mut pass, mut fail) = (pass.unwrap_or(0.0), fail.unwrap_or(0.0));
+    // Bisection: the geometric mean, because the resolution is relative.
+    while fail > pass * (1.0 + spec.resolution) {
+        let mid = (pass * fail).sqrt().round();
+        if mid <= pass || mid >= fail {
+            break; // whole calls per second cannot split the bracket further
+        }
+        if try_rate(&mut run, mid) {
+            pass = mid;
+        } else {
+            fail = mid;
+        }
+    }
+    run.max_sustainable_rate_per_s = Some(pass);
+    run.first_failing_rate_per_s = Some(fail);
+    run.resolution = Some(fail / pass - 1.0);
+    run.stop_reason = "bracketed".into();
+    run
+}
+
+/// Why a sweep step fails, or `None` if it met the SLO.
 ///
-/// A step passes when every call was ok and the corrected p99 met the SLO. Generator lag only adds
-/// to corrected latency, so a pass is conservative even on a flagged step; a miss on a step flagged
-/// `generator_bound` is blamed on the generator, not reported as the server's limit.
+/// A step passes when every call was ok, the corrected p99 met the SLO and the calls did not
+/// queue up past the send window (`backlogged`). Generator lag only adds to corrected latency, so
+/// a pass is conservative even on a client-bound step; a failure on one is recorded with its
+/// bottleneck (`client`), and such a capacity is the generator's, not the transport's.
 pub fn step_verdict(m: &Measurement, slo_p99_us: f64) -> Option<&'static str> {
     if m.accounting.ok < m.accounting.sent || m.accounting.sent == 0 {
         Some("errors")
-    } else if m.latency.p99_us <= slo_p99_us {
-        None
-    } else if m.generator_bound {
-        Some("generator_bound")
-    } else {
+    } else if m.latency.p99_us > slo_p99_us {
         Some("slo")
+    } else if m.backlogged {
+        Some("backlog")
+    } else {
+        None
     }
 }
 
@@ -475,23 +567,87 @@ pub fn summarize(reps: &[Measurement]) -> PointSummary {
 mod tests {
     use super::*;
 
-    fn step(sent: u64, ok: u64, p99_us: f64, generator_bound: bool) -> Measurement {
+    fn step(sent: u64, ok: u64, p99_us: f64, backlogged: bool) -> Measurement {
         let mut m = failed_measurement(&Error::Config("x".into()), 0);
         m.accounting = crate::results::Accounting { sent, ok, ..Default::default() };
         m.latency.p99_us = p99_us;
-        m.generator_bound = generator_bound;
+        m.backlogged = backlogged;
         m
     }
 
     #[test]
     fn sweep_step_verdicts() {
         assert_eq!(step_verdict(&step(100, 100, 900.0, false), 1000.0), None);
-        // Lag only adds to corrected latency: a flagged step within the SLO still passes.
-        assert_eq!(step_verdict(&step(100, 100, 900.0, true), 1000.0), None);
         assert_eq!(step_verdict(&step(100, 100, 1100.0, false), 1000.0), Some("slo"));
-        assert_eq!(step_verdict(&step(100, 100, 1100.0, true), 1000.0), Some("generator_bound"));
+        assert_eq!(step_verdict(&step(100, 100, 900.0, true), 1000.0), Some("backlog"));
         assert_eq!(step_verdict(&step(100, 99, 10.0, false), 1000.0), Some("errors"));
         assert_eq!(step_verdict(&step(0, 0, 0.0, false), 1000.0), Some("errors"));
+    }
+
+    fn spec(start: f64, max: f64) -> crate::load::scenario::SweepSpec {
+        crate::load::scenario::SweepSpec {
+            start_rate_per_s: start,
+            step_factor: 2.0,
+            max_rate_per_s: max,
+            slo_p99_ms: 5.0,
+            step_warmup_ms: 1,
+            step_duration_ms: 1,
+            max_in_flight: 1,
+            resolution: 0.05,
+            repetitions: None,
+        }
+    }
+
+    /// A search over an ideal arm that passes every rate up to `capacity`, and fails the rates in
+    /// `flaky` once (their confirmation passes).
+    fn search(spec: crate::load::scenario::SweepSpec, capacity: f64, flaky: &[f64]) -> (SweepRun, Vec<f64>) {
+        let mut tried = Vec::new();
+        let run = search_capacity(spec, 0, |rate| {
+            let first_try = !tried.contains(&rate);
+            tried.push(rate);
+            let fails = rate > capacity || (first_try && flaky.contains(&rate));
+            (step(10, 10, 0.0, false), fails.then_some("slo"))
+        });
+        (run, tried)
+    }
+
+    #[test]
+    fn the_search_brackets_the_capacity_to_the_resolution() {
+        for capacity in [1234.0, 5000.0, 7777.0, 15_999.0, 2000.0, 300.0, 40.0] {
+            let (run, _) = search(spec(2000.0, 64_000.0), capacity, &[]);
+            let (pass, fail) = (run.max_sustainable_rate_per_s.unwrap(), run.first_failing_rate_per_s.unwrap());
+            assert!(pass <= capacity && fail > capacity, "{capacity}: [{pass}, {fail}]");
+            assert!(fail <= pass * 1.05 + 1.0, "{capacity}: [{pass}, {fail}] is wider than 5 %");
+            assert_eq!(run.stop_reason, "bracketed");
+            assert_eq!(run.steps.len(), run.step_verdicts.len());
+            assert!((run.resolution.unwrap() - (fail / pass - 1.0)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn a_failing_step_is_confirmed_before_it_counts() {
+        // 8000 fails once by noise: the confirmation passes and the search goes on above it.
+        let (run, tried) = search(spec(2000.0, 64_000.0), 20_000.0, &[8000.0]);
+        assert_eq!(tried.iter().filter(|&&r| r == 8000.0).count(), 2);
+        assert!(run.max_sustainable_rate_per_s.unwrap() > 8000.0, "{run:?}");
+        let i = tried.iter().position(|&r| r == 8000.0).unwrap();
+        assert_eq!(&run.step_verdicts[i..i + 2], ["slo", "confirm pass"]);
+        // A real failure is run twice and both are recorded.
+        let (run, tried) = search(spec(2000.0, 64_000.0), 3000.0, &[]);
+        assert_eq!(tried.iter().filter(|&&r| r == 4000.0).count(), 2);
+        assert!(run.step_verdicts.contains(&"confirm slo".to_owned()));
+    }
+
+    #[test]
+    fn the_search_ends_at_its_limits() {
+        let (run, _) = search(spec(2000.0, 8000.0), 1e9, &[]);
+        assert_eq!((run.max_sustainable_rate_per_s, run.first_failing_rate_per_s), (Some(8000.0), None));
+        assert_eq!(run.stop_reason, "max_rate");
+        assert_eq!(run.resolution, None);
+        let (run, tried) = search(spec(2000.0, 8000.0), 0.5, &[]);
+        assert_eq!(run.max_sustainable_rate_per_s, None);
+        assert_eq!(run.stop_reason, "below_min");
+        assert!(tried.len() <= 2 * (crate::load::scenario::MAX_DOWN_STEPS as usize + 1), "{tried:?}");
     }
 
     #[test]

@@ -100,8 +100,13 @@ impl LoadSpec {
     }
 }
 
-/// Raises the offered rate step by step until p99 passes the SLO, errors appear, or the generator
-/// falls behind.
+/// The capacity search: the highest offered rate that meets the SLO, found to `resolution`.
+///
+/// Growth: from `start_rate_per_s`, multiply by `step_factor` until a rate fails (or
+/// `max_rate_per_s` passes); if the start fails, divide instead, at most [`MAX_DOWN_STEPS`] times.
+/// Then bisect (geometric mean) between the last pass and the first fail until the fail is at most
+/// `resolution` above the pass. A failing rate is run a second time before it counts, so one noisy
+/// window cannot end the search; see `docs/load-generator.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
@@ -119,7 +124,21 @@ pub struct SweepSpec {
     pub step_duration_ms: u64,
     /// Calls in flight at most (see [`LoadSpec::Open`]).
     pub max_in_flight: u32,
+    /// Relative resolution of the capacity: the search stops when the lowest failing rate is at
+    /// most this fraction above the highest passing one (default 0.05).
+    #[serde(default = "default_resolution")]
+    pub resolution: f64,
+    /// Searches per arm (default: the scenario's `repetitions`).
+    #[serde(default)]
+    pub repetitions: Option<u32>,
 }
+
+fn default_resolution() -> f64 {
+    0.05
+}
+
+/// The search divides the start rate at most this many times looking for a passing rate.
+pub const MAX_DOWN_STEPS: u32 = 6;
 
 /// Longest call timeout: every latency the generator records (at most the timeout, plus
 /// [`GENERATOR_GRACE`] in closed loop) must fit the latency histograms' range, or it would be
@@ -225,12 +244,17 @@ impl Scenario {
     /// Rough wall time of the scenario in seconds (measured windows and warm-ups only).
     pub fn estimated_seconds(&self) -> f64 {
         let point_ms = (self.warmup_ms + self.duration_ms) as f64 * self.load.len() as f64;
+        // A search's length depends on where the capacity lies: count half the growth range, its
+        // confirmation, and the bisection from one growth step down to the resolution, with half
+        // its steps failing and confirmed.
         let sweep_ms = self.sweep.map_or(0.0, |s| {
-            let steps = (s.max_rate_per_s / s.start_rate_per_s).ln() / s.step_factor.ln() + 1.0;
-            steps.ceil() * (s.step_warmup_ms + s.step_duration_ms) as f64
+            let growth = ((s.max_rate_per_s / s.start_rate_per_s).ln() / s.step_factor.ln() / 2.0).ceil() + 2.0;
+            let bisect = (s.step_factor.ln() / (1.0 + s.resolution).ln()).log2().ceil().max(0.0) * 1.5;
+            let reps = s.repetitions.unwrap_or(self.repetitions);
+            f64::from(reps) * (growth + bisect) * (s.step_warmup_ms + s.step_duration_ms) as f64
         });
         let arms = (self.transports.len() * self.profiles.len()) as f64;
-        arms * f64::from(self.repetitions) * (point_ms + sweep_ms) / 1000.0
+        arms * (f64::from(self.repetitions) * point_ms + sweep_ms) / 1000.0
     }
 }
 
@@ -269,6 +293,12 @@ fn validate_sweep(s: &SweepSpec, path: &Path) -> Result<()> {
     }
     if s.max_in_flight == 0 {
         return Err(err("sweep.max_in_flight", "1..=100000", 0.0));
+    }
+    if !(s.resolution >= 0.005 && s.resolution <= 1.0) {
+        return Err(err("sweep.resolution", ">= 0.005 and <= 1", s.resolution));
+    }
+    if let Some(r) = s.repetitions.filter(|r| !(1..=100).contains(r)) {
+        return Err(err("sweep.repetitions", "1..=100", f64::from(r)));
     }
     Ok(())
 }

@@ -21,7 +21,10 @@ fn measurement(rep: u32, latency_us: u64, cpu_us: f64) -> Measurement {
         offered_rate_per_s: None,
         sent_rate_per_s: 100.0,
         achieved_rate_per_s: 100.0,
+        completion_span_s: 1.0,
+        backlogged: false,
         generator_bound: false,
+        busy: None,
         accounting: Accounting { sent: 100, ok: 100, ..Accounting::default() },
         latency: latency.clone(),
         service_time: latency,
@@ -47,14 +50,19 @@ fn arm(name: &str, latencies_us: &[u64], max_rates: &[Option<f64>]) -> ArmResult
         points: vec![PointResult { load: C1, repetitions: reps, summary: PointSummary::default() }],
         sweep: Some(SweepResult {
             slo_p99_us: 5_000.0,
+            target_resolution: 0.05,
             repetitions: max_rates
                 .iter()
                 .enumerate()
                 .map(|(i, r)| SweepRun {
                     repetition: i as u32,
                     steps: vec![],
+                    step_verdicts: vec![],
                     max_sustainable_rate_per_s: *r,
-                    stop_reason: "slo".into(),
+                    first_failing_rate_per_s: r.map(|r| r * 1.05),
+                    resolution: r.map(|_| 0.05),
+                    bottleneck: Some("server".into()),
+                    stop_reason: if r.is_some() { "bracketed" } else { "below_min" }.into(),
                 })
                 .collect(),
             max_sustainable_rate_per_s: Spread::default(),
@@ -226,6 +234,8 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
                 step_warmup_ms: 1,
                 step_duration_ms: 1,
                 max_in_flight: 1,
+                resolution: 0.05,
+                repetitions: None,
             }),
         }],
         arms,
@@ -292,7 +302,8 @@ fn every_arm_gets_a_stable_colour_of_its_own() {
         }
     }
     // Derived from the name alone: the same arm gets the same colour in every run and report.
-    assert_eq!(transport_color(&Arm::parse("rest-h2").unwrap()), colours[5]);
+    let i = names.iter().position(|n| n == "rest-h2").unwrap();
+    assert_eq!(transport_color(&Arm::parse("rest-h2").unwrap()), colours[i]);
 }
 
 #[test]

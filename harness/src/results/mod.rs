@@ -188,11 +188,24 @@ pub struct Measurement {
     pub offered_rate_per_s: Option<f64>,
     /// Calls sent per second of window (all outcomes).
     pub sent_rate_per_s: f64,
-    /// Calls completed ok per second of window: the throughput.
+    /// Throughput: calls completed ok over `completion_span_s`, from the first recorded send to
+    /// the last completion. Never the offered rate: an overloaded point shows what got through.
     pub achieved_rate_per_s: f64,
-    /// The client threads were saturated, or (open loop) the p99 schedule lag was over 1 ms and
-    /// at least half the corrected p99: the tail describes the generator, not the server.
+    /// From the first recorded send (intended time, open loop) to the last completion, seconds.
+    #[serde(default)]
+    pub completion_span_s: f64,
+    /// The completion span exceeded the send window by more than 10 %: calls queued faster than
+    /// they were served, so the offered rate was above what the arm sustains.
+    #[serde(default)]
+    pub backlogged: bool,
+    /// The client was the bottleneck (`busy.bottleneck == "client"`), or (open loop) the p99
+    /// schedule lag was over 1 ms and at least half the corrected p99: the figures describe the
+    /// generator, not the server.
     pub generator_bound: bool,
+    /// Busy shares of client, server, broker and machine over the send phase, and the bottleneck
+    /// they name (`measure::busy`); `null` for a window that could not be measured.
+    #[serde(default)]
+    pub busy: Option<crate::measure::busy::BusyShares>,
     /// Every call's outcome.
     pub accounting: Accounting,
     /// Latency as a user sees it: from the intended send time in open loop (coordinated-omission
@@ -379,8 +392,12 @@ pub struct SweepResult {
     pub slo_p99_us: f64,
     /// One sweep per repetition.
     pub repetitions: Vec<SweepRun>,
-    /// min / median / max across repetitions of the max sustainable rate (0 when even the first
-    /// step failed).
+    /// The search's target resolution (relative; 0.05 = the first failing rate at most 5 % above
+    /// the capacity).
+    #[serde(default)]
+    pub target_resolution: f64,
+    /// min / median / max across repetitions of the capacity (repetitions that found none are
+    /// left out; `repetitions` says how many there were).
     pub max_sustainable_rate_per_s: Spread,
 }
 
@@ -390,12 +407,29 @@ pub struct SweepResult {
 pub struct SweepRun {
     /// 0-based repetition.
     pub repetition: u32,
-    /// Every step measured, lowest rate first (latency vs throughput curve).
+    /// Every step measured, in the order run (growth, confirmations, bisection).
     pub steps: Vec<Measurement>,
-    /// Highest offered rate whose step met the SLO (corrected p99) with every call ok.
+    /// Each step's verdict, aligned with `steps`: `pass`, or the failure (`slo`, `errors`,
+    /// `backlog`), and whether it was a `confirm` re-run of a failed rate.
+    #[serde(default)]
+    pub step_verdicts: Vec<String>,
+    /// Highest offered rate that met the SLO (corrected p99) with every call ok: the capacity.
     pub max_sustainable_rate_per_s: Option<f64>,
-    /// Why the sweep stopped: `slo`, `errors`, `generator_bound` (SLO missed on a step flagged
-    /// generator-bound) or `max_rate`.
+    /// Lowest offered rate that failed twice (the step and its confirmation); `None` when no
+    /// rate up to the sweep's maximum failed.
+    #[serde(default)]
+    pub first_failing_rate_per_s: Option<f64>,
+    /// `(first failing − capacity) / capacity`: how far above the capacity the true limit may
+    /// lie. `None` when either end is missing.
+    #[serde(default)]
+    pub resolution: Option<f64>,
+    /// What limited the failing rate, by `measure::busy`'s rule: `server`, `client`, `broker`,
+    /// `machine` or `none` (the SLO broke with no resource saturated). A `client` capacity is a
+    /// figure of the generator, not of the transport.
+    #[serde(default)]
+    pub bottleneck: Option<String>,
+    /// Why the sweep stopped: `bracketed` (capacity found to the resolution), `max_rate` (no
+    /// failure up to the maximum), `below_min` (even the lowest rate tried failed).
     pub stop_reason: String,
 }
 

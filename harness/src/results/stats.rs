@@ -20,6 +20,10 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HISTOGRAM_MAX_NS, HISTOGRAM_SIGFIG).expect("constant histogram bounds are valid")
 }
 
+/// Below this many values a p99.9 rests on fewer than 10 samples above it: it is reported but
+/// marked `p999_low_count`, not presented as a tail.
+pub const P999_MIN_COUNT: u64 = 10_000;
+
 /// Percentiles and moments of one latency view, with the histogram itself.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +38,10 @@ pub struct LatencyStats {
     pub p99_us: f64,
     /// 99.9th percentile, microseconds.
     pub p999_us: f64,
+    /// Fewer than [`P999_MIN_COUNT`] values: `p999_us` is one of the few largest values, not a
+    /// tail estimate.
+    #[serde(default)]
+    pub p999_low_count: bool,
     /// Largest value, microseconds.
     pub max_us: f64,
     /// Smallest value, microseconds.
@@ -65,6 +73,7 @@ impl LatencyStats {
             p90_us: us(h.value_at_quantile(0.9)),
             p99_us: us(h.value_at_quantile(0.99)),
             p999_us: us(h.value_at_quantile(0.999)),
+            p999_low_count: h.len() < P999_MIN_COUNT,
             max_us: us(h.max()),
             min_us: if empty { 0.0 } else { us(h.min()) },
             mean_us: h.mean() / 1_000.0,

@@ -9,6 +9,7 @@
 //! | family | module | canonical arms | what travels |
 //! |---|---|---|---|
 //! | `inproc` | [`inproc`] | `inproc` | protobuf codec round trip in-process, no network: the CPU floor |
+//! | `sim` | [`sim`] | `sim` | nothing: N workers each holding a call for a fixed service time, the calibration with a known capacity |
 //! | `tcp` | [`tcp`] | `tcp` | length-prefixed protobuf frames on one TCP connection: the network floor |
 //! | `grpc` | [`grpc`] | `grpc`, `grpc-json` | tonic unary call, HTTP/2 |
 //! | `http` | [`rest`] | `rest`, `rest-h2`, `rest-proto` | axum + reqwest; HTTP/1.1 keep-alive or h2c |
@@ -29,6 +30,7 @@ pub mod nats;
 pub mod registry;
 pub mod rest;
 pub(crate) mod rpc;
+pub mod sim;
 pub mod tcp;
 
 use std::fmt;

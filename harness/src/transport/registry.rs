@@ -8,7 +8,7 @@
 use futures::future::BoxFuture;
 
 use super::arm::{Arm, OptionSpec};
-use super::{amqp, grpc, inproc, kafka, nats, rest, tcp};
+use super::{amqp, grpc, inproc, kafka, nats, rest, sim, tcp};
 use super::{AnyClient, ClientConfig, ServerConfig, ServerHandle};
 use crate::codec::Codec;
 use crate::Result;
@@ -45,6 +45,7 @@ pub struct Family {
 #[rustfmt::skip] // one line per family: the registry reads as a table
 pub static FAMILIES: &[Family] = &[
     Family { name: "inproc", stem: "inproc", module: "transport::inproc", default_codec: Codec::Protobuf, broker: None, options: inproc::OPTIONS, standard: &["inproc"], serve: inproc::serve_arm, connect: inproc::connect_arm },
+    Family { name: "sim", stem: "sim", module: "transport::sim", default_codec: Codec::Protobuf, broker: None, options: sim::OPTIONS, standard: &["sim"], serve: sim::serve_arm, connect: sim::connect_arm },
     Family { name: "tcp", stem: "tcp", module: "transport::tcp", default_codec: Codec::Protobuf, broker: None, options: tcp::OPTIONS, standard: &["tcp"], serve: tcp::serve_arm, connect: tcp::connect_arm },
     Family { name: "grpc", stem: "grpc", module: "transport::grpc", default_codec: Codec::Protobuf, broker: None, options: grpc::OPTIONS, standard: &["grpc", "grpc-json"], serve: grpc::serve_arm, connect: grpc::connect_arm },
     Family { name: "http", stem: "rest", module: "transport::rest", default_codec: Codec::Json, broker: None, options: rest::OPTIONS, standard: &["rest", "rest-h2", "rest-proto"], serve: rest::serve_arm, connect: rest::connect_arm },
@@ -121,12 +122,13 @@ mod tests {
     }
 
     #[test]
-    fn standard_arms_are_todays_arms_plus_nats() {
+    fn standard_arms_are_todays_arms_plus_sim_and_nats() {
         let names: Vec<String> = standard_arms().iter().map(|a| a.name().to_owned()).collect();
         assert_eq!(
             names,
             [
                 "inproc",
+                "sim",
                 "tcp",
                 "grpc",
                 "grpc-json",
