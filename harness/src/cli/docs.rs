@@ -500,25 +500,12 @@ impl Inputs {
         ))
     }
 
-    /// Each arm's sweep: the highest offered rate that met the SLO, and why each repetition stopped.
+    /// Each arm's capacity searches: the highest offered rate that met the SLO, its resolution and
+    /// bottleneck.
     fn sweeps(&self) -> String {
-        let mut table = tables::Table {
-            header: ["arm", "SLO", "max sustainable rate, median (min–max)", "stopped by, per repetition"]
-                .map(String::from)
-                .to_vec(),
-            rows: Vec::new(),
-        };
-        for arm in self.report.results.arms.iter().filter(|a| a.profile == HEADLINE_PROFILE) {
-            let Some(sweep) = &arm.sweep else { continue };
-            let rate = sweep.max_sustainable_rate_per_s;
-            let reasons: Vec<&str> = sweep.repetitions.iter().map(|r| r.stop_reason.as_str()).collect();
-            table.rows.push(vec![
-                paybench::report::charts::arm_label(arm),
-                format!("p99 ≤ {}", paybench::report::charts::fmt_us(sweep.slo_p99_us)),
-                format!("{:.0}/s ({:.0}–{:.0})", rate.median, rate.min, rate.max),
-                reasons.join(", "),
-            ]);
-        }
+        let arms: Vec<&paybench::results::ArmResult> =
+            self.report.results.arms.iter().filter(|a| a.profile == HEADLINE_PROFILE).collect();
+        let table = tables::capacity_table(&arms);
         if table.rows.is_empty() {
             return format!("The reference run has no sweep for profile `{HEADLINE_PROFILE}`.");
         }

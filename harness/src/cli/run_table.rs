@@ -52,18 +52,14 @@ pub(crate) fn render(arms: &[ArmResult]) -> String {
             point_row(&mut out, arm, p);
         }
         if let Some(sweep) = &arm.sweep {
-            let m = sweep.max_sustainable_rate_per_s;
-            let reasons: Vec<_> = sweep.repetitions.iter().map(|r| r.stop_reason.as_str()).collect();
+            let searches: Vec<String> = sweep.repetitions.iter().map(paybench::report::tables::capacity_cell).collect();
             let _ = writeln!(
                 notes,
-                "- {}/{}: max sustainable rate under p99 <= {:.0} µs: median {:.0}/s (min {:.0}, max {:.0}); stopped by {}",
+                "- {}/{}: capacity under p99 <= {:.0} µs, per search: {}",
                 arm.transport,
                 arm.profile,
                 sweep.slo_p99_us,
-                m.median,
-                m.min,
-                m.max,
-                reasons.join(", ")
+                searches.join("; ")
             );
         }
     }

@@ -140,7 +140,8 @@ fn endpoint_for(ctx: &RunContext, arm: &Arm) -> Result<String> {
 type Started = (Option<transport::ServerHandle>, Rig, String);
 
 fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile, endpoint: &str) -> Result<Started> {
-    let service = PaymentService::with_service_time(Duration::from_micros(scenario.service_time_us));
+    let service = PaymentService::with_service_time(Duration::from_micros(scenario.service_time_us))
+        .with_busy_time(Duration::from_micros(scenario.service_busy_us));
     let (server, endpoint) = match (&ctx.server, &ctx.target) {
         (Some(rt), None) => {
             let config = ServerConfig {
@@ -183,11 +184,11 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
 }
 
 /// The port whose sockets carry the arm's traffic: the server's or the broker's; `None` for an
-/// arm without a network (`inproc`, whose endpoint is not an address).
+/// arm without a network (`inproc`, `sim://N`: a direct arm's endpoint is `host:port` or nothing).
 fn port_of(arm: &Arm, endpoint: &str) -> Result<Option<u16>> {
     match arm.broker() {
         Some(name) => Ok(Some(crate::endpoint::port(endpoint, Some(brokers::get(name)?.default_port))?)),
-        None if endpoint.contains(':') => Ok(Some(crate::endpoint::port(endpoint, None)?)),
+        None if endpoint.contains(':') && !endpoint.contains("://") => Ok(Some(crate::endpoint::port(endpoint, None)?)),
         None => Ok(None),
     }
 }
@@ -669,5 +670,6 @@ mod tests {
         assert_eq!(port_of(&arm("kafka"), "127.0.0.1:9092,127.0.0.1:9093").unwrap(), Some(9092));
         assert_eq!(port_of(&arm("nats"), "nats://127.0.0.1").unwrap(), Some(4222));
         assert_eq!(port_of(&arm("inproc"), "inproc").unwrap(), None);
+        assert_eq!(port_of(&arm("sim"), "sim://3").unwrap(), None);
     }
 }

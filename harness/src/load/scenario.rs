@@ -42,6 +42,10 @@ pub struct Scenario {
     /// Simulated service time inside the business function, microseconds (0 = none).
     #[serde(default)]
     pub service_time_us: u64,
+    /// CPU work per call on the server's thread, microseconds, busy-spinning (0 = none): gives a
+    /// direct arm a known capacity of about server threads / this (see `PaymentService`).
+    #[serde(default)]
+    pub service_busy_us: u64,
     /// Fixed load points.
     #[serde(default)]
     pub load: Vec<LoadSpec>,
@@ -197,6 +201,9 @@ impl Scenario {
         }
         if !(1..=MAX_TIMEOUT_MS).contains(&self.timeout_ms) {
             return Err(err("timeout_ms", &format!("1..={MAX_TIMEOUT_MS}"), &self.timeout_ms));
+        }
+        if self.service_busy_us > 1_000_000 {
+            return Err(err("service_busy_us", "0..=1000000", &self.service_busy_us));
         }
         if self.load.is_empty() && self.sweep.is_none() {
             return Err(err("load", "at least one [[load]] point or a [sweep]", &self.load));

@@ -552,11 +552,15 @@ fn throughput_group(section: &Section<'_>, id: &str, group: &str, arms: &[&ArmRe
             .repetitions
             .iter()
             .map(|r| {
-                r.steps
+                // Steps are stored in the order the search ran them; the curve goes by offered rate.
+                let mut points: Vec<(f64, f64, f64)> = r
+                    .steps
                     .iter()
                     .filter(|m| m.accounting.ok > 0)
-                    .map(|m| (m.achieved_rate_per_s, m.latency.p99_us))
-                    .collect()
+                    .map(|m| (m.offered_rate_per_s.unwrap_or(0.0), m.achieved_rate_per_s, m.latency.p99_us))
+                    .collect();
+                points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                points.into_iter().map(|(_, achieved, p99)| (achieved, p99)).collect()
             })
             .collect();
         series.push(LineSeries2 {

@@ -131,6 +131,8 @@ fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> 
     }
     out.push_str("<h3>Every arm's figures (medians of repetitions)</h3>\n");
     table(out, &tables::arms_table(v), "arms");
+    out.push_str("<h3>Capacity: the highest offered rate that met the SLO</h3>\n");
+    table(out, &tables::capacity_table(&v.section.arms), "capacity");
     Ok(())
 }
 
@@ -168,7 +170,13 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
     table(&mut out, &tables::brokers_table(report), "brokers");
     out.push_str("<h2 id=\"method\">Method and caveats</h2>\n<h3>How the figures were taken</h3>\n");
     list(&mut out, &tables::method(report));
-    out.push_str("<h3>Generator-bound measurements</h3>\n<p>A window is flagged when the client threads used ≥ 95 % of their cores, or (open loop) the p99 schedule lag exceeded 1 ms and half the corrected p99: its tail describes the load generator or a busy machine, not the server.</p>\n");
+    out.push_str("<h3>Generator-bound measurements</h3>\n");
+    let _ = writeln!(
+        out,
+        "<p>A window is flagged when the client was its bottleneck (busy, CPU time plus run-queue wait, for at least {:.0} % of its cores or of one thread's time), or (open loop) the p99 schedule lag exceeded {} and half the corrected p99: its figures describe the load generator, not the server.</p>",
+        crate::measure::busy::SATURATED_SHARE * 100.0,
+        super::charts::fmt_us(crate::load::generator::GENERATOR_LAG_LIMIT.as_secs_f64() * 1e6)
+    );
     let bound = tables::generator_bound(report);
     if bound.is_empty() {
         out.push_str("<p>None.</p>\n");

@@ -112,8 +112,11 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
         "error ratio",
         "wire B/call (req + resp, client hop)",
         "CPU µs/call (client + server + broker)",
-        "generator-bound",
+        "schedule lag p99",
+        "generator floor p50 (inproc, same point)",
+        "bottleneck, per repetition",
     ];
+    let floor_arm = verdict.section.arm(crate::transport::registry::claim::GENERATOR_FLOOR);
     let mut rows = Vec::new();
     for arm in &verdict.section.arms {
         if let ArmStatus::Unavailable { kind, message } = &arm.status {
@@ -141,10 +144,68 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
                 format!("{:.4}", s.error_ratio.max),
                 wire.map_or("—".into(), |w| format!("{w:.0}")),
                 cpu.map_or("—".into(), |c| format!("{c:.1}")),
-                if s.any_generator_bound { "yes".into() } else { "no".into() },
+                Spread::of_some(p.repetitions.iter().map(|m| m.schedule_lag.as_ref().map(|l| l.p99_us)))
+                    .map_or("—".into(), |l| super::charts::fmt_us(l.median)),
+                floor_arm
+                    .and_then(|f| f.points.iter().find(|q| q.load == p.load))
+                    .map_or("—".into(), |q| super::charts::fmt_us(q.summary.p50_us.median)),
+                p.repetitions
+                    .iter()
+                    .map(|m| {
+                        let b = m.busy.as_ref().map_or("—", |b| b.bottleneck.as_str());
+                        if m.generator_bound && b != "client" {
+                            format!("{b} (lagged)")
+                        } else {
+                            b.to_owned()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ]);
         }
     }
+    Table { header: header.map(String::from).to_vec(), rows }
+}
+
+/// One capacity search in a cell: `4000/s (+2 %, server)`, `≥ 32000/s (no failure up to the
+/// maximum)`, or `none (even 63/s failed)`; a client-bound figure says it is the generator's.
+pub fn capacity_cell(run: &crate::results::SweepRun) -> String {
+    let bottleneck = run.bottleneck.as_deref().unwrap_or("—");
+    if matches!(run.stop_reason.as_str(), "slo" | "errors" | "generator_bound") {
+        // Written before the search: the last step of a ×2 grid, with no resolution.
+        let pass = run.max_sustainable_rate_per_s.unwrap_or(0.0);
+        return format!("{pass:.0}/s (old ×2 grid, no resolution; stopped by {})", run.stop_reason);
+    }
+    match (run.max_sustainable_rate_per_s, run.first_failing_rate_per_s) {
+        (Some(pass), Some(_)) if bottleneck == "client" => {
+            format!("≥ {pass:.0}/s (client-bound: the generator's limit, not the transport's)")
+        }
+        (Some(pass), Some(_)) => {
+            format!("{pass:.0}/s (+{:.0} %, {bottleneck})", run.resolution.unwrap_or(0.0) * 100.0)
+        }
+        (Some(pass), None) => format!("≥ {pass:.0}/s (no failure up to the maximum)"),
+        (None, Some(fail)) => format!("none (even {fail:.0}/s failed, {bottleneck})"),
+        (None, None) => "none".into(),
+    }
+}
+
+/// Every arm's capacity searches: the highest rate meeting the SLO, how far above it the first
+/// failing rate was (the resolution), and what limited it (`measure::busy`'s rule).
+pub fn capacity_table(arms: &[&ArmResult]) -> Table {
+    let header = ["arm", "client", "SLO", "capacity per search (resolution, bottleneck)", "steps per search"];
+    let rows = arms
+        .iter()
+        .filter_map(|arm| {
+            let sweep = arm.sweep.as_ref()?;
+            Some(vec![
+                super::charts::arm_label(arm),
+                "full-stack".into(),
+                format!("p99 ≤ {}", super::charts::fmt_us(sweep.slo_p99_us)),
+                sweep.repetitions.iter().map(capacity_cell).collect::<Vec<_>>().join("; "),
+                sweep.repetitions.iter().map(|r| r.steps.len().to_string()).collect::<Vec<_>>().join(", "),
+            ])
+        })
+        .collect();
     Table { header: header.map(String::from).to_vec(), rows }
 }
 

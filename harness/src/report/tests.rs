@@ -225,6 +225,7 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
             timeout_ms: 1,
             seed: crate::payload::DEFAULT_SEED,
             service_time_us: 0,
+            service_busy_us: 0,
             load: vec![C1],
             sweep: Some(SweepSpec {
                 start_rate_per_s: 1.0,

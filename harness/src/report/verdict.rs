@@ -208,8 +208,16 @@ impl Dimension {
         }
         match self {
             Dimension::MaxThroughput => {
+                // A capacity the client limited is the generator's, not the transport's, and a
+                // search that found none has no figure: neither becomes a number here.
                 let sweep = arm.sweep.as_ref()?;
-                Some(sweep.repetitions.iter().map(|r| Some(r.max_sustainable_rate_per_s.unwrap_or(0.0))).collect())
+                Some(
+                    sweep
+                        .repetitions
+                        .iter()
+                        .map(|r| r.max_sustainable_rate_per_s.filter(|_| r.bottleneck.as_deref() != Some("client")))
+                        .collect(),
+                )
             }
             Dimension::P50(l) | Dimension::P99(l) | Dimension::WireBytes(l) | Dimension::Cpu(l) => {
                 let point = point_at(arm, &l)?;
@@ -231,12 +239,14 @@ impl Dimension {
         }
     }
 
-    /// Whether any repetition behind the figure was flagged generator-bound.
+    /// Whether any repetition behind the figure was flagged generator-bound (for a capacity: the
+    /// client was its bottleneck).
     pub fn generator_bound(self, arm: &ArmResult) -> bool {
         match self {
-            Dimension::MaxThroughput => {
-                arm.sweep.as_ref().is_some_and(|s| s.repetitions.iter().any(|r| r.stop_reason == "generator_bound"))
-            }
+            Dimension::MaxThroughput => arm
+                .sweep
+                .as_ref()
+                .is_some_and(|s| s.repetitions.iter().any(|r| r.bottleneck.as_deref() == Some("client"))),
             Dimension::P50(l) | Dimension::P99(l) | Dimension::WireBytes(l) | Dimension::Cpu(l) => {
                 point_at(arm, &l).is_some_and(|p| p.repetitions.iter().any(|m| m.generator_bound))
             }
@@ -431,10 +441,16 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
         }
     }
     let ratio = section.ratio(dim, claim::REST, claim::GRPC);
-    if ratio.is_some_and(|r| r.max.is_infinite()) {
-        flags.push(
-            "∞: in some repetition the REST/JSON arm met the SLO at no sweep step (0 calls/s) while gRPC did".into(),
-        );
+    if dim == Dimension::MaxThroughput {
+        for arm in [rest, grpc].into_iter().flatten() {
+            let missing = dim.samples(arm).map_or(0, |v| v.iter().filter(|x| x.is_none()).count());
+            if missing > 0 {
+                flags.push(format!(
+                    "{}: {missing} search(es) without a transport capacity (client-bound, or no rate met the SLO) left out",
+                    arm.transport
+                ));
+            }
+        }
     }
     let field = dim.field();
     let field = match dim.load() {

@@ -69,6 +69,9 @@ pub mod claim {
     pub const GRPC: &str = "grpc";
     /// The network floor every arm is compared with: bare frames on one TCP connection.
     pub const NETWORK_FLOOR: &str = "tcp";
+    /// The generator's floor: the in-process arm's latency at a load point is what the generator
+    /// and the business function cost with no transport, shown beside every other arm's.
+    pub const GENERATOR_FLOOR: &str = "inproc";
 }
 
 /// The family called `name`.

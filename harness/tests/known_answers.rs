@@ -1,0 +1,209 @@
+//! Known-answer tests: the load generator must recover figures that are known before it runs.
+//!
+//! - `sim` (workers spinning a fixed service time) has a true capacity of workers / service time
+//!   and a latency at low load of the service time plus the generator's floor.
+//! - `tcp` with server-side CPU work per call (`service_busy_us`) on one server thread has a
+//!   capacity of about 1 / that work: the same checks through a real socket.
+//!
+//! The checks run one after another in one test per arm family (a capacity search needs the
+//! machine to itself: two at once would each see the other's load), through the same code as
+//! `paybench run` (`load::runner::run_arm`). Tolerances come from the issue that set them: ±5 %
+//! on capacity, 10 % on p50, the stall's tail at its predicted size within 10 %.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use paybench::load::runner::{self, Observer, RunContext};
+use paybench::load::scenario::Scenario;
+use paybench::measure::busy::RoleCores;
+use paybench::payload::Profile;
+use paybench::results::{ArmResult, ArmStatus};
+use paybench::transport::{sim, Arm};
+
+/// Capacity searches share two cores with everything else: one at a time.
+static MACHINE: Mutex<()> = Mutex::new(());
+
+struct Quiet;
+
+impl Observer for Quiet {
+    fn window_started(&self, _: &str, _: Duration) {}
+    fn window_finished(&self, label: &str, line: &str) {
+        eprintln!("{label}: {line}");
+    }
+    fn arm_unavailable(&self, label: &str, kind: &str, message: &str) {
+        panic!("{label} unavailable ({kind}): {message}");
+    }
+}
+
+/// A client and a server runtime of one thread each, named as `paybench run` names them.
+struct Runtimes {
+    client: tokio::runtime::Runtime,
+    server: tokio::runtime::Runtime,
+}
+
+impl Runtimes {
+    fn new() -> Self {
+        let rt = |name: &str| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name(name)
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        Self { client: rt("pb-client"), server: rt("pb-server") }
+    }
+
+    fn run(&self, scenario_toml: &str, arm: &str) -> ArmResult {
+        let scenario = Scenario::parse(scenario_toml, Path::new("known-answers.toml")).unwrap();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let ctx = RunContext {
+            client: self.client.handle().clone(),
+            cores: RoleCores { client: cores, server: cores, broker: cores },
+            server: Some(self.server.handle().clone()),
+            target: None,
+            server_pid: None,
+            brokers: Default::default(),
+        };
+        let result = runner::run_arm(&ctx, &scenario, &Arm::parse(arm).unwrap(), Profile::Small, &Quiet);
+        assert!(matches!(result.status, ArmStatus::Ran), "{arm}: {:?}", result.status);
+        result
+    }
+}
+
+/// A capacity search from `start` with a 5 ms p99 SLO, to 2 % resolution (so that the figure's own
+/// resolution leaves room inside the ±5 % the test allows).
+fn search_scenario(arm: &str, start_per_s: f64, busy_us: u64) -> String {
+    format!(
+        r#"
+name = "known"
+transports = ["{arm}"]
+profiles = ["small"]
+repetitions = 1
+warmup_ms = 200
+duration_ms = 1000
+timeout_ms = 2000
+service_busy_us = {busy_us}
+[sweep]
+start_rate_per_s = {start_per_s}
+step_factor = 2.0
+max_rate_per_s = {max}
+slo_p99_ms = 5.0
+step_warmup_ms = 200
+step_duration_ms = 1000
+max_in_flight = 256
+resolution = 0.02
+"#,
+        max = start_per_s * 16.0
+    )
+}
+
+/// One open-loop point at `rate_per_s`.
+fn point_scenario(arm: &str, rate_per_s: f64, duration_ms: u64, busy_us: u64) -> String {
+    format!(
+        r#"
+name = "known"
+transports = ["{arm}"]
+profiles = ["small"]
+repetitions = 1
+warmup_ms = 200
+duration_ms = {duration_ms}
+timeout_ms = 5000
+service_busy_us = {busy_us}
+[[load]]
+model = "open"
+rate_per_s = {rate_per_s}
+max_in_flight = 1000
+"#
+    )
+}
+
+fn within(measured: f64, expected: f64, tolerance: f64) -> bool {
+    (measured - expected).abs() <= tolerance * expected
+}
+
+/// The capacity search lands within ±5 % of `true_capacity`, names the server as the bottleneck,
+/// and states its resolution.
+fn check_capacity(rt: &Runtimes, arm: &str, busy_us: u64, true_capacity: f64) {
+    let result = rt.run(&search_scenario(arm, (true_capacity / 4.0).round(), busy_us), arm);
+    let run = &result.sweep.as_ref().unwrap().repetitions[0];
+    let capacity = run.max_sustainable_rate_per_s.expect("a capacity");
+    eprintln!(
+        "{arm}: true capacity {true_capacity:.0}/s, measured {capacity:.0}/s (first fail {:?}, resolution {:?}, bottleneck {:?}; {} steps: {:?})",
+        run.first_failing_rate_per_s,
+        run.resolution,
+        run.bottleneck,
+        run.steps.len(),
+        run.step_verdicts
+    );
+    assert!(within(capacity, true_capacity, 0.05), "{arm}: capacity {capacity} vs true {true_capacity}");
+    assert_eq!(run.stop_reason, "bracketed");
+    assert!(run.resolution.unwrap() <= 0.02 + 1e-9, "{run:?}");
+    assert_eq!(run.bottleneck.as_deref(), Some("server"), "{arm}: {:?}", run.step_verdicts);
+    // Throughput is what completed: a failing step never reports more than it got through.
+    for m in &run.steps {
+        assert!(m.achieved_rate_per_s <= m.offered_rate_per_s.unwrap() * 1.02, "{m:?}");
+        assert_eq!(m.accounting.sent, m.accounting.scheduled.unwrap());
+    }
+}
+
+/// p50 at 10 % load is the service time plus the floor measured on the same arm with no work.
+fn check_low_load_latency(rt: &Runtimes, floor_arm: &str, arm: &str, busy_us: u64, true_capacity: f64) {
+    let rate = (true_capacity / 10.0).round();
+    let floor = rt.run(&point_scenario(floor_arm, rate, 2000, 0), floor_arm).points[0].repetitions[0].latency.p50_us;
+    let worked = rt.run(&point_scenario(arm, rate, 2000, busy_us), arm);
+    let service_us = 1e6 / true_capacity;
+    let expected = service_us + floor;
+    let p50 = worked.points[0].repetitions[0].latency.p50_us;
+    eprintln!(
+        "{arm} at {rate}/s: p50 {p50:.1} µs, expected {service_us:.0} µs + floor {floor:.1} µs = {expected:.1} µs"
+    );
+    assert!(within(p50, expected, 0.10), "{arm}: p50 {p50} µs vs service {service_us} + floor {floor}");
+}
+
+#[test]
+fn sim_capacity_latency_and_stall_are_recovered() {
+    let _machine = MACHINE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rt = Runtimes::new();
+    let arm = "sim-s250";
+    let config = sim::Config::from_arm(&Arm::parse(arm).unwrap()).unwrap();
+    let true_capacity = config.capacity_per_s();
+    check_capacity(&rt, arm, 0, true_capacity);
+    check_low_load_latency(&rt, "sim-s1", arm, 0, true_capacity);
+
+    // Two 200 ms stalls in a 2 s window at 10 % load. A call intended t ms into a stall waits for
+    // the stall's end and the calls ahead of it: latency = stall − t·(1 − load), so the share of
+    // calls slower than x is (stall − x) / (1 − load) / period, and the q-tail is
+    // stall − q·period·(1 − load).
+    let stalled = "sim-s250-stall200";
+    let rate = (true_capacity / 10.0).round();
+    let result = rt.run(&point_scenario(stalled, rate, 2000, 0), stalled);
+    let m = &result.points[0].repetitions[0];
+    let (stall_us, period_us, load) = (200_000.0, 1_000_000.0, rate / true_capacity);
+    let tail = |q: f64| stall_us - q * period_us * (1.0 - load);
+    eprintln!(
+        "{stalled} at {rate}/s: corrected p99 {:.0} µs (predicted {:.0}), p99.9 {:.0} µs (predicted {:.0}); service-time p99 {:.0} µs",
+        m.latency.p99_us,
+        tail(0.01),
+        m.latency.p999_us,
+        tail(0.001),
+        m.service_time.p99_us
+    );
+    assert!(within(m.latency.p99_us, tail(0.01), 0.10), "corrected p99 {}", m.latency.p99_us);
+    assert!(within(m.latency.p999_us, tail(0.001), 0.10), "corrected p99.9 {}", m.latency.p999_us);
+    assert!(m.latency.p999_low_count, "{} samples: p99.9 is marked low-count", m.latency.count);
+    assert_eq!(m.accounting.ok, m.accounting.sent);
+}
+
+#[test]
+fn tcp_with_server_work_has_the_capacity_and_latency_it_should() {
+    let _machine = MACHINE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rt = Runtimes::new();
+    // 2 ms of work per call on the one server thread: capacity 500/s, less the transport's own
+    // per-call CPU on that thread (tens of µs, about 1 %).
+    let busy_us = 2_000;
+    let true_capacity = 1e6 / busy_us as f64;
+    check_capacity(&rt, "tcp", busy_us, true_capacity);
+    check_low_load_latency(&rt, "tcp", "tcp", busy_us, true_capacity);
+}
