@@ -10,13 +10,15 @@
 //!   wrk2), and the uncorrected service time (actual send to reply) is kept alongside, as is the
 //!   schedule lag (how late the generator itself started each call).
 //!
-//! Both share the measured window: `warmup` is run but not recorded. Then the generator lets every
-//! warm-up call finish, tells the [`WindowProbe`] (which snapshots wire and CPU counters), and only
-//! then starts the recorded calls: the window opens on a quiet connection, so the counters cover
-//! exactly the recorded calls and nothing of the warm-up (the pause is a few milliseconds; the
-//! connections and caches stay warm). Calls whose send time (intended time in open loop) falls in
-//! the next `duration` are recorded, and every one of them is waited for, each bounded by the call
-//! timeout, so `sent = ok + failed + timed_out`; then the probe is told the window has ended.
+//! Both share the measured window: `warmup` is run but not recorded, and the load runs straight
+//! on into the window, with no pause that would let a queue drain (a server that fell behind in
+//! the warm-up is still behind when the window opens). A call belongs to the window by its send
+//! time (its intended time in open loop): those in the `duration` after the warm-up are recorded,
+//! and every one of them is waited for, each bounded by the call timeout, so
+//! `sent = ok + failed + timed_out`. The [`WindowProbe`] snapshots wire and CPU counters when the
+//! window opens, when its last call is sent and when its last call has ended; the counters
+//! therefore also hold the tail of the warm-up calls still in flight at the start (a few calls
+//! against thousands).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -242,49 +244,39 @@ pub async fn run_closed<T: Transport + 'static>(
     window: Window,
     probe: &mut impl WindowProbe,
 ) -> Result<RawMeasurement> {
-    let warm_end = tokio::time::Instant::now() + window.warmup;
-    // Callers meet at `arrived` once their warm-up calls are done; the probe snapshots; `released`
-    // lets them go with the window's end time.
-    let arrived = Arc::new(tokio::sync::Barrier::new(concurrency as usize + 1));
-    let (release, released) = tokio::sync::watch::channel(None::<tokio::time::Instant>);
+    let window_start = tokio::time::Instant::now() + window.warmup;
+    let end = window_start + window.duration;
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..concurrency as usize {
-        let (client, pool, arrived, mut released) = (client.clone(), pool.clone(), arrived.clone(), released.clone());
+        let (client, pool) = (client.clone(), pool.clone());
         workers.spawn(async move {
             let mut i = worker;
-            let mut next = || {
-                i += concurrency as usize;
-                pool[i % pool.len()].clone()
-            };
-            let deadline = || tokio::time::Instant::now() + window.timeout + GENERATOR_GRACE;
-            while tokio::time::Instant::now() < warm_end {
-                let _ = bounded_call(&*client, next(), deadline(), window.timeout).await;
-            }
-            arrived.wait().await;
-            let end = match released.wait_for(Option::is_some).await {
-                Ok(end) => end.unwrap_or_else(tokio::time::Instant::now),
-                Err(_) => return Recorder::default(),
-            };
             let mut rec = Recorder::default();
             loop {
                 // The request is cloned before the clock starts: building it is not the call.
-                let req = next();
+                i += concurrency as usize;
+                let req = pool[i % pool.len()].clone();
                 let sent = tokio::time::Instant::now();
                 if sent >= end {
                     return rec;
                 }
-                rec.dispatched();
-                let outcome = bounded_call(&*client, req, deadline(), window.timeout).await;
+                // Warm-up runs straight into the window: a call belongs to it by its send time.
+                let measured = sent >= window_start;
+                if measured {
+                    rec.dispatched();
+                }
+                let deadline = sent + window.timeout + GENERATOR_GRACE;
+                let outcome = bounded_call(&*client, req, deadline, window.timeout).await;
                 let done = tokio::time::Instant::now();
-                rec.complete(&outcome, done - sent, done - sent, done.into_std());
+                if measured {
+                    rec.complete(&outcome, done - sent, done - sent, done.into_std());
+                }
             }
         });
     }
-    arrived.wait().await;
+    tokio::time::sleep_until(window_start).await;
     probe.start();
-    let first_send = tokio::time::Instant::now();
-    let _ = release.send(Some(first_send + window.duration));
-    tokio::time::sleep_until(first_send + window.duration).await;
+    tokio::time::sleep_until(end).await;
     probe.sent();
     let mut total = Recorder::default();
     while let Some(joined) = workers.join_next().await {
@@ -292,7 +284,7 @@ pub async fn run_closed<T: Transport + 'static>(
         total.merge(&rec);
     }
     probe.end();
-    let completion_span = total.last_done.map_or(window.duration, |done| done - first_send.into_std());
+    let completion_span = total.last_done.map_or(window.duration, |done| done - window_start.into_std());
     Ok(RawMeasurement { recorder: total, window: window.duration, completion_span, offered_rate_per_s: None })
 }
 
@@ -314,29 +306,27 @@ pub async fn run_open<T: Transport + 'static>(
         dispatched: std::sync::atomic::AtomicU64::new(0),
         timeout: window.timeout,
     });
-    // Every call task holds a clone of its phase's `alive` sender; `recv()` returns `None` once
-    // the dispatcher and all of that phase's calls have dropped theirs.
-    let (warm_alive, mut warm_done) = mpsc::channel::<()>(1);
+    // Every call task holds a clone of `alive`; `recv()` returns `None` once the dispatcher and
+    // every call have dropped theirs.
     let (alive, mut all_done) = mpsc::channel::<()>(1);
-    let (go, go_at) = std::sync::mpsc::channel::<Instant>();
+    let (opened, window_open) = tokio::sync::oneshot::channel::<()>();
     let (all_sent, sending_over) = tokio::sync::oneshot::channel::<()>();
     let dispatcher =
         Dispatcher { runtime: tokio::runtime::Handle::current(), client, pool, shared: shared.clone(), interval };
+    // A short lead so that call 0 is not already late when the thread gets there.
+    let start = Instant::now() + Duration::from_millis(2);
+    let first_intended = start + interval.mul_f64(warmup_calls as f64);
     // A blocking thread of the client runtime: it carries the runtime's thread name (its CPU is
     // the client's) and its pinning (it shares the client's cores, never the server's).
     let thread = tokio::task::spawn_blocking(move || {
         set_precise_timer_slack();
-        // A short lead so that call 0 is not already late when the thread gets there.
-        dispatcher.dispatch(Instant::now() + Duration::from_millis(2), 0..warmup_calls, false, warm_alive);
-        if let Ok(start) = go_at.recv() {
-            dispatcher.dispatch(start, 0..measured_calls, true, alive);
-            let _ = all_sent.send(());
-        }
+        // One schedule: the warm-up runs straight into the window, whose calls are the ones
+        // intended from `first_intended` on.
+        dispatcher.dispatch(start, warmup_calls, measured_calls, opened, alive);
+        let _ = all_sent.send(());
     });
-    let _ = warm_done.recv().await;
+    let _ = window_open.await;
     probe.start();
-    let first_intended = Instant::now() + Duration::from_millis(2);
-    let _ = go.send(first_intended);
     let _ = sending_over.await;
     probe.sent();
     let _ = all_done.recv().await;
@@ -370,14 +360,26 @@ struct Dispatcher<T> {
 impl<T: Transport + 'static> Dispatcher<T> {
     /// Sleeps until each call's intended time (`start + i * interval`) and spawns it; when late,
     /// spawns every due call at once (their latency still counts from their intended times).
-    fn dispatch(&self, start: Instant, calls: std::ops::Range<u64>, measured: bool, alive: mpsc::Sender<()>) {
-        for i in calls {
+    fn dispatch(
+        &self,
+        start: Instant,
+        warmup_calls: u64,
+        measured_calls: u64,
+        opened: tokio::sync::oneshot::Sender<()>,
+        alive: mpsc::Sender<()>,
+    ) {
+        let mut opened = Some(opened);
+        for i in 0..warmup_calls + measured_calls {
             let intended = start + self.interval.mul_f64(i as f64);
             // Cloned while there is time to spare, not after the intended time.
             let req = self.pool[i as usize % self.pool.len()].clone();
             let now = Instant::now();
             if intended > now {
                 std::thread::sleep(intended - now);
+            }
+            let measured = i >= warmup_calls;
+            if let Some(opened) = opened.take_if(|_| measured) {
+                let _ = opened.send(());
             }
             let call = open_call(self.client.clone(), req, intended, measured, self.shared.clone(), alive.clone());
             if measured {

@@ -140,7 +140,11 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
                 format!("{:.0}", s.achieved_rate_per_s.median),
                 super::charts::fmt_us(s.p50_us.median),
                 super::charts::fmt_us(s.p99_us.median),
-                super::charts::fmt_us(s.p999_us.median),
+                if p.repetitions.iter().any(|m| m.latency.p999_low_count) {
+                    format!("{} (low count: < {} calls)", super::charts::fmt_us(s.p999_us.median), crate::results::stats::P999_MIN_COUNT)
+                } else {
+                    super::charts::fmt_us(s.p999_us.median)
+                },
                 format!("{:.4}", s.error_ratio.max),
                 wire.map_or("—".into(), |w| format!("{w:.0}")),
                 cpu.map_or("—".into(), |c| format!("{c:.1}")),
