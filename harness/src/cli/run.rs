@@ -63,6 +63,10 @@ pub(crate) struct Args {
     /// Pin in-process server threads to these CPUs. Default: the second half.
     #[arg(long)]
     server_cpus: Option<CpuList>,
+    /// Seed of the shuffled arm order within each repetition (default: from the clock; recorded in
+    /// results either way, so any run's order can be repeated).
+    #[arg(long)]
+    order_seed: Option<u64>,
     /// Leave client and server unpinned (they then share every core, and the results say so).
     #[arg(long, conflicts_with_all = ["client_cpus", "server_cpus"])]
     no_pin: bool,
@@ -114,6 +118,8 @@ impl Args {
             wire_method: "kernel TCP_INFO per socket via `ss -tinp` (bytes_acked/bytes_received + 52 B IP/TCP headers per segment), sockets to the server/broker port owned by this process or --server-pid, snapshot at window start and end".into(),
             cpu_method: "/proc/self/task/*/schedstat summed by thread name (pb-client*, pb-server*); /proc/<pid>/task/*/schedstat for --server-pid and brokers".into(),
             command_line: std::env::args().map(|a| redact_url(&a)).collect(),
+            order_seed: None,
+            order: Vec::new(),
         }
     }
 }
@@ -140,7 +146,6 @@ impl Observer for Bars {
     }
     fn window_finished(&self, label: &str, line: &str) {
         self.say(format!("  {label}: {line}"));
-        self.bar.inc(1);
     }
     fn arm_unavailable(&self, label: &str, kind: &str, message: &str) {
         self.say(format!("  {label}: UNAVAILABLE ({kind}) {message}"));
@@ -153,10 +158,32 @@ struct Planned {
     arms: Vec<Arm>,
 }
 
-fn windows(s: &Scenario) -> u64 {
-    let sweep_steps =
-        s.sweep.map_or(0, |w| ((w.max_rate_per_s / w.start_rate_per_s).ln() / w.step_factor.ln()).floor() as u64 + 1);
-    (s.transports.len() * s.profiles.len()) as u64 * u64::from(s.repetitions) * (s.load.len() as u64 + sweep_steps)
+/// One arm of one scenario in one profile: what a repetition runs once, on a fresh server.
+struct Unit<'a> {
+    scenario: &'a Scenario,
+    arm: &'a Arm,
+    profile: Profile,
+}
+
+impl Unit<'_> {
+    fn label(&self) -> String {
+        format!("{}/{}/{}", self.scenario.name, self.arm, self.profile)
+    }
+}
+
+/// The order of each repetition: every unit whose scenario has that many repetitions, shuffled
+/// by a generator seeded from `seed` and the repetition, so the order is random but reproducible.
+fn repetition_orders<'a>(units: &[Unit<'a>], seed: u64) -> Vec<Vec<usize>> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let max_reps = units.iter().map(|u| u.scenario.repetitions).max().unwrap_or(0);
+    (0..max_reps)
+        .map(|rep| {
+            let mut order: Vec<usize> = (0..units.len()).filter(|&i| rep < units[i].scenario.repetitions).collect();
+            order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ u64::from(rep)));
+            order
+        })
+        .collect()
 }
 
 fn load_scenarios(args: &Args, settings: &Settings) -> anyhow::Result<Vec<Planned>> {
@@ -217,28 +244,52 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         scenarios.len(),
         out.display()
     );
-    let bar = ProgressBar::new(scenarios.iter().map(windows).sum());
+    // Repetitions interleave the arms in a shuffled order, each on a fresh server and client, so
+    // that "repetition i of rest" and "repetition i of grpc" ran minutes apart at most, in either
+    // order, and no arm inherits another's warm connections or leaked state.
+    let units: Vec<Unit<'_>> = planned
+        .iter()
+        .flat_map(|p| {
+            p.arms.iter().flat_map(move |arm| p.scenario.profiles.iter().map(move |&profile| (p, arm, profile)))
+        })
+        .map(|(p, arm, profile)| Unit { scenario: &p.scenario, arm, profile })
+        .collect();
+    let order_seed = args.order_seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    });
+    let orders = repetition_orders(&units, order_seed);
+    let bar = ProgressBar::new(orders.iter().map(Vec::len).sum::<usize>() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} windows  {msg}")?.progress_chars("=> "),
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} arm repetitions  {msg}")?
+            .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let obs = Bars { bar: bar.clone() };
-    let mut arms = Vec::new();
-    for Planned { scenario: s, arms: planned_arms } in &planned {
-        for planned_arm in planned_arms {
-            for &profile in &s.profiles {
-                let arm = runner::run_arm(&ctx, s, planned_arm, profile, &obs);
-                if args.target.is_some() {
-                    if let ArmStatus::Unavailable { message, .. } = &arm.status {
-                        bar.finish_and_clear();
-                        anyhow::bail!("target unreachable: {message}");
-                    }
-                }
-                arms.push(arm);
+    let mut by_unit: Vec<Option<ArmResult>> = units.iter().map(|_| None).collect();
+    for (rep, order) in orders.iter().enumerate() {
+        for &i in order {
+            let Unit { scenario, arm, profile } = units[i];
+            let skip = by_unit[i].as_ref().is_some_and(|r| r.status != ArmStatus::Ran);
+            if skip {
+                continue; // it could not start before: one error, not one per repetition
             }
+            let result = runner::run_repetition(&ctx, scenario, arm, profile, rep as u32, &obs);
+            if args.target.is_some() {
+                if let ArmStatus::Unavailable { message, .. } = &result.status {
+                    bar.finish_and_clear();
+                    anyhow::bail!("target unreachable: {message}");
+                }
+            }
+            match &mut by_unit[i] {
+                Some(so_far) => runner::merge_repetition(so_far, result),
+                slot => *slot = Some(result),
+            }
+            bar.inc(1);
         }
     }
     bar.finish_and_clear();
+    let arms: Vec<ArmResult> = by_unit.into_iter().flatten().collect();
+    let order: Vec<Vec<String>> = orders.iter().map(|o| o.iter().map(|&i| units[i].label()).collect()).collect();
     let brokers = arms.iter().filter_map(|a| a.broker.clone()).collect();
     let results = RunResults {
         schema_version: SCHEMA_VERSION,
@@ -249,7 +300,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
             environment.brokers = brokers;
             environment
         },
-        settings: args.settings(&endpoints, &arm_settings),
+        settings: RunSettings { order_seed: Some(order_seed), order, ..args.settings(&endpoints, &arm_settings) },
         scenarios,
         arms,
     };
@@ -358,5 +409,32 @@ mod tests {
         let bad = unbalanced_windows(&[result]);
         assert_eq!(bad.len(), 1, "{bad:?}");
         assert!(bad[0].contains("unit/tcp/small") && bad[0].contains("closed c=1"), "{bad:?}");
+    }
+
+    #[test]
+    fn each_repetition_runs_every_unit_once_in_a_reproducible_shuffled_order() {
+        let scenario = |reps: u32| {
+            let text = format!(
+                "name = \"u\"\ntransports = [\"grpc\"]\nprofiles = [\"small\"]\nrepetitions = {reps}\nwarmup_ms = 1\nduration_ms = 1\ntimeout_ms = 1\n[[load]]\nmodel = \"closed\"\nconcurrency = 1\n"
+            );
+            Scenario::parse(&text, std::path::Path::new("u.toml")).unwrap()
+        };
+        let (five, two) = (scenario(5), scenario(2));
+        let arms: Vec<Arm> =
+            ["inproc", "sim", "tcp", "grpc", "rest", "rest-h2"].map(|n| Arm::parse(n).unwrap()).to_vec();
+        let mut units: Vec<Unit<'_>> =
+            arms.iter().map(|arm| Unit { scenario: &five, arm, profile: Profile::Small }).collect();
+        units.push(Unit { scenario: &two, arm: &arms[0], profile: Profile::Small });
+        let orders = repetition_orders(&units, 42);
+        assert_eq!(orders.len(), 5);
+        for (rep, order) in orders.iter().enumerate() {
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            let expected: Vec<usize> = (0..units.len()).filter(|&i| rep < 2 || i < 6).collect();
+            assert_eq!(sorted, expected, "repetition {rep} runs each of its units once");
+        }
+        assert_eq!(orders, repetition_orders(&units, 42), "the seed reproduces the order");
+        assert_ne!(orders, repetition_orders(&units, 43));
+        assert!(orders[2..].windows(2).any(|w| w[0] != w[1]), "repetitions are shuffled independently");
     }
 }

@@ -69,8 +69,31 @@ struct Rig {
     cores: RoleCores,
 }
 
-/// Runs one scenario arm (transport × profile) end to end.
+/// Runs one scenario arm (transport × profile) end to end: every repetition back to back, each on
+/// a fresh server and client. `paybench run` interleaves arms instead (see [`run_repetition`]).
 pub fn run_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile, obs: &dyn Observer) -> ArmResult {
+    let mut result = run_repetition(ctx, scenario, arm, profile, 0, obs);
+    for rep in 1..scenario.repetitions {
+        if result.status != ArmStatus::Ran {
+            break;
+        }
+        let next = run_repetition(ctx, scenario, arm, profile, rep, obs);
+        merge_repetition(&mut result, next);
+    }
+    result
+}
+
+/// Runs repetition `repetition` of one arm: starts a fresh server (or worker pool) and a fresh
+/// client, measures one window per load point and, while `repetition` is below the sweep's
+/// repetitions, one capacity search, then stops both. Merge repetitions with [`merge_repetition`].
+pub fn run_repetition(
+    ctx: &RunContext,
+    scenario: &Scenario,
+    arm: &Arm,
+    profile: Profile,
+    repetition: u32,
+    obs: &dyn Observer,
+) -> ArmResult {
     let label = format!("{}/{arm}/{profile}", scenario.name);
     let mut result = ArmResult {
         scenario: scenario.name.clone(),
@@ -91,7 +114,7 @@ pub fn run_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profil
     let (server, rig, endpoint) = match started {
         Ok(parts) => parts,
         Err(e) => {
-            let message = error_chain(&e);
+            let message = format!("repetition {}: {}", repetition + 1, error_chain(&e));
             obs.arm_unavailable(&label, e.kind(), &message);
             result.status = ArmStatus::Unavailable { kind: e.kind().to_owned(), message };
             return result;
@@ -100,15 +123,43 @@ pub fn run_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profil
     result.endpoint = redact_url(&endpoint);
     result.broker = broker_meta(ctx, arm, &endpoint);
     for load in &scenario.load {
-        result.points.push(run_point(ctx, scenario, &rig, *load, &label, obs));
+        result.points.push(run_point(ctx, scenario, &rig, *load, &label, repetition, obs));
     }
-    if let Some(sweep) = scenario.sweep {
-        result.sweep = Some(run_sweep(ctx, scenario, &rig, sweep, &label, obs));
+    if let Some(spec) = scenario.sweep.filter(|s| repetition < s.repetitions.unwrap_or(scenario.repetitions)) {
+        result.sweep = Some(run_sweep(ctx, scenario, &rig, spec, &label, repetition, obs));
     }
+    // The client goes first, so that a broker's worker sees its peer leave before it stops.
+    drop(rig);
     if let (Some(server), Some(rt)) = (server, &ctx.server) {
         rt.block_on(server.shutdown());
     }
     result
+}
+
+/// Adds `next`'s repetition to `into` and recomputes the summaries. An arm that could not start
+/// in a later repetition keeps the repetitions it ran and takes the later status, so the run
+/// still reports (and `--strict` still fails on) it.
+pub fn merge_repetition(into: &mut ArmResult, next: ArmResult) {
+    if into.status != ArmStatus::Ran && into.points.is_empty() && into.sweep.is_none() {
+        *into = next;
+        return;
+    }
+    if next.status != ArmStatus::Ran {
+        into.status = next.status;
+    }
+    for (point, more) in into.points.iter_mut().zip(next.points) {
+        point.repetitions.extend(more.repetitions);
+        point.summary = summarize(&point.repetitions);
+    }
+    match (&mut into.sweep, next.sweep) {
+        (Some(sweep), Some(more)) => {
+            sweep.repetitions.extend(more.repetitions);
+            sweep.max_sustainable_rate_per_s =
+                Spread::of(sweep.repetitions.iter().filter_map(|r| r.max_sustainable_rate_per_s));
+        }
+        (None, Some(more)) => into.sweep = Some(more),
+        _ => {}
+    }
 }
 
 /// An error with its causes, `: `-separated ("cannot connect to ...: transport error: Connection refused").
@@ -393,6 +444,7 @@ fn run_point(
     arm: &Rig,
     load: LoadSpec,
     label: &str,
+    rep: u32,
     obs: &dyn Observer,
 ) -> PointResult {
     let window = Window {
@@ -400,8 +452,7 @@ fn run_point(
         duration: Duration::from_millis(s.duration_ms),
         timeout: Duration::from_millis(s.timeout_ms),
     };
-    let repetitions: Vec<_> =
-        (0..s.repetitions).map(|rep| timed_window(label, load, window, rep, arm, ctx, obs)).collect();
+    let repetitions = vec![timed_window(label, load, window, rep, arm, ctx, obs)];
     PointResult { load, summary: summarize(&repetitions), repetitions }
 }
 
@@ -411,6 +462,7 @@ fn run_sweep(
     arm: &Rig,
     spec: crate::load::scenario::SweepSpec,
     label: &str,
+    rep: u32,
     obs: &dyn Observer,
 ) -> SweepResult {
     let window = Window {
@@ -420,17 +472,13 @@ fn run_sweep(
     };
     let slo_p99_us = spec.slo_p99_ms * 1_000.0;
     let label = format!("{label} capacity");
-    let repetitions: Vec<SweepRun> = (0..spec.repetitions.unwrap_or(s.repetitions))
-        .map(|rep| {
-            let step = |rate: f64| {
-                let load = LoadSpec::Open { rate_per_s: rate, max_in_flight: spec.max_in_flight };
-                let m = timed_window(&label, load, window, rep, arm, ctx, obs);
-                let verdict = step_verdict(&m, slo_p99_us);
-                (m, verdict)
-            };
-            search_capacity(spec, rep, step)
-        })
-        .collect();
+    let step = |rate: f64| {
+        let load = LoadSpec::Open { rate_per_s: rate, max_in_flight: spec.max_in_flight };
+        let m = timed_window(&label, load, window, rep, arm, ctx, obs);
+        let verdict = step_verdict(&m, slo_p99_us);
+        (m, verdict)
+    };
+    let repetitions = vec![search_capacity(spec, rep, step)];
     let max_sustainable_rate_per_s = Spread::of(repetitions.iter().filter_map(|r| r.max_sustainable_rate_per_s));
     SweepResult { slo_p99_us, target_resolution: spec.resolution, repetitions, max_sustainable_rate_per_s }
 }

@@ -141,7 +141,11 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
                 super::charts::fmt_us(s.p50_us.median),
                 super::charts::fmt_us(s.p99_us.median),
                 if p.repetitions.iter().any(|m| m.latency.p999_low_count) {
-                    format!("{} (low count: < {} calls)", super::charts::fmt_us(s.p999_us.median), crate::results::stats::P999_MIN_COUNT)
+                    format!(
+                        "{} (low count: < {} calls)",
+                        super::charts::fmt_us(s.p999_us.median),
+                        crate::results::stats::P999_MIN_COUNT
+                    )
                 } else {
                     super::charts::fmt_us(s.p999_us.median)
                 },

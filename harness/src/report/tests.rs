@@ -213,6 +213,8 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
             wire_method: "none".into(),
             cpu_method: "none".into(),
             command_line: vec![],
+            order_seed: None,
+            order: vec![],
         },
         scenarios: vec![Scenario {
             name: "unit".into(),

@@ -119,6 +119,13 @@ pub struct RunSettings {
     pub cpu_method: String,
     /// The command line.
     pub command_line: Vec<String>,
+    /// Seed of the order in which arms ran within each repetition (shuffled per repetition, so
+    /// slow drift of the machine is spread over all arms instead of favouring the first).
+    #[serde(default)]
+    pub order_seed: Option<u64>,
+    /// The order run: one list per repetition of `scenario/arm/profile` units.
+    #[serde(default)]
+    pub order: Vec<Vec<String>>,
 }
 
 /// Whether an arm ran.
