@@ -111,6 +111,7 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
         "p99.9",
         "error ratio",
         "wire B/call (req + resp, client hop)",
+        "sockets (client hop, max)",
         "CPU µs/call (client + server + broker)",
         "schedule lag p99",
         "generator floor p50 (inproc, same point)",
@@ -151,6 +152,11 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
                 },
                 format!("{:.4}", s.error_ratio.max),
                 wire.map_or("—".into(), |w| format!("{w:.0}")),
+                p.repetitions
+                    .iter()
+                    .filter_map(|m| m.wire.as_ref()?.hops.iter().find(|h| h.hop == "client").map(|h| h.sockets))
+                    .max()
+                    .map_or("—".into(), |n| n.to_string()),
                 cpu.map_or("—".into(), |c| format!("{c:.1}")),
                 Spread::of_some(p.repetitions.iter().map(|m| m.schedule_lag.as_ref().map(|l| l.p99_us)))
                     .map_or("—".into(), |l| super::charts::fmt_us(l.median)),
@@ -197,10 +203,28 @@ pub fn capacity_cell(run: &crate::results::SweepRun) -> String {
     }
 }
 
+/// The passing step at a search's capacity rate, for the CPU and sockets it took.
+fn at_capacity(r: &crate::results::SweepRun) -> Option<&crate::results::Measurement> {
+    let rate = r.max_sustainable_rate_per_s?;
+    r.steps
+        .iter()
+        .zip(&r.step_verdicts)
+        .rev()
+        .find_map(|(m, v)| (m.offered_rate_per_s == Some(rate) && v.ends_with("pass")).then_some(m))
+}
+
 /// Every arm's capacity searches: the highest rate meeting the SLO, how far above it the first
 /// failing rate was (the resolution), and what limited it (`measure::busy`'s rule).
 pub fn capacity_table(arms: &[&ArmResult]) -> Table {
-    let header = ["arm", "client", "SLO", "capacity per search (resolution, bottleneck)", "steps per search"];
+    let header = [
+        "arm",
+        "client",
+        "SLO",
+        "capacity per search (resolution, bottleneck)",
+        "CPU µs/call at capacity (client + server + broker)",
+        "sockets at capacity",
+        "steps per search",
+    ];
     let rows = arms
         .iter()
         .filter_map(|arm| {
@@ -210,6 +234,26 @@ pub fn capacity_table(arms: &[&ArmResult]) -> Table {
                 "full-stack".into(),
                 format!("p99 ≤ {}", super::charts::fmt_us(sweep.slo_p99_us)),
                 sweep.repetitions.iter().map(capacity_cell).collect::<Vec<_>>().join("; "),
+                sweep
+                    .repetitions
+                    .iter()
+                    .map(|r| {
+                        at_capacity(r)
+                            .and_then(verdict::cpu_total_us_per_call)
+                            .map_or("—".into(), |c| format!("{c:.1}"))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                sweep
+                    .repetitions
+                    .iter()
+                    .map(|r| {
+                        at_capacity(r)
+                            .and_then(|m| m.wire.as_ref()?.hops.iter().find(|h| h.hop == "client").map(|h| h.sockets))
+                            .map_or("—".into(), |n| n.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 sweep.repetitions.iter().map(|r| r.steps.len().to_string()).collect::<Vec<_>>().join(", "),
             ])
         })
