@@ -77,6 +77,10 @@ fn node_env(dir: &Path) -> Vec<(&'static str, String)> {
         ("RABBITMQ_ENABLED_PLUGINS_FILE", d("enabled_plugins")),
         ("RABBITMQ_CONFIG_FILE", d("rabbitmq")),
         ("RABBITMQ_CONF_ENV_FILE", d("rabbitmq-env.conf")),
+        // Erlang's schedulers busy-wait for work by default before they sleep: on a 2-core machine
+        // an idle RabbitMQ would then take CPU from every direct arm measured beside it. `none`
+        // makes idle schedulers sleep at once (RabbitMQ's docs recommend it for shared hosts).
+        ("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "+sbwt none +sbwtdcpu none +sbwtdio none".to_owned()),
     ]
 }
 
