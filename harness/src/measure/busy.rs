@@ -134,6 +134,10 @@ pub struct BusyShares {
     pub machine: f64,
     /// Share of the machine's CPU time stolen by a hypervisor.
     pub steal: f64,
+    /// The 1-minute load average when the window opened (`/proc/loadavg`): how busy the machine
+    /// already was, whatever this suite was doing.
+    #[serde(default)]
+    pub load_average_1m: Option<f64>,
     /// What limited the window, by [`bottleneck`]: `client`, `server`, `broker`, `machine` or `none`.
     pub bottleneck: String,
 }
@@ -157,6 +161,12 @@ pub struct BusySnapshot {
     server: Option<ThreadTimes>,
     broker: Option<ThreadTimes>,
     machine: MachineTimes,
+    load_average_1m: Option<f64>,
+}
+
+/// The 1-minute load average, if `/proc/loadavg` is readable.
+pub fn load_average_1m() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 impl BusySnapshot {
@@ -175,6 +185,7 @@ impl BusySnapshot {
             server,
             broker: sources.broker_pid.map(|pid| ThreadTimes::read(&pid_dir(pid), |_| true)),
             machine: MachineTimes::read(),
+            load_average_1m: load_average_1m(),
         }
     }
 
@@ -195,6 +206,7 @@ impl BusySnapshot {
             broker,
             machine,
             steal,
+            load_average_1m: self.load_average_1m,
             bottleneck: bottleneck(client, server, broker, machine).into(),
         }
     }
