@@ -410,8 +410,8 @@ fn draw_whiskers<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f6
     Ok(())
 }
 
-/// The verdict at a glance: each dimension's median "gRPC better by" ratio with its min–max,
-/// against the claimed 5x and parity.
+/// The verdict at a glance: each dimension's "gRPC better by" ratio (geometric mean) with its
+/// 95 % confidence interval, against the claimed 5x and parity.
 pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payload::Profile) -> Result<Option<Chart>> {
     let ratio_rows: Vec<BarRow> = rows
         .iter()
@@ -419,15 +419,15 @@ pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payloa
             let ratio = r.ratio?;
             Some(BarRow {
                 label: r.dimension.clone(),
-                values: vec![ratio.median.is_finite().then_some(ratio.median)],
-                range: Some((ratio.min, ratio.max)),
+                values: vec![ratio.estimate.is_finite().then_some(ratio.estimate)],
+                range: Some((ratio.low, ratio.high)),
             })
         })
         .collect();
     let spec = BarSpec {
-        title: format!("gRPC better than REST/JSON by (median ratio, min–max), {profile}"),
+        title: format!("gRPC better than REST/JSON by (ratio, 95 % interval), {profile}"),
         x_desc: "times better for gRPC (REST ÷ gRPC; gRPC ÷ REST for throughput); below 1 REST/JSON wins".into(),
-        series: vec!["median ratio".into()],
+        series: vec!["ratio".into()],
         rows: ratio_rows,
         stacked: false,
         references: vec![
@@ -439,7 +439,7 @@ pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payloa
             ),
         ],
     };
-    bars("verdict", &spec, "one bar per measured row of the verdict table; whiskers span the paired repetitions (criterion rows: 95 % interval); an unbounded ratio is drawn to the edge")
+    bars("verdict", &spec, "one bar per measured row of the verdict table; whiskers span the 95 % confidence interval (t-interval on the paired repetitions' log-ratios; criterion rows: its intervals); an unbounded end is drawn to the edge")
 }
 
 /// Draws a [`BarSpec`] as the chart `id` with its `note`; `None` when no row has a value.

@@ -111,7 +111,7 @@ fn list(out: &mut String, items: &[String]) {
 fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> Result<()> {
     let (scenario, profile) = (v.section.scenario, v.section.profile);
     let _ = writeln!(out, "<h2 id=\"verdict-{index}\">Is gRPC 5x faster than JSON? Scenario <code>{}</code>, profile <code>{profile}</code></h2>", escape(scenario));
-    out.push_str("<p>Ratios read “how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1”: the REST figure over the gRPC figure for times, bytes and CPU; gRPC over REST for throughput. Repetition <i>i</i> of one arm is paired with repetition <i>i</i> of the other (same scenario, profile and load).</p>\n");
+    out.push_str("<p>Ratios read “how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1”: the REST figure over the gRPC figure for times, bytes and CPU; gRPC over REST for throughput. Repetition <i>i</i> of one arm is paired with repetition <i>i</i> of the other (same scenario, profile and load); the ratio is the geometric mean of the paired ratios with a 95 % t-interval on their logarithms. An interval that contains 1x reads “no measurable difference”; “reaches 5x” is <i>yes</i> only when the whole interval is at or above 5x.</p>\n");
     table(out, &tables::verdict_table(&v.rows), "verdict");
     if let Some(chart) = charts::verdict_chart(&v.rows, profile)? {
         figure(out, &chart);

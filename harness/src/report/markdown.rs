@@ -43,7 +43,7 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> String {
     );
     for v in verdicts {
         let _ = writeln!(out, "{}\n", section_heading(v.section.scenario, v.section.profile));
-        out.push_str("Ratios read \"how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1\" (repetition i paired with repetition i).\n\n");
+        out.push_str("Ratios read \"how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1\" (repetition i paired with repetition i; geometric mean of the paired ratios with a 95 % t-interval on their logarithms).\n\n");
         out.push_str(&table(&tables::verdict_table(&v.rows)));
         out.push_str("\nFormat or transport? Median (min–max) of paired repetitions; the first three columns multiply to the total.\n\n");
         out.push_str(&table(&tables::decomposition_table(&v.decomposition)));

@@ -30,14 +30,20 @@ pub fn fmt_value(value: Option<f64>, unit: &str) -> String {
     }
 }
 
-/// `min–max` of a ratio and where the spread comes from.
+/// A ratio's 95 % interval and where it comes from.
 pub fn fmt_spread(r: &Ratio) -> String {
     let source = match r.source {
-        SpreadSource::Repetitions => format!("{} paired repetitions", r.pairs),
-        SpreadSource::ConfidenceInterval => "criterion 95 % interval".into(),
+        SpreadSource::Repetitions => format!(
+            "t-interval, {} paired repetitions; pairs ranged {}–{}",
+            r.pairs,
+            verdict::fmt_x(r.min),
+            verdict::fmt_x(r.max)
+        ),
+        SpreadSource::ConfidenceInterval => "criterion's 95 % intervals".into(),
         SpreadSource::Exact => return "exact (deterministic)".into(),
     };
-    format!("{}–{} ({source})", verdict::fmt_x(r.min), verdict::fmt_x(r.max))
+    let reading = if r.no_measurable_difference() { "; no measurable difference" } else { "" };
+    format!("{}–{} ({source}){reading}", verdict::fmt_x(r.low), verdict::fmt_x(r.high))
 }
 
 /// "Is gRPC 5x faster than JSON?": one row per dimension.
@@ -46,8 +52,8 @@ pub fn verdict_table(rows: &[VerdictRow]) -> Table {
         "dimension",
         "REST/JSON",
         "gRPC",
-        "gRPC better by (median)",
-        "spread min–max",
+        "gRPC better by (geometric mean)",
+        "95 % interval",
         "reaches 5x?",
         "source / notes",
     ];
@@ -62,7 +68,7 @@ pub fn verdict_table(rows: &[VerdictRow]) -> Table {
                     r.dimension.clone(),
                     fmt_value(r.rest, r.unit),
                     fmt_value(r.grpc, r.unit),
-                    r.ratio.map_or_else(|| NOT_MEASURED.into(), |x| verdict::fmt_x(x.median)),
+                    r.ratio.map_or_else(|| NOT_MEASURED.into(), |x| verdict::fmt_x(x.estimate)),
                     r.ratio.as_ref().map_or_else(|| "—".into(), fmt_spread),
                     r.reach().map_or("—", verdict::Reach::label).into(),
                     notes.join("; "),
@@ -83,9 +89,7 @@ pub fn decomposition_table(rows: &[DecompositionRow]) -> Table {
             .map(|row| {
                 let mut cells = vec![row.dimension.name()];
                 cells.extend(row.factors.iter().map(|(_, r)| match r {
-                    Some(r) => {
-                        format!("{} ({}–{})", verdict::fmt_x(r.median), verdict::fmt_x(r.min), verdict::fmt_x(r.max))
-                    }
+                    Some(r) => verdict::fmt_ci(r),
                     None => NOT_MEASURED.into(),
                 }));
                 cells

@@ -88,31 +88,38 @@ fn ratio_reads_times_better_for_grpc_in_both_directions() {
     let arms = [arm("rest", &[200, 200, 200], &[Some(1_000.0); 3]), arm("grpc", &[100, 100, 100], &[Some(4_000.0); 3])];
     let s = section(&arms);
     let p50 = s.ratio(Dimension::P50(C1), "rest", "grpc").unwrap();
-    assert!((p50.median - 2.0).abs() < 0.01, "{p50:?}");
+    assert!((p50.estimate - 2.0).abs() < 0.01, "{p50:?}");
     let throughput = s.ratio(Dimension::MaxThroughput, "rest", "grpc").unwrap();
-    assert_eq!(throughput.median, 4.0, "higher-is-better must be inverted: {throughput:?}");
+    assert!((throughput.estimate - 4.0).abs() < 1e-12, "higher-is-better must be inverted: {throughput:?}");
     let cpu = s.ratio(Dimension::Cpu(C1), "rest", "grpc").unwrap();
-    assert!((cpu.median - 2.0).abs() < 0.01, "client + server CPU: {cpu:?}");
+    assert!((cpu.estimate - 2.0).abs() < 0.01, "client + server CPU: {cpu:?}");
 }
 
 #[test]
-fn repetitions_are_paired_by_index_and_spread_is_min_median_max() {
+fn the_estimate_is_a_geometric_mean_with_a_t_interval_on_log_ratios() {
+    // Ratios 2, 4, 8: log-ratios ln2 × (1, 2, 3), mean 2 ln2 (estimate 4), sd ln2, t(0.975, 2 df) =
+    // 4.3027, so the interval is 4 × exp(∓4.3027 × ln2 / √3).
     let r =
-        paired_ratio(Direction::LowerIsBetter, &[Some(100.0), Some(300.0), Some(500.0)], &[Some(100.0); 3]).unwrap();
-    assert_eq!((r.min, r.median, r.max, r.pairs), (1.0, 3.0, 5.0, 3));
-    // Pairing by index, not by sorted value: 500/100 and 100/500.
+        paired_ratio(Direction::LowerIsBetter, &[Some(200.0), Some(400.0), Some(800.0)], &[Some(100.0); 3]).unwrap();
+    let half = 4.302_653 * 2f64.ln() / 3f64.sqrt();
+    assert!((r.estimate - 4.0).abs() < 1e-9, "{r:?}");
+    assert!((r.low - 4.0 * (-half).exp()).abs() < 1e-4 && (r.high - 4.0 * half.exp()).abs() < 1e-3, "{r:?}");
+    assert_eq!((r.min, r.max, r.pairs), (2.0, 8.0, 3));
+    // Pairing by index, not by sorted value: 500/100 and 100/500 average to 1, with a wide interval.
     let r = paired_ratio(Direction::LowerIsBetter, &[Some(500.0), Some(100.0)], &[Some(100.0), Some(500.0)]).unwrap();
     assert_eq!((r.min, r.max), (0.2, 5.0));
-    // A missing repetition on either side drops that pair only.
+    assert!((r.estimate - 1.0).abs() < 1e-12 && r.no_measurable_difference(), "{r:?}");
+    // A missing repetition on either side drops that pair only; one pair has no interval.
     let r =
         paired_ratio(Direction::LowerIsBetter, &[Some(600.0), None, Some(800.0)], &[Some(100.0), Some(100.0), None])
             .unwrap();
-    assert_eq!((r.pairs, r.median), (1, 6.0));
+    assert_eq!((r.pairs, r.low, r.high), (1, 0.0, f64::INFINITY));
+    assert!((r.estimate - 6.0).abs() < 1e-12);
     assert_eq!(paired_ratio(Direction::LowerIsBetter, &[None], &[Some(1.0)]), None);
 }
 
 #[test]
-fn reaches_five_x_only_when_every_pair_does() {
+fn reaches_five_x_by_the_interval_not_the_estimate() {
     let ratio = |rest: &[f64]| {
         paired_ratio(
             Direction::LowerIsBetter,
@@ -121,19 +128,37 @@ fn reaches_five_x_only_when_every_pair_does() {
         )
         .unwrap()
     };
-    assert_eq!(ratio(&[5.0, 6.0, 7.0]).reaches(verdict::CLAIM_FACTOR), Reach::Yes);
-    assert_eq!(ratio(&[4.9, 6.0, 7.0]).reaches(verdict::CLAIM_FACTOR), Reach::Partly);
-    assert_eq!(ratio(&[1.2, 4.99]).reaches(verdict::CLAIM_FACTOR), Reach::No);
+    assert_eq!(ratio(&[5.6, 5.7, 5.8, 5.7, 5.6]).reaches(verdict::CLAIM_FACTOR), Reach::Yes);
+    // Every pair at 5x or more, but three pairs this spread cannot exclude less than 5x.
+    let spread = ratio(&[5.0, 6.0, 7.0]);
+    assert!(spread.min >= verdict::CLAIM_FACTOR && spread.low < verdict::CLAIM_FACTOR, "{spread:?}");
+    assert_eq!(spread.reaches(verdict::CLAIM_FACTOR), Reach::Possibly);
+    assert_eq!(ratio(&[1.2, 1.3, 1.25]).reaches(verdict::CLAIM_FACTOR), Reach::No);
+    assert!(!ratio(&[1.2, 1.3, 1.25]).no_measurable_difference());
+    assert!(ratio(&[0.9, 1.06, 1.04]).no_measurable_difference());
 }
 
 #[test]
-fn an_arm_that_met_the_slo_at_no_step_gives_an_unbounded_ratio() {
+fn an_arm_that_scored_zero_gives_an_unbounded_ratio() {
     let r =
         paired_ratio(Direction::HigherIsBetter, &[Some(0.0), Some(1_000.0)], &[Some(2_000.0), Some(2_000.0)]).unwrap();
-    assert_eq!((r.min, r.max), (2.0, f64::INFINITY));
-    assert_eq!(r.reaches(verdict::CLAIM_FACTOR), Reach::Partly);
+    assert_eq!((r.min, r.max, r.high), (2.0, f64::INFINITY, f64::INFINITY));
+    assert_eq!(r.reaches(verdict::CLAIM_FACTOR), Reach::Possibly);
     // Both zero: no ratio, rather than 0/0.
     assert_eq!(paired_ratio(Direction::HigherIsBetter, &[Some(0.0)], &[Some(0.0)]), None);
+}
+
+#[test]
+fn a_search_without_a_transport_capacity_gives_no_throughput_figure() {
+    // rest: one client-bound search and one that found nothing; grpc: fine.
+    let mut rest = arm("rest", &[200, 200, 200], &[Some(1_000.0), Some(1_500.0), None]);
+    rest.sweep.as_mut().unwrap().repetitions[1].bottleneck = Some("client".into());
+    let arms = [rest, arm("grpc", &[100, 100, 100], &[Some(2_000.0); 3])];
+    let s = section(&arms);
+    let r = s.ratio(Dimension::MaxThroughput, "rest", "grpc").unwrap();
+    assert_eq!(r.pairs, 1, "only the search with a server-bound capacity pairs: {r:?}");
+    let row = verdict::load_row(&s, Dimension::MaxThroughput);
+    assert!(row.flags.iter().any(|f| f.contains("2 search(es) without a transport capacity")), "{:?}", row.flags);
 }
 
 #[test]
@@ -153,27 +178,57 @@ fn missing_arm_is_reported_as_not_measured() {
 }
 
 #[test]
-fn decomposition_factors_multiply_and_the_largest_is_named() {
-    // rest 1200 µs, rest-h2 400, grpc-json 200, grpc 100: HTTP version 3x, framing 2x, format 2x.
+fn decomposition_factors_multiply_to_the_total_with_varied_repetitions() {
+    // Per repetition the chain's three ratios multiply to rest/grpc; with values that vary from
+    // repetition to repetition, medians of the factors would not, geometric means must.
     let arms = [
-        arm("rest", &[1_200, 1_200], &[Some(1.0); 2]),
-        arm("rest-h2", &[400, 400], &[Some(1.0); 2]),
-        arm("grpc-json", &[200, 200], &[Some(1.0); 2]),
-        arm("grpc", &[100, 100], &[Some(1.0); 2]),
-        arm("rest-proto", &[600, 600], &[Some(1.0); 2]),
+        arm("rest", &[1_200, 1_500, 900, 2_000], &[Some(1.0); 4]),
+        arm("rest-h2", &[400, 700, 300, 500], &[Some(1.0); 4]),
+        arm("grpc-json", &[200, 180, 260, 210], &[Some(1.0); 4]),
+        arm("grpc", &[100, 120, 90, 150], &[Some(1.0); 4]),
+        arm("rest-proto", &[600, 650, 500, 700], &[Some(1.0); 4]),
     ];
     let s = section(&arms);
     let rows = verdict::decomposition(&s);
     let p50 = rows.iter().find(|r| r.dimension == Dimension::P50(C1)).unwrap();
-    let medians: Vec<f64> = p50.factors.iter().map(|(_, r)| r.unwrap().median).collect();
-    let product: f64 = medians[..3].iter().product();
-    assert!((product - medians[4]).abs() / medians[4] < 0.01, "{medians:?}");
-    assert!((medians[3] - 2.0).abs() < 0.01, "rest / rest-proto: {medians:?}");
+    let estimates: Vec<f64> = p50.factors.iter().map(|(_, r)| r.unwrap().estimate).collect();
+    let product: f64 = estimates[..3].iter().product();
+    assert!((product - estimates[4]).abs() / estimates[4] < 1e-9, "{estimates:?}");
     let verdict_rows = vec![verdict::load_row(&s, Dimension::P50(C1))];
     let text = verdict::conclusion(Profile::Small, &verdict_rows, &rows).join("\n");
-    assert!(text.contains("gRPC is 12x better than REST/JSON"), "{text}");
+    assert!(text.contains(&format!("the factors multiply to {}", verdict::fmt_x(product))), "{text}");
+}
+
+#[test]
+fn the_largest_factor_is_named_only_when_it_stands_apart() {
+    // HTTP version 3x in every repetition, framing and format 2x with a little noise: 3x stands apart.
+    let clear = [
+        arm("rest", &[1_200, 1_260, 1_140], &[Some(1.0); 3]),
+        arm("rest-h2", &[400, 420, 380], &[Some(1.0); 3]),
+        arm("grpc-json", &[200, 210, 190], &[Some(1.0); 3]),
+        arm("grpc", &[100, 106, 94], &[Some(1.0); 3]),
+    ];
+    let s = section(&clear);
+    let rows = verdict::decomposition(&s);
+    let verdict_rows = vec![verdict::load_row(&s, Dimension::P50(C1))];
+    let text = verdict::conclusion(Profile::Small, &verdict_rows, &rows).join("\n");
     assert!(text.contains("the largest factor is the HTTP version (1.1 vs 2) (3.00x)"), "{text}");
-    assert!(text.contains("at least 5x better than REST/JSON in every repetition on: p50 latency"), "{text}");
+    assert!(text.contains("gRPC is better than REST/JSON by 12x"), "{text}");
+    // Every factor near 1x with noise: no factor is named, and the total reads "no measurable difference".
+    let flat = [
+        arm("rest", &[1_000, 1_100, 950], &[Some(1.0); 3]),
+        arm("rest-h2", &[1_050, 1_000, 1_000], &[Some(1.0); 3]),
+        arm("grpc-json", &[1_000, 1_080, 960], &[Some(1.0); 3]),
+        arm("grpc", &[1_020, 1_000, 1_000], &[Some(1.0); 3]),
+    ];
+    let s = section(&flat);
+    let rows = verdict::decomposition(&s);
+    let verdict_rows = vec![verdict::load_row(&s, Dimension::P50(C1))];
+    let text = verdict::conclusion(Profile::Small, &verdict_rows, &rows).join("\n");
+    assert!(text.contains("no factor stands apart"), "{text}");
+    assert!(!text.contains("the largest factor is"), "{text}");
+    assert!(text.contains("no measurable difference between gRPC and REST/JSON"), "{text}");
+    assert!(text.contains("No measurable difference (the interval contains 1x) on: p50 latency"), "{text}");
 }
 
 #[test]

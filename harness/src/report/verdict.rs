@@ -23,41 +23,50 @@ pub enum Direction {
     HigherIsBetter,
 }
 
-/// Where a ratio's spread comes from.
+/// Where a ratio's interval comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpreadSource {
-    /// Paired repetitions of a load run.
+    /// Paired repetitions of a load run: a 95 % t-interval on the mean of the log-ratios.
     Repetitions,
-    /// criterion's 95 % confidence interval of the median (one bench run per arm).
+    /// criterion's 95 % confidence intervals of the two medians (one bench run per arm).
     ConfidenceInterval,
     /// A deterministic count (body bytes): no spread.
     Exact,
 }
 
-/// A ratio "times better for gRPC", min / median / max. `f64::INFINITY` means the worse arm
-/// scored zero (e.g. met the SLO at no sweep step) while the better one did not.
+/// A ratio "times better for gRPC": a point estimate with its 95 % confidence interval.
+///
+/// For paired repetitions the estimate is the **geometric mean** of the per-pair ratios (exp of
+/// the mean log-ratio) and the interval is a Student t-interval on the log-ratios, mapped back.
+/// Log-ratios add along a chain of arms, so the geometric means of the decomposition's factors
+/// multiply to the total's exactly (over the same pairs), which medians do not. `f64::INFINITY`
+/// means the worse arm scored zero while the better one did not.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ratio {
-    /// Smallest ratio.
+    /// Point estimate: geometric mean of the paired ratios (criterion: ratio of medians).
+    pub estimate: f64,
+    /// Lower end of the 95 % confidence interval (0 when there is a single pair).
+    pub low: f64,
+    /// Upper end of the 95 % confidence interval (∞ when there is a single pair).
+    pub high: f64,
+    /// Smallest paired ratio.
     pub min: f64,
-    /// Median ratio (mean of the middle two for an even count).
-    pub median: f64,
-    /// Largest ratio.
+    /// Largest paired ratio.
     pub max: f64,
     /// Pairs the ratio was taken over.
     pub pairs: usize,
-    /// Where the spread comes from.
+    /// Where the interval comes from.
     pub source: SpreadSource,
 }
 
-/// Whether a ratio reaches the claimed factor.
+/// Whether a ratio reaches the claimed factor, judged on its confidence interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
-    /// Every pair (or the whole confidence interval) is at or above the factor.
+    /// The whole interval is at or above the factor.
     Yes,
-    /// Some pairs reach it, some do not.
-    Partly,
-    /// No pair reaches it.
+    /// The interval straddles the factor: the data cannot tell.
+    Possibly,
+    /// The whole interval is below the factor.
     No,
 }
 
@@ -66,35 +75,62 @@ impl Reach {
     pub fn label(self) -> &'static str {
         match self {
             Reach::Yes => "yes",
-            Reach::Partly => "in some repetitions",
+            Reach::Possibly => "possibly (interval straddles it)",
             Reach::No => "no",
         }
     }
 }
 
+/// Confidence level of every interval in the verdict.
+pub const CONFIDENCE: f64 = 0.95;
+
 impl Ratio {
     /// A single exact ratio.
     pub fn exact(value: f64) -> Self {
-        Self { min: value, median: value, max: value, pairs: 1, source: SpreadSource::Exact }
+        Self { estimate: value, low: value, high: value, min: value, max: value, pairs: 1, source: SpreadSource::Exact }
     }
 
-    /// Whether the ratio reaches `factor`.
+    /// Whether the ratio reaches `factor`: by the interval's lower end, not its estimate.
     pub fn reaches(&self, factor: f64) -> Reach {
-        if self.min >= factor {
+        if self.low >= factor {
             Reach::Yes
-        } else if self.max >= factor {
-            Reach::Partly
+        } else if self.high >= factor {
+            Reach::Possibly
         } else {
             Reach::No
         }
     }
+
+    /// Whether the interval contains 1: no measurable difference between the two arms.
+    pub fn no_measurable_difference(&self) -> bool {
+        self.low <= 1.0 && self.high >= 1.0
+    }
+
+    /// Whether the two intervals share no value.
+    pub fn separated_from(&self, other: &Ratio) -> bool {
+        self.low > other.high || other.low > self.high
+    }
 }
 
-/// One ratio per pair `i` of `worse[i]` / `better[i]` (inverted for higher-is-better), then
-/// min / median / max. Pairs where either side is missing, or both are zero, are skipped;
-/// `None` when no pair is left.
+/// The mean of `log_ratios` with its two-sided [`CONFIDENCE`] t-interval, on the log scale.
+fn t_interval(log_ratios: &[f64]) -> (f64, f64, f64) {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let n = log_ratios.len() as f64;
+    let mean = log_ratios.iter().sum::<f64>() / n;
+    if log_ratios.len() < 2 {
+        return (mean, f64::NEG_INFINITY, f64::INFINITY);
+    }
+    let variance = log_ratios.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let t = StudentsT::new(0.0, 1.0, n - 1.0).map_or(f64::INFINITY, |d| d.inverse_cdf(0.5 + CONFIDENCE / 2.0));
+    let half = t * (variance / n).sqrt();
+    (mean, mean - half, mean + half)
+}
+
+/// The paired ratio of `rest_side[i]` over `grpc_side[i]` (inverted for higher-is-better): its
+/// geometric mean and 95 % interval over the pairs where both sides were measured (pairs where
+/// both are zero are skipped); `None` when no pair is left.
 pub fn paired_ratio(direction: Direction, rest_side: &[Option<f64>], grpc_side: &[Option<f64>]) -> Option<Ratio> {
-    let mut ratios: Vec<f64> = rest_side
+    let ratios: Vec<f64> = rest_side
         .iter()
         .zip(grpc_side)
         .filter_map(|(r, g)| {
@@ -113,14 +149,21 @@ pub fn paired_ratio(direction: Direction, rest_side: &[Option<f64>], grpc_side: 
     if ratios.is_empty() {
         return None;
     }
-    ratios.sort_by(f64::total_cmp);
-    let n = ratios.len();
-    let median = if n % 2 == 1 { ratios[n / 2] } else { (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0 };
-    Some(Ratio { min: ratios[0], median, max: ratios[n - 1], pairs: n, source: SpreadSource::Repetitions })
+    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let pairs = ratios.len();
+    let source = SpreadSource::Repetitions;
+    if max.is_infinite() || min <= 0.0 {
+        // An unbounded (or zero) pair has no logarithm: say so rather than average it away.
+        return Some(Ratio { estimate: max, low: min, high: f64::INFINITY, min, max, pairs, source });
+    }
+    let logs: Vec<f64> = ratios.iter().map(|r| r.ln()).collect();
+    let (mean, low, high) = t_interval(&logs);
+    Some(Ratio { estimate: mean.exp(), low: low.exp(), high: high.exp(), min, max, pairs, source })
 }
 
 /// A ratio from two criterion estimates (median and its 95 % interval), REST side over gRPC side
-/// (both lower-is-better times): the spread is the widest ratio the two intervals allow.
+/// (both lower-is-better times): the interval is the widest ratio the two intervals allow.
 pub fn interval_ratio(
     rest_side: crate::criterion_data::Estimate,
     grpc_side: crate::criterion_data::Estimate,
@@ -128,10 +171,14 @@ pub fn interval_ratio(
     if grpc_side.median_ns <= 0.0 || grpc_side.median_lower_ns <= 0.0 {
         return None;
     }
+    let (low, high) =
+        (rest_side.median_lower_ns / grpc_side.median_upper_ns, rest_side.median_upper_ns / grpc_side.median_lower_ns);
     Some(Ratio {
-        min: rest_side.median_lower_ns / grpc_side.median_upper_ns,
-        median: rest_side.median_ns / grpc_side.median_ns,
-        max: rest_side.median_upper_ns / grpc_side.median_lower_ns,
+        estimate: rest_side.median_ns / grpc_side.median_ns,
+        low,
+        high,
+        min: low,
+        max: high,
         pairs: 1,
         source: SpreadSource::ConfidenceInterval,
     })
@@ -506,39 +553,41 @@ pub fn fmt_x(x: f64) -> String {
     }
 }
 
-/// The conclusion, one sentence per line, generated from the rows and the decomposition.
+/// `1.23x (95 % CI 1.10x–1.40x)`.
+pub fn fmt_ci(r: &Ratio) -> String {
+    format!("{} (95 % CI {}–{})", fmt_x(r.estimate), fmt_x(r.low), fmt_x(r.high))
+}
+
+/// The conclusion, one sentence per line, generated from the rows and the decomposition. Every
+/// claim of a difference rests on a 95 % confidence interval: "reaches 5x" needs the interval's
+/// lower end at 5x or above, and an interval that contains 1x reads "no measurable difference".
 pub fn conclusion(profile: Profile, rows: &[VerdictRow], decomposition: &[DecompositionRow]) -> Vec<String> {
-    let pick = |want: Reach| -> Vec<String> {
+    let pick = |keep: &dyn Fn(&Ratio) -> bool| -> Vec<String> {
         rows.iter()
-            .filter(|r| r.reach() == Some(want))
-            .map(|r| format!("{} ({})", r.dimension, r.ratio.map(|x| fmt_x(x.median)).unwrap_or_default()))
+            .filter_map(|r| r.ratio.filter(|x| keep(x)).map(|x| format!("{} ({})", r.dimension, fmt_ci(&x))))
             .collect()
     };
-    let (yes, partly, no) = (pick(Reach::Yes), pick(Reach::Partly), pick(Reach::No));
-    let rest_better: Vec<String> = rows
-        .iter()
-        .filter_map(|r| {
-            r.ratio
-                .filter(|x| x.max < 1.0)
-                .map(|x| format!("{} ({} faster or smaller)", r.dimension, fmt_x(1.0 / x.median)))
-        })
-        .collect();
+    let yes = pick(&|x| x.reaches(CLAIM_FACTOR) == Reach::Yes);
+    let possibly = pick(&|x| x.reaches(CLAIM_FACTOR) == Reach::Possibly);
+    let below = pick(&|x| x.reaches(CLAIM_FACTOR) == Reach::No && x.low > 1.0);
+    let same = pick(&|x| x.reaches(CLAIM_FACTOR) == Reach::No && x.no_measurable_difference());
+    let rest_better = pick(&|x| x.high < 1.0);
     let missing: Vec<String> = rows.iter().filter(|r| r.ratio.is_none()).map(|r| r.dimension.clone()).collect();
     let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join("; ") };
-    let mut out = vec![
-        format!(
-            "Profile `{profile}`: gRPC is at least {CLAIM_FACTOR}x better than REST/JSON in every repetition on: {}.",
-            list(&yes)
-        ),
-        format!("It reaches {CLAIM_FACTOR}x only in some repetitions on: {}.", list(&partly)),
-        format!("It stays below {CLAIM_FACTOR}x (median ratio in brackets) on: {}.", list(&no)),
-    ];
-    if !rest_better.is_empty() {
-        out.push(format!("REST/JSON beat gRPC in every repetition on: {}.", rest_better.join("; ")));
-    }
-    if !missing.is_empty() {
-        out.push(format!("Not measured in this run: {}.", missing.join("; ")));
-    }
+    let mut out = vec![format!(
+        "Profile `{profile}`: gRPC is {CLAIM_FACTOR}x or more better than REST/JSON (95 % interval entirely at or above {CLAIM_FACTOR}x) on: {}.",
+        list(&yes)
+    )];
+    let mut add = |text: &str, v: &[String]| {
+        if !v.is_empty() {
+            out.push(format!("{text}: {}.", v.join("; ")));
+        }
+    };
+    add(&format!("The data cannot tell whether it reaches {CLAIM_FACTOR}x (the interval straddles it) on"), &possibly);
+    add(&format!("gRPC is measurably better, but by less than {CLAIM_FACTOR}x, on"), &below);
+    add("No measurable difference (the interval contains 1x) on", &same);
+    add("REST/JSON is measurably better (the interval lies below 1x) on", &rest_better);
+    add("Not measured in this run", &missing);
     out.extend(codec_share(rows));
     out.extend(decomposition.iter().filter_map(explain_gap));
     out
@@ -562,16 +611,22 @@ fn codec_share(rows: &[VerdictRow]) -> Option<String> {
     ))
 }
 
-/// "gRPC is 2.1x better than REST/JSON" or, below 1x, "REST/JSON is 1.8x better than gRPC".
-fn who_wins(ratio: f64) -> String {
-    if ratio >= 1.0 {
-        format!("gRPC is {} better than REST/JSON", fmt_x(ratio))
+/// "gRPC is 2.1x better than REST/JSON (95 % CI ...)", the reverse below 1x, or "no measurable
+/// difference" when the interval contains 1x.
+fn who_wins(ratio: &Ratio) -> String {
+    if ratio.no_measurable_difference() {
+        format!("there is no measurable difference between gRPC and REST/JSON (ratio {})", fmt_ci(ratio))
+    } else if ratio.estimate >= 1.0 {
+        format!("gRPC is better than REST/JSON by {}", fmt_ci(ratio))
     } else {
-        format!("REST/JSON is {} better than gRPC (ratio {})", fmt_x(1.0 / ratio), fmt_x(ratio))
+        format!("REST/JSON is better than gRPC by {} (ratio {})", fmt_x(1.0 / ratio.estimate), fmt_ci(ratio))
     }
 }
 
-/// "For X, REST/JSON is Nx gRPC; the largest factor is Y (Mx)", when the chain was measured.
+/// "For X, gRPC is better by ...; along the chain: a × b × c = total; the largest factor is Y",
+/// when the chain was measured. The factors are geometric means over the same pairs as the
+/// total, so their product is the total's estimate; a factor is named the largest only when its
+/// interval is separated from every other factor's.
 fn explain_gap(row: &DecompositionRow) -> Option<String> {
     let total = row.factors.iter().find(|(f, _)| *f == TOTAL)?.1?;
     let chain: Vec<(Factor, Ratio)> =
@@ -580,18 +635,27 @@ fn explain_gap(row: &DecompositionRow) -> Option<String> {
         return Some(format!(
             "For {}, {}; the run lacks an arm of the chain rest → rest-h2 → grpc-json → grpc, so the gap is not decomposed.",
             row.dimension.name(),
-            who_wins(total.median)
+            who_wins(&total)
         ));
     }
-    // The factor that moves the figure most, in either direction (a 0.5x factor matters as much as 2x).
-    let (largest, ratio) = chain.iter().max_by(|a, b| a.1.median.ln().abs().total_cmp(&b.1.median.ln().abs()))?;
-    let parts: Vec<String> = chain.iter().map(|(f, r)| format!("{} {}", f.short, fmt_x(r.median))).collect();
+    let parts: Vec<String> = chain.iter().map(|(f, r)| format!("{} {}", f.short, fmt_ci(r))).collect();
+    let product: f64 = chain.iter().map(|(_, r)| r.estimate).product();
+    // The factor that moves the figure most, in either direction (0.5x matters as much as 2x)...
+    let (largest, ratio) = chain.iter().max_by(|a, b| a.1.estimate.ln().abs().total_cmp(&b.1.estimate.ln().abs()))?;
+    // ...named only if its interval stands apart from every other factor's.
+    let stands_out = chain.iter().filter(|(f, _)| f != largest).all(|(_, r)| ratio.separated_from(r))
+        && !ratio.no_measurable_difference();
+    let verdict = if stands_out {
+        format!("the largest factor is {} ({})", largest.short, fmt_x(ratio.estimate))
+    } else {
+        "no factor stands apart from the others at 95 % confidence".to_owned()
+    };
     Some(format!(
-        "For {}, {} (median of paired repetitions); along the chain rest → rest-h2 → grpc-json → grpc: {}; the largest factor is {} ({}).",
+        "For {}, {} (geometric mean of {} paired repetitions); along the chain rest → rest-h2 → grpc-json → grpc: {}; the factors multiply to {}; {verdict}.",
         row.dimension.name(),
-        who_wins(total.median),
+        who_wins(&total),
+        total.pairs,
         parts.join(", "),
-        largest.short,
-        fmt_x(ratio.median)
+        fmt_x(product),
     ))
 }
