@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use paybench::endpoint::redact as redact_url;
+use paybench::load::replay::ClientKind;
 use paybench::load::runner::{self, Observer, RunContext};
 use paybench::load::scenario::Scenario;
 use paybench::measure::cpu::{CLIENT_THREAD_PREFIX, SERVER_THREAD_PREFIX};
@@ -61,6 +62,11 @@ pub(crate) struct Args {
     /// Pin in-process server threads to these CPUs.
     #[arg(long)]
     server_cpus: Option<CpuList>,
+    /// The client: `full` (the transport's own client; the end-to-end cost) or `replay`
+    /// (pre-encoded bytes on the arm's wire, like wrk and h2load; server capacity). Replay speaks
+    /// the direct network arms (tcp, grpc, http families).
+    #[arg(long, value_enum, default_value_t = ClientKind::FullStack)]
+    client: ClientKind,
 }
 
 impl Args {
@@ -175,6 +181,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         target: args.target.clone(),
         server_pid: args.server_pid,
         brokers: endpoints.clone(),
+        client_kind: args.client,
     };
     let estimate: f64 = scenarios.iter().map(Scenario::estimated_seconds).sum();
     eprintln!(
@@ -316,6 +323,7 @@ mod tests {
                 summary: PointSummary::default(),
             }],
             sweep: None,
+            client: "full-stack".into(),
         };
         let bad = unbalanced_windows(&[result]);
         assert_eq!(bad.len(), 1, "{bad:?}");
