@@ -78,9 +78,10 @@ impl fmt::Display for ClientKind {
     }
 }
 
-/// One reply in this many is fully decoded and compared with the expected response. 1 in 64
-/// keeps the decode cost under 2 % of a call while a wrong server still fails within the
-/// preflight's first calls of every window.
+/// One reply in this many is fully decoded and compared with the expected response: a decode
+/// costs about as much as a whole replayed call, so 1 in 64 adds a few hundredths of one, while
+/// the very first call (the runner's preflight) is always decoded, so a wrong server fails
+/// before anything is measured.
 pub const SAMPLE_EVERY: u64 = 64;
 
 /// The wire protocol replay speaks for an arm.
