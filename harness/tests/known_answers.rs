@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use paybench::load::replay::ClientKind;
 use paybench::load::runner::{self, Observer, RunContext};
 use paybench::load::scenario::Scenario;
 use paybench::measure::busy::RoleCores;
@@ -65,6 +66,7 @@ impl Runtimes {
             target: None,
             server_pid: None,
             brokers: Default::default(),
+            client_kind: ClientKind::FullStack,
         };
         let result = runner::run_arm(&ctx, &scenario, &Arm::parse(arm).unwrap(), Profile::Small, &Quiet);
         assert!(matches!(result.status, ArmStatus::Ran), "{arm}: {:?}", result.status);

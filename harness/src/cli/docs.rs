@@ -55,7 +55,7 @@ const HEADLINE_PROFILE: Profile = Profile::Typical;
 
 /// Every generator; [`Inputs::generate`] says what each is made from, and `docs/report.md` lists
 /// them for readers.
-const GENERATORS: [&str; 12] = [
+const GENERATORS: [&str; 13] = [
     "headline",
     "decomposition",
     "not-measured",
@@ -66,6 +66,7 @@ const GENERATORS: [&str; 12] = [
     "broker-settings",
     "broker-arms",
     "sweeps",
+    "generator-validation",
     "instructions",
     "thresholds",
 ];
@@ -327,6 +328,7 @@ impl Inputs {
             "broker-settings" => self.broker_settings(),
             "broker-arms" => self.arms_table(|arm| arm.broker().is_some(), false),
             "sweeps" => Ok(self.sweeps()),
+            "generator-validation" => self.generator_validation(links),
             "instructions" => self.instructions(links),
             "thresholds" => self.thresholds(links),
             other => bail!("no generator `{other}`"),
@@ -516,6 +518,72 @@ impl Inputs {
         )
     }
 
+    /// `harness/scripts/validate-generator.sh`'s last committed table: each paybench client's
+    /// throughput against wrk or h2load on the same pinned server.
+    fn generator_validation(&self, links: &str) -> anyhow::Result<String> {
+        let path = VALIDATION_FILE;
+        let Ok(text) = std::fs::read_to_string(self.root.join(path)) else {
+            return Ok(format!(
+                "No validation is committed: `flock /tmp/paybench-measure.lock harness/scripts/validate-generator.sh` writes [`{path}`]({links}{path})."
+            ));
+        };
+        let v: Validation = serde_json::from_str(&text).with_context(|| format!("read {path}"))?;
+        let ratio = |a: f64, b: f64| if b > 0.0 { format!("{:.2}", a / b) } else { "-".to_owned() };
+        let cpu = |c: Option<f64>| c.map_or_else(|| "-".to_owned(), |c| format!("{c:.1}"));
+        let mut table = tables::Table {
+            header: [
+                "arm",
+                "peer",
+                "in flight",
+                "peer calls/s",
+                "replay calls/s",
+                "replay / peer",
+                "full-stack calls/s",
+                "full-stack / peer",
+                "client CPU µs/call: peer, replay, full-stack",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: Vec::new(),
+        };
+        for r in &v.rows {
+            table.rows.push(vec![
+                r.arm.clone(),
+                format!("`{}`", r.peer),
+                r.in_flight.clone(),
+                format!("{:.0}", r.peer_calls_per_s),
+                format!("{:.0}", r.replay_calls_per_s),
+                ratio(r.replay_calls_per_s, r.peer_calls_per_s),
+                format!("{:.0}", r.full_stack_calls_per_s),
+                ratio(r.full_stack_calls_per_s, r.peer_calls_per_s),
+                format!(
+                    "{}, {}, {}",
+                    cpu(r.peer_cpu_us_per_call),
+                    cpu(r.replay_client_cpu_us_per_call),
+                    cpu(r.full_stack_client_cpu_us_per_call)
+                ),
+            ]);
+        }
+        let at_target =
+            v.rows.iter().filter(|r| r.replay_calls_per_s >= VALIDATION_TARGET * r.peer_calls_per_s).count();
+        let ceiling = &v.generator_ceiling;
+        Ok(format!(
+            "Measured by `{}` ({}, commit `{}`, {}; [`{path}`]({links}{path})): best of {} alternating rounds of {} s, closed loop, {} calls in flight, server alone on CPU 1, each generator alone on CPU 0, `small` payload.\n\n{}\nThe replay client reaches at least {VALIDATION_TARGET:.1}x of its peer on {at_target} of {} arms. The generator's own ceiling on that core (`{}` full-stack, no network): {:.0} calls/s at {} µs of client CPU per call.",
+            v.command,
+            v.measured_at,
+            v.git_commit,
+            v.cpu_model,
+            v.rounds,
+            v.duration_s,
+            v.concurrency,
+            markdown::table(&table),
+            v.rows.len(),
+            ceiling.arm,
+            ceiling.calls_per_s,
+            cpu(ceiling.client_cpu_us_per_call),
+        ))
+    }
+
     fn instructions(&self, links: &str) -> anyhow::Result<String> {
         let path = "benches/baselines/instructions.json";
         let set = sources::read_file(&self.root.join(path))?;
@@ -542,6 +610,50 @@ impl Inputs {
         };
         Ok(format!("From [`{path}`]({links}{path}):\n\n{}", markdown::table(&table)))
     }
+}
+
+/// Where `harness/scripts/validate-generator.sh` writes its figures.
+const VALIDATION_FILE: &str = "results/validate-generator.json";
+/// The replay client must reach this share of wrk's or h2load's throughput (docs/method.md).
+const VALIDATION_TARGET: f64 = 0.9;
+
+/// `results/validate-generator.json`, as the script writes it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Validation {
+    command: String,
+    measured_at: String,
+    git_commit: String,
+    cpu_model: String,
+    duration_s: f64,
+    concurrency: u32,
+    rounds: u32,
+    generator_ceiling: Ceiling,
+    rows: Vec<ValidationRow>,
+}
+
+/// The `inproc` row: the generator's own ceiling on the client core.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ceiling {
+    arm: String,
+    calls_per_s: f64,
+    client_cpu_us_per_call: Option<f64>,
+}
+
+/// One arm: the peer's best round and each paybench client's best round.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidationRow {
+    arm: String,
+    peer: String,
+    in_flight: String,
+    peer_calls_per_s: f64,
+    peer_cpu_us_per_call: Option<f64>,
+    replay_calls_per_s: f64,
+    replay_client_cpu_us_per_call: Option<f64>,
+    full_stack_calls_per_s: f64,
+    full_stack_client_cpu_us_per_call: Option<f64>,
 }
 
 fn bullets(lines: Vec<String>) -> String {

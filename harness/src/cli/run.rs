@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use paybench::endpoint::redact as redact_url;
+use paybench::load::replay::ClientKind;
 use paybench::load::runner::{self, Observer, RunContext};
 use paybench::load::scenario::Scenario;
 use paybench::measure::busy::RoleCores;
@@ -70,6 +71,11 @@ pub(crate) struct Args {
     /// Leave client and server unpinned (they then share every core, and the results say so).
     #[arg(long, conflicts_with_all = ["client_cpus", "server_cpus"])]
     no_pin: bool,
+    /// The client: `full` (the transport's own client; the end-to-end cost) or `replay`
+    /// (pre-encoded bytes on the arm's wire, like wrk and h2load; server capacity). Replay speaks
+    /// the direct network arms (tcp, grpc, http families).
+    #[arg(long, value_enum, default_value_t = ClientKind::FullStack)]
+    client: ClientKind,
 }
 
 /// The default placement: client and in-process server on disjoint halves of the CPUs this
@@ -237,6 +243,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         target: args.target.clone(),
         server_pid: args.server_pid,
         brokers: endpoints.clone(),
+        client_kind: args.client,
     };
     let estimate: f64 = scenarios.iter().map(Scenario::estimated_seconds).sum();
     eprintln!(
@@ -405,6 +412,7 @@ mod tests {
                 summary: PointSummary::default(),
             }],
             sweep: None,
+            client: "full-stack".into(),
         };
         let bad = unbalanced_windows(&[result]);
         assert_eq!(bad.len(), 1, "{bad:?}");

@@ -3,10 +3,13 @@
 //! - [`scenario`]: scenario files (WHAT to run), parsed strictly and validated.
 //! - [`generator`]: the closed-loop and open-loop (coordinated-omission corrected) engines,
 //!   generic over [`crate::transport::Transport`].
+//! - [`replay`]: the replay client (`--client replay`): pre-encoded requests on the arm's wire,
+//!   like wrk and h2load, for server-capacity figures.
 //! - [`runner`]: runs a scenario arm by arm (server, client, preflight call, load points, sweep)
 //!   and attaches wire bytes and CPU per call from [`crate::measure`] to each window, producing the
 //!   [`crate::results`] types.
 
 pub mod generator;
+pub mod replay;
 pub mod runner;
 pub mod scenario;

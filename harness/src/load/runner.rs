@@ -13,6 +13,7 @@ use tokio::runtime::Handle;
 
 use crate::endpoint::redact as redact_url;
 use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
+use crate::load::replay::{self, ClientKind};
 use crate::load::scenario::{LoadSpec, Scenario};
 use crate::measure::busy::{BusySnapshot, RoleCores};
 use crate::measure::cpu::{self, CpuSnapshot, CpuSources};
@@ -58,6 +59,8 @@ pub struct RunContext {
     pub server_pid: Option<u32>,
     /// Each broker's endpoint, by broker name (`rabbitmq`, `kafka`, `nats`).
     pub brokers: brokers::Endpoints,
+    /// Which client drives the arms: the transport's own, or the replay client.
+    pub client_kind: ClientKind,
 }
 
 /// Everything needed to measure one arm's windows.
@@ -106,6 +109,7 @@ pub fn run_repetition(
         status: ArmStatus::Ran,
         points: Vec::new(),
         sweep: None,
+        client: ctx.client_kind.label().to_owned(),
     };
     let started = endpoint_for(ctx, arm).and_then(|endpoint| {
         result.endpoint = redact_url(&endpoint);
@@ -213,8 +217,20 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
     };
     let timeout = Duration::from_millis(scenario.timeout_ms);
     let config = ClientConfig { timeout, ..ClientConfig::default() };
+    let probe_req = payload::generate(profile, scenario.seed, u64::MAX);
+    let pool: Vec<_> = (0..REQUEST_POOL).map(|i| payload::generate(profile, scenario.seed, i)).collect();
     let client = ctx.client.block_on(async {
-        match tokio::time::timeout(timeout, transport::connect(arm, &endpoint, &config)).await {
+        let connect = async {
+            match ctx.client_kind {
+                ClientKind::FullStack => transport::connect(arm, &endpoint, &config).await,
+                // Replay encodes its bytes now, for the pool and the preflight request.
+                ClientKind::Replay => {
+                    let requests: Vec<_> = pool.iter().chain([&probe_req]).cloned().collect();
+                    Ok(AnyClient::new(arm, replay::connect(arm, &endpoint, &requests, &config).await?))
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, connect).await {
             Ok(client) => client,
             Err(_) => {
                 Err(CallError::Timeout { transport: "connect", endpoint: redact_url(&endpoint), after: timeout }.into())
@@ -222,9 +238,7 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
         }
     })?;
     // Fail fast on an unreachable or broken arm: reqwest connects lazily, so only a call proves it.
-    let probe_req = payload::generate(profile, scenario.seed, u64::MAX);
     ctx.client.block_on(client.call(probe_req))?;
-    let pool = (0..REQUEST_POOL).map(|i| payload::generate(profile, scenario.seed, i)).collect();
     let cpu = CpuSources {
         server_in_process: ctx.server.is_some() && ctx.target.is_none(),
         server_pid: ctx.server_pid,

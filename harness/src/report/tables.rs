@@ -235,7 +235,7 @@ pub fn capacity_table(arms: &[&ArmResult]) -> Table {
             let sweep = arm.sweep.as_ref()?;
             Some(vec![
                 super::charts::arm_label(arm),
-                "full-stack".into(),
+                arm.client.clone(),
                 format!("p99 ≤ {}", super::charts::fmt_us(sweep.slo_p99_us)),
                 sweep.repetitions.iter().map(capacity_cell).collect::<Vec<_>>().join("; "),
                 sweep

@@ -67,6 +67,7 @@ fn arm(name: &str, latencies_us: &[u64], max_rates: &[Option<f64>]) -> ArmResult
                 .collect(),
             max_sustainable_rate_per_s: Spread::default(),
         }),
+        client: "full-stack".into(),
     }
 }
 

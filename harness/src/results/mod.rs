@@ -169,6 +169,15 @@ pub struct ArmResult {
     pub points: Vec<PointResult>,
     /// Rate sweep, when the scenario asks for one.
     pub sweep: Option<SweepResult>,
+    /// The client that drove the arm: `full-stack` (the transport's own client, encoding and
+    /// decoding every call) or `replay` (pre-encoded bytes, for server capacity). Files written
+    /// before the replay client existed read as `full-stack`.
+    #[serde(default = "full_stack")]
+    pub client: String,
+}
+
+fn full_stack() -> String {
+    crate::load::replay::ClientKind::FullStack.label().to_owned()
 }
 
 /// One load point (model + concurrency or rate), every repetition.

@@ -2,6 +2,9 @@
 //! (`tcp`, `amqp`, `kafka`, `nats`): a call registers a waiter under a fresh id, sends, and waits
 //! until the reader hands it the reply with that id, or its deadline passes.
 //!
+//! The reply type is a parameter: transports hand decoded responses (the default), the replay
+//! client ([`crate::load::replay`]) hands the raw reply frame, which it checks without decoding.
+//!
 //! Replies whose id is unknown (a duplicate after a redelivery, or one arriving after its call
 //! timed out) are counted, never delivered twice. A waiter is removed on every exit path.
 
@@ -17,24 +20,30 @@ use super::with_deadline;
 use crate::pb::PaymentResponse;
 use crate::{CallError, CallResult};
 
-type Waiter = oneshot::Sender<CallResult<PaymentResponse>>;
+type Waiter<R> = oneshot::Sender<CallResult<R>>;
 
-/// The calls a client is waiting on, by correlation id.
-#[derive(Debug, Default)]
-pub(crate) struct Correlator {
+/// The calls a client is waiting on, by correlation id; `R` is what a reply carries.
+#[derive(Debug)]
+pub(crate) struct Correlator<R = PaymentResponse> {
     next_id: AtomicU64,
-    waiting: Mutex<HashMap<u64, Waiter>>,
+    waiting: Mutex<HashMap<u64, Waiter<R>>>,
     unmatched: AtomicU64,
 }
 
-impl Correlator {
+impl<R> Default for Correlator<R> {
+    fn default() -> Self {
+        Self { next_id: AtomicU64::default(), waiting: Mutex::default(), unmatched: AtomicU64::default() }
+    }
+}
+
+impl<R> Correlator<R> {
     /// Replies that matched no waiting call so far.
     pub(crate) fn unmatched(&self) -> u64 {
         self.unmatched.load(Ordering::Relaxed)
     }
 
     /// Hands a reply to the call waiting for `id`.
-    pub(crate) fn complete(&self, id: u64, reply: CallResult<PaymentResponse>) {
+    pub(crate) fn complete(&self, id: u64, reply: CallResult<R>) {
         let waiter = self.waiting.lock().ok().and_then(|mut w| w.remove(&id));
         match waiter {
             Some(tx) => {
@@ -47,7 +56,7 @@ impl Correlator {
     }
 
     /// Hands a reply to the call waiting for a decimal id carried as text (a message header).
-    pub(crate) fn complete_text(&self, correlation_id: Option<&str>, reply: CallResult<PaymentResponse>) {
+    pub(crate) fn complete_text(&self, correlation_id: Option<&str>, reply: CallResult<R>) {
         match correlation_id.and_then(|id| id.parse::<u64>().ok()) {
             Some(id) => self.complete(id, reply),
             None => {
@@ -72,7 +81,7 @@ impl Correlator {
         endpoint: &str,
         timeout: Duration,
         send: F,
-    ) -> CallResult<PaymentResponse>
+    ) -> CallResult<R>
     where
         F: FnOnce(u64) -> Fut,
         Fut: Future<Output = CallResult<()>>,
