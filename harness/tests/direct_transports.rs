@@ -68,6 +68,21 @@ concurrency_tests! {
     rest_proto_carries_1000_concurrent_calls => arm("rest-proto"),
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_carries_concurrent_large_calls_that_overflow_the_socket_buffers() {
+    // 300 large requests and replies at once are megabytes each way, more than loopback's socket
+    // buffers hold: frames go out in parts, the path where a frame must never be cut short.
+    let (server, client) = start(arm("tcp"), ServerConfig::default()).await;
+    let requests: Vec<PaymentRequest> = (0..300u64).map(|i| generate(Profile::Large, 8, i)).collect();
+    let wire_bytes: usize = requests.iter().map(|r| Codec::Protobuf.encode_request(r).unwrap().len()).sum();
+    assert!(wire_bytes > 4 * 1024 * 1024, "only {wire_bytes} bytes of requests");
+    let replies = join_all(requests.iter().map(|req| client.call(req.clone()))).await;
+    for (req, reply) in requests.iter().zip(replies) {
+        assert_matches(req, &reply.unwrap_or_else(|e| panic!("call {} failed: {e}", req.payment_id)));
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn large_payloads_cross_every_direct_transport() {
     for kind in registry::direct_arms() {
