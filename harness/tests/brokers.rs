@@ -253,6 +253,71 @@ async fn kafka_two_clients_each_get_only_their_own_replies() {
     workers.shutdown().await;
 }
 
+/// The broker's topics whose names start with `prefix`, from one metadata request (bounded).
+async fn topics_starting_with(brokers_ep: &str, prefix: &str) -> Vec<String> {
+    let lister: rdkafka::consumer::BaseConsumer =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", brokers_ep).create().expect("metadata client");
+    let prefix = prefix.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use rdkafka::consumer::Consumer;
+        let metadata = lister.fetch_metadata(None, Duration::from_secs(10)).expect("topic list within 10 s");
+        metadata.topics().iter().map(|t| t.name().to_owned()).filter(|name| name.starts_with(&prefix)).collect()
+    })
+    .await
+    .expect("metadata thread")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_clients_that_come_and_go_leave_no_reply_topics() {
+    const CLIENTS: usize = 10;
+    let brokers_ep = broker_up(&tansu::BROKER).await;
+    let config = kafka_config("retire");
+    let prefix = kafka::reply_topic_prefix(&config.request_topic);
+    let workers = kafka::serve_with(Codec::Protobuf, &server(&brokers_ep, PaymentService::default()), config.clone())
+        .await
+        .expect("kafka workers");
+    let timeout = client_config(Duration::from_secs(20));
+    let mut most_listed = 0;
+    for i in 0..CLIENTS {
+        // A fresh client per round, as each repetition of a run makes one, dropped after one call.
+        let client = kafka::Client::connect_with(Codec::Protobuf, &brokers_ep, &timeout, config.clone())
+            .await
+            .expect("kafka client");
+        let req = generate(Profile::Small, 61, i as u64);
+        assert_matches(&req, &client.call(req.clone()).await.expect("call"));
+        let listed = topics_starting_with(&brokers_ep, &prefix).await;
+        // The listing must see reply topics at all, or a count of zero below would prove nothing.
+        assert!(listed.iter().any(|t| t == client.reply_topic()), "{} not in {listed:?}", client.reply_topic());
+        most_listed = most_listed.max(listed.len());
+        drop(client);
+    }
+    // Dropping deletes on a background thread: poll with a deadline for the last deletions.
+    let deadline = Instant::now() + kafka::RETIRE_DEADLINE * 2;
+    let mut left = topics_starting_with(&brokers_ep, &prefix).await;
+    while !left.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = topics_starting_with(&brokers_ep, &prefix).await;
+    }
+    assert!(
+        left.is_empty(),
+        "{} of {CLIENTS} reply topics left after their clients were dropped: {left:?}",
+        left.len()
+    );
+    assert!(most_listed < CLIENTS, "reply topics grew with the clients: {most_listed} listed at once");
+
+    // An explicit shutdown has deleted the topic by the time it returns.
+    let client = kafka::Client::connect_with(Codec::Protobuf, &brokers_ep, &timeout, config.clone())
+        .await
+        .expect("kafka client");
+    let req = generate(Profile::Small, 62, 0);
+    assert_matches(&req, &client.call(req.clone()).await.expect("call"));
+    let topic = client.reply_topic().to_owned();
+    client.shutdown().await.expect("shutdown deletes the reply topic");
+    let listed = topics_starting_with(&brokers_ep, &prefix).await;
+    assert!(!listed.contains(&topic), "{topic} still listed after shutdown: {listed:?}");
+    workers.shutdown().await;
+}
+
 /// Outcome of a run in which a worker pool is killed and restarted.
 #[derive(Debug, Default)]
 struct KillRun {

@@ -8,6 +8,27 @@
 //! (`payments.authorize.replies.<uuid>`) and reads only it, by direct assignment (no group), so
 //! two clients never see each other's replies; one client multiplexes any number of calls.
 //!
+//! **Reply topics are deleted when their client goes.** A reply topic outlives nothing useful: once
+//! the client's reply consumer has closed, no one will ever read it. Left in place, they piled up
+//! (one per client, and a fresh client per repetition): a suite run of about 45 minutes left Tansu
+//! at 1.8 GB RSS. So [`Client::shutdown`] closes the reply consumer and then deletes the topic
+//! (DeleteTopics, bounded by [`RETIRE_DEADLINE`]), and dropping a client does the same on a short
+//! detached thread, since `Drop` cannot await and may run outside any runtime: the consumer's close
+//! blocks, so it must not run on an async worker thread either. Tansu 0.6 implements DeleteTopics
+//! (its storage drops the topic's records, its metadata and the groups' offsets for it).
+//!
+//! Why not a fixed set of shared reply topics, as Spring's `ReplyingKafkaTemplate` can use: a
+//! shared topic either makes every client read and discard every other client's replies (the
+//! reply path's cost would grow with the client count, which would bias the measurement), or needs
+//! clients in different processes to agree on who owns which partition, a coordination problem
+//! Kafka leaves to the application. A private topic keeps the reply path one partition, one
+//! reader; deleting it costs one admin round trip per client, outside any measured call.
+//!
+//! What deletion does not cover: a process killed before it drops its clients leaves its reply
+//! topics behind. They are all named `<request topic>.replies.<32 hex digits>`, so a cleanup that
+//! lists topics and deletes the matching ones with no live client can remove them; the suite has
+//! no such command yet (see `docs/transports.md`).
+//!
 //! Latency settings, each with its reason:
 //!
 //! | setting | value | why |
@@ -18,6 +39,7 @@
 //! | `socket.nagle.disable` | true | a small record must not wait for the previous segment's ACK (delayed-ACK stalls of ~40 ms) |
 //! | `acks` | 1; `all` in durable mode | one broker write before the producer is told; durable mode waits for every in-sync replica |
 //! | `enable.idempotence` | durable mode only | no duplicates from producer retries |
+//! | `allow.auto.create.topics` | false (producers) | a late reply to a deleted reply topic must not recreate it |
 //! | offsets | auto-commit; durable mode commits each request only after its reply is acknowledged | at-least-once: a worker killed mid-request leaves it uncommitted, so the group hands it to another worker |
 //!
 //! Options ([`OPTIONS`]; scenario table, `--settings` file `[kafka]`, or
@@ -61,6 +83,17 @@ const HEADER_ERROR: &str = "error";
 const SETUP_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a worker waits for an unreachable broker before failing.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
+/// Bound on retiring a client's reply topic: waiting for its reader to stop, then the
+/// DeleteTopics round trip. Past it the topic is left behind and a warning names it.
+pub const RETIRE_DEADLINE: Duration = Duration::from_secs(5);
+/// Between a reply topic's prefix and the client's uuid: `<request topic>.replies.<uuid>`.
+const REPLY_TOPIC_INFIX: &str = ".replies.";
+
+/// The prefix every reply topic of clients of `request_topic` starts with (what a cleanup of
+/// topics left by killed processes would match).
+pub fn reply_topic_prefix(request_topic: &str) -> String {
+    format!("{request_topic}{REPLY_TOPIC_INFIX}")
+}
 
 fn name(codec: Codec) -> &'static str {
     match codec {
@@ -200,7 +233,10 @@ impl Config {
     fn producer(&self, brokers: &str, timeout: Duration) -> KafkaClientConfig {
         let mut c = self.base(brokers);
         c.set("linger.ms", self.linger_ms.to_string())
-            .set("message.timeout.ms", timeout.as_millis().max(1).to_string());
+            .set("message.timeout.ms", timeout.as_millis().max(1).to_string())
+            // Every topic is created by the suite. A late reply to a deleted reply topic must not
+            // bring it back on a broker that creates topics on demand (Apache Kafka's default).
+            .set("allow.auto.create.topics", "false");
         if self.durable {
             c.set("acks", "all").set("enable.idempotence", "true");
         } else {
@@ -265,6 +301,26 @@ async fn ensure_topic(transport: &'static str, brokers: &str, topic: &str, parti
     Ok(())
 }
 
+/// Deletes `topic` (a topic already gone counts as deleted). Runtime-agnostic: rdkafka's admin
+/// client completes the future from its own polling thread, and librdkafka enforces the request
+/// timeout, so this can be driven by `futures::executor::block_on` on a plain thread.
+async fn delete_topic(transport: &'static str, brokers: &str, topic: &str, deadline: Duration) -> CallResult<()> {
+    let admin: AdminClient<DefaultClientContext> =
+        Config::default().base(brokers).create().map_err(|e| connect_error(transport, brokers, e))?;
+    let options = AdminOptions::new().operation_timeout(Some(deadline)).request_timeout(Some(deadline));
+    let deleted = admin
+        .delete_topics(&[topic], &options)
+        .await
+        .map_err(|e| call_error(transport, brokers, format!("delete topic {topic}: {e}")))?;
+    for result in deleted {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+            Err((t, code)) => return Err(call_error(transport, brokers, format!("delete topic {t}: {code}"))),
+        }
+    }
+    Ok(())
+}
+
 fn header<'a>(msg: &'a BorrowedMessage<'a>, key: &str) -> Option<&'a [u8]> {
     msg.headers()?.iter().find(|h| h.key == key).and_then(|h| h.value)
 }
@@ -283,7 +339,15 @@ pub struct Client {
     producer: FutureProducer,
     reply_topic: String,
     waiters: Arc<Correlator>,
-    reader: tokio::task::JoinHandle<()>,
+    /// What retiring the client needs: `None` once [`Client::shutdown`] has done it.
+    retire: Option<ReplyReader>,
+}
+
+/// The reply consumer and the task reading it; the task holds the other reference to the
+/// consumer, so the consumer closes when the last of the two goes.
+struct ReplyReader {
+    consumer: Arc<StreamConsumer>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Client {
@@ -304,13 +368,18 @@ impl Client {
         probe_as(name, brokers, client.timeout.min(SETUP_DEADLINE)).await?;
         let partitions = config.partitions.max(config.workers as i32);
         ensure_topic(name, brokers, &config.request_topic, partitions).await?;
-        let reply_topic = format!("{}.replies.{}", config.request_topic, uuid::Uuid::new_v4().simple());
+        let reply_topic = format!("{}{}", reply_topic_prefix(&config.request_topic), uuid::Uuid::new_v4().simple());
         ensure_topic(name, brokers, &reply_topic, 1).await?;
 
-        let consumer: StreamConsumer = config
-            .consumer(brokers, &format!("paybench-client-{}", uuid::Uuid::new_v4().simple()))
-            .create()
-            .map_err(|e| connect_error(name, brokers, e))?;
+        let consumer: Arc<StreamConsumer> = Arc::new(
+            config
+                .consumer(brokers, &format!("paybench-client-{}", uuid::Uuid::new_v4().simple()))
+                // The topic is private and read from the start by one consumer that never
+                // restarts: committed offsets would never be read, only stored by the broker.
+                .set("enable.auto.commit", "false")
+                .create()
+                .map_err(|e| connect_error(name, brokers, e))?,
+        );
         let mut assignment = TopicPartitionList::new();
         // The topic is new and ours alone: every record in it is a reply to this client.
         assignment
@@ -320,7 +389,7 @@ impl Client {
         let producer: FutureProducer =
             config.producer(brokers, client.timeout).create().map_err(|e| connect_error(name, brokers, e))?;
         let waiters = Arc::new(Correlator::default());
-        let reader = tokio::spawn(read_replies(consumer, waiters.clone(), name, codec));
+        let task = tokio::spawn(read_replies(consumer.clone(), waiters.clone(), name, codec));
         Ok(Self {
             name,
             codec,
@@ -330,8 +399,31 @@ impl Client {
             producer,
             reply_topic,
             waiters,
-            reader,
+            retire: Some(ReplyReader { consumer, task }),
         })
+    }
+
+    /// The client's own reply topic (deleted when the client is shut down or dropped).
+    pub fn reply_topic(&self) -> &str {
+        &self.reply_topic
+    }
+
+    /// Stops reading replies, closes the reply consumer and deletes the reply topic, each step
+    /// bounded by [`RETIRE_DEADLINE`]. Dropping the client does the same without waiting; this is
+    /// for callers that must know the topic is gone (and why not, if it is not).
+    pub async fn shutdown(mut self) -> Result<()> {
+        let Some(ReplyReader { consumer, task }) = self.retire.take() else { return Ok(()) };
+        task.abort();
+        // Cancelled is the expected outcome; the wait only ensures the task's reference is gone.
+        let _ = tokio::time::timeout(RETIRE_DEADLINE, task).await;
+        // The close leaves the consumer's group and blocks until the broker answers: off the
+        // async threads, as the workers' close is.
+        let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+        with_deadline(self.name, &self.brokers, RETIRE_DEADLINE, async {
+            delete_topic(self.name, &self.brokers, &self.reply_topic, RETIRE_DEADLINE).await
+        })
+        .await?;
+        Ok(())
     }
 
     /// Replies that matched no waiting call (duplicates after a redelivery, or late ones).
@@ -357,11 +449,29 @@ impl Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
-        self.reader.abort();
+        let Some(ReplyReader { consumer, task }) = self.retire.take() else { return };
+        task.abort();
+        let (name, brokers, topic) = (self.name, self.brokers.clone(), self.reply_topic.clone());
+        // A thread, not a task: Drop may run outside a runtime or while one shuts down (which
+        // would cancel a task), and the consumer's close blocks. Deleting the topic before the
+        // consumer has closed would only make it log errors, so the order is kept.
+        let spawned = std::thread::Builder::new().name("kafka-retire".to_owned()).spawn(move || {
+            let started = std::time::Instant::now();
+            while !task.is_finished() && started.elapsed() < RETIRE_DEADLINE {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(consumer);
+            if let Err(e) = futures::executor::block_on(delete_topic(name, &brokers, &topic, RETIRE_DEADLINE)) {
+                tracing::warn!("{name}: reply topic {topic} left on the broker: {e}");
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("{name}: reply topic {} left on the broker: no thread to delete it: {e}", self.reply_topic);
+        }
     }
 }
 
-async fn read_replies(consumer: StreamConsumer, waiters: Arc<Correlator>, name: &'static str, codec: Codec) {
+async fn read_replies(consumer: Arc<StreamConsumer>, waiters: Arc<Correlator>, name: &'static str, codec: Codec) {
     loop {
         match consumer.recv().await {
             Ok(msg) => {

@@ -133,11 +133,17 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Largest response body accepted (matches the server's default limit).
     pub max_body_bytes: usize,
+    /// Most connections a pooling client opens to its server; `None` = no cap. Honoured by the
+    /// HTTP/1.1 arms, whose pool otherwise opens one connection per concurrent call: calls past
+    /// the cap wait for a connection, as with any pool that has a maximum, and the wait counts
+    /// against `timeout`. Arms that multiplex on fixed connections (`tcp`, HTTP/2, gRPC, brokers)
+    /// ignore it; their connection count is already fixed.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(10), max_body_bytes: DEFAULT_MAX_BODY_BYTES }
+        Self { timeout: Duration::from_secs(10), max_body_bytes: DEFAULT_MAX_BODY_BYTES, max_connections: None }
     }
 }
 

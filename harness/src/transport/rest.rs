@@ -17,9 +17,39 @@
 //! reqwest's connection pool (HTTP/1.1 opens one pooled connection per concurrent call, which is
 //! how HTTP/1.1 clients get concurrency); no compression (reqwest built without gzip); no TLS.
 //!
+//! **Connection cap** ([`ClientConfig::max_connections`], HTTP/1.1 only). reqwest has no maximum
+//! on open connections, only on idle ones (`pool_max_idle_per_host`, which closes the surplus
+//! *after* use, so it adds churn and caps nothing). Uncapped, `rest` used 22 sockets at 16 calls in
+//! flight and up to 236 in sweeps. An HTTP/1.1 connection carries one call at a time, so a cap of
+//! N connections is the same as N calls on the wire at once: the client holds one of N permits
+//! (a semaphore) from before the request is sent until its body is read, and further calls wait
+//! for a permit, as they would wait for a free connection in a pool with a maximum (the wait counts
+//! against the call's timeout, and the load generator's latency, measured from the intended send
+//! time, includes it). With a cap, at most N idle connections are kept, so none is closed and
+//! reopened, and idle connections never expire (`pool_idle_timeout(None)`): a reconnect inside a
+//! measured window would be set-up cost, not the transport's steady state.
+//!
+//! The permits alone do not cap sockets. reqwest's pool (hyper-util's) hands a finished call's
+//! connection back on a separate task, a moment after the caller has the body and released its
+//! permit. A call that takes the permit in that gap finds no idle connection and races a new
+//! connect against the returning one; the connect was already started when the returning
+//! connection wins, so it completes in the background and the server sees one connection more
+//! (5 for a cap of 4 in 10 runs of 30, before this gate). So the connector is gated too
+//! (`ConnectGate`, a tower layer on reqwest's connector): up to the cap a connect goes ahead;
+//! past it, it waits, and gives up as soon as the call that asked for it has its response
+//! (it was served by the returning connection, so this connect is not needed). Only if the call
+//! is still waiting after [`RECONNECT_GRACE`] does the connect go ahead: a connection of the pool
+//! has died (the server closed it), and it is replaced. A hyper-based pool of our own would cap
+//! sockets without the race, but the arm would no longer measure reqwest, the client most Rust
+//! REST services use.
+//!
 //! Errors are JSON on every arm, `{"error":{"code":"...","message":"..."}}`: 400 malformed body,
 //! 413 body over the limit, 415 unsupported content type, 422 a valid body that is not a valid
 //! payment (the business function's [`DomainError`](crate::payment::DomainError)).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -29,7 +59,8 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use futures::future::BoxFuture;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use crate::codec::Codec;
 use crate::payment::PaymentService;
@@ -49,6 +80,95 @@ pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
 
 /// The one route.
 pub const PATH: &str = "/v1/payments/authorize";
+
+/// How long a connect past `max_connections` waits for a pooled connection to come back before it
+/// is taken to replace a dead one. The gap it normally covers is one task wake-up (microseconds);
+/// only a call whose connection really died waits this long, once.
+pub const RECONNECT_GRACE: Duration = Duration::from_secs(1);
+
+tokio::task_local! {
+    /// Cancelled once the running call has its response (or is dropped): a connect it started
+    /// past the cap is then not needed.
+    static CALL_SERVED: CancellationToken;
+}
+
+/// Holds connects to the cap (see the module docs): a tower layer on reqwest's connector.
+#[derive(Debug, Clone)]
+struct ConnectGate {
+    opened: Arc<AtomicUsize>,
+    max_connections: usize,
+    grace: Duration,
+}
+
+impl ConnectGate {
+    /// Takes a connection slot if one is free.
+    fn admit(&self) -> bool {
+        self.opened
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max_connections).then_some(n + 1))
+            .is_ok()
+    }
+}
+
+impl<S> tower::Layer<S> for ConnectGate {
+    type Service = GatedConnector<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GatedConnector { inner, gate: self.clone() }
+    }
+}
+
+/// reqwest's connector behind a [`ConnectGate`].
+#[derive(Debug, Clone)]
+struct GatedConnector<S> {
+    inner: S,
+    gate: ConnectGate,
+}
+
+impl<S, R> tower::Service<R> for GatedConnector<S>
+where
+    S: tower::Service<R> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: From<&'static str> + Send + 'static,
+    R: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, std::result::Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::result::Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, target: R) -> Self::Future {
+        // tower's contract: the service that was polled ready makes the call; a clone stays.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let gate = self.gate.clone();
+        // reqwest's pool asks for the connect inside the calling task's poll, so the call is known.
+        let served = CALL_SERVED.try_with(CancellationToken::clone).ok();
+        Box::pin(async move {
+            if !gate.admit() {
+                let grace = tokio::time::sleep(gate.grace);
+                match served {
+                    Some(served) => tokio::select! {
+                        _ = served.cancelled() => {
+                            return Err(S::Error::from("connect past max_connections not needed: a pooled connection came back"));
+                        }
+                        _ = grace => {}
+                    },
+                    None => grace.await,
+                }
+                gate.opened.fetch_add(1, Ordering::AcqRel);
+            }
+            let connected = inner.call(target).await;
+            if connected.is_err() {
+                gate.opened.fetch_sub(1, Ordering::AcqRel);
+            }
+            connected
+        })
+    }
+}
 
 /// What a REST client speaks: a body codec over an HTTP version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +204,9 @@ pub struct Client {
     url: reqwest::Url,
     config: ClientConfig,
     http: reqwest::Client,
+    /// One permit per allowed HTTP/1.1 connection ([`ClientConfig::max_connections`]); `None`
+    /// when uncapped or on HTTP/2.
+    connection_permits: Option<Arc<Semaphore>>,
 }
 
 impl Client {
@@ -95,6 +218,21 @@ impl Client {
         let builder =
             reqwest::Client::builder().tcp_nodelay(true).connect_timeout(config.timeout).timeout(config.timeout);
         let builder = if flavor.http2 { builder.http2_prior_knowledge() } else { builder.http1_only() };
+        // A capped pool keeps every connection it may use: no more idle ones than the cap (so a
+        // quiet spell closes none) and no idle expiry (reqwest's default closes after 90 s, so the
+        // next busy window would pay the reconnects).
+        let max_connections = if flavor.http2 { None } else { config.max_connections.map(|n| n.max(1)) };
+        let builder = match max_connections {
+            Some(cap) => {
+                let gate = ConnectGate {
+                    opened: Arc::new(AtomicUsize::new(0)),
+                    max_connections: cap,
+                    grace: RECONNECT_GRACE.min(config.timeout),
+                };
+                builder.pool_max_idle_per_host(cap).pool_idle_timeout(None).connector_layer(gate)
+            }
+            None => builder,
+        };
         let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| CallError::Connect {
             transport: flavor.name(),
             endpoint: endpoint.to_owned(),
@@ -102,13 +240,26 @@ impl Client {
         };
         let http = builder.build().map_err(|e| connect_error(Box::new(e)))?;
         let url = reqwest::Url::parse(&format!("http://{endpoint}{PATH}")).map_err(|e| connect_error(Box::new(e)))?;
-        Ok(Self { flavor, endpoint: endpoint.to_owned(), url, config: config.clone(), http })
+        let connection_permits = max_connections.map(|cap| Arc::new(Semaphore::new(cap)));
+        Ok(Self { flavor, endpoint: endpoint.to_owned(), url, config: config.clone(), http, connection_permits })
+    }
+
+    fn call_error(&self, message: &str) -> CallError {
+        CallError::Call { transport: self.flavor.name(), endpoint: self.endpoint.clone(), message: message.to_owned() }
+    }
+
+    fn timeout_error(&self) -> CallError {
+        CallError::Timeout {
+            transport: self.flavor.name(),
+            endpoint: self.endpoint.clone(),
+            after: self.config.timeout,
+        }
     }
 
     fn http_error(&self, e: reqwest::Error) -> CallError {
         let transport = self.flavor.name();
         if e.is_timeout() {
-            CallError::Timeout { transport, endpoint: self.endpoint.clone(), after: self.config.timeout }
+            self.timeout_error()
         } else if e.is_connect() {
             CallError::Connect { transport, endpoint: self.endpoint.clone(), source: Box::new(e) }
         } else {
@@ -136,15 +287,36 @@ impl Transport for Client {
     async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         let codec = self.flavor.codec;
         let body = codec.encode_request(&req)?;
-        let resp = self
+        let started = Instant::now();
+        // Held until the body is read: on HTTP/1.1 that is how long the call occupies a connection.
+        let _permit = match &self.connection_permits {
+            Some(permits) => match tokio::time::timeout(self.config.timeout, permits.acquire()).await {
+                Ok(Ok(permit)) => Some(permit),
+                Ok(Err(_)) => return Err(self.call_error("connection permits closed")),
+                Err(_) => return Err(self.timeout_error()),
+            },
+            None => None,
+        };
+        // Waiting for a connection is part of the call, as in any pool with a maximum.
+        let remaining = self.config.timeout.saturating_sub(started.elapsed());
+        let send = self
             .http
             .post(self.url.clone())
+            .timeout(remaining)
             .header(header::CONTENT_TYPE, codec.content_type())
             .header(header::ACCEPT, codec.content_type())
             .body(body)
-            .send()
-            .await
-            .map_err(|e| self.http_error(e))?;
+            .send();
+        let resp = match &self.connection_permits {
+            Some(_) => {
+                let served = CancellationToken::new();
+                // Also cancelled if this call is dropped (its caller's deadline), not only served.
+                let _served_on_drop = served.clone().drop_guard();
+                CALL_SERVED.scope(served, send).await
+            }
+            None => send.await,
+        }
+        .map_err(|e| self.http_error(e))?;
         let status = resp.status();
         if resp.content_length().is_some_and(|len| len as usize > self.config.max_body_bytes) {
             return Err(CallError::Call {

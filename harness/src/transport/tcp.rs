@@ -6,16 +6,33 @@
 //! `PaymentRequest`/`PaymentResponse` and an error body is `code: message` in UTF-8.
 //! Nothing else is on the wire, so the difference between this arm and `grpc` is what HTTP/2 and
 //! gRPC framing cost.
+//!
+//! As the floor, it keeps task hand-offs to the one a multiplexed connection needs: the reader
+//! task that hands each reply to its waiting call. Everything else is done where it arises:
+//!
+//! - A client call writes its own frame, under the connection's write lock, in one `write` when
+//!   the socket takes it (nearly always). There is no writer task fed through a queue, which cost a
+//!   wake-up and a task switch per call.
+//! - The server answers on the connection's task when the business function does not wait (no
+//!   simulated service time), instead of spawning a task per request that queued its reply for a
+//!   writer task. Replies to requests that arrived together are written together, in one `write`.
+//!   With a service time, each request still gets a task, so that one slow call does not hold up
+//!   the others on the connection.
+//!
+//! A frame is never left half-written: if the socket is full, the rest of the frame is written by
+//! a task that holds the write lock, so a call cancelled at its deadline cannot corrupt the stream.
 
+use std::io;
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::future::BoxFuture;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio::sync::oneshot;
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
 use crate::codec::Codec;
 use crate::pb::{PaymentRequest, PaymentResponse};
@@ -37,9 +54,8 @@ pub const STATUS_ERROR: u8 = 1;
 pub const FRAME_HEADER_BYTES: usize = 9;
 /// Bytes of the length prefix in front of every frame.
 pub const LENGTH_PREFIX_BYTES: usize = 4;
-/// Frames queued for the writer before callers wait: deep enough that the writer, not the queue,
-/// is what limits throughput.
-const WRITE_QUEUE_FRAMES: usize = 1024;
+/// Replies the server gathers before it writes them even though more requests are waiting.
+const REPLY_BATCH_BYTES: usize = 64 * 1024;
 
 fn frame_codec(max_body_bytes: usize) -> LengthDelimitedCodec {
     LengthDelimitedCodec::builder().max_frame_length(max_body_bytes + 9).new_codec()
@@ -84,23 +100,33 @@ pub fn unframe(mut bytes: BytesMut) -> Option<(u64, u8, BytesMut)> {
     Some((id, status, bytes))
 }
 
-/// Writes queued frames until the queue closes or the socket fails. Frames are `feed`-ed and
-/// flushed once the queue is momentarily empty, so a burst becomes few syscalls while a lone
-/// frame is still sent at once.
-async fn write_frames(write: OwnedWriteHalf, mut queue: mpsc::Receiver<Bytes>, max_body_bytes: usize) {
-    let mut sink = FramedWrite::new(write, frame_codec(max_body_bytes));
-    while let Some(frame) = queue.recv().await {
-        if sink.feed(frame).await.is_err() {
-            return;
+/// A connection's write half, shared by everything that sends on it. Each sender writes its own
+/// frames under the lock: no writer task, no queue, no wake-up in between.
+#[derive(Debug, Clone)]
+struct FrameWriter(Arc<tokio::sync::Mutex<OwnedWriteHalf>>);
+
+impl FrameWriter {
+    fn new(write: OwnedWriteHalf) -> Self {
+        Self(Arc::new(tokio::sync::Mutex::new(write)))
+    }
+
+    /// Writes `wire` (whole frames, length prefixes included), all of it or an error.
+    async fn write(&self, wire: Bytes) -> io::Result<()> {
+        let mut half = self.0.clone().lock_owned().await;
+        // The common case: the socket buffer takes the frames at once, in one syscall.
+        let written = match half.try_write(&wire) {
+            Ok(written) => written,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        if written == wire.len() {
+            return Ok(());
         }
-        while let Ok(frame) = queue.try_recv() {
-            if sink.feed(frame).await.is_err() {
-                return;
-            }
-        }
-        if SinkExt::<Bytes>::flush(&mut sink).await.is_err() {
-            return;
-        }
+        // The socket is full. The rest is written by a task that holds the lock, so a caller
+        // cancelled meanwhile (its deadline) cannot leave half a frame, which would corrupt every
+        // later frame on the connection.
+        let rest = wire.slice(written..);
+        tokio::spawn(async move { half.write_all(&rest).await }).await.map_err(io::Error::other)?
     }
 }
 
@@ -110,7 +136,7 @@ pub struct Client {
     endpoint: String,
     config: ClientConfig,
     pending: Arc<Correlator>,
-    writer: mpsc::Sender<Bytes>,
+    writer: FrameWriter,
 }
 
 impl Client {
@@ -129,10 +155,10 @@ impl Client {
         stream.set_nodelay(true).map_err(connect_error)?;
         let (read, write) = stream.into_split();
         let pending = Arc::new(Correlator::default());
-        let (writer, queue) = mpsc::channel::<Bytes>(WRITE_QUEUE_FRAMES);
+        let writer = FrameWriter::new(write);
 
-        tokio::spawn(write_frames(write, queue, config.max_body_bytes));
-
+        // The one hand-off a multiplexed connection needs: this task reads every reply and wakes
+        // the call waiting for it.
         let reader_pending = pending.clone();
         let reader_endpoint = endpoint.to_owned();
         let mut frames = FramedRead::new(read, frame_codec(config.max_body_bytes));
@@ -177,18 +203,21 @@ impl Transport for Client {
 
     async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
         let body = Codec::Protobuf.encode_request(&req)?;
+        if body.len() > self.config.max_body_bytes {
+            // The server would refuse the frame and close the connection under every other call.
+            return Err(self.call_error(&format!("request body over the {}-byte limit", self.config.max_body_bytes)));
+        }
         self.pending
             .call(NAME, &self.endpoint, self.config.timeout, |id| async move {
-                self.writer
-                    .send(frame(id, STATUS_OK, &body))
-                    .await
-                    .map_err(|_| self.call_error("connection writer has stopped"))
+                let wire = Bytes::from(wire_frame(id, STATUS_OK, &body));
+                self.writer.write(wire).await.map_err(|e| self.call_error(&format!("write request: {e}")))
             })
             .await
     }
 }
 
-/// Starts a `tcp` server: one task per connection reading frames, one task per request.
+/// Starts a `tcp` server: one task per connection, which reads the frames and answers them (a
+/// task per request only when the service has a simulated service time).
 pub async fn serve(config: &ServerConfig) -> Result<ServerHandle> {
     let listener = bind(NAME, config.bind).await?;
     let addr = listener.local_addr().map_err(|e| Error::io("tcp: local_addr", e))?;
@@ -211,29 +240,66 @@ pub async fn serve(config: &ServerConfig) -> Result<ServerHandle> {
     Ok(ServerHandle::new(addr.to_string(), shutdown, task))
 }
 
+/// The reply frame, on the wire, for a request frame whose body did not decode.
+fn malformed(id: u64, e: &CallError) -> Vec<u8> {
+    wire_frame(id, STATUS_ERROR, format!("invalid_argument: {e}").as_bytes())
+}
+
+/// The reply frame, on the wire, for the business function's outcome.
+fn reply(id: u64, outcome: std::result::Result<PaymentResponse, crate::payment::DomainError>) -> Vec<u8> {
+    match outcome {
+        Ok(resp) => wire_frame(id, STATUS_OK, &Codec::Protobuf.encode_response(&resp).unwrap_or_default()),
+        Err(e) => wire_frame(id, STATUS_ERROR, format!("{}: {e}", e.code()).as_bytes()),
+    }
+}
+
 async fn serve_connection(stream: TcpStream, config: ServerConfig) {
     let (read, write) = stream.into_split();
     let mut frames = FramedRead::new(read, frame_codec(config.max_body_bytes));
-    let (replies, queue) = mpsc::channel::<Bytes>(WRITE_QUEUE_FRAMES);
-    let writer = tokio::spawn(write_frames(write, queue, config.max_body_bytes));
-    // An oversized or truncated frame ends this connection (the framing is lost); others go on.
-    while let Some(Ok(bytes)) = frames.next().await {
+    let writer = FrameWriter::new(write);
+    let service = config.service;
+    // Replies to the frames already read, written together before the next wait for input (or
+    // once they fill a socket buffer's worth, so that a long burst is not answered all at the end).
+    let mut replies = BytesMut::new();
+    loop {
+        let next = match frames.next().now_or_never() {
+            Some(next) if replies.len() < REPLY_BATCH_BYTES => next,
+            ready => {
+                if !replies.is_empty() && writer.write(replies.split().freeze()).await.is_err() {
+                    return;
+                }
+                match ready {
+                    Some(next) => next,
+                    None => frames.next().await,
+                }
+            }
+        };
+        // An oversized or truncated frame ends this connection (the framing is lost); others go on.
+        let Some(Ok(bytes)) = next else { break };
         let Some((id, _, body)) = unframe(bytes) else { break };
-        let replies = replies.clone();
-        let service = config.service;
-        tokio::spawn(async move {
-            let reply = match Codec::Protobuf.decode_request(&body) {
-                Err(e) => frame(id, STATUS_ERROR, format!("invalid_argument: {e}").as_bytes()),
-                Ok(req) => match service.authorize(&req).await {
-                    Ok(resp) => frame(id, STATUS_OK, &Codec::Protobuf.encode_response(&resp).unwrap_or_default()),
-                    Err(e) => frame(id, STATUS_ERROR, format!("{}: {e}", e.code()).as_bytes()),
-                },
-            };
-            let _ = replies.send(reply).await;
-        });
+        let req = match Codec::Protobuf.decode_request(&body) {
+            Ok(req) => req,
+            Err(e) => {
+                replies.extend_from_slice(&malformed(id, &e));
+                continue;
+            }
+        };
+        match service.authorize(&req).now_or_never() {
+            // No service time: the business function does not wait, so answer right here.
+            Some(outcome) => replies.extend_from_slice(&reply(id, outcome)),
+            // A simulated service time: wait on a task of its own, so the connection reads on.
+            // (The polled-once call above is dropped; it only registered a timer.)
+            None => {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    let _ = writer.write(Bytes::from(reply(id, service.authorize(&req).await))).await;
+                });
+            }
+        }
     }
-    drop(replies);
-    let _ = writer.await;
+    if !replies.is_empty() {
+        let _ = writer.write(replies.freeze()).await;
+    }
 }
 
 /// Registry entry: the `tcp` server.
