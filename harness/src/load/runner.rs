@@ -216,7 +216,7 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
         None => None,
     };
     let timeout = Duration::from_millis(scenario.timeout_ms);
-    let config = ClientConfig { timeout, ..ClientConfig::default() };
+    let config = ClientConfig { timeout, max_connections: Some(scenario.max_in_flight()), ..ClientConfig::default() };
     let probe_req = payload::generate(profile, scenario.seed, u64::MAX);
     let pool: Vec<_> = (0..REQUEST_POOL).map(|i| payload::generate(profile, scenario.seed, i)).collect();
     let client = ctx.client.block_on(async {

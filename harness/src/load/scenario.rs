@@ -248,6 +248,16 @@ impl Scenario {
         s
     }
 
+    /// The most calls any of its load points or its search keeps in flight: the cap of an HTTP/1.1
+    /// client's connection pool (one connection per call in flight, never more).
+    pub fn max_in_flight(&self) -> usize {
+        let points = self.load.iter().map(|l| match *l {
+            LoadSpec::Closed { concurrency } => concurrency,
+            LoadSpec::Open { max_in_flight, .. } => max_in_flight,
+        });
+        points.chain(self.sweep.map(|s| s.max_in_flight)).max().unwrap_or(1) as usize
+    }
+
     /// Rough wall time of the scenario in seconds (measured windows and warm-ups only).
     pub fn estimated_seconds(&self) -> f64 {
         let point_ms = (self.warmup_ms + self.duration_ms) as f64 * self.load.len() as f64;
