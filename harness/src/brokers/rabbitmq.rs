@@ -78,8 +78,9 @@ fn node_env(dir: &Path) -> Vec<(&'static str, String)> {
         ("RABBITMQ_CONFIG_FILE", d("rabbitmq")),
         ("RABBITMQ_CONF_ENV_FILE", d("rabbitmq-env.conf")),
         // Erlang's schedulers busy-wait for work by default before they sleep: on a 2-core machine
-        // an idle RabbitMQ would then take CPU from every direct arm measured beside it. `none`
-        // makes idle schedulers sleep at once (RabbitMQ's docs recommend it for shared hosts).
+        // an idle broker would then take CPU from every direct arm measured beside it. RabbitMQ's
+        // own scripts pass `none` already; set here too, so that no packaging's other default can
+        // bring busy-waiting back (checked in `ps`: beam.smp runs with `-sbwt none`).
         ("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "+sbwt none +sbwtdcpu none +sbwtdio none".to_owned()),
     ]
 }

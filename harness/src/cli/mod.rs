@@ -5,7 +5,6 @@ pub(crate) mod brokers;
 pub(crate) mod compare;
 pub(crate) mod docs;
 pub(crate) mod edge;
-pub(crate) mod pinning;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod run_table;

@@ -21,7 +21,7 @@ use paybench::results::{ArmResult, ArmStatus, RunResults, RunSettings, SCHEMA_VE
 use paybench::transport::{Arm, Settings};
 
 use super::edge::ArmEnv;
-use super::pinning::{self, CpuList};
+use paybench::load::placement::{self as pinning, allowed_cpus, default_pinning, CpuList};
 
 /// Arguments of `paybench run`.
 #[derive(Debug, clap::Args)]
@@ -76,29 +76,6 @@ pub(crate) struct Args {
     /// the direct network arms (tcp, grpc, http families).
     #[arg(long, value_enum, default_value_t = ClientKind::FullStack)]
     client: ClientKind,
-}
-
-/// The default placement: client and in-process server on disjoint halves of the CPUs this
-/// process may use, so neither steals the other's core and busy shares have a fixed denominator.
-/// `None` when pinning is off, there is no in-process server, or there is only one CPU.
-fn default_pinning(allowed: &[usize], external: bool) -> Option<(CpuList, CpuList)> {
-    if external || allowed.len() < 2 {
-        return None;
-    }
-    let (client, server) = allowed.split_at(allowed.len() / 2);
-    Some((CpuList(client.to_vec()), CpuList(server.to_vec())))
-}
-
-/// The CPUs this process may run on.
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity(0, ...) fills it for this thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
-        }
-        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
-    }
 }
 
 impl Args {

@@ -18,7 +18,7 @@ use paybench::payment::PaymentService;
 use paybench::transport::{self, ServerConfig};
 
 use super::edge::ArmEnv;
-use super::pinning::{self, CpuList};
+use paybench::load::placement::{self as pinning, CpuList};
 
 /// Arguments of `paybench serve`.
 #[derive(Debug, clap::Args)]

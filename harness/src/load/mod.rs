@@ -3,6 +3,7 @@
 //! - [`scenario`]: scenario files (WHAT to run), parsed strictly and validated.
 //! - [`generator`]: the closed-loop and open-loop (coordinated-omission corrected) engines,
 //!   generic over [`crate::transport::Transport`].
+//! - [`placement`]: pinned, named runtimes for client and server, and the default placement.
 //! - [`replay`]: the replay client (`--client replay`): pre-encoded requests on the arm's wire,
 //!   like wrk and h2load, for server-capacity figures.
 //! - [`runner`]: runs a scenario arm by arm (server, client, preflight call, load points, sweep)
@@ -10,6 +11,7 @@
 //!   [`crate::results`] types.
 
 pub mod generator;
+pub mod placement;
 pub mod replay;
 pub mod runner;
 pub mod scenario;

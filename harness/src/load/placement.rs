@@ -1,11 +1,13 @@
-//! Named, optionally pinned tokio runtimes for `run` and `serve`, and a one-line description of
-//! where client and server ran (recorded in results so core sharing is never unannounced).
+//! Where the client and the server run: named, optionally pinned tokio runtimes for `run`,
+//! `serve` and the known-answer tests, the default placement (disjoint halves of the allowed
+//! CPUs), and a one-line description of it (recorded in results so core sharing is never
+//! unannounced).
 
 use std::str::FromStr;
 
 /// A CPU list as `taskset` takes it: `0`, `0,1` or `0-1`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct CpuList(pub(crate) Vec<usize>);
+pub struct CpuList(pub Vec<usize>);
 
 impl FromStr for CpuList {
     type Err = String;
@@ -42,17 +44,17 @@ fn pin_current_thread(cpus: &[usize]) {
 
 /// A multi-threaded runtime whose threads are named `prefix` (so /proc can attribute their CPU)
 /// and, with `cpus`, pinned.
-pub(crate) fn runtime(prefix: &str, threads: usize, cpus: Option<CpuList>) -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime(prefix: &str, threads: usize, cpus: Option<CpuList>) -> crate::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(threads.max(1)).thread_name(prefix).enable_all();
     if let Some(CpuList(cpus)) = cpus.filter(|c| !c.0.is_empty()) {
         builder.on_thread_start(move || pin_current_thread(&cpus));
     }
-    Ok(builder.build()?)
+    builder.build().map_err(|e| crate::Error::io(format!("start the {prefix} runtime"), e))
 }
 
 /// One line stating where client and server ran.
-pub(crate) fn describe(
+pub fn describe(
     external: bool,
     client: &[usize],
     server: &[usize],
@@ -75,5 +77,28 @@ pub(crate) fn describe(
                 "client and server may share cores"
             }
         )
+    }
+}
+
+/// The default placement: client and in-process server on disjoint halves of `allowed`, so neither
+/// steals the other's core and busy shares have a fixed denominator. `None` with an external
+/// server or a single CPU.
+pub fn default_pinning(allowed: &[usize], external: bool) -> Option<(CpuList, CpuList)> {
+    if external || allowed.len() < 2 {
+        return None;
+    }
+    let (client, server) = allowed.split_at(allowed.len() / 2);
+    Some((CpuList(client.to_vec()), CpuList(server.to_vec())))
+}
+
+/// The CPUs this process may run on.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity(0, ...) fills it for this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
+        }
+        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
     }
 }
