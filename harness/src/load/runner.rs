@@ -551,7 +551,10 @@ pub fn search_capacity(
                 break;
             }
             down_steps += 1;
-            if down_steps > crate::load::scenario::MAX_DOWN_STEPS || rate <= 1.0 {
+            // A median over the objective with nothing saturated is the arm's latency floor (a
+            // broker's batching, a poll interval): a lower rate cannot meet the SLO either.
+            let floor = run.step_verdicts.last().is_some_and(|v| v.ends_with(FLOOR_VERDICT));
+            if floor || down_steps > crate::load::scenario::MAX_DOWN_STEPS || rate <= 1.0 {
                 run.first_failing_rate_per_s = fail;
                 run.stop_reason = "below_min".into();
                 return run;
@@ -579,6 +582,9 @@ pub fn search_capacity(
     run
 }
 
+/// The verdict of a step whose median latency is over the SLO while no resource was saturated.
+pub const FLOOR_VERDICT: &str = "floor";
+
 /// Why a sweep step fails, or `None` if it met the SLO.
 ///
 /// A step passes when every call was ok, the corrected p99 met the SLO and the calls did not
@@ -588,6 +594,11 @@ pub fn search_capacity(
 pub fn step_verdict(m: &Measurement, slo_p99_us: f64) -> Option<&'static str> {
     if m.accounting.ok < m.accounting.sent || m.accounting.sent == 0 {
         Some("errors")
+    } else if m.latency.p50_us > slo_p99_us
+        && !m.backlogged
+        && m.busy.as_ref().is_some_and(|b| b.bottleneck == "none")
+    {
+        Some(FLOOR_VERDICT)
     } else if m.latency.p99_us > slo_p99_us {
         Some("slo")
     } else if m.backlogged {
@@ -699,6 +710,23 @@ mod tests {
         let (run, tried) = search(spec(2000.0, 64_000.0), 3000.0, &[]);
         assert_eq!(tried.iter().filter(|&&r| r == 4000.0).count(), 2);
         assert!(run.step_verdicts.contains(&"confirm slo".to_owned()));
+    }
+
+    #[test]
+    fn an_arm_whose_median_is_over_the_slo_unsaturated_stops_the_search() {
+        let mut floor = step(10, 10, 9_000.0, false);
+        floor.latency.p50_us = 6_000.0;
+        floor.busy = Some(crate::measure::busy::BusyShares { bottleneck: "none".into(), ..Default::default() });
+        assert_eq!(step_verdict(&floor, 5_000.0), Some(FLOOR_VERDICT));
+        // Saturated, it is an overload instead: lower rates may still pass.
+        floor.busy.as_mut().unwrap().bottleneck = "server".into();
+        assert_eq!(step_verdict(&floor, 5_000.0), Some("slo"));
+        let mut tried = 0;
+        let run = search_capacity(spec(2000.0, 8000.0), 0, |_| {
+            tried += 1;
+            (step(10, 10, 0.0, false), Some(FLOOR_VERDICT))
+        });
+        assert_eq!((tried, run.stop_reason.as_str(), run.max_sustainable_rate_per_s), (2, "below_min", None));
     }
 
     #[test]
