@@ -594,9 +594,7 @@ pub const FLOOR_VERDICT: &str = "floor";
 pub fn step_verdict(m: &Measurement, slo_p99_us: f64) -> Option<&'static str> {
     if m.accounting.ok < m.accounting.sent || m.accounting.sent == 0 {
         Some("errors")
-    } else if m.latency.p50_us > slo_p99_us
-        && !m.backlogged
-        && m.busy.as_ref().is_some_and(|b| b.bottleneck == "none")
+    } else if m.latency.p50_us > slo_p99_us && !m.backlogged && m.busy.as_ref().is_some_and(|b| b.bottleneck == "none")
     {
         Some(FLOOR_VERDICT)
     } else if m.latency.p99_us > slo_p99_us {

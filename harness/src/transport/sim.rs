@@ -1,9 +1,11 @@
 //! `sim`: the calibrated arm, a server whose true capacity and latency are known in advance.
 //!
-//! `workers` threads each take one call at a time and hold it for exactly `service_us`
-//! microseconds of wall time, busy-spinning (the business function runs inside that time). Calls
-//! queue in front of the workers in arrival order. So, as long as every worker has a core of its
-//! own:
+//! `workers` threads each take one call at a time and answer it exactly `service_us` microseconds
+//! of wall time after its service started, busy-spinning (the business function runs inside that
+//! time). A call's service starts when it was queued, or when the worker's previous call ended if
+//! it had to wait: the worker's own overhead (waking, taking the call, answering) falls inside the
+//! service time. Calls queue in front of the workers in arrival order. So, as long as every worker
+//! has a core of its own:
 //!
 //! - its **capacity** is `workers / service_us` calls per microsecond, exactly: below it a
 //!   constant-rate load sees no queue at all, above it the queue grows without bound;
@@ -102,6 +104,10 @@ impl Config {
 
 struct Job {
     req: PaymentRequest,
+    /// When the call was queued: a call that waited starts its service the moment the worker's
+    /// previous call ended, so the worker's own overhead (taking it off the queue, answering)
+    /// falls inside the service time instead of adding to it, and capacity stays exact.
+    queued: Instant,
     reply: tokio::sync::oneshot::Sender<CallResult<PaymentResponse>>,
 }
 
@@ -142,7 +148,7 @@ impl Transport for Client {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let stopped =
             || CallError::Call { transport: "sim", endpoint: self.endpoint.clone(), message: "server stopped".into() };
-        self.jobs.send(Job { req, reply }).map_err(|_| stopped())?;
+        self.jobs.send(Job { req, reply, queued: Instant::now() }).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -176,6 +182,7 @@ pub fn serve(config: Config) -> Result<ServerHandle> {
 /// One worker: takes calls in arrival order until told to stop; calls still queued then are
 /// answered "server stopped" when the queue is dropped.
 fn work(queue: &Mutex<mpsc::Receiver<Job>>, stop: &AtomicBool, config: Config, epoch: Instant) {
+    let mut last_done = epoch;
     while !stop.load(Ordering::Acquire) {
         let job = match queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv_timeout(WORKER_POLL) {
             Ok(job) => job,
@@ -186,13 +193,28 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>, stop: &AtomicBool, config: Config, e
             return; // dropping the job answers its caller "server stopped"
         }
         wait_out_stall(config, epoch);
-        let done_at = Instant::now() + config.service;
+        let starts = job.queued.max(last_done);
+        let done_at = if stall_ended_after(starts, config, epoch) { Instant::now() } else { starts } + config.service;
+        last_done = done_at;
         let outcome = payment::process(&job.req).map_err(CallError::Domain);
         while Instant::now() < done_at {
             std::hint::spin_loop();
         }
         let _ = job.reply.send(outcome);
     }
+}
+
+/// Whether a stall ended after `at` (the service then starts when the stall is over, not at `at`).
+fn stall_ended_after(at: Instant, config: Config, epoch: Instant) -> bool {
+    if config.stall.is_zero() {
+        return false;
+    }
+    let period_ns = config.stall_period.as_nanos().max(1);
+    let phase_now = epoch.elapsed().as_nanos() % period_ns;
+    // The current period's stall ended at `period start + stall`; it matters if `at` came before.
+    let period_start = Instant::now() - Duration::from_nanos(phase_now as u64);
+    let stall_end = period_start + config.stall;
+    stall_end <= Instant::now() && at < stall_end
 }
 
 /// Sleeps out the rest of the current stall, if the server is inside one.
