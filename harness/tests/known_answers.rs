@@ -176,14 +176,18 @@ fn sim_capacity_latency_and_stall_are_recovered() {
     let config = sim::Config::from_arm(&Arm::parse(arm).unwrap()).unwrap();
     let true_capacity = config.capacity_per_s();
     check_capacity(&rt, arm, 0, true_capacity);
+    // p50 at 10 % load: `sim-s2000` (capacity 500/s) at 50/s. The floor is what the generator adds
+    // beyond the service time, measured on `sim-s1000` at the same rate (minus its 1 ms). Both
+    // leave the client idle for milliseconds per call: on a virtual machine a CPU's wake-up from
+    // idle costs tens to a hundred µs and varies with how long it idled, so a floor taken with a
+    // much shorter call would not be the floor of this one; against 2 ms that variation is small.
+    let slow = "sim-s2000";
+    let slow_service_us = sim::Config::from_arm(&Arm::parse(slow).unwrap()).unwrap().service.as_secs_f64() * 1e6;
+    let rate = (1e6 / slow_service_us / 10.0).round();
+    let (short_p50, _) = floor_at(&rt, "sim-s1000", rate);
+    let floor = short_p50 - 1000.0;
+    check_low_load_latency(&rt, floor, slow, 0, slow_service_us, rate);
     let rate = (true_capacity / 10.0).round();
-    // The floor is what the generator adds beyond the service time, measured on `sim` with a
-    // shorter service time at the same rate. Not `sim-s1`: a reply that fast comes before the
-    // client's CPU goes idle and before the worker's own wake-up (tens of µs on a virtual
-    // machine) is over, so it would miss or add a wake-up the 250 µs call does not have.
-    let (short_p50, _) = floor_at(&rt, "sim-s100", rate);
-    let floor = short_p50 - 100.0;
-    check_low_load_latency(&rt, floor, arm, 0, config.service.as_secs_f64() * 1e6, rate);
 
     // Two 200 ms stalls in a 2 s window at 10 % load. A call intended t ms into a stall waits for
     // the stall's end and the calls ahead of it: latency = stall − t·(1 − load), so the share of
