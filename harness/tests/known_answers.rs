@@ -187,7 +187,6 @@ fn sim_capacity_latency_and_stall_are_recovered() {
     let (short_p50, _) = floor_at(&rt, "sim-s1000", rate);
     let floor = short_p50 - 1000.0;
     check_low_load_latency(&rt, floor, slow, 0, slow_service_us, rate);
-    let rate = (true_capacity / 10.0).round();
 
     // Two 200 ms stalls in a 2 s window at 10 % load. A call intended t ms into a stall waits for
     // the stall's end and the calls ahead of it: latency = stall − t·(1 − load), so the share of
