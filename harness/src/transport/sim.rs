@@ -192,9 +192,8 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>, stop: &AtomicBool, config: Config, e
         if stop.load(Ordering::Acquire) {
             return; // dropping the job answers its caller "server stopped"
         }
-        wait_out_stall(config, epoch);
-        let starts = job.queued.max(last_done);
-        let done_at = if stall_ended_after(starts, config, epoch) { Instant::now() } else { starts } + config.service;
+        let stall_end = wait_out_stall(config, epoch);
+        let done_at = job.queued.max(last_done).max(stall_end) + config.service;
         last_done = done_at;
         let outcome = payment::process(&job.req).map_err(CallError::Domain);
         while Instant::now() < done_at {
@@ -204,29 +203,19 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>, stop: &AtomicBool, config: Config, e
     }
 }
 
-/// Whether a stall ended after `at` (the service then starts when the stall is over, not at `at`).
-fn stall_ended_after(at: Instant, config: Config, epoch: Instant) -> bool {
+/// Sleeps out the rest of the current stall, if the server is inside one, and returns when the
+/// current period's stall ends (`epoch` without stalls): no service starts before it.
+fn wait_out_stall(config: Config, epoch: Instant) -> Instant {
     if config.stall.is_zero() {
-        return false;
-    }
-    let period_ns = config.stall_period.as_nanos().max(1);
-    let phase_now = epoch.elapsed().as_nanos() % period_ns;
-    // The current period's stall ended at `period start + stall`; it matters if `at` came before.
-    let period_start = Instant::now() - Duration::from_nanos(phase_now as u64);
-    let stall_end = period_start + config.stall;
-    stall_end <= Instant::now() && at < stall_end
-}
-
-/// Sleeps out the rest of the current stall, if the server is inside one.
-fn wait_out_stall(config: Config, epoch: Instant) {
-    if config.stall.is_zero() {
-        return;
+        return epoch;
     }
     let period_ns = config.stall_period.as_nanos().max(1);
     let phase = Duration::from_nanos((epoch.elapsed().as_nanos() % period_ns) as u64);
+    let stall_end = Instant::now() - phase + config.stall;
     if phase < config.stall {
         std::thread::sleep(config.stall - phase);
     }
+    stall_end
 }
 
 /// Registry entry: starts the workers.
