@@ -158,3 +158,20 @@ impl Error {
         Error::Io { what: what.into(), source }
     }
 }
+
+/// An error with its causes, `: `-separated ("cannot connect to ...: transport error: Connection
+/// refused"). A cause whose text its parent already quotes is not repeated: hyper's and tonic's
+/// terse messages get their causes, wrapped errors that embed them do not say them twice.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

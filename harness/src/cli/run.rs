@@ -344,29 +344,13 @@ fn now_rfc3339() -> String {
 mod tests {
     use paybench::load::scenario::LoadSpec;
     use paybench::payload::Profile;
-    use paybench::results::{Accounting, CpuPerCall, Measurement, PointResult, PointSummary};
+    use paybench::results::{Accounting, Measurement, PointResult, PointSummary};
     use paybench::transport::Arm;
 
     use super::*;
 
     fn window(repetition: u32, accounting: Accounting) -> Measurement {
-        Measurement {
-            repetition,
-            window_s: 1.0,
-            offered_rate_per_s: None,
-            sent_rate_per_s: 0.0,
-            achieved_rate_per_s: 0.0,
-            completion_span_s: 0.0,
-            backlogged: false,
-            generator_bound: false,
-            busy: None,
-            accounting,
-            latency: Default::default(),
-            service_time: Default::default(),
-            schedule_lag: None,
-            wire: None,
-            cpu: CpuPerCall::default(),
-        }
+        Measurement::unmeasured(repetition, accounting)
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
 use crate::endpoint::redact as redact_url;
+use crate::error::error_chain;
 use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
 use crate::load::replay::{self, ClientKind};
 use crate::load::scenario::{LoadSpec, Scenario};
@@ -164,21 +165,6 @@ pub fn merge_repetition(into: &mut ArmResult, next: ArmResult) {
         (None, Some(more)) => into.sweep = Some(more),
         _ => {}
     }
-}
-
-/// An error with its causes, `: `-separated ("cannot connect to ...: transport error: Connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Where the arm's client connects: `--target`, the arm's broker, or a fresh local port.
@@ -417,23 +403,7 @@ fn failed_measurement(e: &Error, repetition: u32) -> Measurement {
     let mut acc = crate::results::Accounting { failed_total: 1, ..Default::default() };
     acc.failed.insert(e.kind().to_owned(), 1);
     acc.failure_examples.insert(e.kind().to_owned(), e.to_string());
-    Measurement {
-        repetition,
-        window_s: 0.0,
-        offered_rate_per_s: None,
-        sent_rate_per_s: 0.0,
-        achieved_rate_per_s: 0.0,
-        completion_span_s: 0.0,
-        backlogged: false,
-        generator_bound: false,
-        busy: None,
-        accounting: acc,
-        latency: Default::default(),
-        service_time: Default::default(),
-        schedule_lag: None,
-        wire: None,
-        cpu: CpuPerCall::default(),
-    }
+    Measurement::unmeasured(repetition, acc)
 }
 
 fn timed_window(

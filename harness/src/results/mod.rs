@@ -237,6 +237,30 @@ pub struct Measurement {
     pub cpu: CpuPerCall,
 }
 
+impl Measurement {
+    /// A window with these counts and no figures: no time, no latency, no wire or CPU reading
+    /// (a window the generator could not measure, or a test's constructed one).
+    pub fn unmeasured(repetition: u32, accounting: Accounting) -> Self {
+        Self {
+            repetition,
+            window_s: 0.0,
+            offered_rate_per_s: None,
+            sent_rate_per_s: 0.0,
+            achieved_rate_per_s: 0.0,
+            completion_span_s: 0.0,
+            backlogged: false,
+            generator_bound: false,
+            busy: None,
+            accounting,
+            latency: Default::default(),
+            service_time: Default::default(),
+            schedule_lag: None,
+            wire: None,
+            cpu: CpuPerCall::default(),
+        }
+    }
+}
+
 /// Call counts of one window. Dispatches and outcomes are counted at different moments (a call is
 /// counted as sent when the generator hands it over, its outcome when it completes), so a call that
 /// vanishes breaks the invariant `scheduled == sent == ok + failed_total + timed_out` instead of

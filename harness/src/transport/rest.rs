@@ -63,6 +63,7 @@ use tokio::sync::{oneshot, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::codec::Codec;
+use crate::error::error_chain;
 use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::transport::arm::{Arm, OptionKind, OptionSpec};
@@ -266,17 +267,6 @@ impl Client {
             CallError::Call { transport, endpoint: self.endpoint.clone(), message: error_chain(&e) }
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl Transport for Client {

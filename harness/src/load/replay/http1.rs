@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 
 use super::{connect_error, open_tcp};
 use crate::codec::Codec;
+use crate::error::error_chain;
 use crate::transport::rest::{ErrorBody, PATH};
 use crate::transport::ClientConfig;
 use crate::{CallError, CallResult, Error, Result};
@@ -118,16 +119,4 @@ pub(super) fn rejected(label: &'static str, status: StatusCode, body: &[u8]) -> 
         .map(|b| format!("{}: {}", b.error.code, b.error.message))
         .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned());
     CallError::Rejected { transport: label, status: status.as_u16().to_string(), message }
-}
-
-/// An error with its causes, `: `-separated (hyper's own message is terse: "connection closed").
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

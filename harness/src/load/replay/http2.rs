@@ -18,9 +18,10 @@ use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tonic::Code;
 
-use super::http1::{error_chain, rejected};
+use super::http1::rejected;
 use super::{connect_error, open_tcp};
 use crate::codec::Codec;
+use crate::error::error_chain;
 use crate::transport::ClientConfig;
 use crate::{CallError, CallResult, Error, Result};
 
