@@ -90,6 +90,16 @@ fn malformed_scenarios_are_rejected_naming_file_field_and_allowed_values() {
     rejected(&table(r#"{ family = "grpc", colour = "blue" }"#), &["colour", "channels"]);
     rejected(&table(r#"{ family = "grpc", codec = "xml" }"#), &["xml", "protobuf, json"]);
     rejected(&GOOD.replace(r#"["tcp", "amqp"]"#, r#"["tcp", "tcp"]"#), &["tcp", "listed twice"]);
+    rejected(&table(r#"{ family = "sim", workers = 0 }"#), &["sim", "workers", "1..=64"]);
+    rejected(&GOOD.replace("timeout_ms = 1000", "timeout_ms = 1000\nservice_busy_us = 2000000"), &["service_busy_us"]);
+    // The capacity search's resolution and repetitions.
+    let sweep = |extra: &str| {
+        format!(
+            "{GOOD}\n[sweep]\nstart_rate_per_s = 100\nstep_factor = 2.0\nmax_rate_per_s = 800\nslo_p99_ms = 5.0\nstep_warmup_ms = 10\nstep_duration_ms = 100\nmax_in_flight = 8\n{extra}\n"
+        )
+    };
+    rejected(&sweep("resolution = 0.0"), &["sweep.resolution", ">= 0.005 and <= 1"]);
+    rejected(&sweep("repetitions = 0"), &["sweep.repetitions", "1..=100"]);
 }
 
 #[test]
