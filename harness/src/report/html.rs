@@ -116,7 +116,7 @@ fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> 
     if let Some(chart) = charts::verdict_chart(&v.rows, profile)? {
         figure(out, &chart);
     }
-    out.push_str("<h3>Format or transport? The gap decomposed</h3>\n<p>Each column changes one thing. Along the chain rest → rest-h2 → grpc-json → grpc the first three ratios multiply, per repetition, to the total; rest / rest-proto measures the format effect again under HTTP/1.1. Cells: median (min–max) over paired repetitions; above 1x the second arm is better.</p>\n");
+    out.push_str("<h3>Format or transport? The gap decomposed</h3>\n<p>Each column changes one thing. Along the chain rest → rest-h2 → grpc-json → grpc the first three ratios multiply to the total (geometric means over the same paired repetitions); rest / rest-proto measures the format effect again under HTTP/1.1. Cells: geometric mean with its 95 % interval; above 1x the second arm is better.</p>\n");
     table(out, &tables::decomposition_table(&v.decomposition), "decomposition");
     out.push_str("<h3>Conclusion (generated from the figures above)</h3>\n<div class=\"conclusion\">");
     list(out, &v.conclusion);
