@@ -126,15 +126,13 @@ fn criterion_baselines_use_confidence_intervals() {
     );
 }
 
-/// The committed reference run (any `results/*/results.json`), as JSON to mutate.
+/// The test fixture run (`tests/fixtures/small-run/results.json`, a short real run of a few arms
+/// kept with the tests so that replacing the reference run under `results/` cannot break them), as
+/// JSON to mutate.
 fn reference_results() -> serde_json::Value {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results");
-    let path = std::fs::read_dir(&dir)
-        .expect("results/ exists")
-        .filter_map(|e| Some(e.ok()?.path().join("results.json")))
-        .find(|p| p.is_file())
-        .expect("a committed run under results/");
-    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("valid JSON")
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-run/results.json");
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
+        .expect("valid JSON")
 }
 
 /// Applies `f` to every measurement of every point of the arms of `transport`.

@@ -327,3 +327,37 @@ async fn rest_http1_opens_no_more_connections_than_max_connections() {
     eprintln!("rest, 64 calls at once: {capped} connections with max_connections 4, {uncapped} uncapped");
     assert!(uncapped > 4, "uncapped: only {uncapped} connections for 64 overlapping calls");
 }
+
+/// The `SETTINGS_MAX_CONCURRENT_STREAMS` (id 0x3) an HTTP/2 server at `endpoint` announces in its
+/// first SETTINGS frame, read off the wire after a prior-knowledge preface; `None` = no limit.
+async fn announced_max_concurrent_streams(endpoint: &str) -> Option<u32> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(endpoint).await.expect("connect");
+    // Client preface, then an empty SETTINGS frame (length 0, type 0x4, flags 0, stream 0).
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.expect("preface");
+    loop {
+        let mut head = [0u8; 9];
+        tokio::time::timeout(Duration::from_secs(5), tcp.read_exact(&mut head)).await.expect("frame in time").expect("frame header");
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let mut payload = vec![0u8; len];
+        tcp.read_exact(&mut payload).await.expect("frame payload");
+        // The server's own SETTINGS: type 0x4 without the ACK flag (0x1).
+        if head[3] == 0x4 && head[4] & 0x1 == 0 {
+            return payload.chunks_exact(6).find(|s| u16::from_be_bytes([s[0], s[1]]) == 0x3).map(|s| {
+                u32::from_be_bytes([s[2], s[3], s[4], s[5]])
+            });
+        }
+    }
+}
+
+/// Fairness between the HTTP/2 arms: tonic (grpc) and axum (rest-h2) announce the same stream
+/// limit per connection, the one the report prints.
+#[tokio::test]
+async fn http2_servers_announce_the_same_max_concurrent_streams() {
+    for name in ["grpc", "rest-h2"] {
+        let (server, _client) = start(arm(name), ServerConfig::default()).await;
+        let announced = announced_max_concurrent_streams(server.endpoint()).await;
+        assert_eq!(announced, Some(transport::HTTP2_MAX_CONCURRENT_STREAMS), "{name} announced {announced:?}");
+        server.shutdown().await;
+    }
+}

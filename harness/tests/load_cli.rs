@@ -100,6 +100,17 @@ fn malformed_scenarios_are_rejected_naming_file_field_and_allowed_values() {
     };
     rejected(&sweep("resolution = 0.0"), &["sweep.resolution", ">= 0.005 and <= 1"]);
     rejected(&sweep("repetitions = 0"), &["sweep.repetitions", "1..=100"]);
+    // Operating points: they need a search, the claim's pair, fractions inside (0, 1), known arms.
+    let op = |extra: &str| format!("[operating_points]\nmax_in_flight = 8\n{extra}\n");
+    rejected(&format!("{GOOD}\n{}", op("")), &["operating_points", "only with a [sweep]"]);
+    rejected(&sweep(&op("")), &["operating_points", "transports include rest and grpc"]);
+    let pair = |text: String| text.replace(r#"["tcp", "amqp"]"#, r#"["rest", "grpc"]"#);
+    rejected(&pair(sweep(&op("fractions = [0.5, 1.5]"))), &["operating_points.fractions", "each > 0 and < 1"]);
+    rejected(&pair(sweep(&op("arms = [\"rest-h2\"]"))), &["operating_points.arms", "rest, grpc", "rest-h2"]);
+    // A profile restricted to arms the scenario does not run, or a profile it does not run.
+    let restricted = |table: &str| GOOD.replace("timeout_ms = 1000", &format!("timeout_ms = 1000\n{table}"));
+    rejected(&restricted("profile_transports = { small = [\"grpc\"] }"), &["profile_transports.small", "tcp, amqp"]);
+    rejected(&restricted("profile_transports = { large = [\"tcp\"] }"), &["profile_transports", "large"]);
 }
 
 #[test]
@@ -213,4 +224,34 @@ fn committed_results_read_with_the_current_schema() {
         read += 1;
     }
     eprintln!("read {read} committed results file(s)");
+    assert!(read > 0, "no committed results/*/results.json under {}", root.display());
+}
+
+/// Every committed `summary.md` is what `paybench report` writes from its `results.json` alone,
+/// byte for byte: nothing in it comes from a file the run did not record (criterion's output, the
+/// machine the report is rendered on).
+#[test]
+fn committed_summaries_regenerate_byte_for_byte_from_their_results() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&root).unwrap().flatten() {
+        let (results, summary) = (entry.path().join("results.json"), entry.path().join("summary.md"));
+        if !results.exists() {
+            continue;
+        }
+        let committed = std::fs::read_to_string(&summary).unwrap_or_else(|e| panic!("{}: {e}", summary.display()));
+        let report = paybench::report::Report::load(&entry.path()).unwrap();
+        let verdicts = report.verdicts().unwrap();
+        let regenerated = paybench::report::markdown::render(&report, &verdicts);
+        if regenerated != committed {
+            let line = regenerated.lines().zip(committed.lines()).position(|(a, b)| a != b);
+            panic!(
+                "{} differs from what `paybench report {}` writes (first differing line {line:?}); regenerate it",
+                summary.display(),
+                entry.path().display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no committed run under {}", root.display());
 }

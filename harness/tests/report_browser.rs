@@ -1,6 +1,7 @@
 //! Renders `report.html` (generated here from the committed example results) in headless
 //! Chromium and checks what a reader would see: every chart drawn with a non-zero size, the
-//! verdict table filled, no console error. Saves a screenshot to `target/report-screenshot.png`.
+//! verdict table filled, no console error, the headline chart above the fold of a 1280x800 window.
+//! Saves that first screen to `target/report-screenshot.png`.
 //!
 //! Needs Debian's `chromium` (`harness/scripts/install-deps.sh` installs it; `PAYBENCH_CHROMIUM`
 //! overrides the path). Without it the test fails with that instruction: it never skips.
@@ -30,17 +31,14 @@ fn chromium() -> PathBuf {
     })
 }
 
-/// The committed example run: the first `results/*/results.json`, by name.
+/// The test fixture run (`tests/fixtures/small-run/results.json`): a short real run of the
+/// claim's arms with operating points and codec timing, kept with the tests.
 fn example_results() -> PathBuf {
-    let dir = workspace().join("results");
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path().join("results.json")))
-        .filter(|p| p.is_file())
-        .collect();
-    runs.sort();
-    runs.into_iter().next().unwrap_or_else(|| panic!("no committed results/*/results.json under {}", dir.display()))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-run/results.json")
 }
+
+/// The viewport the headline must fit: a common laptop screen.
+const FOLD: (u32, u32) = (1280, 800);
 
 /// Runs headless Chromium on `url` with `extra` flags, killing it past the deadline.
 fn run_chromium(extra: &[&str], url: &str, profile_dir: &Path) -> Output {
@@ -107,6 +105,12 @@ fn chart_sizes(dom: &str) -> Vec<(String, u32, u32)> {
         .collect()
 }
 
+/// The opening tag of the `<figure>` of chart `id`.
+fn dom_figure<'a>(dom: &'a str, id: &str) -> &'a str {
+    let at = dom.find(&format!("<figure class=\"chart\" id=\"chart-{id}\"")).unwrap_or_else(|| panic!("no chart {id}"));
+    &dom[at..at + dom[at..].find('>').expect("closed figure tag")]
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("paybench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -118,10 +122,11 @@ fn temp_dir(name: &str) -> PathBuf {
 fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error() {
     let dir = temp_dir("report-browser");
     std::fs::copy(example_results(), dir.join("results.json")).expect("copy example results");
-    let written = paybench::report::write(&dir, &workspace().join("target/criterion")).expect("write report");
+    let written = paybench::report::write(&dir).expect("write report");
     let url = format!("file://{}", written.html.display());
 
-    let dump = run_chromium(&["--dump-dom"], &url, &dir.join("profile-dom"));
+    let window = format!("--window-size={},{}", FOLD.0, FOLD.1);
+    let dump = run_chromium(&["--dump-dom", &window], &url, &dir.join("profile-dom"));
     assert!(dump.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&dump.stderr));
     let dom = String::from_utf8_lossy(&dump.stdout);
     let stderr = String::from_utf8_lossy(&dump.stderr);
@@ -133,12 +138,26 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
     let charts = chart_sizes(&dom);
     let measured: usize = attr(body_tag, "data-measured").and_then(|v| v.parse().ok()).unwrap_or(0);
     assert_eq!(measured, charts.len(), "the script measured every chart");
-    for id in ["verdict", "spectrum-unloaded", "latency-vs-throughput", "cpu-per-call", "wire-bytes", "body-bytes"] {
+    for id in ["headline", "verdict", "spectrum-unloaded", "latency-vs-throughput", "cpu-per-call", "wire-bytes", "body-bytes", "codec-speed"] {
         assert!(charts.iter().any(|(c, _, _)| c == id), "chart {id} missing; have {charts:?}");
     }
-    for (id, w, h) in &charts {
-        assert!(*w > 200 && *h > 100, "chart {id} rendered at {w}x{h}");
+    // The headline chart is drawn, at a readable size, and ends above the fold of a 1280x800
+    // window: a reader sees the verdict without scrolling. The other charts sit in collapsed
+    // <details> (rendered at 0x0 until opened): each must still hold its SVG.
+    let headline = dom_figure(&dom, "headline");
+    let bottom: u32 = attr(headline, "data-rendered-bottom").and_then(|v| v.parse().ok()).unwrap_or(u32::MAX);
+    let (_, w, h) = charts.iter().find(|(c, _, _)| c == "headline").cloned().unwrap_or_default();
+    assert!(w > 600 && h > 200, "headline chart rendered at {w}x{h}");
+    assert!(bottom <= FOLD.1, "headline chart ends at {bottom} px, below the fold at {} px", FOLD.1);
+    for (id, _, _) in &charts {
+        let figure = &dom[dom.find(&format!("data-chart=\"{id}\"")).expect("figure")..];
+        let figure = &figure[..figure.find("</figure>").expect("figure end")];
+        assert!(figure.contains("<svg") && figure.contains("<rect"), "chart {id} has no drawing");
     }
+    let sentences = &dom[dom.find("<div class=\"conclusion headline\">").expect("headline sentences")..];
+    let sentences = &sentences[..sentences.find("</div>").expect("end of headline sentences")];
+    let count = sentences.matches("<li>").count();
+    assert!((1..=5).contains(&count), "{count} headline sentences:\n{sentences}");
 
     let verdict = &dom[dom.find("<table class=\"verdict\">").expect("verdict table")..];
     let verdict = &verdict[..verdict.find("</table>").expect("verdict table end")];
@@ -154,7 +173,7 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
     std::fs::create_dir_all(screenshot.parent().expect("has a parent")).expect("create target/");
     let _ = std::fs::remove_file(&screenshot);
     let shot = run_chromium(
-        &[&format!("--screenshot={}", screenshot.display()), "--window-size=1400,4000"],
+        &[&format!("--screenshot={}", screenshot.display()), &window],
         &url,
         &dir.join("profile-shot"),
     );

@@ -29,7 +29,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use paybench::compare::{sources, MetricClass, Thresholds};
 use paybench::payload::Profile;
-use paybench::report::{markdown, tables, verdict, CriterionFigures, Report};
+use paybench::report::{markdown, tables, verdict, Report};
 use paybench::results::{ArmStatus, RunResults};
 use paybench::transport::registry::claim;
 use paybench::transport::Arm;
@@ -311,7 +311,7 @@ impl Inputs {
         let summary = std::fs::read_to_string(&summary_path).with_context(|| {
             format!("docs: read {} (`paybench report {run_dir}` writes it)", summary_path.display())
         })?;
-        let report = Report { run_dir: root.join(&run_dir), results, criterion: CriterionFigures::default() };
+        let report = Report { run_dir: root.join(&run_dir), results };
         Ok(Self { root: root.to_path_buf(), run_dir, report, summary })
     }
 
@@ -380,20 +380,28 @@ impl Inputs {
         )
     }
 
+    /// The five generated sentences of `summary.md`, the headline chart, and the headline
+    /// profile's verdict table.
     fn headline(&self, run: &str) -> anyhow::Result<String> {
-        let (table, _, conclusion) = self.summary_parts()?;
-        let mut out = format!("{}\n\n{table}\n\n{conclusion}\n\n", self.run_line(run));
-        let chart = Path::new(&self.run_dir).join("charts").join("verdict.svg");
-        let charted = self.report.sections().first().map(|s| s.profile);
-        match charted {
-            Some(profile) if self.root.join(&chart).is_file() => out.push_str(&format!(
-                "![How many times better gRPC is than REST/JSON per dimension, profile {profile}]({run}/charts/verdict.svg)\n\nThe chart is drawn for profile `{profile}`, the first section of the run (what `paybench report --charts-dir` draws)."
-            )),
-            _ => out.push_str(&format!(
-                "No verdict chart is committed: `cargo run --release -p paybench -- report {0} --charts-dir {0}/charts` draws it.",
+        let (table, _, _) = self.summary_parts()?;
+        let Some(at) = self.summary.find(markdown::HEADLINE_HEADING) else {
+            bail!("{}/summary.md has no {:?}: rerun `paybench report {}`", self.run_dir, markdown::HEADLINE_HEADING, self.run_dir);
+        };
+        let sentences = self.summary[at + markdown::HEADLINE_HEADING.len()..].trim_start();
+        let sentences = sentences.split("\n\n").next().unwrap_or("").trim();
+        let mut out = format!("{}\n\n{sentences}\n\n", self.run_line(run));
+        let chart = Path::new(&self.run_dir).join("charts").join("headline.svg");
+        if self.root.join(&chart).is_file() {
+            out.push_str(&format!(
+                "![Is gRPC 5x faster than JSON? Each dimension's ratio with its 95 % interval, profile {HEADLINE_PROFILE}]({run}/charts/headline.svg)\n\n"
+            ));
+        } else {
+            out.push_str(&format!(
+                "No headline chart is committed: `cargo run --release -p paybench -- report {0} --charts-dir {0}/charts` draws it.\n\n",
                 self.run_dir
-            )),
+            ));
         }
+        out.push_str(&format!("The verdict table of profile `{HEADLINE_PROFILE}`:\n\n{table}"));
         Ok(out)
     }
 
@@ -426,8 +434,9 @@ impl Inputs {
         if names.is_empty() {
             return Ok(format!("No charts are committed for the reference run: `{draw}` draws them."));
         }
-        let profile = self.report.sections().first().map_or_else(String::new, |s| s.profile.to_string());
-        let mut out = format!("Drawn by `{draw}`, for profile `{profile}` (the run's first section):\n");
+        let verdicts = self.report.verdicts()?;
+        let profile = paybench::report::headline_verdict(&verdicts).map_or_else(String::new, |v| v.section.profile.to_string());
+        let mut out = format!("Drawn by `{draw}`, for profile `{profile}` (the headline's profile):\n");
         for name in names {
             let stem = name.trim_end_matches(".svg");
             out.push_str(&format!("\n`{stem}`\n\n![{stem}, profile {profile}]({run}/charts/{name})\n"));
@@ -452,7 +461,7 @@ impl Inputs {
     fn headline_report(&self) -> Report {
         let mut results = self.report.results.clone();
         results.arms.retain(|a| a.profile == HEADLINE_PROFILE);
-        Report { run_dir: self.report.run_dir.clone(), results, criterion: CriterionFigures::default() }
+        Report { run_dir: self.report.run_dir.clone(), results }
     }
 
     /// The report's per-arm table for the headline profile: the arms `keep` selects, at the lowest

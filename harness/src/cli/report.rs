@@ -12,9 +12,6 @@ use anyhow::Context;
 pub(crate) struct Args {
     /// The run folder holding `results.json` (e.g. `results/20261121-054341-quick`).
     run_dir: PathBuf,
-    /// criterion's output directory, for codec speed and unloaded latency (optional data).
-    #[arg(long, default_value = paybench::report::DEFAULT_CRITERION_DIR)]
-    criterion_dir: PathBuf,
     /// Also write the key charts (percentile spectrum, latency vs throughput, CPU per call) as
     /// standalone SVG files into this folder.
     #[arg(long)]
@@ -22,7 +19,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let report = paybench::report::Report::load(&args.run_dir, &args.criterion_dir)
+    let report = paybench::report::Report::load(&args.run_dir)
         .with_context(|| format!("report: cannot load the run in {}", args.run_dir.display()))?;
     let written = report.write()?;
     println!("wrote {} and {}", written.html.display(), written.summary.display());

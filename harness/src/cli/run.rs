@@ -11,6 +11,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use paybench::endpoint::redact as redact_url;
 use paybench::load::replay::ClientKind;
+use paybench::load::operating;
 use paybench::load::runner::{self, Observer, RunContext};
 use paybench::load::scenario::Scenario;
 use paybench::measure::busy::RoleCores;
@@ -76,6 +77,10 @@ pub(crate) struct Args {
     /// the direct network arms (tcp, grpc, http families).
     #[arg(long, value_enum, default_value_t = ClientKind::FullStack)]
     client: ClientKind,
+    /// Interleaved batches of the in-run codec timing (encode and decode of each profile's body,
+    /// on the client's cores, before any load); 0 skips it and the verdict's codec rows.
+    #[arg(long, default_value_t = paybench::measure::codec::DEFAULT_BATCHES)]
+    codec_batches: usize,
 }
 
 impl Args {
@@ -222,6 +227,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         brokers: endpoints.clone(),
         client_kind: args.client,
     };
+    let codec = time_codecs(&args, &client_rt, &scenarios)?;
     let estimate: f64 = scenarios.iter().map(Scenario::estimated_seconds).sum();
     eprintln!(
         "paybench run {run_id}: {} scenario(s), about {estimate:.0} s of load; writing {}",
@@ -234,7 +240,9 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let units: Vec<Unit<'_>> = planned
         .iter()
         .flat_map(|p| {
-            p.arms.iter().flat_map(move |arm| p.scenario.profiles.iter().map(move |&profile| (p, arm, profile)))
+            p.arms.iter().flat_map(move |arm| {
+                p.scenario.profiles.iter().filter(|&&profile| p.scenario.runs(arm, profile)).map(move |&profile| (p, arm, profile))
+            })
         })
         .map(|(p, arm, profile)| Unit { scenario: &p.scenario, arm, profile })
         .collect();
@@ -272,8 +280,9 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
-    let arms: Vec<ArmResult> = by_unit.into_iter().flatten().collect();
-    let order: Vec<Vec<String>> = orders.iter().map(|o| o.iter().map(|&i| units[i].label()).collect()).collect();
+    let mut arms: Vec<ArmResult> = by_unit.into_iter().flatten().collect();
+    let mut order: Vec<Vec<String>> = orders.iter().map(|o| o.iter().map(|&i| units[i].label()).collect()).collect();
+    let operating_points = run_operating_points(&ctx, &planned, &mut arms, order_seed, &mut order, &obs)?;
     let brokers = arms.iter().filter_map(|a| a.broker.clone()).collect();
     let results = RunResults {
         schema_version: SCHEMA_VERSION,
@@ -287,12 +296,14 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         settings: RunSettings { order_seed: Some(order_seed), order, ..args.settings(&endpoints, &arm_settings) },
         scenarios,
         arms,
+        operating_points,
+        codec,
     };
     results.write(&out).with_context(|| format!("write results to {}", out.display()))?;
     print!("{}", super::run_table::render(&results.arms));
     println!("\nwrote {}/results.json and results.csv", out.display());
     // Report (paybench::report): report.html and summary.md beside results.json; a report failure only warns, the run is kept.
-    match paybench::report::write(&out, std::path::Path::new(paybench::report::DEFAULT_CRITERION_DIR)) {
+    match paybench::report::write(&out) {
         Ok(w) => println!("wrote {}", w.html.display()),
         Err(e) => eprintln!("report: {e}"),
     }
@@ -309,6 +320,111 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The in-run codec timing of every profile the scenarios run, on a blocking thread of the
+/// (pinned) client runtime, before any load.
+fn time_codecs(
+    args: &Args,
+    client_rt: &tokio::runtime::Runtime,
+    scenarios: &[Scenario],
+) -> anyhow::Result<Vec<paybench::measure::codec::CodecTiming>> {
+    if args.codec_batches == 0 || args.target.is_some() {
+        return Ok(Vec::new());
+    }
+    let mut profiles: Vec<Profile> = scenarios.iter().flat_map(|s| s.profiles.iter().copied()).collect();
+    profiles.sort();
+    profiles.dedup();
+    let seed = scenarios[0].seed;
+    let batches = args.codec_batches;
+    eprintln!("timing encode/decode of {} profile(s), {batches} interleaved batches each", profiles.len());
+    let timed = client_rt
+        .block_on(client_rt.spawn_blocking(move || paybench::measure::codec::measure(&profiles, seed, batches)))
+        .context("codec timing thread")?;
+    Ok(timed.context("codec timing")?)
+}
+
+/// Phase two of a run: for each scenario × profile with `[operating_points]`, places the points
+/// from the capacity searches just run ([`operating::plan`]) and measures the chosen arms there,
+/// repetition by repetition in a shuffled order (seeded like phase one's), each on a fresh server.
+/// The points are appended to the arms' `points`, named by `operating_point`.
+fn run_operating_points(
+    ctx: &RunContext,
+    planned: &[Planned],
+    arms: &mut [ArmResult],
+    order_seed: u64,
+    order: &mut Vec<Vec<String>>,
+    obs: &Bars,
+) -> anyhow::Result<Vec<paybench::results::OperatingPlan>> {
+    let mut plans = Vec::new();
+    let mut units: Vec<(Scenario, &Arm, Profile, Vec<(String, paybench::load::scenario::LoadSpec)>)> = Vec::new();
+    for p in planned {
+        let Some(spec) = &p.scenario.operating_points else { continue };
+        let measured = p.scenario.operating_arms(&p.arms);
+        let names: Vec<String> = measured.iter().map(|a| a.name().to_owned()).collect();
+        for &profile in &p.scenario.profiles {
+            let all: Vec<&ArmResult> = arms.iter().collect();
+            let plan = operating::plan(&p.scenario, profile, &all, &names);
+            match &plan.skipped {
+                Some(why) => eprintln!("{}/{profile}: operating points skipped: {why}", p.scenario.name),
+                None => {
+                    let loads = operating::loads(&plan, spec.max_in_flight);
+                    let phase = Scenario {
+                        load: loads.iter().map(|(_, l)| *l).collect(),
+                        sweep: None,
+                        operating_points: None,
+                        ..p.scenario.clone()
+                    };
+                    for arm in p.arms.iter().filter(|a| measured.contains(a) && p.scenario.runs(a, profile)) {
+                        units.push((phase.clone(), arm, profile, loads.clone()));
+                    }
+                }
+            }
+            plans.push(plan);
+        }
+    }
+    if units.is_empty() {
+        return Ok(plans);
+    }
+    let max_reps = units.iter().map(|u| u.0.repetitions).max().unwrap_or(0);
+    let mut results: Vec<Option<ArmResult>> = units.iter().map(|_| None).collect();
+    for rep in 0..max_reps {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let mut idx: Vec<usize> = (0..units.len()).filter(|&i| rep < units[i].0.repetitions).collect();
+        // A seed apart from phase one's, so the two phases' orders are not the same shuffle.
+        idx.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(!order_seed ^ u64::from(rep)));
+        let mut labels = Vec::new();
+        for i in idx {
+            let (scenario, arm, profile, _) = &units[i];
+            labels.push(format!("{}/{arm}/{profile}/operating-points", scenario.name));
+            if results[i].as_ref().is_some_and(|r| r.status != ArmStatus::Ran) {
+                continue;
+            }
+            let result = runner::run_repetition(ctx, scenario, arm, *profile, rep, obs);
+            match &mut results[i] {
+                Some(so_far) => runner::merge_repetition(so_far, result),
+                slot => *slot = Some(result),
+            }
+        }
+        order.push(labels);
+    }
+    for ((scenario, arm, profile, loads), result) in units.iter().zip(results) {
+        let Some(result) = result else { continue };
+        let Some(target) =
+            arms.iter_mut().find(|a| a.scenario == scenario.name && a.transport == **arm && a.profile == *profile)
+        else {
+            continue;
+        };
+        if result.status != ArmStatus::Ran && target.status == ArmStatus::Ran {
+            target.status = result.status.clone();
+        }
+        for (mut point, (name, _)) in result.points.into_iter().zip(loads) {
+            point.operating_point = Some(name.clone());
+            target.points.push(point);
+        }
+    }
+    Ok(plans)
 }
 
 /// Every measured window (load points and sweep steps) whose accounting does not balance, named.
@@ -369,6 +485,7 @@ mod tests {
             status: ArmStatus::Ran,
             points: vec![PointResult {
                 load: LoadSpec::Closed { concurrency: 1 },
+                operating_point: None,
                 repetitions: vec![window(0, balanced), window(1, lost)],
                 summary: PointSummary::default(),
             }],

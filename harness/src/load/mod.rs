@@ -11,6 +11,7 @@
 //!   [`crate::results`] types.
 
 pub mod generator;
+pub mod operating;
 pub mod placement;
 pub mod replay;
 pub mod runner;

@@ -437,7 +437,7 @@ fn run_point(
         timeout: Duration::from_millis(s.timeout_ms),
     };
     let repetitions = vec![timed_window(label, load, window, rep, arm, ctx, obs)];
-    PointResult { load, summary: summarize(&repetitions), repetitions }
+    PointResult { load, operating_point: None, summary: summarize(&repetitions), repetitions }
 }
 
 fn run_sweep(

@@ -52,6 +52,42 @@ pub struct Scenario {
     /// Optional rate sweep for the max sustainable rate under an SLO.
     #[serde(default)]
     pub sweep: Option<SweepSpec>,
+    /// Profiles that run only some of the transports, by canonical arm name (e.g. the payload
+    /// shapes only on the claim's arms); a profile not listed runs every transport.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub profile_transports: std::collections::BTreeMap<Profile, Vec<String>>,
+    /// Open-loop points placed at fractions of the claim pair's lower measured capacity, run
+    /// after every capacity search (see [`crate::load::operating`]). Needs a `[sweep]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operating_points: Option<OperatingPointsSpec>,
+}
+
+/// `[operating_points]`: where the verdict compares latency under load. A fixed rate such as
+/// 1000/s is 10 % of one arm's capacity and 90 % of another's; these points are placed relative
+/// to the measured capacity instead, so "at half load" means the same thing for both arms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatingPointsSpec {
+    /// Fractions of the basis capacity, each in (0, 1).
+    #[serde(default = "default_fractions")]
+    pub fractions: Vec<f64>,
+    /// Also measure at the basis capacity itself: the highest rate both arms of the pair sustained.
+    #[serde(default = "default_true")]
+    pub at_capacity: bool,
+    /// Arms measured at these points, by canonical name (default: the claim's chain that the
+    /// scenario runs: rest, rest-h2, rest-proto, grpc-json, grpc).
+    #[serde(default)]
+    pub arms: Vec<String>,
+    /// Cap on calls in flight at each point (as for an open `[[load]]` point).
+    pub max_in_flight: u32,
+}
+
+fn default_fractions() -> Vec<f64> {
+    vec![0.25, 0.5, 0.75]
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_seed() -> u64 {
@@ -214,6 +250,18 @@ impl Scenario {
         if let Some(sweep) = &self.sweep {
             validate_sweep(sweep, path)?;
         }
+        if let Some(op) = &self.operating_points {
+            self.validate_operating_points(op, path)?;
+        }
+        let names: Vec<String> = self.arms(&Settings::default(), path)?.iter().map(|a| a.name().to_owned()).collect();
+        for (profile, arms) in &self.profile_transports {
+            if !self.profiles.contains(profile) {
+                return Err(invalid(path, "profile_transports", "profiles listed in `profiles`", profile.name()));
+            }
+            if let Some(unknown) = arms.iter().find(|a| !names.contains(a)) {
+                return Err(invalid(path, &format!("profile_transports.{profile}"), &format!("arms of this scenario: {}", names.join(", ")), unknown));
+            }
+        }
         Ok(())
     }
 
@@ -248,6 +296,47 @@ impl Scenario {
         s
     }
 
+    fn validate_operating_points(&self, op: &OperatingPointsSpec, path: &Path) -> Result<()> {
+        if self.sweep.is_none() {
+            return Err(invalid(path, "operating_points", "only with a [sweep] (the points are fractions of its capacity)", "no [sweep]"));
+        }
+        if op.fractions.is_empty() && !op.at_capacity {
+            return Err(invalid(path, "operating_points.fractions", "at least one fraction, or at_capacity = true", &op.fractions));
+        }
+        if let Some(f) = op.fractions.iter().find(|f| !(**f > 0.0 && **f < 1.0)) {
+            return Err(invalid(path, "operating_points.fractions", "each > 0 and < 1", f));
+        }
+        if !(1..=100_000).contains(&op.max_in_flight) {
+            return Err(invalid(path, "operating_points.max_in_flight", "1..=100000", op.max_in_flight));
+        }
+        let names: Vec<String> =
+            self.arms(&Settings::default(), path)?.iter().map(|a| a.name().to_owned()).collect();
+        for needed in [registry::claim::REST, registry::claim::GRPC] {
+            if !names.iter().any(|n| n == needed) {
+                return Err(invalid(path, "operating_points", &format!("a scenario whose transports include {} and {} (the pair whose lower capacity places the points)", registry::claim::REST, registry::claim::GRPC), format!("transports without {needed}")));
+            }
+        }
+        if let Some(unknown) = op.arms.iter().find(|a| !names.contains(a)) {
+            return Err(invalid(path, "operating_points.arms", &format!("arms of this scenario: {}", names.join(", ")), unknown));
+        }
+        Ok(())
+    }
+
+    /// Whether `arm` runs with `profile` (see `profile_transports`).
+    pub fn runs(&self, arm: &Arm, profile: Profile) -> bool {
+        self.profile_transports.get(&profile).is_none_or(|names| names.iter().any(|n| n == arm.name()))
+    }
+
+    /// The arms measured at the operating points, by canonical name, in the scenario's order.
+    pub fn operating_arms(&self, arms: &[Arm]) -> Vec<Arm> {
+        let Some(op) = &self.operating_points else { return Vec::new() };
+        let chain = registry::claim::CHAIN_ARMS;
+        arms.iter()
+            .filter(|a| if op.arms.is_empty() { chain.contains(&a.name()) } else { op.arms.iter().any(|n| n == a.name()) })
+            .cloned()
+            .collect()
+    }
+
     /// The most calls any of its load points or its search keeps in flight: the cap of an HTTP/1.1
     /// client's connection pool (one connection per call in flight, never more).
     pub fn max_in_flight(&self) -> usize {
@@ -255,7 +344,11 @@ impl Scenario {
             LoadSpec::Closed { concurrency } => concurrency,
             LoadSpec::Open { max_in_flight, .. } => max_in_flight,
         });
-        points.chain(self.sweep.map(|s| s.max_in_flight)).max().unwrap_or(1) as usize
+        points
+            .chain(self.sweep.map(|s| s.max_in_flight))
+            .chain(self.operating_points.as_ref().map(|o| o.max_in_flight))
+            .max()
+            .unwrap_or(1) as usize
     }
 
     /// Rough wall time of the scenario in seconds (measured windows and warm-ups only).
@@ -270,8 +363,19 @@ impl Scenario {
             let reps = s.repetitions.unwrap_or(self.repetitions);
             f64::from(reps) * (growth + bisect) * (s.step_warmup_ms + s.step_duration_ms) as f64
         });
-        let arms = (self.transports.len() * self.profiles.len()) as f64;
-        arms * (f64::from(self.repetitions) * point_ms + sweep_ms) / 1000.0
+        let arms = self
+            .profiles
+            .iter()
+            .map(|p| self.profile_transports.get(p).map_or(self.transports.len(), Vec::len))
+            .sum::<usize>() as f64;
+        let operating_ms = self.operating_points.as_ref().map_or(0.0, |o| {
+            let points = o.fractions.len() + usize::from(o.at_capacity);
+            let measured = if o.arms.is_empty() { registry::claim::CHAIN_ARMS.len() } else { o.arms.len() };
+            (points * measured * self.profiles.len()) as f64
+                * f64::from(self.repetitions)
+                * (self.warmup_ms + self.duration_ms) as f64
+        });
+        (arms * (f64::from(self.repetitions) * point_ms + sweep_ms) + operating_ms) / 1000.0
     }
 }
 

@@ -1,10 +1,11 @@
 //! Measurements taken from outside the load generator: bytes on the wire per socket from the
 //! kernel ([`wire`]), CPU time per thread and per process from /proc ([`cpu`]), busy shares and
-//! the bottleneck rule ([`busy`]), and the
+//! the bottleneck rule ([`busy`]), encode/decode time per body ([`codec`], timed in-process), and the
 //! environment a result was produced in ([`env`]). All are snapshots: the load runner takes one at
 //! the start and one at the end of a measured window and divides the difference by the calls.
 
 pub mod busy;
+pub mod codec;
 pub mod cpu;
 pub mod env;
 pub mod wire;

@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::verdict::{self, Section};
-use super::CriterionFigures;
+use crate::measure::codec::CodecTiming;
 use crate::codec::ALL_CODECS;
 use crate::load::scenario::LoadSpec;
 use crate::results::{ArmResult, ArmStatus, Measurement, Spread};
@@ -413,8 +413,26 @@ fn draw_whiskers<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f6
 /// The verdict at a glance: each dimension's "gRPC better by" ratio (geometric mean) with its
 /// 95 % confidence interval, against the claimed 5x and parity.
 pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payload::Profile) -> Result<Option<Chart>> {
+    ratio_chart("verdict", rows.iter(), format!("gRPC better than REST/JSON by (ratio, 95 % interval), {profile}"))
+}
+
+/// The report's headline: the verdict chart of one profile cut to what a first look needs, in
+/// table order (codec, bytes, then latency grouped by operating point from unloaded to the
+/// capacity, then CPU, wire bytes and throughput): p50 and p99 at every point, no p99.9, gzip
+/// or decode rows (the table below has them).
+pub fn headline_chart(rows: &[super::verdict::VerdictRow], profile: crate::payload::Profile) -> Result<Option<Chart>> {
+    use super::verdict::{Dimension, RowKind};
+    let keep = |r: &&super::verdict::VerdictRow| match r.kind {
+        RowKind::Encode => true,
+        RowKind::Decode | RowKind::Load(Dimension::P999(_)) => false,
+        RowKind::BodyBytes => !r.dimension.contains("gzip"),
+        RowKind::Load(_) => true,
+    };
+    ratio_chart("headline", rows.iter().filter(keep), format!("Is gRPC 5x faster than JSON? Ratio with its 95 % interval, profile {profile}"))
+}
+
+fn ratio_chart<'a>(id: &str, rows: impl Iterator<Item = &'a super::verdict::VerdictRow>, title: String) -> Result<Option<Chart>> {
     let ratio_rows: Vec<BarRow> = rows
-        .iter()
         .filter_map(|r| {
             let ratio = r.ratio?;
             Some(BarRow {
@@ -425,7 +443,7 @@ pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payloa
         })
         .collect();
     let spec = BarSpec {
-        title: format!("gRPC better than REST/JSON by (ratio, 95 % interval), {profile}"),
+        title,
         x_desc: "times better for gRPC (REST ÷ gRPC; gRPC ÷ REST for throughput); below 1 REST/JSON wins".into(),
         series: vec!["ratio".into()],
         rows: ratio_rows,
@@ -439,7 +457,7 @@ pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payloa
             ),
         ],
     };
-    bars("verdict", &spec, "one bar per measured row of the verdict table; whiskers span the 95 % confidence interval (t-interval on the paired repetitions' log-ratios; criterion rows: its intervals); an unbounded end is drawn to the edge")
+    bars(id, &spec, "one bar per measured row of the verdict table (geometric mean of the paired ratios); whiskers span the 95 % confidence interval (t-interval on the log-ratios of paired repetitions, or of interleaved batches for the codec rows); an unbounded end is drawn to the edge")
 }
 
 /// Draws a [`BarSpec`] as the chart `id` with its `note`; `None` when no row has a value.
@@ -687,28 +705,29 @@ pub fn body_chart(sizes: &[SizeRow], profile: crate::payload::Profile) -> Result
     bars("body-bytes", &spec, "computed with paybench::sizes::measure from the scenario's seed (payload index 0); bodies only, no framing or headers")
 }
 
-/// Codec encode and decode time per request (criterion medians); `None` when not benched.
-pub fn codec_chart(criterion: &CriterionFigures, profile: crate::payload::Profile) -> Result<Option<Chart>> {
+/// Codec encode and decode time per request (the run's own timing: median and range of the
+/// batches); `None` when the run did not time the codecs.
+pub fn codec_chart(codec: &[CodecTiming], profile: crate::payload::Profile) -> Result<Option<Chart>> {
     let mut rows = Vec::new();
-    for (direction, map) in [("encode", &criterion.encode), ("decode", &criterion.decode)] {
-        for codec in ALL_CODECS {
-            let value = map.get(&(codec.name(), profile)).map(|e| e.median_ns / 1_000.0);
-            rows.push(BarRow { label: format!("{direction} {codec}"), values: vec![value], range: None });
+    for operation in ["encode", "decode"] {
+        for c in ALL_CODECS {
+            let t = codec.iter().find(|t| t.profile == profile && t.operation == operation && t.codec == c.name());
+            let spread = t.filter(|t| !t.batches_ns_per_op.is_empty()).map(|t| Spread::of(t.batches_ns_per_op.iter().map(|ns| ns / 1_000.0)));
+            rows.push(BarRow { label: format!("{operation} {c}"), values: vec![spread.map(|s| s.median)], range: spread.map(|s| (s.min, s.max)) });
         }
+    }
+    if rows.iter().all(|r| r.values[0].is_none()) {
+        return Ok(None);
     }
     let spec = BarSpec {
         title: format!("Codec time per request ({profile})"),
-        x_desc: "µs per request (criterion median)".into(),
+        x_desc: "µs per request (median of the run's timing batches)".into(),
         series: vec!["median".into()],
         rows,
         stacked: false,
         references: vec![],
     };
-    bars(
-        "codec-speed",
-        &spec,
-        format!("criterion {{encode,decode}}/{{protobuf,json}}/{profile} under {}", criterion.dir.display()),
-    )
+    bars("codec-speed", &spec, format!("results.json codec[profile={profile}]: median of interleaved batches, whiskers min–max"))
 }
 
 /// The load at which CPU is compared: the first open point (fixed rate, same for every arm),
@@ -731,7 +750,7 @@ pub fn key_charts(section: &Section<'_>, rows: &[super::verdict::VerdictRow]) ->
 }
 
 /// Every chart of a section, in the order the report shows them.
-pub fn section_charts(section: &Section<'_>, sizes: &[SizeRow], criterion: &CriterionFigures) -> Result<Vec<Chart>> {
+pub fn section_charts(section: &Section<'_>, sizes: &[SizeRow], codec: &[CodecTiming]) -> Result<Vec<Chart>> {
     let mut charts = Vec::new();
     if let Some(l) = verdict::unloaded(&section.loads) {
         charts.extend(spectrum_chart(section, l, "spectrum-unloaded")?);
@@ -747,6 +766,6 @@ pub fn section_charts(section: &Section<'_>, sizes: &[SizeRow], criterion: &Crit
         charts.extend(cpu_chart(section, l)?);
     }
     charts.extend(body_chart(sizes, section.profile)?);
-    charts.extend(codec_chart(criterion, section.profile)?);
+    charts.extend(codec_chart(codec, section.profile)?);
     Ok(charts)
 }

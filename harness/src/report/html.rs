@@ -1,11 +1,14 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, no network, no script needed to
-//! read it). A short inline script only records each chart's rendered size into `data-rendered-*`
-//! attributes, which the browser test reads.
+//! read it). At the top, the headline chart and at most [`verdict::HEADLINE_SENTENCES`]
+//! generated sentences; below, each section's verdict table, with everything else in collapsed
+//! `<details>`. A short inline script only records each chart's rendered size and position into
+//! `data-rendered-*` attributes, which the browser test reads (a collapsed chart measures 0).
 
 use std::fmt::Write as _;
 
 use super::charts::{self, Chart};
 use super::tables::{self, Table};
+use super::verdict;
 use super::{Report, Verdict};
 use crate::Result;
 
@@ -20,6 +23,8 @@ td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-n
 td.yes { background: #d9f2d9 !important; font-weight: bold; } td.no { background: #f8dede !important; } td.partly { background: #fff2cc !important; }
 td.notes { color: #555; font-size: 0.92em; }
 figure.chart { margin: 1.2em 0; } figure.chart svg { max-width: 100%; height: auto; border: 1px solid #eee; }
+figure#chart-headline { margin: 0.4em 0; } figure#chart-headline svg { max-width: 960px; }
+details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; color: #1f4f8f; }
 figcaption { color: #555; font-size: 0.88em; }
 .conclusion { background: #f5f8ff; border-left: 4px solid #1f77b4; padding: 0.6em 1em; }
 .missing { color: #a33; } ul.facts li { margin: 0.2em 0; }
@@ -35,6 +40,7 @@ const MEASURE_SCRIPT: &str = r#"
       var box = svg ? svg.getBoundingClientRect() : { width: 0, height: 0 };
       figures[i].setAttribute('data-rendered-w', String(Math.round(box.width)));
       figures[i].setAttribute('data-rendered-h', String(Math.round(box.height)));
+      figures[i].setAttribute('data-rendered-bottom', String(Math.round(box.bottom + window.scrollY)));
     }
     document.body.setAttribute('data-measured', String(figures.length));
   } catch (e) {
@@ -73,7 +79,7 @@ fn cell_class(header: &str, cell: &str) -> &'static str {
     match (header, cell) {
         ("reaches 5x?", "yes") => "yes",
         ("reaches 5x?", "no") => "no",
-        ("reaches 5x?", "in some repetitions") => "partly",
+        ("reaches 5x?", c) if c.starts_with("possibly") => "partly",
         ("source / notes", _) => "notes",
         (_, c) if c == tables::NOT_MEASURED => "missing",
         (_, c) if c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '∞') => "num",
@@ -110,46 +116,55 @@ fn list(out: &mut String, items: &[String]) {
 
 fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> Result<()> {
     let (scenario, profile) = (v.section.scenario, v.section.profile);
-    let _ = writeln!(out, "<h2 id=\"verdict-{index}\">Is gRPC 5x faster than JSON? Scenario <code>{}</code>, profile <code>{profile}</code></h2>", escape(scenario));
-    out.push_str("<p>Ratios read “how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1”: the REST figure over the gRPC figure for times, bytes and CPU; gRPC over REST for throughput. Repetition <i>i</i> of one arm is paired with repetition <i>i</i> of the other (same scenario, profile and load); the ratio is the geometric mean of the paired ratios with a 95 % t-interval on their logarithms. An interval that contains 1x reads “no measurable difference”; “reaches 5x” is <i>yes</i> only when the whole interval is at or above 5x.</p>\n");
+    let _ = writeln!(out, "<h2 id=\"verdict-{index}\">Scenario <code>{}</code>, profile <code>{profile}</code></h2>", escape(scenario));
+    out.push_str("<p>Ratios read “how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1”: the REST figure over the gRPC figure for times, bytes and CPU; gRPC over REST for throughput. Repetition <i>i</i> of one arm is paired with repetition <i>i</i> of the other (same scenario, profile and load); the ratio is the geometric mean of the paired ratios with a 95 % t-interval on their logarithms. An interval that contains 1x reads “no measurable difference”; “reaches 5x” is <i>yes</i> only when the whole interval is at or above 5x. Operating points are fractions of the lower of the two arms' measured capacities.</p>\n");
     table(out, &tables::verdict_table(&v.rows), "verdict");
+    out.push_str("<details><summary>Conclusion, generated from the table</summary>\n<div class=\"conclusion\">");
+    list(out, &v.conclusion);
+    out.push_str("</div></details>\n");
+    out.push_str("<details><summary>Format or transport? The gap decomposed into stack effects</summary>\n<p>Each column changes one thing, and each is an effect of these implementations, not a protocol constant: hyper's HTTP/1.1 against its HTTP/2 (rest / rest-h2), axum and reqwest against tonic on the same HTTP/2 (rest-h2 / grpc-json), serde_json against prost under tonic (grpc-json / grpc). Along the chain the first three ratios multiply to the total (geometric means over the same paired repetitions); rest / rest-proto measures the format effect again under HTTP/1.1. Cells: geometric mean with its 95 % interval; above 1x the second arm is better.</p>\n");
+    table(out, &tables::decomposition_table(&v.decomposition), "decomposition");
+    out.push_str("</details>\n<details><summary>Fairness: what each arm was given</summary>\n");
+    table(out, &tables::fairness_table(report, v), "fairness");
+    out.push_str("</details>\n<details><summary>Charts</summary>\n");
     if let Some(chart) = charts::verdict_chart(&v.rows, profile)? {
         figure(out, &chart);
     }
-    out.push_str("<h3>Format or transport? The gap decomposed</h3>\n<p>Each column changes one thing. Along the chain rest → rest-h2 → grpc-json → grpc the first three ratios multiply to the total (geometric means over the same paired repetitions); rest / rest-proto measures the format effect again under HTTP/1.1. Cells: geometric mean with its 95 % interval; above 1x the second arm is better.</p>\n");
-    table(out, &tables::decomposition_table(&v.decomposition), "decomposition");
-    out.push_str("<h3>Conclusion (generated from the figures above)</h3>\n<div class=\"conclusion\">");
-    list(out, &v.conclusion);
-    out.push_str("</div>\n<h3>Charts</h3>\n");
-    for chart in charts::section_charts(&v.section, &v.sizes, &report.criterion)? {
+    for chart in charts::section_charts(&v.section, &v.sizes, &report.results.codec)? {
         figure(out, &chart);
     }
-    if report.criterion.encode.is_empty() && report.criterion.decode.is_empty() {
-        out.push_str(
-            "<p class=\"missing\">Codec encode/decode speed: not available: run cargo bench --bench codec.</p>\n",
-        );
-    }
-    out.push_str("<h3>Every arm's figures (medians of repetitions)</h3>\n");
+    out.push_str("</details>\n<details><summary>Every arm's figures (medians of repetitions)</summary>\n");
     table(out, &tables::arms_table(v), "arms");
-    out.push_str("<h3>Capacity: the highest offered rate that met the SLO</h3>\n");
+    out.push_str("</details>\n<details><summary>Capacity: the highest offered rate that met the SLO</summary>\n");
     table(out, &tables::capacity_table(&v.section.arms), "capacity");
+    out.push_str("</details>\n");
     Ok(())
 }
 
-/// Renders the whole page.
+/// Renders the whole page: the headline chart and at most five generated sentences at the top,
+/// every section below with its details collapsed.
 pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
     let r = &report.results;
     let mut out = String::with_capacity(1 << 20);
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>paybench report {id}</title>\n<style>{CSS}</style></head>\n<body>\n<h1>paybench: is gRPC 5x faster than JSON?</h1>\n<p class=\"sub\">Run <code>{id}</code>, {start} – {end}, {cpu} ({cores} cores). Every figure below comes from <code>results.json</code> in this folder, criterion's estimates, or body sizes computed from the run's seed; the source is named next to it.</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>paybench report {id}</title>\n<style>{CSS}</style></head>\n<body>\n<h1>paybench: is gRPC 5x faster than JSON?</h1>\n<p class=\"sub\">Run <code>{id}</code>, {cpu} ({cores} cores). Every figure comes from <code>results.json</code> in this folder or from body sizes computed from the run's seed; each table names its source.</p>\n",
         id = escape(&r.run_id),
-        start = escape(&r.started_at),
-        end = escape(&r.finished_at),
         cpu = escape(&r.environment.cpu_model),
         cores = r.environment.cpu_cores
     );
-    out.push_str("<p>The claim: “thanks to binary encoding and network optimizations, gRPC is 5x faster than JSON” (popularised by a ByteByteGo post, Nov 2022, with no setup, payload or metric). This report tests it dimension by dimension and separates the body format from the transport.</p>\n<ul>");
+    let profiles: Vec<verdict::ProfileVerdict<'_>> = verdicts
+        .iter()
+        .map(|v| verdict::ProfileVerdict { profile: v.section.profile, rows: &v.rows, decomposition: &v.decomposition })
+        .collect();
+    if let Some(i) = verdict::headline_profile(&profiles) {
+        if let Some(chart) = charts::headline_chart(&verdicts[i].rows, verdicts[i].section.profile)? {
+            figure(&mut out, &chart);
+        }
+    }
+    out.push_str("<div class=\"conclusion headline\">");
+    list(&mut out, &verdict::headline(&profiles));
+    out.push_str("</div>\n<p>The claim: “thanks to binary encoding and network optimizations, gRPC is 5x faster than JSON” (popularised by a ByteByteGo post, Nov 2022, with no setup, payload or metric). Sections:</p>\n<ul>");
     for (i, v) in verdicts.iter().enumerate() {
         let _ = write!(
             out,
@@ -159,18 +174,14 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
         );
     }
     out.push_str("<li><a href=\"#brokers\">brokers</a></li><li><a href=\"#method\">method and caveats</a></li></ul>\n");
-    out.push_str("<h2>Short answer</h2>\n<div class=\"conclusion\">");
-    let short: Vec<String> = verdicts.iter().flat_map(|v| v.conclusion.iter().take(4).cloned()).collect();
-    list(&mut out, &short);
-    out.push_str("</div>\n");
     for (i, v) in verdicts.iter().enumerate() {
         section(&mut out, report, v, i)?;
     }
-    out.push_str("<h2 id=\"brokers\">Brokers</h2>\n<p>Broker arms (RabbitMQ RPC, Kafka request/reply) carry each call twice over TCP (client → broker → worker and back); their numbers are labelled with the broker's implementation and version. Settings results.json does not record are marked “not recorded”.</p>\n");
+    out.push_str("<h2 id=\"brokers\">Brokers</h2>\n<details><summary>Broker identities and settings</summary><p>Broker arms (RabbitMQ RPC, Kafka request/reply, NATS request/reply) carry each call twice over TCP (client → broker → worker and back); their numbers are labelled with the broker's implementation and version. Settings results.json does not record are marked “not recorded”.</p>\n");
     table(&mut out, &tables::brokers_table(report), "brokers");
-    out.push_str("<h2 id=\"method\">Method and caveats</h2>\n<h3>How the figures were taken</h3>\n");
+    out.push_str("</details>\n<h2 id=\"method\">Method and caveats</h2>\n<details><summary>How the figures were taken</summary>\n");
     list(&mut out, &tables::method(report));
-    out.push_str("<h3>Generator-bound measurements</h3>\n");
+    out.push_str("</details>\n<details><summary>Generator-bound measurements</summary>\n");
     let _ = writeln!(
         out,
         "<p>A window is flagged when the client was its bottleneck (busy, CPU time plus run-queue wait, for at least {:.0} % of its cores or of one thread's time), or (open loop) the p99 schedule lag exceeded {} and half the corrected p99: its figures describe the load generator, not the server.</p>",
@@ -183,8 +194,9 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
     } else {
         list(&mut out, &bound);
     }
-    out.push_str("<h3>What this run did not measure</h3>\n");
+    out.push_str("</details>\n<details open><summary>What this run did not measure</summary>\n");
     list(&mut out, &tables::caveats(report));
+    out.push_str("</details>\n");
     let unavailable = tables::unavailable(&report.unavailable());
     if !unavailable.is_empty() {
         out.push_str("<h3>Arms that did not run</h3>\n");

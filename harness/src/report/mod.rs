@@ -3,10 +3,11 @@
 //! `results.json`.
 //!
 //! [`Report::load`] gathers every figure the report shows: the run's `results.json`
-//! ([`crate::results`]), body sizes computed from the run's payload seed ([`crate::sizes`]) and,
-//! when present, criterion's estimates for codec speed and unloaded latency
-//! ([`crate::criterion_data`]). [`verdict`] turns them into ratios and sentences, [`charts`] into
-//! SVG, [`html`] and [`markdown`] into the two files. Nothing in the report is typed by hand: a
+//! ([`crate::results`], which holds the run's own codec timing, [`crate::measure::codec`]) and
+//! body sizes computed from the run's payload seed ([`crate::sizes`]). Nothing else is read, so
+//! `paybench report` regenerates the same `summary.md` from the same `results.json` on any
+//! machine. [`verdict`] turns the figures into ratios and sentences, [`charts`] into SVG,
+//! [`html`] and [`markdown`] into the two files. Nothing in the report is typed by hand: a
 //! figure missing from the inputs is printed as "not measured in this run".
 
 pub mod charts;
@@ -15,56 +16,15 @@ pub mod markdown;
 pub mod tables;
 pub mod verdict;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::codec::{Codec, ALL_CODECS};
-use crate::criterion_data::{self, Estimate};
+use crate::codec::Codec;
+use crate::measure::codec::CodecTiming;
 use crate::payload::Profile;
 use crate::results::{write_atomic, ArmResult, RunResults};
 use crate::sizes::{self, SizeRow};
-use crate::transport::registry::{self, claim};
 use crate::{Error, Result};
 use verdict::{DecompositionRow, Ratio, Section, VerdictRow};
-
-/// Where `cargo bench` leaves criterion's estimates, relative to the workspace root.
-pub const DEFAULT_CRITERION_DIR: &str = "target/criterion";
-
-/// criterion's estimates the report uses; empty maps when the benches have not been run.
-#[derive(Debug, Clone, Default)]
-pub struct CriterionFigures {
-    /// The directory read.
-    pub dir: PathBuf,
-    /// `encode/{codec}/{profile}`, keyed by (codec name, profile).
-    pub encode: BTreeMap<(&'static str, Profile), Estimate>,
-    /// `decode/{codec}/{profile}`.
-    pub decode: BTreeMap<(&'static str, Profile), Estimate>,
-    /// `latency/{transport}/{profile}`: one call at a time, in-process server.
-    pub latency: BTreeMap<(String, Profile), Estimate>,
-}
-
-impl CriterionFigures {
-    /// Reads every estimate the report can use from `dir` (`new` baseline).
-    pub fn read(dir: &Path) -> Result<Self> {
-        let mut figures = Self { dir: dir.to_path_buf(), ..Self::default() };
-        for profile in Profile::ALL {
-            for codec in ALL_CODECS {
-                if let Some(e) = criterion_data::read(dir, "encode", codec.name(), profile.name(), "new")? {
-                    figures.encode.insert((codec.name(), profile), e);
-                }
-                if let Some(e) = criterion_data::read(dir, "decode", codec.name(), profile.name(), "new")? {
-                    figures.decode.insert((codec.name(), profile), e);
-                }
-            }
-            for arm in registry::standard_arms() {
-                if let Some(e) = criterion_data::read(dir, "latency", arm.name(), profile.name(), "new")? {
-                    figures.latency.insert((arm.name().to_owned(), profile), e);
-                }
-            }
-        }
-        Ok(figures)
-    }
-}
 
 /// The verdict of one scenario × profile.
 #[derive(Debug, Clone)]
@@ -88,8 +48,6 @@ pub struct Report {
     pub run_dir: PathBuf,
     /// The run.
     pub results: RunResults,
-    /// criterion's estimates.
-    pub criterion: CriterionFigures,
 }
 
 /// The files [`Report::write`] produced.
@@ -102,17 +60,15 @@ pub struct Written {
 }
 
 /// Loads the run in `run_dir` and writes `report.html` and `summary.md` beside `results.json`.
-pub fn write(run_dir: &Path, criterion_dir: &Path) -> Result<Written> {
-    Report::load(run_dir, criterion_dir)?.write()
+pub fn write(run_dir: &Path) -> Result<Written> {
+    Report::load(run_dir)?.write()
 }
 
 impl Report {
-    /// Reads `run_dir/results.json` and criterion's estimates under `criterion_dir` (missing
-    /// estimates are fine: the report says they were not measured).
-    pub fn load(run_dir: &Path, criterion_dir: &Path) -> Result<Self> {
+    /// Reads `run_dir/results.json`.
+    pub fn load(run_dir: &Path) -> Result<Self> {
         let results = RunResults::read(&run_dir.join("results.json"))?;
-        let criterion = CriterionFigures::read(criterion_dir)?;
-        Ok(Self { run_dir: run_dir.to_path_buf(), results, criterion })
+        Ok(Self { run_dir: run_dir.to_path_buf(), results })
     }
 
     /// One section per scenario × profile, in run order.
@@ -132,6 +88,11 @@ impl Report {
                         .map(|s| s.load.clone())
                         .unwrap_or_default(),
                     arms: vec![arm],
+                    plan: self
+                        .results
+                        .operating_points
+                        .iter()
+                        .find(|p| p.scenario == arm.scenario && p.profile == arm.profile),
                 }),
             }
         }
@@ -152,39 +113,11 @@ impl Report {
         let profile = section.profile;
         let sizes: Vec<SizeRow> =
             sizes::measure(self.seed(section.scenario))?.into_iter().filter(|r| r.profile == profile).collect();
-        let mut rows = codec_rows(&self.criterion, profile, &sizes);
+        let mut rows = codec_rows(&self.results.codec, profile, &sizes);
         rows.extend(section.dimensions().into_iter().map(|d| verdict::load_row(&section, d)));
-        self.criterion_latency_fallback(profile, &mut rows);
         let decomposition = verdict::decomposition(&section);
         let conclusion = verdict::conclusion(profile, &rows, &decomposition);
         Ok(Verdict { section, sizes, rows, decomposition, conclusion })
-    }
-
-    /// When the run has no unloaded point for rest and grpc, adds criterion's unloaded latency.
-    fn criterion_latency_fallback(&self, profile: Profile, rows: &mut Vec<VerdictRow>) {
-        if rows
-            .iter()
-            .any(|r| matches!(r.kind, verdict::RowKind::Load(verdict::Dimension::P50(_))) && r.ratio.is_some())
-        {
-            return;
-        }
-        let rest = self.criterion.latency.get(&(claim::REST.to_owned(), profile)).copied();
-        let grpc = self.criterion.latency.get(&(claim::GRPC.to_owned(), profile)).copied();
-        rows.push(VerdictRow {
-            kind: verdict::RowKind::CriterionLatency,
-            dimension: "unloaded latency, one call at a time (criterion)".into(),
-            basis: format!(
-                "{}/latency/{{rest,grpc}}/{profile}/new/estimates.json, median of sample means",
-                self.criterion.dir.display()
-            ),
-            unit: "µs",
-            rest: rest.map(|e| e.median_ns / 1_000.0),
-            grpc: grpc.map(|e| e.median_ns / 1_000.0),
-            ratio: rest.zip(grpc).and_then(|(r, g)| verdict::interval_ratio(r, g)),
-            flags: vec![
-                "fallback: the run has no load point for rest and grpc; spread is criterion's 95 % interval".into()
-            ],
-        });
     }
 
     /// Writes `report.html` and `summary.md` into the run directory.
@@ -197,13 +130,16 @@ impl Report {
         Ok(Written { html: html_path, summary: summary_path })
     }
 
-    /// Writes the key charts (verdict ratios, percentile spectrum, latency vs throughput, CPU per
-    /// call of the first section) as standalone SVG files into `dir`, for the README.
+    /// Writes the headline chart and the key charts (percentile spectrum, latency vs throughput,
+    /// CPU per call) of the headline profile ([`verdict::headline_profile`]) as standalone SVG
+    /// files into `dir`, for the README.
     pub fn write_charts(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         let mut written = Vec::new();
-        if let Some(verdict) = self.verdicts()?.first() {
-            for chart in charts::key_charts(&verdict.section, &verdict.rows)? {
+        let verdicts = self.verdicts()?;
+        if let Some(verdict) = headline_verdict(&verdicts) {
+            let headline = charts::headline_chart(&verdict.rows, verdict.section.profile)?;
+            for chart in headline.into_iter().chain(charts::key_charts(&verdict.section, &verdict.rows)?) {
                 let path = dir.join(format!("{}.svg", chart.id));
                 write_atomic(&path, chart.svg.as_bytes())?;
                 written.push(path);
@@ -218,23 +154,51 @@ impl Report {
     }
 }
 
-/// Encode time, decode time (criterion) and body bytes raw and gzip (computed) for `profile`.
-fn codec_rows(criterion: &CriterionFigures, profile: Profile, sizes: &[SizeRow]) -> Vec<VerdictRow> {
-    let mut rows: Vec<VerdictRow> = [("encode", &criterion.encode), ("decode", &criterion.decode)]
+/// The verdict the headline is drawn from: `typical`'s when the run has it, else the first.
+pub fn headline_verdict<'v, 'a>(verdicts: &'v [Verdict<'a>]) -> Option<&'v Verdict<'a>> {
+    let profiles: Vec<verdict::ProfileVerdict<'_>> = verdicts
+        .iter()
+        .map(|v| verdict::ProfileVerdict { profile: v.section.profile, rows: &v.rows, decomposition: &v.decomposition })
+        .collect();
+    verdict::headline_profile(&profiles).map(|i| &verdicts[i])
+}
+
+/// Encode and decode time (the run's own timing, `results.codec`) and body bytes raw and gzip
+/// (computed) for `profile`.
+fn codec_rows(codec: &[CodecTiming], profile: Profile, sizes: &[SizeRow]) -> Vec<VerdictRow> {
+    let mut rows: Vec<VerdictRow> = ["encode", "decode"]
         .into_iter()
-        .map(|(direction, map)| {
-            let json = map.get(&(Codec::Json.name(), profile)).copied();
-            let protobuf = map.get(&(Codec::Protobuf.name(), profile)).copied();
-            let missing = json.is_none() || protobuf.is_none();
+        .map(|operation| {
+            let find = |name: &str| {
+                codec.iter().find(|t| t.profile == profile && t.operation == operation && t.codec == name)
+            };
+            let (json, protobuf) = (find(Codec::Json.name()), find(Codec::Protobuf.name()));
+            let median = |t: Option<&CodecTiming>| {
+                t.filter(|t| !t.batches_ns_per_op.is_empty())
+                    .map(|t| crate::results::Spread::of(t.batches_ns_per_op.iter().copied()).median / 1_000.0)
+            };
+            let ratio = json.zip(protobuf).and_then(|(j, p)| {
+                verdict::paired_ratio(verdict::Direction::LowerIsBetter, &j.batches_us(), &p.batches_us())
+                    .map(|r| Ratio { source: verdict::SpreadSource::Batches, ..r })
+            });
             VerdictRow {
-                kind: if direction == "encode" { verdict::RowKind::Encode } else { verdict::RowKind::Decode },
-                dimension: format!("{direction} time, request body (codec only)"),
-                basis: format!("criterion {direction}/{{json,protobuf}}/{profile}, median; spread = 95 % interval"),
+                kind: if operation == "encode" { verdict::RowKind::Encode } else { verdict::RowKind::Decode },
+                dimension: format!("{operation} time, request body (codec only)"),
+                basis: format!(
+                    "results.json codec[profile={profile}, operation={operation}]: median of batches_ns_per_op"
+                ),
                 unit: "µs",
-                rest: json.map(|e| e.median_ns / 1_000.0),
-                grpc: protobuf.map(|e| e.median_ns / 1_000.0),
-                ratio: json.zip(protobuf).and_then(|(j, p)| verdict::interval_ratio(j, p)),
-                flags: if missing { vec!["not available: run cargo bench --bench codec".into()] } else { vec![] },
+                rest: median(json),
+                grpc: median(protobuf),
+                ratio,
+                flags: if json.is_none() || protobuf.is_none() {
+                    vec!["not timed in this run (paybench run --codec-batches 0, or a run from before the in-run timing)".into()]
+                } else {
+                    vec![]
+                },
+                point: None,
+                offered_per_s: None,
+                achieved_per_s: (None, None),
             }
         })
         .collect();
@@ -256,6 +220,9 @@ fn codec_rows(criterion: &CriterionFigures, profile: Profile, sizes: &[SizeRow])
             ratio: json.zip(protobuf).filter(|(_, p)| *p > 0.0).map(|(j, p)| Ratio::exact(j / p)),
             // `sizes::measure` stamps responses with a fixed clock, so these are exact.
             flags: Vec::new(),
+            point: None,
+            offered_per_s: None,
+            achieved_per_s: (None, None),
         });
     }
     rows

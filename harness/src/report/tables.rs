@@ -39,7 +39,12 @@ pub fn fmt_spread(r: &Ratio) -> String {
             verdict::fmt_x(r.min),
             verdict::fmt_x(r.max)
         ),
-        SpreadSource::ConfidenceInterval => "criterion's 95 % intervals".into(),
+        SpreadSource::Batches => format!(
+            "t-interval, {} interleaved timing batches; batches ranged {}–{}",
+            r.pairs,
+            verdict::fmt_x(r.min),
+            verdict::fmt_x(r.max)
+        ),
         SpreadSource::Exact => return "exact (deterministic)".into(),
     };
     let reading = if r.no_measurable_difference() { "; no measurable difference" } else { "" };
@@ -50,6 +55,7 @@ pub fn fmt_spread(r: &Ratio) -> String {
 pub fn verdict_table(rows: &[VerdictRow]) -> Table {
     let header = [
         "dimension",
+        "offered → achieved (REST/JSON, gRPC)",
         "REST/JSON",
         "gRPC",
         "gRPC better by (geometric mean)",
@@ -64,8 +70,19 @@ pub fn verdict_table(rows: &[VerdictRow]) -> Table {
             .map(|r| {
                 let mut notes = vec![r.basis.clone()];
                 notes.extend(r.flags.iter().cloned());
+                let rate = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0}/s"));
+                let rates = match r.offered_per_s {
+                    Some(offered) => format!(
+                        "{} → {}, {}",
+                        rate(Some(offered)),
+                        rate(r.achieved_per_s.0),
+                        rate(r.achieved_per_s.1)
+                    ),
+                    None => "—".into(),
+                };
                 vec![
                     r.dimension.clone(),
+                    rates,
                     fmt_value(r.rest, r.unit),
                     fmt_value(r.grpc, r.unit),
                     r.ratio.map_or_else(|| NOT_MEASURED.into(), |x| verdict::fmt_x(x.estimate)),
@@ -116,7 +133,7 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
         "error ratio",
         "wire B/call (req + resp, client hop)",
         "sockets (client hop, max)",
-        "CPU µs/call (client + server + broker)",
+        "CPU µs/call (client + server + broker + unattributed)",
         "schedule lag p99",
         "generator floor p50 (inproc, same point)",
         "bottleneck, per repetition",
@@ -135,12 +152,12 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
             let s = &p.summary;
             let wire =
                 med(&s.client_sent_bytes_per_call).zip(med(&s.client_received_bytes_per_call)).map(|(a, b)| a + b);
-            let cpu = [med(&s.client_cpu_us_per_call), med(&s.server_cpu_us_per_call), med(&s.broker_cpu_us_per_call)];
-            let cpu = cpu.iter().any(Option::is_some).then(|| cpu.iter().flatten().sum::<f64>());
+            // Every role, unattributed included, as the verdict's CPU row counts it.
+            let cpu = Spread::of_some(p.repetitions.iter().map(verdict::cpu_total_us_per_call)).map(|s| s.median);
             rows.push(vec![
                 super::charts::arm_label(arm),
                 arm.codec.clone(),
-                p.load.label(),
+                verdict.section.describe(&p.load),
                 s.repetitions.to_string(),
                 format!("{:.0}", s.achieved_rate_per_s.median),
                 super::charts::fmt_us(s.p50_us.median),
@@ -182,6 +199,50 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
             ]);
         }
     }
+    Table { header: header.map(String::from).to_vec(), rows }
+}
+
+/// What each arm was given, so that a reader can judge the comparison: the client, the placement,
+/// the sockets it used at each point, its connection policy and HTTP/2 settings.
+pub fn fairness_table(report: &Report, verdict: &Verdict<'_>) -> Table {
+    let header = ["arm", "client", "pinning", "sockets used (client hop, max over repetitions) by load", "connections", "HTTP/2 settings"];
+    let set = &report.results.settings;
+    let cpus = |c: &[usize]| if c.is_empty() { "unpinned".to_string() } else { format!("CPUs {c:?}") };
+    let pinning = format!("client {}, server {}", cpus(&set.client_cpus), cpus(&set.server_cpus));
+    let max_in_flight = report
+        .results
+        .scenarios
+        .iter()
+        .find(|s| s.name == verdict.section.scenario)
+        .map_or(1, crate::load::scenario::Scenario::max_in_flight);
+    let rows = verdict
+        .section
+        .arms
+        .iter()
+        .map(|arm| {
+            let sockets: Vec<String> = arm
+                .points
+                .iter()
+                .filter_map(|p| {
+                    let n = p
+                        .repetitions
+                        .iter()
+                        .filter_map(|m| m.wire.as_ref()?.hops.iter().find(|h| h.hop == "client").map(|h| h.sockets))
+                        .max()?;
+                    Some(format!("{}: {n}", verdict.section.describe(&p.load)))
+                })
+                .collect();
+            let (connections, h2) = crate::transport::registry::connection_policy(&arm.transport, max_in_flight);
+            vec![
+                super::charts::arm_label(arm),
+                arm.client.clone(),
+                pinning.clone(),
+                if sockets.is_empty() { "—".into() } else { sockets.join("; ") },
+                connections,
+                h2,
+            ]
+        })
+        .collect();
     Table { header: header.map(String::from).to_vec(), rows }
 }
 
@@ -402,16 +463,24 @@ pub fn caveats(report: &Report) -> Vec<String> {
         ));
     }
     if r.settings.target.is_none() && r.settings.placement.contains("same host") {
-        out.push("No network between hosts: every byte crossed the loopback interface, so no bandwidth limit, propagation delay or packet loss; a multi-host network adds the same round-trip time to every arm and shrinks the ratios.".into());
+        out.push("No network between hosts: every byte crossed the loopback interface, so no bandwidth limit, propagation delay or packet loss; how a real network changes the ratios is not measured here.".into());
     }
     out.push("No TLS on any arm and no HTTP compression: bodies travel as encoded (gzip sizes in the verdict are computed, not sent).".into());
     if r.scenarios.iter().any(|s| s.service_time_us == 0) {
-        out.push("The payment function does no I/O (service time 0 µs): a real service's database and downstream calls add time to every arm alike and dilute every latency ratio.".into());
+        out.push("The payment function does no I/O (service time 0 µs): a real service's database and downstream calls are not part of these figures.".into());
     }
-    if report.criterion.encode.is_empty() && report.criterion.decode.is_empty() {
+    if r.codec.is_empty() {
+        out.push("Codec speed not timed in this run (`paybench run --codec-batches 0`, or a run from before the in-run timing).".into());
+    }
+    for plan in r.operating_points.iter().filter_map(|p| p.skipped.as_ref().map(|why| (p, why))) {
+        out.push(format!("Operating points of {}/{}: not measured: {}.", plan.0.scenario, plan.0.profile, plan.1));
+    }
+    for plan in r.operating_points.iter().filter(|p| p.basis_client_bound) {
         out.push(format!(
-            "Codec speed not available: run cargo bench --bench codec (looked in {}).",
-            report.criterion.dir.display()
+            "Operating points of {}/{}: every capacity search of {} was limited by the client, so the points are fractions of the generator's limit (a lower bound of the server's capacity).",
+            plan.scenario,
+            plan.profile,
+            plan.basis_arm.as_deref().unwrap_or("the basis arm")
         ));
     }
     if r.arms

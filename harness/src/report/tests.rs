@@ -47,7 +47,7 @@ fn arm(name: &str, latencies_us: &[u64], max_rates: &[Option<f64>]) -> ArmResult
         endpoint: "127.0.0.1:1".into(),
         broker: None,
         status: ArmStatus::Ran,
-        points: vec![PointResult { load: C1, repetitions: reps, summary: PointSummary::default() }],
+        points: vec![PointResult { load: C1, operating_point: None, repetitions: reps, summary: PointSummary::default() }],
         sweep: Some(SweepResult {
             slo_p99_us: 5_000.0,
             target_resolution: 0.05,
@@ -81,7 +81,7 @@ fn unavailable(name: &str) -> ArmResult {
 }
 
 fn section(arms: &[ArmResult]) -> Section<'_> {
-    Section { scenario: "unit", profile: Profile::Small, loads: vec![C1], arms: arms.iter().collect() }
+    Section { scenario: "unit", profile: Profile::Small, loads: vec![C1], arms: arms.iter().collect(), plan: None }
 }
 
 #[test]
@@ -173,9 +173,9 @@ fn missing_arm_is_reported_as_not_measured() {
     let decomposition = verdict::decomposition(&s);
     assert!(decomposition.iter().all(|d| d.factors.iter().all(|(_, r)| r.is_none())));
     let text = verdict::conclusion(Profile::Small, &rows, &decomposition).join("\n");
-    assert!(text.contains("Not measured in this run: p50 latency (closed c=1)"), "{text}");
+    assert!(text.contains("Not measured in this run: p50 latency (unloaded, closed c=1)"), "{text}");
     let table = super::tables::verdict_table(&rows);
-    assert_eq!(table.rows[0][3], super::tables::NOT_MEASURED);
+    assert_eq!(table.rows[0][4], super::tables::NOT_MEASURED);
 }
 
 #[test]
@@ -296,8 +296,11 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
                 resolution: 0.05,
                 repetitions: None,
             }),
+            operating_points: None,
         }],
         arms,
+        operating_points: vec![],
+        codec: vec![],
     }
 }
 
@@ -310,18 +313,19 @@ fn report_renders_tables_charts_and_missing_brokers_from_a_results_file() {
         unavailable("amqp"),
     ]);
     results.write(&dir).unwrap();
-    let written = super::write(&dir, &dir.join("no-criterion-here")).unwrap();
+    let written = super::write(&dir).unwrap();
     let html = std::fs::read_to_string(&written.html).unwrap();
     assert!(html.contains("<figure class=\"chart\" id=\"chart-spectrum-unloaded\""), "spectrum chart missing");
     assert!(html.contains("<svg"));
     assert!(html.contains("3.00x"), "p50 ratio 300/100 missing");
-    assert!(html.contains("not available: run cargo bench --bench codec"));
+    assert!(html.contains("Codec speed not timed in this run"));
+    assert!(html.contains("<figure class=\"chart\" id=\"chart-headline\""), "headline chart missing");
     assert!(html.contains("not recorded"), "broker settings must say not recorded");
     let summary = std::fs::read_to_string(&written.summary).unwrap();
-    assert!(summary.contains("| p50 latency (closed c=1) | 300 µs | 100 µs | 3.00x |"), "{summary}");
-    let charts = super::Report::load(&dir, &dir).unwrap().write_charts(&dir.join("charts")).unwrap();
+    assert!(summary.contains("| p50 latency (unloaded, closed c=1) | — | 300 µs | 100 µs | 3.00x |"), "{summary}");
+    let charts = super::Report::load(&dir).unwrap().write_charts(&dir.join("charts")).unwrap();
     assert!(charts.iter().any(|p| p.ends_with("spectrum-unloaded.svg")), "{charts:?}");
-    assert!(super::write(&dir.join("absent"), &dir).unwrap_err().to_string().contains("results.json"));
+    assert!(super::write(&dir.join("absent")).unwrap_err().to_string().contains("results.json"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -336,6 +340,9 @@ fn conclusion_bounds_what_a_faster_codec_can_save() {
         grpc: Some(grpc),
         ratio: None,
         flags: vec![],
+        point: None,
+        offered_per_s: None,
+        achieved_per_s: (None, None),
     };
     let rows = vec![
         row(verdict::RowKind::Encode, 4.0, 1.0),
@@ -385,4 +392,134 @@ fn charts_with_many_arms_are_split_at_eight_lines() {
         let lines = chart.svg.matches("grpc-ch").count();
         assert!(lines > 0, "{}", chart.id);
     }
+}
+
+fn scenario_with_operating_points() -> Scenario {
+    let mut s = run_results(vec![]).scenarios.remove(0);
+    s.transports = ["rest", "grpc"].map(|n| crate::transport::ArmRequest::Name(n.into())).to_vec();
+    s.operating_points = Some(crate::load::scenario::OperatingPointsSpec {
+        fractions: vec![0.5, 0.25, 0.75],
+        at_capacity: true,
+        arms: vec![],
+        max_in_flight: 64,
+    });
+    s
+}
+
+fn with_bottleneck(mut a: ArmResult, bottlenecks: &[&str]) -> ArmResult {
+    for (run, b) in a.sweep.as_mut().unwrap().repetitions.iter_mut().zip(bottlenecks) {
+        run.bottleneck = Some((*b).into());
+    }
+    a
+}
+
+#[test]
+fn operating_points_are_fractions_of_the_lower_server_bound_capacity() {
+    use crate::load::operating;
+    let s = scenario_with_operating_points();
+    let rest = arm("rest", &[100; 3], &[Some(4_000.0), Some(4_400.0), Some(3_800.0)]);
+    // gRPC's client-bound search (2000/s) is the generator's limit, not gRPC's: left out.
+    let grpc = with_bottleneck(
+        arm("grpc", &[100; 3], &[Some(9_000.0), Some(2_000.0), Some(9_400.0)]),
+        &["server", "client", "server"],
+    );
+    let plan = operating::plan(&s, Profile::Small, &[&rest, &grpc], &["rest".into(), "grpc".into()]);
+    assert_eq!(plan.skipped, None);
+    assert_eq!(plan.basis_arm.as_deref(), Some("rest"));
+    assert_eq!(plan.basis_rate_per_s, Some(4_000.0));
+    assert_eq!(plan.capacities_per_s.get("grpc"), Some(&9_200.0));
+    assert!(!plan.basis_client_bound);
+    let points: Vec<(&str, f64)> = plan.points.iter().map(|p| (p.name.as_str(), p.rate_per_s)).collect();
+    assert_eq!(points, [("25 %", 1_000.0), ("50 %", 2_000.0), ("75 %", 3_000.0), ("capacity", 4_000.0)]);
+    let loads = operating::loads(&plan, 64);
+    assert_eq!(loads[1].1, LoadSpec::Open { rate_per_s: 2_000.0, max_in_flight: 64 });
+
+    // Only client-bound searches left: used, and flagged.
+    let grpc_client = with_bottleneck(arm("grpc", &[100; 2], &[Some(1_500.0), Some(1_700.0)]), &["client", "client"]);
+    let plan = operating::plan(&s, Profile::Small, &[&rest, &grpc_client], &[]);
+    assert_eq!((plan.basis_arm.as_deref(), plan.basis_rate_per_s), (Some("grpc"), Some(1_600.0)));
+    assert!(plan.basis_client_bound);
+
+    // No capacity for one arm of the pair: nothing is placed, and the plan says why.
+    let none = arm("grpc", &[100; 2], &[None, None]);
+    let plan = operating::plan(&s, Profile::Small, &[&rest, &none], &[]);
+    assert!(plan.points.is_empty());
+    assert!(plan.skipped.as_deref().is_some_and(|w| w.contains("no capacity for grpc")), "{plan:?}");
+}
+
+/// An open-loop point named as an operating point, every repetition at `latency_us`.
+fn with_operating_point(mut a: ArmResult, name: &str, rate: f64, latencies_us: &[u64]) -> ArmResult {
+    let reps: Vec<Measurement> =
+        latencies_us.iter().enumerate().map(|(i, l)| measurement(i as u32, *l, 1.0)).collect();
+    a.points.push(PointResult {
+        load: LoadSpec::Open { rate_per_s: rate, max_in_flight: 64 },
+        operating_point: Some(name.into()),
+        repetitions: reps,
+        summary: PointSummary::default(),
+    });
+    a
+}
+
+#[test]
+fn verdict_rows_and_headline_follow_the_operating_points_and_say_where_the_answer_changes() {
+    // Unloaded REST is better (100 µs vs 150 µs); at half of the capacity gRPC is (900 vs 300 µs).
+    let rest = with_operating_point(arm("rest", &[100, 102, 98], &[Some(4_000.0); 3]), "50 %", 2_000.0, &[900, 950, 880]);
+    let grpc = with_operating_point(arm("grpc", &[150, 151, 149], &[Some(8_000.0); 3]), "50 %", 2_000.0, &[300, 310, 290]);
+    let plan = OperatingPlan {
+        scenario: "unit".into(),
+        profile: Profile::Small,
+        basis_arm: Some("rest".into()),
+        basis_rate_per_s: Some(4_000.0),
+        basis_client_bound: false,
+        capacities_per_s: Default::default(),
+        points: vec![OperatingPoint { name: "50 %".into(), fraction: 0.5, rate_per_s: 2_000.0 }],
+        arms: vec!["rest".into(), "grpc".into()],
+        skipped: None,
+    };
+    let arms = [rest, grpc];
+    let mut s = section(&arms);
+    s.plan = Some(&plan);
+    let half = LoadSpec::Open { rate_per_s: 2_000.0, max_in_flight: 64 };
+    assert_eq!(s.describe(&half), "50 % of capacity, 2000/s");
+    assert_eq!(s.describe(&C1), "unloaded, closed c=1");
+    let dims = s.dimensions();
+    assert!(dims.contains(&Dimension::P50(half)) && dims.contains(&Dimension::P99(half)), "{dims:?}");
+    // 100 calls per window: too few for a p99.9 row.
+    assert!(!dims.contains(&Dimension::P999(half)));
+    let rows: Vec<_> = dims.iter().map(|d| verdict::load_row(&s, *d)).collect();
+    let p99_half = rows.iter().find(|r| r.kind == verdict::RowKind::Load(Dimension::P99(half))).unwrap();
+    assert_eq!(p99_half.dimension, "p99 latency (50 % of capacity, 2000/s)");
+    assert_eq!((p99_half.offered_per_s, p99_half.achieved_per_s), (Some(2_000.0), (Some(100.0), Some(100.0))));
+    let decomposition = verdict::decomposition(&s);
+    let headline = verdict::headline(&[verdict::ProfileVerdict {
+        profile: Profile::Small,
+        rows: &rows,
+        decomposition: &decomposition,
+    }]);
+    assert!(headline.len() <= verdict::HEADLINE_SENTENCES, "{headline:?}");
+    let text = headline.join("\n");
+    assert!(
+        text.contains("the answer changes from REST/JSON measurably better (unloaded, closed c=1) to gRPC measurably better (50 % of capacity, 2000/s)"),
+        "{text}"
+    );
+    assert!(text.contains("on none of the"), "{text}");
+}
+
+#[test]
+fn results_json_is_minified_and_keeps_histograms_only_of_points() {
+    let mut rest = arm("rest", &[300, 300], &[Some(1_000.0); 2]);
+    rest.sweep.as_mut().unwrap().repetitions[0].steps.push(measurement(0, 500, 1.0));
+    let results = run_results(vec![rest]);
+    let dir = std::env::temp_dir().join(format!("paybench-compact-unit-{}", std::process::id()));
+    results.write(&dir).unwrap();
+    let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
+    assert!(!text.contains("\n "), "results.json is indented");
+    let back = RunResults::read(&dir.join("results.json")).unwrap();
+    let arm = &back.arms[0];
+    assert!(arm.points[0].repetitions[0].latency.histogram().is_ok(), "a point keeps its histogram");
+    let step = &arm.sweep.as_ref().unwrap().repetitions[0].steps[0];
+    assert!((step.latency.p99_us - 500.0).abs() < 1.0, "a step keeps its summary: {}", step.latency.p99_us);
+    let err = step.latency.histogram().unwrap_err().to_string();
+    assert!(err.contains("histogram not kept"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -8,7 +8,7 @@
 
 use crate::load::scenario::LoadSpec;
 use crate::payload::Profile;
-use crate::results::{ArmResult, ArmStatus, Measurement, PointResult};
+use crate::results::{ArmResult, ArmStatus, Measurement, OperatingPlan, OperatingPoint, PointResult};
 use crate::transport::registry::claim;
 
 /// The factor the claim names.
@@ -28,8 +28,9 @@ pub enum Direction {
 pub enum SpreadSource {
     /// Paired repetitions of a load run: a 95 % t-interval on the mean of the log-ratios.
     Repetitions,
-    /// criterion's 95 % confidence intervals of the two medians (one bench run per arm).
-    ConfidenceInterval,
+    /// Interleaved timing batches of one run (the codec rows): a 95 % t-interval on the mean of
+    /// the paired batches' log-ratios.
+    Batches,
     /// A deterministic count (body bytes): no spread.
     Exact,
 }
@@ -162,28 +163,6 @@ pub fn paired_ratio(direction: Direction, rest_side: &[Option<f64>], grpc_side: 
     Some(Ratio { estimate: mean.exp(), low: low.exp(), high: high.exp(), min, max, pairs, source })
 }
 
-/// A ratio from two criterion estimates (median and its 95 % interval), REST side over gRPC side
-/// (both lower-is-better times): the interval is the widest ratio the two intervals allow.
-pub fn interval_ratio(
-    rest_side: crate::criterion_data::Estimate,
-    grpc_side: crate::criterion_data::Estimate,
-) -> Option<Ratio> {
-    if grpc_side.median_ns <= 0.0 || grpc_side.median_lower_ns <= 0.0 {
-        return None;
-    }
-    let (low, high) =
-        (rest_side.median_lower_ns / grpc_side.median_upper_ns, rest_side.median_upper_ns / grpc_side.median_lower_ns);
-    Some(Ratio {
-        estimate: rest_side.median_ns / grpc_side.median_ns,
-        low,
-        high,
-        min: low,
-        max: high,
-        pairs: 1,
-        source: SpreadSource::ConfidenceInterval,
-    })
-}
-
 /// A measured dimension of a load run, read per repetition from one arm.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Dimension {
@@ -191,6 +170,9 @@ pub enum Dimension {
     P50(LoadSpec),
     /// 99th percentile latency at a load point (corrected in open loop).
     P99(LoadSpec),
+    /// 99.9th percentile latency at a load point (only offered where every window recorded at
+    /// least [`crate::results::stats::P999_MIN_COUNT`] calls).
+    P999(LoadSpec),
     /// Wire bytes per call, all hops and both directions, at a load point.
     WireBytes(LoadSpec),
     /// CPU µs per call, every role (client, server, broker, unattributed), at a load point.
@@ -211,7 +193,11 @@ impl Dimension {
     /// The load point it is read at (`None` for the sweep).
     pub fn load(self) -> Option<LoadSpec> {
         match self {
-            Dimension::P50(l) | Dimension::P99(l) | Dimension::WireBytes(l) | Dimension::Cpu(l) => Some(l),
+            Dimension::P50(l)
+            | Dimension::P99(l)
+            | Dimension::P999(l)
+            | Dimension::WireBytes(l)
+            | Dimension::Cpu(l) => Some(l),
             Dimension::MaxThroughput => None,
         }
     }
@@ -219,7 +205,7 @@ impl Dimension {
     /// Unit of the raw figures.
     pub fn unit(self) -> &'static str {
         match self {
-            Dimension::P50(_) | Dimension::P99(_) | Dimension::Cpu(_) => "µs",
+            Dimension::P50(_) | Dimension::P99(_) | Dimension::P999(_) | Dimension::Cpu(_) => "µs",
             Dimension::WireBytes(_) => "B/call",
             Dimension::MaxThroughput => "calls/s",
         }
@@ -227,12 +213,26 @@ impl Dimension {
 
     /// Human name, with the load it was read at.
     pub fn name(self) -> String {
+        self.name_at(|l| l.label())
+    }
+
+    /// What is measured, without the load: `p99 latency`.
+    pub fn metric(self) -> &'static str {
         match self {
-            Dimension::P50(l) => format!("p50 latency ({})", l.label()),
-            Dimension::P99(l) => format!("p99 latency ({})", l.label()),
-            Dimension::WireBytes(l) => format!("wire bytes per call ({})", l.label()),
-            Dimension::Cpu(l) => format!("CPU per call, all roles ({})", l.label()),
-            Dimension::MaxThroughput => "max throughput under the p99 SLO (sweep)".into(),
+            Dimension::P50(_) => "p50 latency",
+            Dimension::P99(_) => "p99 latency",
+            Dimension::P999(_) => "p99.9 latency",
+            Dimension::WireBytes(_) => "wire bytes per call",
+            Dimension::Cpu(_) => "CPU per call, all roles",
+            Dimension::MaxThroughput => "max throughput under the p99 SLO (sweep)",
+        }
+    }
+
+    /// Human name with the load described by `describe`.
+    pub fn name_at(self, describe: impl Fn(&LoadSpec) -> String) -> String {
+        match self.load() {
+            Some(l) => format!("{} ({})", self.metric(), describe(&l)),
+            None => self.metric().to_owned(),
         }
     }
 
@@ -241,6 +241,7 @@ impl Dimension {
         match self {
             Dimension::P50(_) => "points[].repetitions[].latency.p50_us",
             Dimension::P99(_) => "points[].repetitions[].latency.p99_us",
+            Dimension::P999(_) => "points[].repetitions[].latency.p999_us",
             Dimension::WireBytes(_) => "points[].repetitions[].wire.hops[].{sent,received}_bytes_per_call",
             Dimension::Cpu(_) => "points[].repetitions[].cpu.*_us_per_call",
             Dimension::MaxThroughput => "sweep.repetitions[].max_sustainable_rate_per_s",
@@ -266,7 +267,11 @@ impl Dimension {
                         .collect(),
                 )
             }
-            Dimension::P50(l) | Dimension::P99(l) | Dimension::WireBytes(l) | Dimension::Cpu(l) => {
+            Dimension::P50(l)
+            | Dimension::P99(l)
+            | Dimension::P999(l)
+            | Dimension::WireBytes(l)
+            | Dimension::Cpu(l) => {
                 let point = point_at(arm, &l)?;
                 Some(point.repetitions.iter().map(|m| self.of_measurement(m)).collect())
             }
@@ -278,6 +283,7 @@ impl Dimension {
         match self {
             Dimension::P50(_) => answered.then_some(m.latency.p50_us),
             Dimension::P99(_) => answered.then_some(m.latency.p99_us),
+            Dimension::P999(_) => (answered && !m.latency.p999_low_count).then_some(m.latency.p999_us),
             Dimension::WireBytes(_) => {
                 m.wire.as_ref().map(|w| w.hops.iter().map(|h| h.sent_bytes_per_call + h.received_bytes_per_call).sum())
             }
@@ -294,7 +300,11 @@ impl Dimension {
                 .sweep
                 .as_ref()
                 .is_some_and(|s| s.repetitions.iter().any(|r| r.bottleneck.as_deref() == Some("client"))),
-            Dimension::P50(l) | Dimension::P99(l) | Dimension::WireBytes(l) | Dimension::Cpu(l) => {
+            Dimension::P50(l)
+            | Dimension::P99(l)
+            | Dimension::P999(l)
+            | Dimension::WireBytes(l)
+            | Dimension::Cpu(l) => {
                 point_at(arm, &l).is_some_and(|p| p.repetitions.iter().any(|m| m.generator_bound))
             }
         }
@@ -345,6 +355,8 @@ pub struct Section<'a> {
     pub loads: Vec<LoadSpec>,
     /// Its arms, in run order.
     pub arms: Vec<&'a ArmResult>,
+    /// Where the run placed the operating points of this scenario × profile, if it did.
+    pub plan: Option<&'a OperatingPlan>,
 }
 
 impl<'a> Section<'a> {
@@ -360,13 +372,64 @@ impl<'a> Section<'a> {
         paired_ratio(dim.direction(), &r, &g)
     }
 
-    /// The load-run dimensions of the verdict: unloaded p50 and p99, p99 at each common open
-    /// rate, wire bytes (unloaded point), CPU (first open point, else unloaded), sweep throughput.
+    /// The operating points measured, lowest rate first, with their loads.
+    pub fn operating_points(&self) -> Vec<(&'a OperatingPoint, LoadSpec)> {
+        let Some(plan) = self.plan else { return Vec::new() };
+        plan.points
+            .iter()
+            .filter_map(|p| {
+                let load = self.arms.iter().flat_map(|a| &a.points).find(|x| x.operating_point.as_ref() == Some(&p.name))?.load;
+                Some((p, load))
+            })
+            .collect()
+    }
+
+    /// How the report names a load: `unloaded, closed c=1`, `50 % of capacity, 3216/s`,
+    /// `fixed open 1000/s`.
+    pub fn describe(&self, load: &LoadSpec) -> String {
+        if let Some((p, _)) = self.operating_points().into_iter().find(|(_, l)| l == load) {
+            return if p.name == crate::load::operating::AT_CAPACITY {
+                format!("at capacity, {:.0}/s", p.rate_per_s)
+            } else {
+                format!("{} of capacity, {:.0}/s", p.name, p.rate_per_s)
+            };
+        }
+        if unloaded(&self.loads).as_ref() == Some(load) {
+            return format!("unloaded, {}", load.label());
+        }
+        format!("fixed {}", load.label())
+    }
+
+    /// Whether every repetition of the claim pair at `load` recorded enough calls for a p99.9.
+    fn p999_measurable(&self, load: &LoadSpec) -> bool {
+        [claim::REST, claim::GRPC].iter().all(|name| {
+            self.arm(name).and_then(|a| point_at(a, load)).is_some_and(|p| {
+                !p.repetitions.is_empty() && p.repetitions.iter().all(|m| m.accounting.ok > 0 && !m.latency.p999_low_count)
+            })
+        })
+    }
+
+    /// Latency dimensions at `load`: p50, p99, and p99.9 when the counts allow it.
+    fn latency_at(&self, load: LoadSpec) -> Vec<Dimension> {
+        let mut dims = vec![Dimension::P50(load), Dimension::P99(load)];
+        if self.p999_measurable(&load) {
+            dims.push(Dimension::P999(load));
+        }
+        dims
+    }
+
+    /// The load-run dimensions of the verdict, by operating point: latency unloaded, at each
+    /// operating point (fractions of the lower capacity, then the capacity itself) and p99 at each
+    /// fixed open rate; wire bytes (unloaded point), CPU (first fixed open point, else unloaded),
+    /// sweep throughput.
     pub fn dimensions(&self) -> Vec<Dimension> {
         let mut dims = Vec::new();
         let base = unloaded(&self.loads);
         if let Some(l) = base {
-            dims.extend([Dimension::P50(l), Dimension::P99(l)]);
+            dims.extend(self.latency_at(l));
+        }
+        for (_, load) in self.operating_points() {
+            dims.extend(self.latency_at(load));
         }
         let open = open_loads(&self.loads);
         dims.extend(open.iter().filter(|l| Some(**l) != base).map(|l| Dimension::P99(*l)));
@@ -440,8 +503,6 @@ pub enum RowKind {
     BodyBytes,
     /// A load-run dimension.
     Load(Dimension),
-    /// criterion's unloaded latency, when the run has no load point.
-    CriterionLatency,
 }
 
 /// One line of the verdict table.
@@ -463,6 +524,13 @@ pub struct VerdictRow {
     pub ratio: Option<Ratio>,
     /// Warnings that qualify the row (generator-bound, fallback source).
     pub flags: Vec<String>,
+    /// Where the row was read: the load as [`Section::describe`] names it (`None` for codec,
+    /// body-size and throughput rows).
+    pub point: Option<String>,
+    /// Offered rate of the load the row was read at (open loop), calls per second.
+    pub offered_per_s: Option<f64>,
+    /// Median achieved rate of REST/JSON and of gRPC at that load, calls per second.
+    pub achieved_per_s: (Option<f64>, Option<f64>),
 }
 
 impl VerdictRow {
@@ -504,9 +572,20 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
         Some(l) => field.replacen("points[]", &format!("points[load={}]", l.label()), 1),
         None => field.to_string(),
     };
+    let achieved = |arm: Option<&ArmResult>| {
+        let point = point_at(arm?, &dim.load()?)?;
+        let v: Vec<f64> = point.repetitions.iter().map(|m| m.achieved_rate_per_s).collect();
+        (!v.is_empty()).then(|| crate::results::Spread::of(v).median)
+    };
     VerdictRow {
         kind: RowKind::Load(dim),
-        dimension: dim.name(),
+        dimension: dim.name_at(|l| section.describe(l)),
+        point: dim.load().map(|l| section.describe(&l)),
+        offered_per_s: match dim.load() {
+            Some(LoadSpec::Open { rate_per_s, .. }) => Some(rate_per_s),
+            _ => None,
+        },
+        achieved_per_s: (achieved(rest), achieved(grpc)),
         basis: format!("results.json arms {}/{{rest,grpc}}/{}: {field}", section.scenario, section.profile),
         unit: dim.unit(),
         rest: median_of(dim, rest),
@@ -659,3 +738,129 @@ fn explain_gap(row: &DecompositionRow) -> Option<String> {
         fmt_x(product),
     ))
 }
+
+/// Whether `row` is a latency row (p50, p99 or p99.9 at a load point).
+pub fn is_latency(row: &VerdictRow) -> bool {
+    matches!(row.kind, RowKind::Load(Dimension::P50(_) | Dimension::P99(_) | Dimension::P999(_)))
+}
+
+/// Which way a ratio points, judged on its interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lean {
+    /// The interval lies above 1x.
+    Grpc,
+    /// The interval contains 1x.
+    Neither,
+    /// The interval lies below 1x.
+    Rest,
+}
+
+impl Lean {
+    /// The lean of `r`.
+    pub fn of(r: &Ratio) -> Self {
+        if r.no_measurable_difference() {
+            Lean::Neither
+        } else if r.estimate > 1.0 {
+            Lean::Grpc
+        } else {
+            Lean::Rest
+        }
+    }
+
+    fn phrase(self) -> &'static str {
+        match self {
+            Lean::Grpc => "gRPC measurably better",
+            Lean::Neither => "no measurable difference",
+            Lean::Rest => "REST/JSON measurably better",
+        }
+    }
+}
+
+/// One profile's verdict, as the headline reads it.
+pub struct ProfileVerdict<'a> {
+    /// The profile.
+    pub profile: Profile,
+    /// Its verdict rows.
+    pub rows: &'a [VerdictRow],
+    /// Its decomposition.
+    pub decomposition: &'a [DecompositionRow],
+}
+
+/// The profile the headline chart shows: `typical` (the everyday checkout the claim is usually
+/// made about) when the run has it, else the first.
+pub fn headline_profile(verdicts: &[ProfileVerdict<'_>]) -> Option<usize> {
+    verdicts.iter().position(|v| v.profile == Profile::Typical).or((!verdicts.is_empty()).then_some(0))
+}
+
+/// At most [`HEADLINE_SENTENCES`] sentences for the top of the report, generated from the rows:
+/// where the claim holds, how the latency answer moves with load, where gRPC is most and least
+/// ahead, how it depends on the payload's shape, and what the gap is made of.
+pub fn headline(verdicts: &[ProfileVerdict<'_>]) -> Vec<String> {
+    let mut out = Vec::new();
+    let all = || verdicts.iter().flat_map(|v| v.rows.iter().map(move |r| (v.profile, r)));
+    let measured = || all().filter_map(|(p, r)| r.ratio.map(|x| (p, r, x)));
+    let name = |p: Profile, r: &VerdictRow| format!("{} for `{p}`", r.dimension);
+    let yes: Vec<String> = measured().filter(|(_, _, x)| x.reaches(CLAIM_FACTOR) == Reach::Yes).map(|(p, r, x)| format!("{} ({})", name(p, r), fmt_ci(&x))).collect();
+    let possibly = measured().filter(|(_, _, x)| x.reaches(CLAIM_FACTOR) == Reach::Possibly).count();
+    let total = measured().count();
+    out.push(match yes.len() {
+        0 => format!("gRPC/protobuf reaches {CLAIM_FACTOR}x over REST/JSON (95 % interval entirely at or above {CLAIM_FACTOR}x) on none of the {total} measured comparisons{}.", if possibly > 0 { format!("; on {possibly} the interval straddles {CLAIM_FACTOR}x") } else { String::new() }),
+        _ => format!("gRPC/protobuf reaches {CLAIM_FACTOR}x over REST/JSON (95 % interval entirely at or above {CLAIM_FACTOR}x) on {} of {total} measured comparisons: {}{}.", yes.len(), yes.join("; "), if possibly > 0 { format!("; on {possibly} more the interval straddles {CLAIM_FACTOR}x") } else { String::new() }),
+    });
+    if let Some(v) = headline_profile(verdicts).map(|i| &verdicts[i]) {
+        let p99: Vec<(&VerdictRow, Ratio)> = v.rows.iter().filter(|r| matches!(r.kind, RowKind::Load(Dimension::P99(_)))).filter_map(|r| r.ratio.map(|x| (r, x))).collect();
+        if p99.len() > 1 {
+            let steps: Vec<String> = p99.iter().map(|(r, x)| format!("{} at {}", fmt_x(x.estimate), r.point.as_deref().unwrap_or("?"))).collect();
+            let mut changes = Vec::new();
+            for w in p99.windows(2) {
+                let (a, b) = (Lean::of(&w[0].1), Lean::of(&w[1].1));
+                if a != b {
+                    changes.push(format!("from {} ({}) to {} ({})", a.phrase(), w[0].0.point.as_deref().unwrap_or("?"), b.phrase(), w[1].0.point.as_deref().unwrap_or("?")));
+                }
+            }
+            let answer = if changes.is_empty() {
+                format!("the answer does not change with load ({} throughout)", Lean::of(&p99[0].1).phrase())
+            } else {
+                format!("the answer changes {}", changes.join(", then "))
+            };
+            out.push(format!("Profile `{}`, p99 latency by load: {}; {answer}.", v.profile, steps.join(", ")));
+        }
+    }
+    let latency: Vec<(Profile, &VerdictRow, Ratio)> = measured().filter(|(_, r, _)| is_latency(r)).collect();
+    let most = latency.iter().max_by(|a, b| a.2.estimate.total_cmp(&b.2.estimate));
+    let least = latency.iter().min_by(|a, b| a.2.estimate.total_cmp(&b.2.estimate));
+    if let (Some(m), Some(l)) = (most, least) {
+        out.push(format!(
+            "Over every latency row, gRPC is most ahead on {} ({}) and least on {} ({}).",
+            name(m.0, m.1), fmt_ci(&m.2), name(l.0, l.1), fmt_ci(&l.2)
+        ));
+    }
+    if verdicts.len() > 1 {
+        let body: Vec<(Profile, f64)> = verdicts.iter().filter_map(|v| {
+            let r = v.rows.iter().find(|r| r.kind == RowKind::BodyBytes)?;
+            Some((v.profile, r.ratio?.estimate))
+        }).collect();
+        let unloaded_p50: Vec<(Profile, Ratio)> = verdicts.iter().filter_map(|v| {
+            let r = v.rows.iter().find(|r| matches!(r.kind, RowKind::Load(Dimension::P50(_))))?;
+            Some((v.profile, r.ratio?))
+        }).collect();
+        let extreme = |v: &[(Profile, f64)], max: bool| v.iter().copied().reduce(|a, b| if (b.1 > a.1) == max { b } else { a });
+        if let (Some(hi), Some(lo)) = (extreme(&body, true), extreme(&body, false)) {
+            let p50 = unloaded_p50.iter().map(|(p, x)| format!("`{p}` {}", fmt_x(x.estimate))).collect::<Vec<_>>().join(", ");
+            out.push(format!(
+                "By payload shape: protobuf bodies are {} smaller than JSON for `{}` and {} for `{}`; the unloaded p50 ratio by profile is {}.",
+                fmt_x(hi.1), hi.0, fmt_x(lo.1), lo.0, if p50.is_empty() { "not measured".into() } else { p50 }
+            ));
+        }
+    }
+    if let Some(v) = headline_profile(verdicts).map(|i| &verdicts[i]) {
+        if let Some(line) = v.decomposition.first().and_then(explain_gap) {
+            out.push(line);
+        }
+    }
+    out.truncate(HEADLINE_SENTENCES);
+    out
+}
+
+/// The most sentences the headline holds.
+pub const HEADLINE_SENTENCES: usize = 5;

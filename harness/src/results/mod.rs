@@ -48,6 +48,51 @@ pub struct RunResults {
     pub scenarios: Vec<Scenario>,
     /// One entry per scenario × transport × profile, in run order.
     pub arms: Vec<ArmResult>,
+    /// Where each scenario × profile with `[operating_points]` placed them (or why it could not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operating_points: Vec<OperatingPlan>,
+    /// Encode and decode time per body, measured by the run itself (`measure::codec`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codec: Vec<crate::measure::codec::CodecTiming>,
+}
+
+/// The operating points of one scenario × profile: rates placed at fractions of the lower of the
+/// claim pair's capacities, measured after every capacity search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatingPlan {
+    /// Scenario name.
+    pub scenario: String,
+    /// Payload profile.
+    pub profile: Profile,
+    /// The arm of the pair with the lower capacity (`None` when the plan failed).
+    pub basis_arm: Option<String>,
+    /// Its capacity: the median over the repetitions whose search the client did not limit.
+    pub basis_rate_per_s: Option<f64>,
+    /// Every search of the basis arm was client-limited: the basis is the generator's limit, a
+    /// lower bound of the server's capacity.
+    #[serde(default)]
+    pub basis_client_bound: bool,
+    /// Each arm of the pair's capacity as used (median over server-limited repetitions), by name.
+    pub capacities_per_s: BTreeMap<String, f64>,
+    /// The points, lowest rate first.
+    pub points: Vec<OperatingPoint>,
+    /// The arms measured at them.
+    pub arms: Vec<String>,
+    /// Why no point was measured, when none was.
+    pub skipped: Option<String>,
+}
+
+/// One operating point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatingPoint {
+    /// `25 %`, `50 %`, ... of the basis capacity, or `capacity` (the highest rate both sustained).
+    pub name: String,
+    /// Fraction of the basis capacity (1 for `capacity`).
+    pub fraction: f64,
+    /// Offered rate, calls per second (rounded to a whole call).
+    pub rate_per_s: f64,
 }
 
 /// Facts about the machine and software that produced the numbers.
@@ -186,6 +231,10 @@ fn full_stack() -> String {
 pub struct PointResult {
     /// The load applied.
     pub load: LoadSpec,
+    /// The operating point this is (`OperatingPoint::name`), for points placed from the measured
+    /// capacity; `None` for the scenario's fixed `[[load]]` points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operating_point: Option<String>,
     /// One measurement per repetition, in order.
     pub repetitions: Vec<Measurement>,
     /// min / median / max of the headline figures across repetitions.
@@ -481,11 +530,30 @@ impl RunResults {
             .map_err(|e| Error::Config(format!("{}: not a paybench results file: {e}", path.display())))
     }
 
-    /// Writes `results.json` (and `results.csv`) into `dir` atomically: each file is written to a
+    /// The form `results.json` is written in: every fixed and operating point keeps its lossless
+    /// histograms, while the steps of a capacity search keep only their summaries (percentiles,
+    /// counts, rates; `histogram_v2_deflate_b64` empty): a search runs ten or more steps per
+    /// repetition, and their histograms would be most of the file while no figure reads them.
+    pub fn compacted(&self) -> Self {
+        let mut out = self.clone();
+        for run in out.arms.iter_mut().filter_map(|a| a.sweep.as_mut()).flat_map(|s| s.repetitions.iter_mut()) {
+            for step in &mut run.steps {
+                step.latency.histogram_v2_deflate_b64.clear();
+                step.service_time.histogram_v2_deflate_b64.clear();
+                if let Some(lag) = step.schedule_lag.as_mut() {
+                    lag.histogram_v2_deflate_b64.clear();
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes `results.json` (minified, [`RunResults::compacted`]) and `results.csv` into `dir` atomically: each file is written to a
     /// temporary name in the same folder, synced, then renamed over the final name.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(format!("serialize results: {e}")))?;
+        let json = serde_json::to_vec(&self.compacted())
+            .map_err(|e| Error::Internal(format!("serialize results: {e}")))?;
         write_atomic(&dir.join("results.json"), &json)?;
         write_atomic(&dir.join("results.csv"), csv::export(self).as_bytes())
     }

@@ -84,6 +84,11 @@ impl LatencyStats {
 
     /// Decodes the stored histogram (nanoseconds), e.g. to merge repetitions or plot a spectrum.
     pub fn histogram(&self) -> Result<Histogram<u64>> {
+        if self.histogram_v2_deflate_b64.is_empty() {
+            return Err(Error::Config(
+                "histogram not kept: results.json keeps only the summaries of capacity-search steps".into(),
+            ));
+        }
         let bytes = STANDARD
             .decode(&self.histogram_v2_deflate_b64)
             .map_err(|e| Error::Config(format!("histogram base64: {e}")))?;

@@ -9,7 +9,9 @@
 //! - One HTTP/2 connection per client, shared by all in-flight calls (tonic's `Channel`), unless
 //!   the `channels` option asks for N connections, used round-robin: the fair counterpart of an
 //!   HTTP/1.1 pool ("one HTTP/2 connection vs a pool" measured instead of argued).
-//! - HTTP/2 flow-control windows left at hyper's defaults, as for `rest-h2`.
+//! - HTTP/2 flow-control windows left at hyper's defaults, as for `rest-h2`; max concurrent
+//!   streams per connection set to [`crate::transport::HTTP2_MAX_CONCURRENT_STREAMS`], which is
+//!   what axum (hyper's default) announces for `rest-h2`.
 //! - No compression, no TLS, as on every arm.
 
 use std::pin::Pin;
@@ -247,6 +249,7 @@ pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> 
     let (shutdown, stop) = oneshot::channel::<()>();
     let mut router = Server::builder()
         .tcp_nodelay(true)
+        .max_concurrent_streams(Some(crate::transport::HTTP2_MAX_CONCURRENT_STREAMS))
         .layer(tower::layer::layer_fn(RequireGrpcContentType))
         .layer(tower::util::MapResponseLayer::new(oversize_as_resource_exhausted::<tonic::body::Body>));
     let router = match codec {

@@ -72,6 +72,26 @@ pub mod claim {
     /// The generator's floor: the in-process arm's latency at a load point is what the generator
     /// and the business function cost with no transport, shown beside every other arm's.
     pub const GENERATOR_FLOOR: &str = "inproc";
+    /// The arms of the decomposition, REST/JSON first: measured at the operating points by default.
+    pub const CHAIN_ARMS: [&str; 5] = [REST, REST_H2, REST_PROTO, GRPC_JSON, GRPC];
+}
+
+/// How the arm's client holds connections, and the HTTP/2 settings its server announces, for a
+/// run whose points keep at most `max_in_flight` calls outstanding (the report's fairness table).
+/// The only place that knows which families pool and which multiplex.
+pub fn connection_policy(arm: &Arm, max_in_flight: usize) -> (String, String) {
+    let h2 = || format!("max concurrent streams {} (server), flow-control windows hyper's defaults", super::HTTP2_MAX_CONCURRENT_STREAMS);
+    match arm.family().name {
+        "http" if arm.option("http").ok() == Some("2") => ("1 h2c connection, calls multiplexed".into(), h2()),
+        "http" => (format!("pool of at most {max_in_flight} HTTP/1.1 connections (one per call in flight)"), "—".into()),
+        "grpc" => {
+            let n = arm.option("channels").unwrap_or("1");
+            (format!("{n} HTTP/2 connection(s), calls multiplexed round-robin"), h2())
+        }
+        "tcp" => ("1 TCP connection, calls multiplexed by id".into(), "—".into()),
+        "inproc" | "sim" => ("none (in-process)".into(), "—".into()),
+        _ => ("1 connection to the broker per client".into(), "—".into()),
+    }
 }
 
 /// The family called `name`.
