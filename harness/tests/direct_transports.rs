@@ -337,15 +337,19 @@ async fn announced_max_concurrent_streams(endpoint: &str) -> Option<u32> {
     tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.expect("preface");
     loop {
         let mut head = [0u8; 9];
-        tokio::time::timeout(Duration::from_secs(5), tcp.read_exact(&mut head)).await.expect("frame in time").expect("frame header");
+        tokio::time::timeout(Duration::from_secs(5), tcp.read_exact(&mut head))
+            .await
+            .expect("frame in time")
+            .expect("frame header");
         let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
         let mut payload = vec![0u8; len];
         tcp.read_exact(&mut payload).await.expect("frame payload");
         // The server's own SETTINGS: type 0x4 without the ACK flag (0x1).
         if head[3] == 0x4 && head[4] & 0x1 == 0 {
-            return payload.chunks_exact(6).find(|s| u16::from_be_bytes([s[0], s[1]]) == 0x3).map(|s| {
-                u32::from_be_bytes([s[2], s[3], s[4], s[5]])
-            });
+            return payload
+                .chunks_exact(6)
+                .find(|s| u16::from_be_bytes([s[0], s[1]]) == 0x3)
+                .map(|s| u32::from_be_bytes([s[2], s[3], s[4], s[5]]));
         }
     }
 }

@@ -138,7 +138,16 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
     let charts = chart_sizes(&dom);
     let measured: usize = attr(body_tag, "data-measured").and_then(|v| v.parse().ok()).unwrap_or(0);
     assert_eq!(measured, charts.len(), "the script measured every chart");
-    for id in ["headline", "verdict", "spectrum-unloaded", "latency-vs-throughput", "cpu-per-call", "wire-bytes", "body-bytes", "codec-speed"] {
+    for id in [
+        "headline",
+        "verdict",
+        "spectrum-unloaded",
+        "latency-vs-throughput",
+        "cpu-per-call",
+        "wire-bytes",
+        "body-bytes",
+        "codec-speed",
+    ] {
         assert!(charts.iter().any(|(c, _, _)| c == id), "chart {id} missing; have {charts:?}");
     }
     // The headline chart is drawn, at a readable size, and ends above the fold of a 1280x800
@@ -172,11 +181,8 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
     // `target/` may not exist (CARGO_TARGET_DIR elsewhere); chromium does not create folders.
     std::fs::create_dir_all(screenshot.parent().expect("has a parent")).expect("create target/");
     let _ = std::fs::remove_file(&screenshot);
-    let shot = run_chromium(
-        &[&format!("--screenshot={}", screenshot.display()), &window],
-        &url,
-        &dir.join("profile-shot"),
-    );
+    let shot =
+        run_chromium(&[&format!("--screenshot={}", screenshot.display()), &window], &url, &dir.join("profile-shot"));
     assert!(shot.status.success(), "chromium --screenshot failed: {}", String::from_utf8_lossy(&shot.stderr));
     let png = std::fs::read(&screenshot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot is {} bytes", png.len());

@@ -385,7 +385,12 @@ impl Inputs {
     fn headline(&self, run: &str) -> anyhow::Result<String> {
         let (table, _, _) = self.summary_parts()?;
         let Some(at) = self.summary.find(markdown::HEADLINE_HEADING) else {
-            bail!("{}/summary.md has no {:?}: rerun `paybench report {}`", self.run_dir, markdown::HEADLINE_HEADING, self.run_dir);
+            bail!(
+                "{}/summary.md has no {:?}: rerun `paybench report {}`",
+                self.run_dir,
+                markdown::HEADLINE_HEADING,
+                self.run_dir
+            );
         };
         let sentences = self.summary[at + markdown::HEADLINE_HEADING.len()..].trim_start();
         let sentences = sentences.split("\n\n").next().unwrap_or("").trim();
@@ -435,7 +440,8 @@ impl Inputs {
             return Ok(format!("No charts are committed for the reference run: `{draw}` draws them."));
         }
         let verdicts = self.report.verdicts()?;
-        let profile = paybench::report::headline_verdict(&verdicts).map_or_else(String::new, |v| v.section.profile.to_string());
+        let profile =
+            paybench::report::headline_verdict(&verdicts).map_or_else(String::new, |v| v.section.profile.to_string());
         let mut out = format!("Drawn by `{draw}`, for profile `{profile}` (the headline's profile):\n");
         for name in names {
             let stem = name.trim_end_matches(".svg");

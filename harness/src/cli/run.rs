@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use paybench::endpoint::redact as redact_url;
-use paybench::load::replay::ClientKind;
 use paybench::load::operating;
+use paybench::load::replay::ClientKind;
 use paybench::load::runner::{self, Observer, RunContext};
 use paybench::load::scenario::Scenario;
 use paybench::measure::busy::RoleCores;
@@ -151,11 +151,14 @@ struct Unit<'a> {
     scenario: &'a Scenario,
     arm: &'a Arm,
     profile: Profile,
+    /// Phase two: this unit measures the operating points (its scenario holds them as `load`).
+    operating: bool,
 }
 
 impl Unit<'_> {
     fn label(&self) -> String {
-        format!("{}/{}/{}", self.scenario.name, self.arm, self.profile)
+        let phase = if self.operating { "/operating-points" } else { "" };
+        format!("{}/{}/{}{phase}", self.scenario.name, self.arm, self.profile)
     }
 }
 
@@ -241,10 +244,14 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .flat_map(|p| {
             p.arms.iter().flat_map(move |arm| {
-                p.scenario.profiles.iter().filter(|&&profile| p.scenario.runs(arm, profile)).map(move |&profile| (p, arm, profile))
+                p.scenario
+                    .profiles
+                    .iter()
+                    .filter(|&&profile| p.scenario.runs(arm, profile))
+                    .map(move |&profile| (p, arm, profile))
             })
         })
-        .map(|(p, arm, profile)| Unit { scenario: &p.scenario, arm, profile })
+        .map(|(p, arm, profile)| Unit { scenario: &p.scenario, arm, profile, operating: false })
         .collect();
     let order_seed = args.order_seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
@@ -257,32 +264,11 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let obs = Bars { bar: bar.clone() };
-    let mut by_unit: Vec<Option<ArmResult>> = units.iter().map(|_| None).collect();
-    for (rep, order) in orders.iter().enumerate() {
-        for &i in order {
-            let Unit { scenario, arm, profile } = units[i];
-            let skip = by_unit[i].as_ref().is_some_and(|r| r.status != ArmStatus::Ran);
-            if skip {
-                continue; // it could not start before: one error, not one per repetition
-            }
-            let result = runner::run_repetition(&ctx, scenario, arm, profile, rep as u32, &obs);
-            if args.target.is_some() {
-                if let ArmStatus::Unavailable { message, .. } = &result.status {
-                    bar.finish_and_clear();
-                    anyhow::bail!("target unreachable: {message}");
-                }
-            }
-            match &mut by_unit[i] {
-                Some(so_far) => runner::merge_repetition(so_far, result),
-                slot => *slot = Some(result),
-            }
-            bar.inc(1);
-        }
-    }
-    bar.finish_and_clear();
+    let by_unit = run_repetitions(&ctx, &units, &orders, &obs, args.target.is_some())?;
     let mut arms: Vec<ArmResult> = by_unit.into_iter().flatten().collect();
     let mut order: Vec<Vec<String>> = orders.iter().map(|o| o.iter().map(|&i| units[i].label()).collect()).collect();
     let operating_points = run_operating_points(&ctx, &planned, &mut arms, order_seed, &mut order, &obs)?;
+    bar.finish_and_clear();
     let brokers = arms.iter().filter_map(|a| a.broker.clone()).collect();
     let results = RunResults {
         schema_version: SCHEMA_VERSION,
@@ -322,6 +308,40 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs `orders[rep]` of `units` for every repetition, each unit on a fresh server and client,
+/// and merges each unit's repetitions. A unit that could not start is not retried (one error, not
+/// one per repetition); with `--target` an unreachable server ends the run.
+fn run_repetitions(
+    ctx: &RunContext,
+    units: &[Unit<'_>],
+    orders: &[Vec<usize>],
+    obs: &Bars,
+    target: bool,
+) -> anyhow::Result<Vec<Option<ArmResult>>> {
+    let mut by_unit: Vec<Option<ArmResult>> = units.iter().map(|_| None).collect();
+    for (rep, order) in orders.iter().enumerate() {
+        for &i in order {
+            let Unit { scenario, arm, profile, .. } = units[i];
+            if by_unit[i].as_ref().is_some_and(|r| r.status != ArmStatus::Ran) {
+                continue;
+            }
+            let result = runner::run_repetition(ctx, scenario, arm, profile, rep as u32, obs);
+            if target {
+                if let ArmStatus::Unavailable { message, .. } = &result.status {
+                    obs.bar.finish_and_clear();
+                    anyhow::bail!("target unreachable: {message}");
+                }
+            }
+            match &mut by_unit[i] {
+                Some(so_far) => runner::merge_repetition(so_far, result),
+                slot => *slot = Some(result),
+            }
+            obs.bar.inc(1);
+        }
+    }
+    Ok(by_unit)
+}
+
 /// The in-run codec timing of every profile the scenarios run, on a blocking thread of the
 /// (pinned) client runtime, before any load.
 fn time_codecs(
@@ -341,13 +361,13 @@ fn time_codecs(
     let timed = client_rt
         .block_on(client_rt.spawn_blocking(move || paybench::measure::codec::measure(&profiles, seed, batches)))
         .context("codec timing thread")?;
-    Ok(timed.context("codec timing")?)
+    timed.context("codec timing")
 }
 
 /// Phase two of a run: for each scenario × profile with `[operating_points]`, places the points
 /// from the capacity searches just run ([`operating::plan`]) and measures the chosen arms there,
-/// repetition by repetition in a shuffled order (seeded like phase one's), each on a fresh server.
-/// The points are appended to the arms' `points`, named by `operating_point`.
+/// repetition by repetition in a shuffled order (seeded apart from phase one's), each on a fresh
+/// server. The points are appended to the arms' `points`, named by `operating_point`.
 fn run_operating_points(
     ctx: &RunContext,
     planned: &[Planned],
@@ -357,7 +377,8 @@ fn run_operating_points(
     obs: &Bars,
 ) -> anyhow::Result<Vec<paybench::results::OperatingPlan>> {
     let mut plans = Vec::new();
-    let mut units: Vec<(Scenario, &Arm, Profile, Vec<(String, paybench::load::scenario::LoadSpec)>)> = Vec::new();
+    // (the phase's scenario: the points as its `load`; the arm; the profile; the points' names)
+    let mut phases: Vec<(Scenario, &Arm, Profile, Vec<String>)> = Vec::new();
     for p in planned {
         let Some(spec) = &p.scenario.operating_points else { continue };
         let measured = p.scenario.operating_arms(&p.arms);
@@ -365,51 +386,29 @@ fn run_operating_points(
         for &profile in &p.scenario.profiles {
             let all: Vec<&ArmResult> = arms.iter().collect();
             let plan = operating::plan(&p.scenario, profile, &all, &names);
-            match &plan.skipped {
-                Some(why) => eprintln!("{}/{profile}: operating points skipped: {why}", p.scenario.name),
-                None => {
-                    let loads = operating::loads(&plan, spec.max_in_flight);
-                    let phase = Scenario {
-                        load: loads.iter().map(|(_, l)| *l).collect(),
-                        sweep: None,
-                        operating_points: None,
-                        ..p.scenario.clone()
-                    };
-                    for arm in p.arms.iter().filter(|a| measured.contains(a) && p.scenario.runs(a, profile)) {
-                        units.push((phase.clone(), arm, profile, loads.clone()));
-                    }
+            if let Some(why) = &plan.skipped {
+                eprintln!("{}/{profile}: operating points skipped: {why}", p.scenario.name);
+            } else {
+                let (point_names, loads): (Vec<String>, Vec<_>) =
+                    operating::loads(&plan, spec.max_in_flight).into_iter().unzip();
+                let phase = Scenario { load: loads, sweep: None, operating_points: None, ..p.scenario.clone() };
+                for arm in p.arms.iter().filter(|a| measured.contains(a) && p.scenario.runs(a, profile)) {
+                    phases.push((phase.clone(), arm, profile, point_names.clone()));
                 }
             }
             plans.push(plan);
         }
     }
-    if units.is_empty() {
-        return Ok(plans);
-    }
-    let max_reps = units.iter().map(|u| u.0.repetitions).max().unwrap_or(0);
-    let mut results: Vec<Option<ArmResult>> = units.iter().map(|_| None).collect();
-    for rep in 0..max_reps {
-        use rand::seq::SliceRandom;
-        use rand::SeedableRng;
-        let mut idx: Vec<usize> = (0..units.len()).filter(|&i| rep < units[i].0.repetitions).collect();
-        // A seed apart from phase one's, so the two phases' orders are not the same shuffle.
-        idx.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(!order_seed ^ u64::from(rep)));
-        let mut labels = Vec::new();
-        for i in idx {
-            let (scenario, arm, profile, _) = &units[i];
-            labels.push(format!("{}/{arm}/{profile}/operating-points", scenario.name));
-            if results[i].as_ref().is_some_and(|r| r.status != ArmStatus::Ran) {
-                continue;
-            }
-            let result = runner::run_repetition(ctx, scenario, arm, *profile, rep, obs);
-            match &mut results[i] {
-                Some(so_far) => runner::merge_repetition(so_far, result),
-                slot => *slot = Some(result),
-            }
-        }
-        order.push(labels);
-    }
-    for ((scenario, arm, profile, loads), result) in units.iter().zip(results) {
+    let units: Vec<Unit<'_>> = phases
+        .iter()
+        .map(|(scenario, arm, profile, _)| Unit { scenario, arm, profile: *profile, operating: true })
+        .collect();
+    // A seed apart from phase one's, so the two phases are not the same shuffle.
+    let orders = repetition_orders(&units, !order_seed);
+    obs.bar.inc_length(orders.iter().map(Vec::len).sum::<usize>() as u64);
+    let results = run_repetitions(ctx, &units, &orders, obs, false)?;
+    order.extend(orders.iter().map(|o| o.iter().map(|&i| units[i].label()).collect::<Vec<_>>()));
+    for ((scenario, arm, profile, point_names), result) in phases.iter().zip(results) {
         let Some(result) = result else { continue };
         let Some(target) =
             arms.iter_mut().find(|a| a.scenario == scenario.name && a.transport == **arm && a.profile == *profile)
@@ -419,7 +418,7 @@ fn run_operating_points(
         if result.status != ArmStatus::Ran && target.status == ArmStatus::Ran {
             target.status = result.status.clone();
         }
-        for (mut point, (name, _)) in result.points.into_iter().zip(loads) {
+        for (mut point, name) in result.points.into_iter().zip(point_names) {
             point.operating_point = Some(name.clone());
             target.points.push(point);
         }
@@ -509,8 +508,8 @@ mod tests {
         let arms: Vec<Arm> =
             ["inproc", "sim", "tcp", "grpc", "rest", "rest-h2"].map(|n| Arm::parse(n).unwrap()).to_vec();
         let mut units: Vec<Unit<'_>> =
-            arms.iter().map(|arm| Unit { scenario: &five, arm, profile: Profile::Small }).collect();
-        units.push(Unit { scenario: &two, arm: &arms[0], profile: Profile::Small });
+            arms.iter().map(|arm| Unit { scenario: &five, arm, profile: Profile::Small, operating: false }).collect();
+        units.push(Unit { scenario: &two, arm: &arms[0], profile: Profile::Small, operating: false });
         let orders = repetition_orders(&units, 42);
         assert_eq!(orders.len(), 5);
         for (rep, order) in orders.iter().enumerate() {

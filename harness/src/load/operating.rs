@@ -58,7 +58,8 @@ pub fn plan(scenario: &Scenario, profile: Profile, arms: &[&ArmResult], measured
     let mut missing = Vec::new();
     let mut client_bound = Vec::new();
     for name in [claim::REST, claim::GRPC] {
-        let arm = arms.iter().find(|a| a.scenario == scenario.name && a.profile == profile && a.transport.name() == name);
+        let arm =
+            arms.iter().find(|a| a.scenario == scenario.name && a.profile == profile && a.transport.name() == name);
         match arm.and_then(|a| capacity(a)) {
             Some((c, bound)) => {
                 plan.capacities_per_s.insert(name.to_owned(), c);
@@ -103,8 +104,5 @@ pub fn plan(scenario: &Scenario, profile: Profile, arms: &[&ArmResult], measured
 
 /// The load specs of a plan's points, with their names, for the scenario's in-flight cap.
 pub fn loads(plan: &OperatingPlan, max_in_flight: u32) -> Vec<(String, LoadSpec)> {
-    plan.points
-        .iter()
-        .map(|p| (p.name.clone(), LoadSpec::Open { rate_per_s: p.rate_per_s, max_in_flight }))
-        .collect()
+    plan.points.iter().map(|p| (p.name.clone(), LoadSpec::Open { rate_per_s: p.rate_per_s, max_in_flight })).collect()
 }

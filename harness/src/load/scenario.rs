@@ -259,7 +259,12 @@ impl Scenario {
                 return Err(invalid(path, "profile_transports", "profiles listed in `profiles`", profile.name()));
             }
             if let Some(unknown) = arms.iter().find(|a| !names.contains(a)) {
-                return Err(invalid(path, &format!("profile_transports.{profile}"), &format!("arms of this scenario: {}", names.join(", ")), unknown));
+                return Err(invalid(
+                    path,
+                    &format!("profile_transports.{profile}"),
+                    &format!("arms of this scenario: {}", names.join(", ")),
+                    unknown,
+                ));
             }
         }
         Ok(())
@@ -298,10 +303,20 @@ impl Scenario {
 
     fn validate_operating_points(&self, op: &OperatingPointsSpec, path: &Path) -> Result<()> {
         if self.sweep.is_none() {
-            return Err(invalid(path, "operating_points", "only with a [sweep] (the points are fractions of its capacity)", "no [sweep]"));
+            return Err(invalid(
+                path,
+                "operating_points",
+                "only with a [sweep] (the points are fractions of its capacity)",
+                "no [sweep]",
+            ));
         }
         if op.fractions.is_empty() && !op.at_capacity {
-            return Err(invalid(path, "operating_points.fractions", "at least one fraction, or at_capacity = true", &op.fractions));
+            return Err(invalid(
+                path,
+                "operating_points.fractions",
+                "at least one fraction, or at_capacity = true",
+                &op.fractions,
+            ));
         }
         if let Some(f) = op.fractions.iter().find(|f| !(**f > 0.0 && **f < 1.0)) {
             return Err(invalid(path, "operating_points.fractions", "each > 0 and < 1", f));
@@ -309,15 +324,19 @@ impl Scenario {
         if !(1..=100_000).contains(&op.max_in_flight) {
             return Err(invalid(path, "operating_points.max_in_flight", "1..=100000", op.max_in_flight));
         }
-        let names: Vec<String> =
-            self.arms(&Settings::default(), path)?.iter().map(|a| a.name().to_owned()).collect();
+        let names: Vec<String> = self.arms(&Settings::default(), path)?.iter().map(|a| a.name().to_owned()).collect();
         for needed in [registry::claim::REST, registry::claim::GRPC] {
             if !names.iter().any(|n| n == needed) {
                 return Err(invalid(path, "operating_points", &format!("a scenario whose transports include {} and {} (the pair whose lower capacity places the points)", registry::claim::REST, registry::claim::GRPC), format!("transports without {needed}")));
             }
         }
         if let Some(unknown) = op.arms.iter().find(|a| !names.contains(a)) {
-            return Err(invalid(path, "operating_points.arms", &format!("arms of this scenario: {}", names.join(", ")), unknown));
+            return Err(invalid(
+                path,
+                "operating_points.arms",
+                &format!("arms of this scenario: {}", names.join(", ")),
+                unknown,
+            ));
         }
         Ok(())
     }
@@ -332,7 +351,9 @@ impl Scenario {
         let Some(op) = &self.operating_points else { return Vec::new() };
         let chain = registry::claim::CHAIN_ARMS;
         arms.iter()
-            .filter(|a| if op.arms.is_empty() { chain.contains(&a.name()) } else { op.arms.iter().any(|n| n == a.name()) })
+            .filter(
+                |a| if op.arms.is_empty() { chain.contains(&a.name()) } else { op.arms.iter().any(|n| n == a.name()) },
+            )
             .cloned()
             .collect()
     }

@@ -10,9 +10,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::verdict::{self, Section};
-use crate::measure::codec::CodecTiming;
 use crate::codec::ALL_CODECS;
 use crate::load::scenario::LoadSpec;
+use crate::measure::codec::CodecTiming;
 use crate::results::{ArmResult, ArmStatus, Measurement, Spread};
 use crate::sizes::SizeRow;
 use crate::transport::{registry, Arm};
@@ -413,7 +413,7 @@ fn draw_whiskers<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f6
 /// The verdict at a glance: each dimension's "gRPC better by" ratio (geometric mean) with its
 /// 95 % confidence interval, against the claimed 5x and parity.
 pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payload::Profile) -> Result<Option<Chart>> {
-    ratio_chart("verdict", rows.iter(), format!("gRPC better than REST/JSON by (ratio, 95 % interval), {profile}"))
+    ratio_chart("verdict", rows.iter(), format!("Times better for gRPC, every row: {profile}"))
 }
 
 /// The report's headline: the verdict chart of one profile cut to what a first look needs, in
@@ -428,36 +428,119 @@ pub fn headline_chart(rows: &[super::verdict::VerdictRow], profile: crate::paylo
         RowKind::BodyBytes => !r.dimension.contains("gzip"),
         RowKind::Load(_) => true,
     };
-    ratio_chart("headline", rows.iter().filter(keep), format!("Is gRPC 5x faster than JSON? Ratio with its 95 % interval, profile {profile}"))
+    ratio_chart("headline", rows.iter().filter(keep), format!("Times better for gRPC, with 95 % intervals: {profile}"))
 }
 
-fn ratio_chart<'a>(id: &str, rows: impl Iterator<Item = &'a super::verdict::VerdictRow>, title: String) -> Result<Option<Chart>> {
-    let ratio_rows: Vec<BarRow> = rows
-        .filter_map(|r| {
-            let ratio = r.ratio?;
-            Some(BarRow {
-                label: r.dimension.clone(),
-                values: vec![ratio.estimate.is_finite().then_some(ratio.estimate)],
-                range: Some((ratio.low, ratio.high)),
-            })
-        })
+/// The x range of a ratio chart: log scale, always showing 1x and the claimed factor, widened to
+/// the data but never beyond [`RATIO_AXIS_LIMITS`] (a 2-pair interval can span 10^9; its whisker
+/// is then drawn to the edge with an arrow instead of flattening every other row).
+pub const RATIO_AXIS_LIMITS: (f64, f64) = (0.05, 50.0);
+
+/// A forest plot of ratios: one row per verdict row, a dot at the geometric mean, a whisker over
+/// the 95 % interval, on a log axis with dashed lines at parity and at the claim. Colour says how
+/// the interval reads: green above 1x (gRPC measurably better), red below (REST/JSON measurably
+/// better), grey when it contains 1x.
+fn ratio_chart<'a>(
+    id: &str,
+    rows: impl Iterator<Item = &'a super::verdict::VerdictRow>,
+    title: String,
+) -> Result<Option<Chart>> {
+    use super::verdict::{Lean, CLAIM_FACTOR};
+    let rows: Vec<(&str, super::verdict::Ratio)> = rows
+        .filter_map(|r| r.ratio.map(|x| (r.dimension.as_str(), x)))
+        .filter(|(_, x)| x.estimate.is_finite())
         .collect();
-    let spec = BarSpec {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let (lo_limit, hi_limit) = RATIO_AXIS_LIMITS;
+    let finite = |v: f64| v.is_finite() && v > 0.0;
+    let lo =
+        rows.iter().flat_map(|(_, x)| [x.low, x.estimate]).filter(|v| finite(*v)).fold(0.5, f64::min).max(lo_limit);
+    let hi = rows
+        .iter()
+        .flat_map(|(_, x)| [x.high, x.estimate])
+        .filter(|v| finite(*v))
+        .fold(CLAIM_FACTOR * 1.6, f64::max)
+        .min(hi_limit);
+    let n = rows.len();
+    let label_px = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0) as u32 * 7 + 24;
+    let height = 96 + 30 * n as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&title, ("sans-serif", 18))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(label_px.clamp(120, 380))
+            .build_cartesian_2d((lo..hi).log_scale(), 0.0..n as f64)
+            .map_err(chart_error)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(RGBColor(238, 238, 238))
+            .y_labels(0)
+            .x_desc(
+                "times better for gRPC, log scale (REST ÷ gRPC; gRPC ÷ REST for throughput); below 1x REST/JSON wins",
+            )
+            .x_label_formatter(&|v| format!("{}x", trim(*v)))
+            .draw()
+            .map_err(chart_error)?;
+        let label_style = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+        for (i, (label, _)) in rows.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(lo, (n - 1 - i) as f64 + 0.5));
+            root.draw(&Text::new(label.to_string(), (x - 8, y), label_style.clone())).map_err(chart_error)?;
+        }
+        let references = [
+            (1.0, "parity (1x)".to_string(), RGBColor(90, 90, 90)),
+            (CLAIM_FACTOR, format!("the claim ({CLAIM_FACTOR}x)"), RGBColor(214, 39, 40)),
+        ];
+        for (i, (x, name, color)) in references.iter().enumerate() {
+            chart
+                .draw_series(DashedLineSeries::new([(*x, 0.0), (*x, n as f64)], 6, 4, color.stroke_width(2)))
+                .map_err(chart_error)?;
+            // The key sits in the top-right corner, above the plot, so it never covers a row.
+            let y = 10 + 16 * i as i32;
+            let x0 = WIDTH_PX as i32 - 150;
+            root.draw(&PathElement::new(vec![(x0, y), (x0 + 16, y)], color.stroke_width(2))).map_err(chart_error)?;
+            root.draw(&Text::new(name.clone(), (x0 + 22, y - 6), ("sans-serif", 12))).map_err(chart_error)?;
+        }
+        for (i, (_, r)) in rows.iter().enumerate() {
+            let y = (n - 1 - i) as f64 + 0.5;
+            let color = match Lean::of(r) {
+                Lean::Grpc => RGBColor(44, 160, 44),
+                Lean::Rest => RGBColor(214, 39, 40),
+                Lean::Neither => RGBColor(120, 120, 120),
+            };
+            let (a, b) = (r.low.max(lo), r.high.min(hi));
+            chart
+                .draw_series(std::iter::once(PathElement::new(vec![(a, y), (b, y)], color.stroke_width(2))))
+                .map_err(chart_error)?;
+            // A cap where the interval ends on the chart, an arrow head where it runs off it.
+            for (end, clipped, dir) in [(a, r.low < lo, -1.0), (b, r.high > hi, 1.0)] {
+                let (px, py) = chart.backend_coord(&(end, y));
+                let mark = if clipped {
+                    let tip = px + (dir * 7.0) as i32;
+                    PathElement::new(vec![(px, py - 5), (tip, py), (px, py + 5)], color.stroke_width(2))
+                } else {
+                    PathElement::new(vec![(px, py - 6), (px, py + 6)], color.stroke_width(2))
+                };
+                root.draw(&mark).map_err(chart_error)?;
+            }
+            chart
+                .draw_series(std::iter::once(Circle::new((r.estimate.clamp(lo, hi), y), 5, color.filled())))
+                .map_err(chart_error)?;
+        }
+        root.present().map_err(chart_error)?;
+    }
+    Ok(Some(Chart {
+        id: id.into(),
         title,
-        x_desc: "times better for gRPC (REST ÷ gRPC; gRPC ÷ REST for throughput); below 1 REST/JSON wins".into(),
-        series: vec!["ratio".into()],
-        rows: ratio_rows,
-        stacked: false,
-        references: vec![
-            (1.0, "parity (1x)".into(), RGBColor(90, 90, 90)),
-            (
-                super::verdict::CLAIM_FACTOR,
-                format!("the claim ({}x)", super::verdict::CLAIM_FACTOR),
-                RGBColor(214, 39, 40),
-            ),
-        ],
-    };
-    bars(id, &spec, "one bar per measured row of the verdict table (geometric mean of the paired ratios); whiskers span the 95 % confidence interval (t-interval on the log-ratios of paired repetitions, or of interleaved batches for the codec rows); an unbounded end is drawn to the edge")
+        note: format!("a dot per measured row of the verdict table at the geometric mean of the paired ratios; the whisker spans its 95 % confidence interval (t-interval on the log-ratios of paired repetitions, or of interleaved batches for the codec rows); green: the interval lies above 1x, red: below 1x, grey: it contains 1x; an arrow marks an interval running past the axis ({}x–{}x)", trim(lo_limit), trim(hi_limit)),
+        svg,
+    }))
 }
 
 /// Draws a [`BarSpec`] as the chart `id` with its `note`; `None` when no row has a value.
@@ -712,8 +795,14 @@ pub fn codec_chart(codec: &[CodecTiming], profile: crate::payload::Profile) -> R
     for operation in ["encode", "decode"] {
         for c in ALL_CODECS {
             let t = codec.iter().find(|t| t.profile == profile && t.operation == operation && t.codec == c.name());
-            let spread = t.filter(|t| !t.batches_ns_per_op.is_empty()).map(|t| Spread::of(t.batches_ns_per_op.iter().map(|ns| ns / 1_000.0)));
-            rows.push(BarRow { label: format!("{operation} {c}"), values: vec![spread.map(|s| s.median)], range: spread.map(|s| (s.min, s.max)) });
+            let spread = t
+                .filter(|t| !t.batches_ns_per_op.is_empty())
+                .map(|t| Spread::of(t.batches_ns_per_op.iter().map(|ns| ns / 1_000.0)));
+            rows.push(BarRow {
+                label: format!("{operation} {c}"),
+                values: vec![spread.map(|s| s.median)],
+                range: spread.map(|s| (s.min, s.max)),
+            });
         }
     }
     if rows.iter().all(|r| r.values[0].is_none()) {
@@ -727,7 +816,11 @@ pub fn codec_chart(codec: &[CodecTiming], profile: crate::payload::Profile) -> R
         stacked: false,
         references: vec![],
     };
-    bars("codec-speed", &spec, format!("results.json codec[profile={profile}]: median of interleaved batches, whiskers min–max"))
+    bars(
+        "codec-speed",
+        &spec,
+        format!("results.json codec[profile={profile}]: median of interleaved batches, whiskers min–max"),
+    )
 }
 
 /// The load at which CPU is compared: the first open point (fixed rate, same for every arm),

@@ -116,7 +116,11 @@ fn list(out: &mut String, items: &[String]) {
 
 fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> Result<()> {
     let (scenario, profile) = (v.section.scenario, v.section.profile);
-    let _ = writeln!(out, "<h2 id=\"verdict-{index}\">Scenario <code>{}</code>, profile <code>{profile}</code></h2>", escape(scenario));
+    let _ = writeln!(
+        out,
+        "<h2 id=\"verdict-{index}\">Scenario <code>{}</code>, profile <code>{profile}</code></h2>",
+        escape(scenario)
+    );
     out.push_str("<p>Ratios read “how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1”: the REST figure over the gRPC figure for times, bytes and CPU; gRPC over REST for throughput. Repetition <i>i</i> of one arm is paired with repetition <i>i</i> of the other (same scenario, profile and load); the ratio is the geometric mean of the paired ratios with a 95 % t-interval on their logarithms. An interval that contains 1x reads “no measurable difference”; “reaches 5x” is <i>yes</i> only when the whole interval is at or above 5x. Operating points are fractions of the lower of the two arms' measured capacities.</p>\n");
     table(out, &tables::verdict_table(&v.rows), "verdict");
     out.push_str("<details><summary>Conclusion, generated from the table</summary>\n<div class=\"conclusion\">");

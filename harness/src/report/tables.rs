@@ -72,12 +72,9 @@ pub fn verdict_table(rows: &[VerdictRow]) -> Table {
                 notes.extend(r.flags.iter().cloned());
                 let rate = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0}/s"));
                 let rates = match r.offered_per_s {
-                    Some(offered) => format!(
-                        "{} → {}, {}",
-                        rate(Some(offered)),
-                        rate(r.achieved_per_s.0),
-                        rate(r.achieved_per_s.1)
-                    ),
+                    Some(offered) => {
+                        format!("{} → {}, {}", rate(Some(offered)), rate(r.achieved_per_s.0), rate(r.achieved_per_s.1))
+                    }
                     None => "—".into(),
                 };
                 vec![
@@ -205,7 +202,14 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
 /// What each arm was given, so that a reader can judge the comparison: the client, the placement,
 /// the sockets it used at each point, its connection policy and HTTP/2 settings.
 pub fn fairness_table(report: &Report, verdict: &Verdict<'_>) -> Table {
-    let header = ["arm", "client", "pinning", "sockets used (client hop, max over repetitions) by load", "connections", "HTTP/2 settings"];
+    let header = [
+        "arm",
+        "client",
+        "pinning",
+        "sockets used (client hop, max over repetitions) by load",
+        "connections",
+        "HTTP/2 settings",
+    ];
     let set = &report.results.settings;
     let cpus = |c: &[usize]| if c.is_empty() { "unpinned".to_string() } else { format!("CPUs {c:?}") };
     let pinning = format!("client {}, server {}", cpus(&set.client_cpus), cpus(&set.server_cpus));

@@ -47,7 +47,12 @@ fn arm(name: &str, latencies_us: &[u64], max_rates: &[Option<f64>]) -> ArmResult
         endpoint: "127.0.0.1:1".into(),
         broker: None,
         status: ArmStatus::Ran,
-        points: vec![PointResult { load: C1, operating_point: None, repetitions: reps, summary: PointSummary::default() }],
+        points: vec![PointResult {
+            load: C1,
+            operating_point: None,
+            repetitions: reps,
+            summary: PointSummary::default(),
+        }],
         sweep: Some(SweepResult {
             slo_p99_us: 5_000.0,
             target_resolution: 0.05,
@@ -297,6 +302,7 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
                 repetitions: None,
             }),
             operating_points: None,
+            profile_transports: Default::default(),
         }],
         arms,
         operating_points: vec![],
@@ -449,8 +455,7 @@ fn operating_points_are_fractions_of_the_lower_server_bound_capacity() {
 
 /// An open-loop point named as an operating point, every repetition at `latency_us`.
 fn with_operating_point(mut a: ArmResult, name: &str, rate: f64, latencies_us: &[u64]) -> ArmResult {
-    let reps: Vec<Measurement> =
-        latencies_us.iter().enumerate().map(|(i, l)| measurement(i as u32, *l, 1.0)).collect();
+    let reps: Vec<Measurement> = latencies_us.iter().enumerate().map(|(i, l)| measurement(i as u32, *l, 1.0)).collect();
     a.points.push(PointResult {
         load: LoadSpec::Open { rate_per_s: rate, max_in_flight: 64 },
         operating_point: Some(name.into()),
@@ -463,8 +468,10 @@ fn with_operating_point(mut a: ArmResult, name: &str, rate: f64, latencies_us: &
 #[test]
 fn verdict_rows_and_headline_follow_the_operating_points_and_say_where_the_answer_changes() {
     // Unloaded REST is better (100 µs vs 150 µs); at half of the capacity gRPC is (900 vs 300 µs).
-    let rest = with_operating_point(arm("rest", &[100, 102, 98], &[Some(4_000.0); 3]), "50 %", 2_000.0, &[900, 950, 880]);
-    let grpc = with_operating_point(arm("grpc", &[150, 151, 149], &[Some(8_000.0); 3]), "50 %", 2_000.0, &[300, 310, 290]);
+    let rest =
+        with_operating_point(arm("rest", &[100, 102, 98], &[Some(4_000.0); 3]), "50 %", 2_000.0, &[900, 950, 880]);
+    let grpc =
+        with_operating_point(arm("grpc", &[150, 151, 149], &[Some(8_000.0); 3]), "50 %", 2_000.0, &[300, 310, 290]);
     let plan = OperatingPlan {
         scenario: "unit".into(),
         profile: Profile::Small,

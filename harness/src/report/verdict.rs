@@ -304,9 +304,7 @@ impl Dimension {
             | Dimension::P99(l)
             | Dimension::P999(l)
             | Dimension::WireBytes(l)
-            | Dimension::Cpu(l) => {
-                point_at(arm, &l).is_some_and(|p| p.repetitions.iter().any(|m| m.generator_bound))
-            }
+            | Dimension::Cpu(l) => point_at(arm, &l).is_some_and(|p| p.repetitions.iter().any(|m| m.generator_bound)),
         }
     }
 }
@@ -378,7 +376,12 @@ impl<'a> Section<'a> {
         plan.points
             .iter()
             .filter_map(|p| {
-                let load = self.arms.iter().flat_map(|a| &a.points).find(|x| x.operating_point.as_ref() == Some(&p.name))?.load;
+                let load = self
+                    .arms
+                    .iter()
+                    .flat_map(|a| &a.points)
+                    .find(|x| x.operating_point.as_ref() == Some(&p.name))?
+                    .load;
                 Some((p, load))
             })
             .collect()
@@ -404,7 +407,8 @@ impl<'a> Section<'a> {
     fn p999_measurable(&self, load: &LoadSpec) -> bool {
         [claim::REST, claim::GRPC].iter().all(|name| {
             self.arm(name).and_then(|a| point_at(a, load)).is_some_and(|p| {
-                !p.repetitions.is_empty() && p.repetitions.iter().all(|m| m.accounting.ok > 0 && !m.latency.p999_low_count)
+                !p.repetitions.is_empty()
+                    && p.repetitions.iter().all(|m| m.accounting.ok > 0 && !m.latency.p999_low_count)
             })
         })
     }
@@ -800,7 +804,10 @@ pub fn headline(verdicts: &[ProfileVerdict<'_>]) -> Vec<String> {
     let all = || verdicts.iter().flat_map(|v| v.rows.iter().map(move |r| (v.profile, r)));
     let measured = || all().filter_map(|(p, r)| r.ratio.map(|x| (p, r, x)));
     let name = |p: Profile, r: &VerdictRow| format!("{} for `{p}`", r.dimension);
-    let yes: Vec<String> = measured().filter(|(_, _, x)| x.reaches(CLAIM_FACTOR) == Reach::Yes).map(|(p, r, x)| format!("{} ({})", name(p, r), fmt_ci(&x))).collect();
+    let yes: Vec<String> = measured()
+        .filter(|(_, _, x)| x.reaches(CLAIM_FACTOR) == Reach::Yes)
+        .map(|(p, r, x)| format!("{} ({})", name(p, r), fmt_ci(&x)))
+        .collect();
     let possibly = measured().filter(|(_, _, x)| x.reaches(CLAIM_FACTOR) == Reach::Possibly).count();
     let total = measured().count();
     out.push(match yes.len() {
@@ -808,14 +815,28 @@ pub fn headline(verdicts: &[ProfileVerdict<'_>]) -> Vec<String> {
         _ => format!("gRPC/protobuf reaches {CLAIM_FACTOR}x over REST/JSON (95 % interval entirely at or above {CLAIM_FACTOR}x) on {} of {total} measured comparisons: {}{}.", yes.len(), yes.join("; "), if possibly > 0 { format!("; on {possibly} more the interval straddles {CLAIM_FACTOR}x") } else { String::new() }),
     });
     if let Some(v) = headline_profile(verdicts).map(|i| &verdicts[i]) {
-        let p99: Vec<(&VerdictRow, Ratio)> = v.rows.iter().filter(|r| matches!(r.kind, RowKind::Load(Dimension::P99(_)))).filter_map(|r| r.ratio.map(|x| (r, x))).collect();
+        let p99: Vec<(&VerdictRow, Ratio)> = v
+            .rows
+            .iter()
+            .filter(|r| matches!(r.kind, RowKind::Load(Dimension::P99(_))))
+            .filter_map(|r| r.ratio.map(|x| (r, x)))
+            .collect();
         if p99.len() > 1 {
-            let steps: Vec<String> = p99.iter().map(|(r, x)| format!("{} at {}", fmt_x(x.estimate), r.point.as_deref().unwrap_or("?"))).collect();
+            let steps: Vec<String> = p99
+                .iter()
+                .map(|(r, x)| format!("{} ({})", fmt_x(x.estimate), r.point.as_deref().unwrap_or("?")))
+                .collect();
             let mut changes = Vec::new();
             for w in p99.windows(2) {
                 let (a, b) = (Lean::of(&w[0].1), Lean::of(&w[1].1));
                 if a != b {
-                    changes.push(format!("from {} ({}) to {} ({})", a.phrase(), w[0].0.point.as_deref().unwrap_or("?"), b.phrase(), w[1].0.point.as_deref().unwrap_or("?")));
+                    changes.push(format!(
+                        "from {} ({}) to {} ({})",
+                        a.phrase(),
+                        w[0].0.point.as_deref().unwrap_or("?"),
+                        b.phrase(),
+                        w[1].0.point.as_deref().unwrap_or("?")
+                    ));
                 }
             }
             let answer = if changes.is_empty() {
@@ -832,21 +853,32 @@ pub fn headline(verdicts: &[ProfileVerdict<'_>]) -> Vec<String> {
     if let (Some(m), Some(l)) = (most, least) {
         out.push(format!(
             "Over every latency row, gRPC is most ahead on {} ({}) and least on {} ({}).",
-            name(m.0, m.1), fmt_ci(&m.2), name(l.0, l.1), fmt_ci(&l.2)
+            name(m.0, m.1),
+            fmt_ci(&m.2),
+            name(l.0, l.1),
+            fmt_ci(&l.2)
         ));
     }
     if verdicts.len() > 1 {
-        let body: Vec<(Profile, f64)> = verdicts.iter().filter_map(|v| {
-            let r = v.rows.iter().find(|r| r.kind == RowKind::BodyBytes)?;
-            Some((v.profile, r.ratio?.estimate))
-        }).collect();
-        let unloaded_p50: Vec<(Profile, Ratio)> = verdicts.iter().filter_map(|v| {
-            let r = v.rows.iter().find(|r| matches!(r.kind, RowKind::Load(Dimension::P50(_))))?;
-            Some((v.profile, r.ratio?))
-        }).collect();
-        let extreme = |v: &[(Profile, f64)], max: bool| v.iter().copied().reduce(|a, b| if (b.1 > a.1) == max { b } else { a });
+        let body: Vec<(Profile, f64)> = verdicts
+            .iter()
+            .filter_map(|v| {
+                let r = v.rows.iter().find(|r| r.kind == RowKind::BodyBytes)?;
+                Some((v.profile, r.ratio?.estimate))
+            })
+            .collect();
+        let unloaded_p50: Vec<(Profile, Ratio)> = verdicts
+            .iter()
+            .filter_map(|v| {
+                let r = v.rows.iter().find(|r| matches!(r.kind, RowKind::Load(Dimension::P50(_))))?;
+                Some((v.profile, r.ratio?))
+            })
+            .collect();
+        let extreme =
+            |v: &[(Profile, f64)], max: bool| v.iter().copied().reduce(|a, b| if (b.1 > a.1) == max { b } else { a });
         if let (Some(hi), Some(lo)) = (extreme(&body, true), extreme(&body, false)) {
-            let p50 = unloaded_p50.iter().map(|(p, x)| format!("`{p}` {}", fmt_x(x.estimate))).collect::<Vec<_>>().join(", ");
+            let p50 =
+                unloaded_p50.iter().map(|(p, x)| format!("`{p}` {}", fmt_x(x.estimate))).collect::<Vec<_>>().join(", ");
             out.push(format!(
                 "By payload shape: protobuf bodies are {} smaller than JSON for `{}` and {} for `{}`; the unloaded p50 ratio by profile is {}.",
                 fmt_x(hi.1), hi.0, fmt_x(lo.1), lo.0, if p50.is_empty() { "not measured".into() } else { p50 }

@@ -530,12 +530,17 @@ impl RunResults {
             .map_err(|e| Error::Config(format!("{}: not a paybench results file: {e}", path.display())))
     }
 
-    /// The form `results.json` is written in: every fixed and operating point keeps its lossless
-    /// histograms, while the steps of a capacity search keep only their summaries (percentiles,
+    /// The form `results.json` is written in: every fixed and operating point keeps the lossless
+    /// histogram of its latency (and of its schedule lag), while the steps of a capacity search keep only their summaries (percentiles,
     /// counts, rates; `histogram_v2_deflate_b64` empty): a search runs ten or more steps per
     /// repetition, and their histograms would be most of the file while no figure reads them.
     pub fn compacted(&self) -> Self {
         let mut out = self.clone();
+        // Service time (send to reply, uncorrected) is read as percentiles only; the corrected
+        // latency's histogram is what spectra and merges need.
+        for m in out.arms.iter_mut().flat_map(|a| a.points.iter_mut()).flat_map(|p| p.repetitions.iter_mut()) {
+            m.service_time.histogram_v2_deflate_b64.clear();
+        }
         for run in out.arms.iter_mut().filter_map(|a| a.sweep.as_mut()).flat_map(|s| s.repetitions.iter_mut()) {
             for step in &mut run.steps {
                 step.latency.histogram_v2_deflate_b64.clear();
@@ -552,8 +557,8 @@ impl RunResults {
     /// temporary name in the same folder, synced, then renamed over the final name.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        let json = serde_json::to_vec(&self.compacted())
-            .map_err(|e| Error::Internal(format!("serialize results: {e}")))?;
+        let json =
+            serde_json::to_vec(&self.compacted()).map_err(|e| Error::Internal(format!("serialize results: {e}")))?;
         write_atomic(&dir.join("results.json"), &json)?;
         write_atomic(&dir.join("results.csv"), csv::export(self).as_bytes())
     }

@@ -80,10 +80,17 @@ pub mod claim {
 /// run whose points keep at most `max_in_flight` calls outstanding (the report's fairness table).
 /// The only place that knows which families pool and which multiplex.
 pub fn connection_policy(arm: &Arm, max_in_flight: usize) -> (String, String) {
-    let h2 = || format!("max concurrent streams {} (server), flow-control windows hyper's defaults", super::HTTP2_MAX_CONCURRENT_STREAMS);
+    let h2 = || {
+        format!(
+            "max concurrent streams {} (server), flow-control windows hyper's defaults",
+            super::HTTP2_MAX_CONCURRENT_STREAMS
+        )
+    };
     match arm.family().name {
         "http" if arm.option("http").ok() == Some("2") => ("1 h2c connection, calls multiplexed".into(), h2()),
-        "http" => (format!("pool of at most {max_in_flight} HTTP/1.1 connections (one per call in flight)"), "—".into()),
+        "http" => {
+            (format!("pool of at most {max_in_flight} HTTP/1.1 connections (one per call in flight)"), "—".into())
+        }
         "grpc" => {
             let n = arm.option("channels").unwrap_or("1");
             (format!("{n} HTTP/2 connection(s), calls multiplexed round-robin"), h2())
