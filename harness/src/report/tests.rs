@@ -218,7 +218,7 @@ fn the_largest_factor_is_named_only_when_it_stands_apart() {
     let rows = verdict::decomposition(&s);
     let verdict_rows = vec![verdict::load_row(&s, Dimension::P50(C1))];
     let text = verdict::conclusion(Profile::Small, &verdict_rows, &rows).join("\n");
-    assert!(text.contains("the largest factor is the HTTP version (1.1 vs 2) (3.00x)"), "{text}");
+    assert!(text.contains("the largest factor is the HTTP stack (hyper's HTTP/1.1 vs its HTTP/2) (3.00x)"), "{text}");
     assert!(text.contains("gRPC is better than REST/JSON by 12x"), "{text}");
     // Every factor near 1x with noise: no factor is named, and the total reads "no measurable difference".
     let flat = [

@@ -465,31 +465,31 @@ pub struct Factor {
 /// rest/grpc. Listed first to last along the chain.
 pub const CHAIN: [Factor; 3] = [
     Factor {
-        name: "HTTP/1.1 → HTTP/2 (REST, JSON): rest / rest-h2",
+        name: "hyper HTTP/1.1 → hyper HTTP/2 (REST, JSON): rest / rest-h2",
         numerator: claim::REST,
         denominator: claim::REST_H2,
-        short: "the HTTP version (1.1 vs 2)",
+        short: "the HTTP stack (hyper's HTTP/1.1 vs its HTTP/2)",
     },
     Factor {
-        name: "plain HTTP/2 → gRPC framing (JSON): rest-h2 / grpc-json",
+        name: "axum + reqwest → tonic on HTTP/2 (JSON): rest-h2 / grpc-json",
         numerator: claim::REST_H2,
         denominator: claim::GRPC_JSON,
-        short: "gRPC framing over plain HTTP/2",
+        short: "the RPC stack (axum + reqwest vs tonic, gRPC framing)",
     },
     Factor {
-        name: "JSON → protobuf under gRPC: grpc-json / grpc",
+        name: "serde_json → prost under tonic: grpc-json / grpc",
         numerator: claim::GRPC_JSON,
         denominator: claim::GRPC,
-        short: "the body format (JSON vs protobuf)",
+        short: "the body codec (serde_json vs prost)",
     },
 ];
 
 /// The cross-check of the format effect on the other transport.
 pub const FORMAT_UNDER_HTTP1: Factor = Factor {
-    name: "JSON → protobuf under HTTP/1.1: rest / rest-proto",
+    name: "serde_json → prost under axum + reqwest, HTTP/1.1: rest / rest-proto",
     numerator: claim::REST,
     denominator: claim::REST_PROTO,
-    short: "the body format under HTTP/1.1",
+    short: "the body codec under HTTP/1.1",
 };
 
 /// The whole claim: REST/JSON over gRPC/protobuf.
