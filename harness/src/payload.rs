@@ -114,6 +114,7 @@ pub fn generate(profile: Profile, seed: u64, index: u64) -> PaymentRequest {
             name: PRODUCTS[(i + rng.random_range(0..PRODUCTS.len())) % PRODUCTS.len()].to_owned(),
             quantity: rng.random_range(1..=4),
             unit_price_minor: rng.random_range(199..=19_999),
+            components: Vec::new(),
         })
         .collect();
     let amount_minor = line_items.iter().map(|item| item.unit_price_minor * i64::from(item.quantity)).sum();
@@ -156,6 +157,7 @@ pub fn generate(profile: Profile, seed: u64, index: u64) -> PaymentRequest {
         line_items,
         metadata,
         created_at: Some(prost_types::Timestamp { seconds: EPOCH_SECONDS + index as i64, nanos: 0 }),
+        usage_charges: Vec::new(),
     }
 }
 
