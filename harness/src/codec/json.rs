@@ -269,6 +269,20 @@ mod tests {
     }
 
     #[test]
+    fn the_shapes_enums_are_written_as_words() {
+        let json = serde_json::to_value(generate(Profile::Numeric, 3, 9)).expect("serializes");
+        let charge = &json["usageCharges"][0];
+        assert!(
+            ["kilowatt_hour", "gigabyte", "minute", "thousand_requests"]
+                .contains(&charge["unit"].as_str().expect("unit")),
+            "{charge}"
+        );
+        assert!(["unspecified", "peak", "off_peak"].contains(&charge["tariff"].as_str().expect("tariff")), "{charge}");
+        assert!(charge["periodStart"].as_str().expect("periodStart").ends_with("T00:00:00Z"), "{charge}");
+        assert!(charge["meterId"].is_u64() && charge["netMinor"].is_i64(), "{charge}");
+    }
+
+    #[test]
     fn enums_are_read_as_words_proto_names_or_numbers() {
         for (brand, expected) in [
             (r#""visa""#, CardBrand::Visa),
