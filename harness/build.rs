@@ -51,7 +51,8 @@ const ENUM_ATTRIBUTES: &str = "#[derive(utoipa::ToSchema)] #[schema(rename_all =
 const OMITTED_WHEN_EMPTY: &[&str] = &[
     ".payment.v1.PaymentRequest.metadata",
     ".payment.v1.PaymentRequest.usage_charges",
-    ".payment.v1.LineItem.components",
+    ".payment.v1.PaymentRequest.bundles",
+    ".payment.v1.BundleItem.components",
     ".payment.v1.Address.line2",
     ".payment.v1.PaymentResponse.decline_reason",
     ".payment.v1.PaymentResponse.authorization_code",
@@ -157,7 +158,7 @@ fn json_field_attributes(file: &FileDescriptorProto) -> BuildResult<Vec<(String,
             }
             let mut attribute = field_attribute(&path, field, message.descriptor, omitted, is_output)?;
             if field.r#type() == Type::Message && reaches(&messages, field.type_name(), &message.path) {
-                // A recursive contract (`LineItem.components`): utoipa collects a schema's
+                // A recursive contract (`BundleItem.components`): utoipa collects a schema's
                 // referenced schemas by walking them, which never ends on a cycle (it panics), so
                 // the walk stops at this field; the schema still refers to the type by name.
                 attribute.push_str(" #[schema(no_recursion)]");

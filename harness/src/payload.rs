@@ -6,8 +6,9 @@
 //! the message is made of instead of how much of it there is:
 //! - `numeric` pays a usage-based bill: tens of metered charges whose fields are integers, enums
 //!   and timestamps, where protobuf's varints and JSON's digits, keys and quotes differ most;
-//! - `nested` is the typical checkout whose flat line items are bundles several levels deep,
-//!   where protobuf must compute every enclosing message's length before writing it.
+//! - `nested` is the typical checkout whose basket holds bundles several levels deep instead of
+//!   flat line items, where protobuf must compute every enclosing message's length before writing
+//!   it.
 //!
 //! A payload is a pure function of `(profile, seed, index)`: ChaCha8 (whose output is fixed by its
 //! specification, unlike `StdRng`) drives every choice, so every transport, machine and run sends
@@ -21,7 +22,9 @@ use rand::{seq::IndexedRandom, Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::payment::{usage_net_minor, usage_tax_minor};
-use crate::pb::{Address, Card, CardBrand, Customer, LineItem, PaymentRequest, Tariff, UsageCharge, UsageUnit};
+use crate::pb::{
+    Address, BundleItem, Card, CardBrand, Customer, LineItem, PaymentRequest, Tariff, UsageCharge, UsageUnit,
+};
 
 /// The size class or shape of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -37,8 +40,9 @@ pub enum Profile {
     /// enums and timestamps, no line items, no metadata, no address. Text only where a payment
     /// needs it: ids, currency, email, card token.
     Numeric,
-    /// The `typical` checkout (same customer, card and metadata) whose line items are
-    /// [`NESTED_BUNDLES`] bundles, each a bill of materials [`NESTED_DEPTH_LEVELS`] levels deep.
+    /// The `typical` checkout (same customer, card and metadata) whose basket is
+    /// [`NESTED_BUNDLES`] bundles instead of line items, each a bill of materials
+    /// [`NESTED_DEPTH_LEVELS`] levels deep.
     Nested,
 }
 
@@ -67,14 +71,21 @@ impl Profile {
         }
     }
 
-    /// Number of top-level line items in every request of this profile.
+    /// Number of line items in every request of this profile.
     pub fn line_items(self) -> usize {
         match self {
             Profile::Small => 1,
             Profile::Typical => 10,
             Profile::Large => 600,
-            Profile::Numeric => 0,
+            Profile::Numeric | Profile::Nested => 0,
+        }
+    }
+
+    /// Number of bundles (as sold, each with its bill of materials) in every request of this profile.
+    pub fn bundles(self) -> usize {
+        match self {
             Profile::Nested => NESTED_BUNDLES,
+            _ => 0,
         }
     }
 
@@ -86,12 +97,11 @@ impl Profile {
         }
     }
 
-    /// Levels of line items, the top level included: 1 for flat items, 0 without line items.
-    pub fn line_item_depth_levels(self) -> usize {
+    /// Levels of every bundle, the bundle as sold included; 0 without bundles.
+    pub fn bundle_depth_levels(self) -> usize {
         match self {
-            Profile::Numeric => 0,
             Profile::Nested => NESTED_DEPTH_LEVELS,
-            _ => 1,
+            _ => 0,
         }
     }
 
@@ -125,11 +135,11 @@ impl FromStr for Profile {
 /// like a typical basket rather than a bulk order.
 pub const USAGE_CHARGES: usize = 30;
 
-/// Top-level bundles in a `nested` request: with [`NESTED_DEPTH_LEVELS`], a request of about the
-/// `typical` one's size (`paybench sizes` prints both).
+/// Bundles in a `nested` request: with [`NESTED_DEPTH_LEVELS`], a request of about the `typical`
+/// one's size (`paybench sizes` prints both).
 pub const NESTED_BUNDLES: usize = 2;
 
-/// Levels of a `nested` bundle, the top-level item included. Each level above the last holds one
+/// Levels of a `nested` bundle, the bundle as sold included. Each level above the last holds one
 /// sub-assembly and one part, so a bundle has `2 x levels - 1` items: deep rather than wide.
 pub const NESTED_DEPTH_LEVELS: usize = 5;
 
@@ -158,7 +168,7 @@ const CURRENCIES: &[&str] = &["EUR", "EUR", "EUR", "USD", "GBP", "SEK"];
 const FIRST: &[&str] = &["Ada", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis"];
 const LAST: &[&str] = &["Lovelace", "Hopper", "Torvalds", "Liskov", "Thompson", "Hamilton"];
 
-/// The `nested` bundles, each named level by level: the top-level item, then the sub-assembly at
+/// The `nested` bundles, each named level by level: the bundle as sold, then the sub-assembly at
 /// each level down to the one above the parts.
 const BUNDLES: &[[&str; NESTED_DEPTH_LEVELS - 1]] = &[
     ["Home office desk setup", "Monitor arm", "Arm joint", "Joint hinge"],
@@ -185,7 +195,7 @@ pub fn generate(profile: Profile, seed: u64, index: u64) -> PaymentRequest {
     }
 }
 
-/// A checkout: `small`, `typical` and `large` with flat line items, `nested` with bundles. The
+/// A checkout: `small`, `typical` and `large` with line items, `nested` with bundles. The
 /// random draws of the sizes are in the order they had before the shapes existed, so their
 /// payloads did not change (`harness/tests/wire_pins.rs`).
 fn checkout(profile: Profile, rng: &mut ChaCha8Rng, seed: u64, index: u64) -> PaymentRequest {
@@ -195,18 +205,18 @@ fn checkout(profile: Profile, rng: &mut ChaCha8Rng, seed: u64, index: u64) -> Pa
     let currency = *CURRENCIES.choose(rng).unwrap_or(&"EUR");
 
     let line_items: Vec<LineItem> = (0..profile.line_items())
-        .map(|i| match profile {
-            Profile::Nested => bundle(rng, &BUNDLES[i % BUNDLES.len()], 1),
-            _ => LineItem {
-                sku: format!("SKU-{:06}", rng.random_range(0..1_000_000)),
-                name: PRODUCTS[(i + rng.random_range(0..PRODUCTS.len())) % PRODUCTS.len()].to_owned(),
-                quantity: rng.random_range(1..=4),
-                unit_price_minor: rng.random_range(199..=19_999),
-                components: Vec::new(),
-            },
+        .map(|i| LineItem {
+            sku: format!("SKU-{:06}", rng.random_range(0..1_000_000)),
+            name: PRODUCTS[(i + rng.random_range(0..PRODUCTS.len())) % PRODUCTS.len()].to_owned(),
+            quantity: rng.random_range(1..=4),
+            unit_price_minor: rng.random_range(199..=19_999),
         })
         .collect();
-    let amount_minor = line_items.iter().map(|item| item.unit_price_minor * i64::from(item.quantity)).sum();
+    // No draws at all for the sizes (no bundles), so their random sequence is unchanged.
+    let bundles: Vec<BundleItem> =
+        (0..profile.bundles()).map(|i| bundle_item(rng, &BUNDLES[i % BUNDLES.len()], 1)).collect();
+    let amount_minor = line_items.iter().map(|item| item.unit_price_minor * i64::from(item.quantity)).sum::<i64>()
+        + bundles.iter().map(|bundle| bundle.unit_price_minor * i64::from(bundle.quantity)).sum::<i64>();
 
     let metadata: HashMap<String, String> = (0..profile.metadata_entries())
         .map(|i| {
@@ -239,32 +249,32 @@ fn checkout(profile: Profile, rng: &mut ChaCha8Rng, seed: u64, index: u64) -> Pa
         metadata,
         created_at: Some(created_at(index)),
         usage_charges: Vec::new(),
+        bundles,
     }
 }
 
-/// A bundle at `level` (1 = a top-level line item) down to [`NESTED_DEPTH_LEVELS`]: one
+/// A bundle item at `level` (1 = the bundle as sold) down to [`NESTED_DEPTH_LEVELS`]: one
 /// sub-assembly (a part at the last level) and one part, priced at the sum of its components, as
 /// `payment::process` checks.
-fn bundle(rng: &mut ChaCha8Rng, names: &[&str; NESTED_DEPTH_LEVELS - 1], level: usize) -> LineItem {
+fn bundle_item(rng: &mut ChaCha8Rng, names: &[&str; NESTED_DEPTH_LEVELS - 1], level: usize) -> BundleItem {
     let components = if level + 1 < NESTED_DEPTH_LEVELS {
-        vec![bundle(rng, names, level + 1), part(rng)]
+        vec![bundle_item(rng, names, level + 1), part(rng)]
     } else {
         vec![part(rng), part(rng)]
     };
-    let unit_price_minor = components.iter().map(|c| c.unit_price_minor * i64::from(c.quantity)).sum();
-    LineItem {
+    BundleItem {
         sku: format!("SKU-{:06}", rng.random_range(0..1_000_000)),
         name: names[level - 1].to_owned(),
-        // One of each sub-assembly per parent; a customer may order a top-level bundle twice.
+        // One of each sub-assembly per parent; a customer may order a bundle twice.
         quantity: if level == 1 { rng.random_range(1..=2) } else { 1 },
-        unit_price_minor,
+        unit_price_minor: components.iter().map(|c| c.unit_price_minor * i64::from(c.quantity)).sum(),
         components,
     }
 }
 
 /// A part: a leaf of a bundle, a few of them per parent unit.
-fn part(rng: &mut ChaCha8Rng) -> LineItem {
-    LineItem {
+fn part(rng: &mut ChaCha8Rng) -> BundleItem {
+    BundleItem {
         sku: format!("PRT-{:06}", rng.random_range(0..1_000_000)),
         name: (*PARTS.choose(rng).unwrap_or(&PARTS[0])).to_owned(),
         quantity: rng.random_range(1..=4),
@@ -350,6 +360,7 @@ mod tests {
             assert_ne!(generate(profile, 1, 5).payment_id, generate(profile, 1, 6).payment_id);
             assert_ne!(generate(profile, 1, 5), generate(profile, 2, 5), "{profile}: the seed changes the values");
             assert_eq!(generate(profile, 1, 5).line_items.len(), profile.line_items());
+            assert_eq!(generate(profile, 1, 5).bundles.len(), profile.bundles());
             assert_eq!(generate(profile, 1, 5).usage_charges.len(), profile.usage_charges());
         }
     }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::pb::{Card, CardBrand, LineItem, PaymentRequest, PaymentResponse, PaymentStatus, UsageCharge, UsageUnit};
+use crate::pb::{BundleItem, Card, CardBrand, PaymentRequest, PaymentResponse, PaymentStatus, UsageCharge, UsageUnit};
 
 /// Currencies the authorizer accepts, with their minor-unit fixed fee (the "+30 cents" part).
 const CURRENCIES: &[(&str, i64)] = &[("EUR", 25), ("USD", 30), ("GBP", 20), ("CHF", 30), ("SEK", 250), ("JPY", 40)];
@@ -158,57 +158,69 @@ fn validate(req: &PaymentRequest) -> Result<&Card, DomainError> {
             reason: format!("{} is not a month", card.exp_month),
         });
     }
-    if req.line_items.is_empty() && req.usage_charges.is_empty() {
-        return Err(DomainError::MissingField("line_items or usage_charges"));
+    if req.line_items.is_empty() && req.bundles.is_empty() && req.usage_charges.is_empty() {
+        return Err(DomainError::MissingField("line_items, bundles or usage_charges"));
     }
-    let items_minor = line_items_minor(&req.line_items)?.saturating_add(usage_charges_minor(&req.usage_charges)?);
+    let mut items_minor: i64 = 0;
+    for item in &req.line_items {
+        items_minor =
+            items_minor.saturating_add(priced_minor("line_items", &item.sku, item.quantity, item.unit_price_minor)?);
+    }
+    let items_minor = items_minor
+        .saturating_add(bundles_minor(&req.bundles)?)
+        .saturating_add(usage_charges_minor(&req.usage_charges)?);
     if items_minor != req.amount_minor {
         return Err(DomainError::AmountMismatch { items_minor, amount_minor: req.amount_minor });
     }
     Ok(card)
 }
 
-/// The line items' total, after checking every item and every bundle's price allocation. A work
+/// The bundles' total, after checking every bundle's price allocation at every level. A work
 /// list rather than recursion: the walk's memory is on the heap whatever a caller builds.
-fn line_items_minor(line_items: &[LineItem]) -> Result<i64, DomainError> {
-    let invalid = |reason: String| DomainError::InvalidField { field: "line_items", reason };
-    let mut bundles: Vec<(&LineItem, usize)> = Vec::new();
+fn bundles_minor(bundles: &[BundleItem]) -> Result<i64, DomainError> {
     let mut total_minor: i64 = 0;
-    for item in line_items {
-        total_minor = total_minor.saturating_add(item_minor(item)?);
-        bundles.push((item, 1));
+    // (bundle or sub-assembly, level: 1 for a bundle as sold)
+    let mut pending: Vec<(&BundleItem, usize)> = Vec::new();
+    for bundle in bundles {
+        total_minor =
+            total_minor.saturating_add(priced_minor("bundles", &bundle.sku, bundle.quantity, bundle.unit_price_minor)?);
+        pending.push((bundle, 1));
     }
-    while let Some((bundle, level)) = bundles.pop() {
-        if bundle.components.is_empty() {
+    while let Some((item, level)) = pending.pop() {
+        if item.components.is_empty() {
             continue;
         }
+        let invalid = |reason: String| DomainError::InvalidField { field: "bundles", reason };
         if level >= MAX_BUNDLE_DEPTH_LEVELS {
-            return Err(invalid(format!("bundle {:?} nests deeper than {MAX_BUNDLE_DEPTH_LEVELS} levels", bundle.sku)));
+            return Err(invalid(format!("bundle {:?} nests deeper than {MAX_BUNDLE_DEPTH_LEVELS} levels", item.sku)));
         }
         let mut components_minor: i64 = 0;
-        for component in &bundle.components {
-            components_minor = components_minor.saturating_add(item_minor(component)?);
-            bundles.push((component, level + 1));
+        for c in &item.components {
+            components_minor =
+                components_minor.saturating_add(priced_minor("bundles", &c.sku, c.quantity, c.unit_price_minor)?);
+            pending.push((c, level + 1));
         }
-        if components_minor != bundle.unit_price_minor {
-            return Err(invalid(format!(
+        if components_minor != item.unit_price_minor {
+            let reason = format!(
                 "bundle {:?} costs {} but its components add up to {components_minor}",
-                bundle.sku, bundle.unit_price_minor
-            )));
+                item.sku, item.unit_price_minor
+            );
+            return Err(invalid(reason));
         }
     }
     Ok(total_minor)
 }
 
-/// Quantity x unit price of one item or component, which must have a quantity and no negative price.
-fn item_minor(item: &LineItem) -> Result<i64, DomainError> {
-    if item.quantity == 0 || item.unit_price_minor < 0 {
+/// Quantity x unit price of a line item or bundle item (in `field`), which must have a quantity
+/// and no negative price.
+fn priced_minor(field: &'static str, sku: &str, quantity: u32, unit_price_minor: i64) -> Result<i64, DomainError> {
+    if quantity == 0 || unit_price_minor < 0 {
         return Err(DomainError::InvalidField {
-            field: "line_items",
-            reason: format!("item {:?} has quantity 0 or a negative price", item.sku),
+            field,
+            reason: format!("item {sku:?} has quantity 0 or a negative price"),
         });
     }
-    Ok(item.unit_price_minor.saturating_mul(item.quantity.into()))
+    Ok(unit_price_minor.saturating_mul(quantity.into()))
 }
 
 /// The usage charges' total (net plus tax), after checking that each one's figures follow from
@@ -413,7 +425,7 @@ mod tests {
         assert_eq!(refusal(&req).code(), "amount_mismatch");
         let mut req = valid;
         req.usage_charges.clear();
-        assert_eq!(refusal(&req), DomainError::MissingField("line_items or usage_charges"));
+        assert_eq!(refusal(&req), DomainError::MissingField("line_items, bundles or usage_charges"));
     }
 
     #[test]
@@ -421,7 +433,7 @@ mod tests {
         let valid = generate(Profile::Nested, 1, 0);
         let mut req = valid.clone();
         // The deepest part of the first bundle: the top-level price still adds up to the amount.
-        let mut part = &mut req.line_items[0];
+        let mut part = &mut req.bundles[0];
         while !part.components.is_empty() {
             part = &mut part.components[0];
         }
@@ -431,30 +443,33 @@ mod tests {
         assert!(err.to_string().contains("components add up to"), "{err}");
 
         let mut req = valid;
-        req.line_items[1].components[1].quantity = 0;
-        assert!(refusal(&req).to_string().contains("quantity 0"));
+        req.bundles[1].components[0].components[1].quantity = 0;
+        let err = refusal(&req).to_string();
+        assert!(err.contains("bundles") && err.contains("quantity 0"), "{err}");
     }
 
     #[test]
     fn bundles_nest_at_most_max_depth_levels() {
+        // A bundle over `levels - 1` levels of sub-assemblies and parts, one of each, 100 each.
         let chain = |levels: usize| {
-            let mut item = LineItem { sku: "leaf".into(), quantity: 1, unit_price_minor: 100, ..LineItem::default() };
+            let mut item = BundleItem { sku: "part".into(), quantity: 1, unit_price_minor: 100, ..Default::default() };
             for _ in 1..levels {
-                item = LineItem {
+                item = BundleItem {
                     sku: "kit".into(),
                     quantity: 1,
                     unit_price_minor: 100,
                     components: vec![item],
-                    ..LineItem::default()
+                    ..Default::default()
                 };
             }
             item
         };
         let mut req = generate(Profile::Small, 1, 0);
         req.amount_minor = 100;
-        req.line_items = vec![chain(MAX_BUNDLE_DEPTH_LEVELS)];
+        req.line_items.clear();
+        req.bundles = vec![chain(MAX_BUNDLE_DEPTH_LEVELS)];
         assert!(process(&req).is_ok(), "{MAX_BUNDLE_DEPTH_LEVELS} levels are accepted");
-        req.line_items = vec![chain(MAX_BUNDLE_DEPTH_LEVELS + 1)];
+        req.bundles = vec![chain(MAX_BUNDLE_DEPTH_LEVELS + 1)];
         let err = refusal(&req).to_string();
         assert!(err.contains(&format!("nests deeper than {MAX_BUNDLE_DEPTH_LEVELS} levels")), "{err}");
     }

@@ -52,16 +52,11 @@ fn payment(payment_id: &str) -> PaymentRequest {
             exp_month: 12,
             exp_year: 2030,
         }),
-        line_items: vec![LineItem {
-            sku: "sku_1".into(),
-            name: "Widget".into(),
-            quantity: 2,
-            unit_price_minor: 2499,
-            components: Vec::new(),
-        }],
+        line_items: vec![LineItem { sku: "sku_1".into(), name: "Widget".into(), quantity: 2, unit_price_minor: 2499 }],
         metadata: [("channel".to_owned(), "web".to_owned())].into(),
         created_at: Some(prost_types::Timestamp { seconds: CREATED_AT_UNIX_S, nanos: 0 }),
         usage_charges: Vec::new(),
+        bundles: Vec::new(),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use paybench::codec::Codec;
 use paybench::payload::{generate, Profile, DEFAULT_SEED, NESTED_BUNDLES, NESTED_DEPTH_LEVELS};
-use paybench::pb::{Address, Card, Customer, LineItem, PaymentRequest, UsageCharge};
+use paybench::pb::{Address, BundleItem, Card, Customer, LineItem, PaymentRequest, UsageCharge};
 
 const SEEDS: [u64; 3] = [DEFAULT_SEED, 1, 2];
 
@@ -53,6 +53,7 @@ fn text_bytes(req: &PaymentRequest) -> usize {
         metadata,
         created_at: _,
         usage_charges,
+        bundles,
     } = req;
     let customer = customer.as_ref().map_or(0, |c| {
         let Customer { id, email, name, address } = c;
@@ -91,6 +92,7 @@ fn text_bytes(req: &PaymentRequest) -> usize {
         + customer
         + card
         + items_text_bytes(line_items)
+        + bundles_text_bytes(bundles)
         + metadata.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
         + charges
 }
@@ -99,8 +101,18 @@ fn items_text_bytes(items: &[LineItem]) -> usize {
     items
         .iter()
         .map(|item| {
-            let LineItem { sku, name, quantity: _, unit_price_minor: _, components } = item;
-            sku.len() + name.len() + items_text_bytes(components)
+            let LineItem { sku, name, quantity: _, unit_price_minor: _ } = item;
+            sku.len() + name.len()
+        })
+        .sum()
+}
+
+fn bundles_text_bytes(items: &[BundleItem]) -> usize {
+    items
+        .iter()
+        .map(|item| {
+            let BundleItem { sku, name, quantity: _, unit_price_minor: _, components } = item;
+            sku.len() + name.len() + bundles_text_bytes(components)
         })
         .sum()
 }
@@ -125,26 +137,27 @@ fn numeric_json_is_mostly_numbers_enums_and_timestamps() {
     }
 }
 
-/// Levels of line items under (and including) `items`: 0 for none, 1 for flat items.
-fn depth_levels(items: &[LineItem]) -> usize {
+/// Levels of bundle items under (and including) `items`: 0 for none.
+fn depth_levels(items: &[BundleItem]) -> usize {
     items.iter().map(|item| 1 + depth_levels(&item.components)).max().unwrap_or(0)
 }
 
-fn item_count(items: &[LineItem]) -> usize {
+/// Bundle items at every level.
+fn item_count(items: &[BundleItem]) -> usize {
     items.iter().map(|item| 1 + item_count(&item.components)).sum()
 }
 
 #[test]
-fn line_items_have_the_depth_each_profile_is_built_with() {
+fn bundles_have_the_depth_each_profile_is_built_with() {
     for profile in Profile::ALL {
         for seed in SEEDS {
             let req = generate(profile, seed, 3);
-            assert_eq!(depth_levels(&req.line_items), profile.line_item_depth_levels(), "{profile} seed {seed}");
+            assert_eq!(depth_levels(&req.bundles), profile.bundle_depth_levels(), "{profile} seed {seed}");
         }
     }
     let req = generate(Profile::Nested, DEFAULT_SEED, 0);
-    assert_eq!(req.line_items.len(), NESTED_BUNDLES);
-    for bundle in &req.line_items {
+    assert_eq!(req.bundles.len(), NESTED_BUNDLES);
+    for bundle in &req.bundles {
         assert_eq!(depth_levels(std::slice::from_ref(bundle)), NESTED_DEPTH_LEVELS, "{}", bundle.name);
         // Deep, not wide: each level above the parts holds one sub-assembly and one part.
         assert_eq!(item_count(std::slice::from_ref(bundle)), 2 * NESTED_DEPTH_LEVELS - 1, "{}", bundle.name);
@@ -156,9 +169,9 @@ fn nested_walks_down_to_the_parts_in_json_too() {
     let req = generate(Profile::Nested, DEFAULT_SEED, 0);
     let json: serde_json::Value =
         serde_json::from_slice(&Codec::Json.encode_request(&req).expect("encodes")).expect("is JSON");
-    let mut node = &json["lineItems"][0];
+    let mut node = &json["bundles"][0];
     for level in 1..NESTED_DEPTH_LEVELS {
-        assert!(node["components"].is_array(), "level {level} is a bundle: {node}");
+        assert!(node["components"].is_array(), "level {level} is a bundle or sub-assembly: {node}");
         node = &node["components"][0];
     }
     // A part has no components, and an empty list is left out of the JSON.

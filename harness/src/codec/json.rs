@@ -257,15 +257,16 @@ mod tests {
             r#"{"usage_charges":[{"meter_id":"123456789","unit":"USAGE_UNIT_GIGABYTE","quantity_milli":"1500",
                 "unit_price_minor":"33","net_minor":50,"tariff":2,"period_start":"2025-12-01T00:00:00Z",
                 "periodEnd":null}],
-                "lineItems":[{"sku":"kit","components":[{"sku":"part","components":null}]}]}"#,
+                "bundles":[{"sku":"kit","components":[{"sku":"part","unit_price_minor":"5","components":null}]}]}"#,
         );
         let charge = &req.usage_charges[0];
         assert_eq!((charge.meter_id, charge.quantity_milli, charge.unit_price_minor), (123_456_789, 1_500, 33));
         assert_eq!((charge.unit, charge.tariff), (UsageUnit::Gigabyte as i32, Tariff::OffPeak as i32));
         assert_eq!(charge.period_start.map(|t| t.seconds), Some(1_764_547_200));
         assert_eq!(charge.period_end, None);
-        assert_eq!(req.line_items[0].components[0].sku, "part");
-        assert!(req.line_items[0].components[0].components.is_empty());
+        let part = &req.bundles[0].components[0];
+        assert_eq!((part.sku.as_str(), part.unit_price_minor), ("part", 5));
+        assert!(part.components.is_empty());
     }
 
     #[test]

@@ -204,6 +204,7 @@ mod tests {
             keys(schemas),
             [
                 "Address",
+                "BundleItem",
                 "Card",
                 "CardBrand",
                 "Customer",
@@ -245,8 +246,8 @@ mod tests {
         }
         assert_eq!(schemas["Tariff"]["enum"], serde_json::json!(["unspecified", "peak", "off_peak"]));
         // The recursive field refers to its own type by name (the schema walk stops there).
-        let components = &schemas["LineItem"]["properties"]["components"];
-        assert_eq!(components["items"]["$ref"], "#/components/schemas/LineItem", "{components}");
+        let components = &schemas["BundleItem"]["properties"]["components"];
+        assert_eq!(components["items"]["$ref"], "#/components/schemas/BundleItem", "{components}");
         let required = schemas["PaymentResponse"]["required"].as_array().expect("required list");
         for always in ["paymentId", "status", "transactionId", "feeMinor", "riskScore", "processedAt"] {
             assert!(required.iter().any(|r| r == always), "{always} is always written: {required:?}");
