@@ -105,7 +105,8 @@ impl Profile {
         }
     }
 
-    fn metadata_entries(self) -> usize {
+    /// Number of metadata entries in every request of this profile.
+    pub fn metadata_entries(self) -> usize {
         match self {
             Profile::Small | Profile::Numeric => 0,
             Profile::Typical | Profile::Nested => 6,
