@@ -7,7 +7,8 @@
 //! source inside the measured function.
 //!
 //! Groups and ids (as they appear in `target/gungraun/` and in the committed baseline):
-//! - `codec::encode.<codec>_<profile>` / `codec::decode.<codec>_<profile>`: one request body.
+//! - `codec::encode.<codec>_<profile>` / `codec::decode.<codec>_<profile>`: one request body, for
+//!   every profile, the shapes (`numeric`, `nested`) included: encoding is what they vary.
 //! - `transport::transport_request_path.<arm>`: the in-process request path of a direct arm for the
 //!   `typical` profile: the client builds the request and encodes it with the arm's codec and
 //!   framing, the server unframes and decodes it, runs [`process_at`], encodes and frames the
@@ -59,6 +60,10 @@ fn encoded(codec: Codec, profile: Profile) -> (Codec, Vec<u8>) {
 #[bench::json_small(args = (Codec::Json, Profile::Small), setup = request_for)]
 #[bench::json_typical(args = (Codec::Json, Profile::Typical), setup = request_for)]
 #[bench::json_large(args = (Codec::Json, Profile::Large), setup = request_for)]
+#[bench::protobuf_numeric(args = (Codec::Protobuf, Profile::Numeric), setup = request_for)]
+#[bench::json_numeric(args = (Codec::Json, Profile::Numeric), setup = request_for)]
+#[bench::protobuf_nested(args = (Codec::Protobuf, Profile::Nested), setup = request_for)]
+#[bench::json_nested(args = (Codec::Json, Profile::Nested), setup = request_for)]
 fn encode((codec, req): (Codec, PaymentRequest)) -> Vec<u8> {
     black_box(codec.encode_request(black_box(&req)).expect("encode"))
 }
@@ -70,6 +75,10 @@ fn encode((codec, req): (Codec, PaymentRequest)) -> Vec<u8> {
 #[bench::json_small(args = (Codec::Json, Profile::Small), setup = encoded)]
 #[bench::json_typical(args = (Codec::Json, Profile::Typical), setup = encoded)]
 #[bench::json_large(args = (Codec::Json, Profile::Large), setup = encoded)]
+#[bench::protobuf_numeric(args = (Codec::Protobuf, Profile::Numeric), setup = encoded)]
+#[bench::json_numeric(args = (Codec::Json, Profile::Numeric), setup = encoded)]
+#[bench::protobuf_nested(args = (Codec::Protobuf, Profile::Nested), setup = encoded)]
+#[bench::json_nested(args = (Codec::Json, Profile::Nested), setup = encoded)]
 fn decode((codec, bytes): (Codec, Vec<u8>)) -> PaymentRequest {
     black_box(codec.decode_request(black_box(&bytes)).expect("decode"))
 }

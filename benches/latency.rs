@@ -1,5 +1,8 @@
 //! `latency/{transport}/{profile}`: one call in flight, unloaded. Criterion's median of per-sample
 //! means is what `paybench bench-table` reports as p50 and divides by the `tcp` floor.
+//! Profiles are the sizes only (`Profile::SIZES`): every arm times every profile here, so each
+//! profile adds minutes to `cargo bench`; the shapes' encoding is timed in `benches/codec.rs`,
+//! and every arm carries one call of every profile, shapes included, before timing starts.
 //!
 //! `latency/socket-pingpong/{profile}` is the physical floor: blocking std sockets with
 //! TCP_NODELAY, one thread each side, echoing the same protobuf request and response bytes the
@@ -25,7 +28,7 @@ fn latency(c: &mut Criterion) {
             // A broker round trip is milliseconds (Tansu: tens); fewer samples keep the run short.
             group.sample_size(10);
         }
-        for profile in Profile::ALL {
+        for profile in Profile::SIZES {
             let req = request(profile);
             group.bench_function(BenchmarkId::new(arm.arm.name(), profile), |b| {
                 b.to_async(&client_rt).iter_batched(|| req.clone(), |r| arm.client.call(r), BatchSize::SmallInput)
@@ -34,7 +37,7 @@ fn latency(c: &mut Criterion) {
         group.sample_size(50);
         servers.stop(arm);
     }
-    for profile in Profile::ALL {
+    for profile in Profile::SIZES {
         socket_pingpong(&mut group, profile);
     }
     group.finish();

@@ -1,7 +1,8 @@
 //! `throughput-n{N}/{transport}/{profile}`: a batch of N concurrent calls through one client,
 //! N = 1, 16, 128, timed until the last reply. Criterion's throughput line reads as calls/s
 //! (`Throughput::Elements(N)`). The batch is a closed loop: it shows what the arm carries with N
-//! calls in flight, not an arrival-rate view (that is `paybench run`'s open loop).
+//! calls in flight, not an arrival-rate view (that is `paybench run`'s open loop). Profiles are
+//! the sizes only (`Profile::SIZES`), for the reason `benches/latency.rs` gives.
 
 use bench_support::{arms, check, client_runtime, criterion_config, request, start_arm, ServerRuntime};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
@@ -20,7 +21,7 @@ fn throughput(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         for arm in &arms {
             group.sample_size(if arm.arm.broker().is_some() { 10 } else { 30 });
-            for profile in Profile::ALL {
+            for profile in Profile::SIZES {
                 let req = request(profile);
                 // One full batch checked before timing: every reply must match its request.
                 let replies = client_rt

@@ -44,8 +44,15 @@ const ENUM_ATTRIBUTES: &str = "#[derive(utoipa::ToSchema)] #[schema(rename_all =
 /// Fields paybench leaves out of its JSON output when they are empty, as a hand-written API would
 /// (an output-shape choice; proto3 JSON printers leave out every default value). Every other field
 /// is always written. Each path must exist in the proto, or the build stops.
+///
+/// Fields added after the first measurements are here as well, so that the profiles that leave
+/// them empty keep their JSON bytes (`harness/tests/wire_pins.rs`), as protobuf leaves out an
+/// empty field anyway.
 const OMITTED_WHEN_EMPTY: &[&str] = &[
     ".payment.v1.PaymentRequest.metadata",
+    ".payment.v1.PaymentRequest.usage_charges",
+    ".payment.v1.PaymentRequest.bundles",
+    ".payment.v1.BundleItem.components",
     ".payment.v1.Address.line2",
     ".payment.v1.PaymentResponse.decline_reason",
     ".payment.v1.PaymentResponse.authorization_code",
@@ -138,9 +145,10 @@ fn main() -> BuildResult<()> {
 /// and the schema overrides where the Rust type is not the JSON type.
 fn json_field_attributes(file: &FileDescriptorProto) -> BuildResult<Vec<(String, String)>> {
     let outputs: BTreeSet<&str> = file.service.iter().flat_map(|s| &s.method).map(|m| m.output_type()).collect();
+    let messages = messages(file)?;
     let mut omitted_seen = BTreeSet::new();
     let mut attributes = Vec::new();
-    for message in messages(file)? {
+    for message in &messages {
         let is_output = outputs.contains(message.path.as_str());
         for field in &message.descriptor.field {
             let path = format!("{}.{}", message.path, field.name());
@@ -148,7 +156,13 @@ fn json_field_attributes(file: &FileDescriptorProto) -> BuildResult<Vec<(String,
             if omitted {
                 omitted_seen.insert(path.clone());
             }
-            let attribute = field_attribute(&path, field, message.descriptor, omitted, is_output)?;
+            let mut attribute = field_attribute(&path, field, message.descriptor, omitted, is_output)?;
+            if field.r#type() == Type::Message && reaches(&messages, field.type_name(), &message.path) {
+                // A recursive contract (`BundleItem.components`): utoipa collects a schema's
+                // referenced schemas by walking them, which never ends on a cycle (it panics), so
+                // the walk stops at this field; the schema still refers to the type by name.
+                attribute.push_str(" #[schema(no_recursion)]");
+            }
             attributes.push((path, attribute));
         }
     }
@@ -259,6 +273,25 @@ fn messages(file: &FileDescriptorProto) -> BuildResult<Vec<Message<'_>>> {
         out.push(Message { path, descriptor });
     }
     Ok(out)
+}
+
+/// Whether message `from` is `to` or contains it through its message fields, at any depth.
+fn reaches(messages: &[Message<'_>], from: &str, to: &str) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut pending = vec![from.to_owned()];
+    while let Some(path) = pending.pop() {
+        if path == to {
+            return true;
+        }
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        if let Some(message) = messages.iter().find(|m| m.path == path) {
+            let fields = message.descriptor.field.iter().filter(|f| f.r#type() == Type::Message);
+            pending.extend(fields.map(|f| f.type_name().to_owned()));
+        }
+    }
+    false
 }
 
 /// Whether a nested type is the entry type protoc makes for a map field.

@@ -107,8 +107,9 @@ pub struct Started {
     pub client: AnyClient,
 }
 
-/// Starts `arm`'s server on `servers`, connects a client on `client_rt`, and checks one call for
-/// correctness before any timing starts.
+/// Starts `arm`'s server on `servers`, connects a client on `client_rt`, and checks one call of
+/// every profile (shapes included, though the timed benches iterate the sizes) for correctness
+/// before any timing starts.
 pub fn start_arm(
     servers: &ServerRuntime,
     client_rt: &tokio::runtime::Runtime,

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::pb::{Card, CardBrand, PaymentRequest, PaymentResponse, PaymentStatus};
+use crate::pb::{BundleItem, Card, CardBrand, PaymentRequest, PaymentResponse, PaymentStatus, UsageCharge, UsageUnit};
 
 /// Currencies the authorizer accepts, with their minor-unit fixed fee (the "+30 cents" part).
 const CURRENCIES: &[(&str, i64)] = &[("EUR", 25), ("USD", 30), ("GBP", 20), ("CHF", 30), ("SEK", 250), ("JPY", 40)];
@@ -17,6 +17,10 @@ pub const FEE_BASIS_POINTS: i64 = 290;
 pub const MAX_AMOUNT_MINOR: i64 = 5_000_000;
 /// Risk score at or above which a payment is declined (scale 0..=1000).
 pub const RISK_DECLINE_THRESHOLD: u32 = 800;
+/// Deepest bundle accepted, in levels of line items, the top-level item included. A real
+/// catalogue's bills of materials are a few levels deep, and an authorizer states its bound
+/// rather than inheriting the decoders' (prost and serde_json stop at about a hundred levels).
+pub const MAX_BUNDLE_DEPTH_LEVELS: usize = 8;
 
 /// Why a request is not a valid payment at all (as opposed to a valid payment that is declined).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +73,19 @@ pub fn fee_minor(amount_minor: i64, currency: &str) -> Option<i64> {
     let fixed = CURRENCIES.iter().find(|(code, _)| *code == currency)?.1;
     // Round half up on the percentage part, as card processors do.
     Some((amount_minor * FEE_BASIS_POINTS + 5_000) / 10_000 + fixed)
+}
+
+/// A usage charge before tax: `quantity_milli` thousandths of a unit at `unit_price_minor` per
+/// unit, rounded half up to the minor unit, as billing systems do (`i64::MAX` if it overflows).
+pub fn usage_net_minor(quantity_milli: u64, unit_price_minor: i64) -> i64 {
+    let net = (i128::from(quantity_milli) * i128::from(unit_price_minor) + 500).div_euclid(1_000);
+    i64::try_from(net).unwrap_or(i64::MAX)
+}
+
+/// The tax on `net_minor` at `rate_basis_points`, rounded half up to the minor unit.
+pub fn usage_tax_minor(net_minor: i64, rate_basis_points: u32) -> i64 {
+    let tax = (i128::from(net_minor) * i128::from(rate_basis_points) + 5_000).div_euclid(10_000);
+    i64::try_from(tax).unwrap_or(i64::MAX)
 }
 
 /// Authorizes one payment, stamping `processed_at` with the wall clock.
@@ -141,23 +158,105 @@ fn validate(req: &PaymentRequest) -> Result<&Card, DomainError> {
             reason: format!("{} is not a month", card.exp_month),
         });
     }
-    if req.line_items.is_empty() {
-        return Err(DomainError::MissingField("line_items"));
+    if req.line_items.is_empty() && req.bundles.is_empty() && req.usage_charges.is_empty() {
+        return Err(DomainError::MissingField("line_items, bundles or usage_charges"));
     }
     let mut items_minor: i64 = 0;
     for item in &req.line_items {
-        if item.quantity == 0 || item.unit_price_minor < 0 {
-            return Err(DomainError::InvalidField {
-                field: "line_items",
-                reason: format!("item {:?} has quantity 0 or a negative price", item.sku),
-            });
-        }
-        items_minor = items_minor.saturating_add(item.unit_price_minor.saturating_mul(item.quantity.into()));
+        items_minor =
+            items_minor.saturating_add(priced_minor("line_items", &item.sku, item.quantity, item.unit_price_minor)?);
     }
+    let items_minor = items_minor
+        .saturating_add(bundles_minor(&req.bundles)?)
+        .saturating_add(usage_charges_minor(&req.usage_charges)?);
     if items_minor != req.amount_minor {
         return Err(DomainError::AmountMismatch { items_minor, amount_minor: req.amount_minor });
     }
     Ok(card)
+}
+
+/// The bundles' total, after checking every bundle's price allocation at every level. A work
+/// list rather than recursion: the walk's memory is on the heap whatever a caller builds.
+fn bundles_minor(bundles: &[BundleItem]) -> Result<i64, DomainError> {
+    let mut total_minor: i64 = 0;
+    // (bundle or sub-assembly, level: 1 for a bundle as sold)
+    let mut pending: Vec<(&BundleItem, usize)> = Vec::new();
+    for bundle in bundles {
+        total_minor =
+            total_minor.saturating_add(priced_minor("bundles", &bundle.sku, bundle.quantity, bundle.unit_price_minor)?);
+        pending.push((bundle, 1));
+    }
+    while let Some((item, level)) = pending.pop() {
+        if item.components.is_empty() {
+            continue;
+        }
+        let invalid = |reason: String| DomainError::InvalidField { field: "bundles", reason };
+        if level >= MAX_BUNDLE_DEPTH_LEVELS {
+            return Err(invalid(format!("bundle {:?} nests deeper than {MAX_BUNDLE_DEPTH_LEVELS} levels", item.sku)));
+        }
+        let mut components_minor: i64 = 0;
+        for c in &item.components {
+            components_minor =
+                components_minor.saturating_add(priced_minor("bundles", &c.sku, c.quantity, c.unit_price_minor)?);
+            pending.push((c, level + 1));
+        }
+        if components_minor != item.unit_price_minor {
+            let reason = format!(
+                "bundle {:?} costs {} but its components add up to {components_minor}",
+                item.sku, item.unit_price_minor
+            );
+            return Err(invalid(reason));
+        }
+    }
+    Ok(total_minor)
+}
+
+/// Quantity x unit price of a line item or bundle item (in `field`), which must have a quantity
+/// and no negative price.
+fn priced_minor(field: &'static str, sku: &str, quantity: u32, unit_price_minor: i64) -> Result<i64, DomainError> {
+    if quantity == 0 || unit_price_minor < 0 {
+        return Err(DomainError::InvalidField {
+            field,
+            reason: format!("item {sku:?} has quantity 0 or a negative price"),
+        });
+    }
+    Ok(unit_price_minor.saturating_mul(quantity.into()))
+}
+
+/// The usage charges' total (net plus tax), after checking that each one's figures follow from
+/// its quantity, price and rate, and that it covers a period.
+fn usage_charges_minor(charges: &[UsageCharge]) -> Result<i64, DomainError> {
+    let mut total_minor: i64 = 0;
+    for charge in charges {
+        let invalid = |field, reason: String| DomainError::InvalidField { field, reason };
+        let meter = charge.meter_id;
+        if charge.unit == UsageUnit::Unspecified as i32 {
+            return Err(invalid("usage_charges.unit", format!("meter {meter} has no unit")));
+        }
+        if charge.unit_price_minor < 0 {
+            return Err(invalid("usage_charges.unit_price_minor", format!("meter {meter} has a negative price")));
+        }
+        let net_minor = usage_net_minor(charge.quantity_milli, charge.unit_price_minor);
+        if charge.net_minor != net_minor {
+            let reason = format!("meter {meter}: {} should be {net_minor}", charge.net_minor);
+            return Err(invalid("usage_charges.net_minor", reason));
+        }
+        let tax_minor = usage_tax_minor(net_minor, charge.tax_rate_basis_points);
+        if charge.tax_minor != tax_minor {
+            let reason = format!("meter {meter}: {} should be {tax_minor}", charge.tax_minor);
+            return Err(invalid("usage_charges.tax_minor", reason));
+        }
+        let start = charge.period_start.as_ref().ok_or(DomainError::MissingField("usage_charges.period_start"))?;
+        let end = charge.period_end.as_ref().ok_or(DomainError::MissingField("usage_charges.period_end"))?;
+        if (end.seconds, end.nanos) <= (start.seconds, start.nanos) {
+            return Err(invalid(
+                "usage_charges.period_end",
+                format!("meter {meter}: the period does not end after it starts"),
+            ));
+        }
+        total_minor = total_minor.saturating_add(net_minor).saturating_add(tax_minor);
+    }
+    Ok(total_minor)
 }
 
 /// The card is expired if its last valid month is before the month the request was created in.
@@ -284,6 +383,95 @@ mod tests {
         let mut req = generate(Profile::Small, 1, 0);
         req.amount_minor += 1;
         assert_eq!(process(&req).unwrap_err().code(), "amount_mismatch");
+    }
+
+    #[test]
+    fn usage_figures_round_half_up() {
+        // 1.5 units at 33 = 49.5 -> 50; 1.499 units = 49.467 -> 49.
+        assert_eq!((usage_net_minor(1_500, 33), usage_net_minor(1_499, 33)), (50, 49));
+        assert_eq!(usage_net_minor(0, 60), 0);
+        // 19 % of 1000 = 190; of 5 = 0.95 -> 1; 25 % of 2 = 0.5 -> 1; of 1 = 0.25 -> 0.
+        let taxes = [(1_000, 1_900), (5, 1_900), (2, 2_500), (1, 2_500)].map(|(net, rate)| usage_tax_minor(net, rate));
+        assert_eq!(taxes, [190, 1, 1, 0]);
+        assert_eq!(usage_net_minor(u64::MAX, i64::MAX), i64::MAX, "overflow saturates, so the check refuses it");
+    }
+
+    /// The first error of `req`, which must be refused.
+    fn refusal(req: &PaymentRequest) -> DomainError {
+        process(req).expect_err("must be refused")
+    }
+
+    #[test]
+    fn usage_charges_must_follow_from_their_quantity_price_and_rate() {
+        let valid = generate(Profile::Numeric, 1, 0);
+        assert!(valid.line_items.is_empty(), "usage charges alone make a payment");
+        type BreakIt = fn(&mut UsageCharge);
+        let cases: [(BreakIt, &str); 6] = [
+            (|c| c.net_minor += 1, "usage_charges.net_minor"),
+            (|c| c.tax_minor += 1, "usage_charges.tax_minor"),
+            (|c| c.unit = UsageUnit::Unspecified as i32, "usage_charges.unit"),
+            (|c| c.unit_price_minor = -1, "usage_charges.unit_price_minor"),
+            (|c| c.period_end = c.period_start, "usage_charges.period_end"),
+            (|c| c.period_start = None, "usage_charges.period_start"),
+        ];
+        for (break_it, field) in cases {
+            let mut req = valid.clone();
+            break_it(&mut req.usage_charges[7]);
+            let err = refusal(&req).to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+        let mut req = valid.clone();
+        req.amount_minor += 1;
+        assert_eq!(refusal(&req).code(), "amount_mismatch");
+        let mut req = valid;
+        req.usage_charges.clear();
+        assert_eq!(refusal(&req), DomainError::MissingField("line_items, bundles or usage_charges"));
+    }
+
+    #[test]
+    fn a_bundle_must_cost_what_its_components_add_up_to_at_every_level() {
+        let valid = generate(Profile::Nested, 1, 0);
+        let mut req = valid.clone();
+        // The deepest part of the first bundle: the top-level price still adds up to the amount.
+        let mut part = &mut req.bundles[0];
+        while !part.components.is_empty() {
+            part = &mut part.components[0];
+        }
+        part.unit_price_minor += 1;
+        let err = refusal(&req);
+        assert_eq!(err.code(), "invalid_field");
+        assert!(err.to_string().contains("components add up to"), "{err}");
+
+        let mut req = valid;
+        req.bundles[1].components[0].components[1].quantity = 0;
+        let err = refusal(&req).to_string();
+        assert!(err.contains("bundles") && err.contains("quantity 0"), "{err}");
+    }
+
+    #[test]
+    fn bundles_nest_at_most_max_depth_levels() {
+        // A bundle over `levels - 1` levels of sub-assemblies and parts, one of each, 100 each.
+        let chain = |levels: usize| {
+            let mut item = BundleItem { sku: "part".into(), quantity: 1, unit_price_minor: 100, ..Default::default() };
+            for _ in 1..levels {
+                item = BundleItem {
+                    sku: "kit".into(),
+                    quantity: 1,
+                    unit_price_minor: 100,
+                    components: vec![item],
+                    ..Default::default()
+                };
+            }
+            item
+        };
+        let mut req = generate(Profile::Small, 1, 0);
+        req.amount_minor = 100;
+        req.line_items.clear();
+        req.bundles = vec![chain(MAX_BUNDLE_DEPTH_LEVELS)];
+        assert!(process(&req).is_ok(), "{MAX_BUNDLE_DEPTH_LEVELS} levels are accepted");
+        req.bundles = vec![chain(MAX_BUNDLE_DEPTH_LEVELS + 1)];
+        let err = refusal(&req).to_string();
+        assert!(err.contains(&format!("nests deeper than {MAX_BUNDLE_DEPTH_LEVELS} levels")), "{err}");
     }
 
     #[test]

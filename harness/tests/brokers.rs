@@ -81,7 +81,9 @@ async fn call_all<T: Transport>(client: &T, reqs: &[PaymentRequest]) -> usize {
     replies.len()
 }
 
-/// A good call, a domain error that must come back as `Rejected`, then a good call again.
+/// A good call, a domain error that must come back as `Rejected`, a good call again, then one
+/// call of every profile (sizes and shapes; the worker's business function refuses a usage
+/// charge or bundle that arrives mangled).
 async fn round_trip<T: Transport>(client: &T) {
     let req = generate(Profile::Typical, 7, 0);
     let resp = client.call(req.clone()).await.expect("round trip");
@@ -94,6 +96,11 @@ async fn round_trip<T: Transport>(client: &T) {
     }
     let again = generate(Profile::Typical, 7, 2);
     assert_matches(&again, &client.call(again.clone()).await.expect("worker keeps serving"));
+    for profile in Profile::ALL {
+        let req = generate(profile, 7, 3);
+        let resp = client.call(req.clone()).await.unwrap_or_else(|e| panic!("{}/{profile}: {e}", client.name()));
+        assert_matches(&req, &resp);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -84,12 +84,17 @@ async fn tcp_carries_concurrent_large_calls_that_overflow_the_socket_buffers() {
 }
 
 #[tokio::test]
-async fn large_payloads_cross_every_direct_transport() {
+async fn every_profile_crosses_every_direct_transport() {
+    // Sizes and shapes: large bodies, numbers-only usage charges, bundles five levels deep. The
+    // server's business function checks every charge and every bundle, so a field lost or
+    // mangled on the way is a refusal here, not a silent pass.
     for kind in registry::direct_arms() {
         let (server, client) = start(kind.clone(), ServerConfig::default()).await;
-        let req = generate(Profile::Large, 7, 1);
-        let resp = client.call(req.clone()).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
-        assert_matches(&req, &resp);
+        for profile in Profile::ALL {
+            let req = generate(profile, 7, 1);
+            let resp = client.call(req.clone()).await.unwrap_or_else(|e| panic!("{kind}/{profile}: {e}"));
+            assert_matches(&req, &resp);
+        }
         server.shutdown().await;
     }
 }

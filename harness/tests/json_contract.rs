@@ -55,6 +55,8 @@ fn payment(payment_id: &str) -> PaymentRequest {
         line_items: vec![LineItem { sku: "sku_1".into(), name: "Widget".into(), quantity: 2, unit_price_minor: 2499 }],
         metadata: [("channel".to_owned(), "web".to_owned())].into(),
         created_at: Some(prost_types::Timestamp { seconds: CREATED_AT_UNIX_S, nanos: 0 }),
+        usage_charges: Vec::new(),
+        bundles: Vec::new(),
     }
 }
 

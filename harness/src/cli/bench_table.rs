@@ -21,7 +21,8 @@ pub(crate) struct Args {
     /// criterion's output directory.
     #[arg(long, default_value = "target/criterion")]
     criterion_dir: PathBuf,
-    /// Profile for the latency and throughput tables.
+    /// Profile for the latency and throughput tables: small, typical or large (those benches time
+    /// the sizes only; the codec table covers every profile, shapes included).
     #[arg(long, default_value = "typical")]
     profile: Profile,
     /// criterion baseline to read (`new` is the latest run).
@@ -42,8 +43,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
-    latency_table(dir, args.profile, &args.baseline)?;
-    throughput_table(dir, args.profile, &args.baseline)?;
+    if Profile::SIZES.contains(&args.profile) {
+        latency_table(dir, args.profile, &args.baseline)?;
+        throughput_table(dir, args.profile, &args.baseline)?;
+    } else {
+        let sizes: Vec<&str> = Profile::SIZES.iter().map(|p| p.name()).collect();
+        println!(
+            "(`{}` is a shape: the latency and throughput benches time {} only; its codec figures are below)\n",
+            args.profile,
+            sizes.join(", ")
+        );
+    }
     codec_table(dir, &args.baseline)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -14,7 +14,8 @@
 //!
 //! The inputs are all committed: the reference run (the newest `results/*/results.json` by run id
 //! that has both `rest` and `grpc` for the headline profile, with its `summary.md` and `charts/`),
-//! `benches/baselines/instructions.json` and `harness/compare.toml`. Tables are rendered by the
+//! `benches/baselines/instructions.json`, `harness/compare.toml`, and for `profile-sizes` the
+//! payload generator and codecs themselves (sizes are a function of the code). Tables are rendered by the
 //! report's own code ([`paybench::report::tables`], [`paybench::report::markdown`]); the verdict
 //! and its conclusion are copied from the run's `summary.md`, because they also hold criterion's
 //! codec figures, which are not committed.
@@ -28,9 +29,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use paybench::compare::{sources, MetricClass, Thresholds};
-use paybench::payload::Profile;
+use paybench::payload::{Profile, DEFAULT_SEED};
 use paybench::report::{markdown, tables, verdict, Report};
 use paybench::results::{ArmStatus, RunResults};
+use paybench::sizes;
 use paybench::transport::registry::claim;
 use paybench::transport::Arm;
 
@@ -55,7 +57,7 @@ const HEADLINE_PROFILE: Profile = Profile::Typical;
 
 /// Every generator; [`Inputs::generate`] says what each is made from, and `docs/report.md` lists
 /// them for readers.
-const GENERATORS: [&str; 13] = [
+const GENERATORS: [&str; 14] = [
     "headline",
     "decomposition",
     "not-measured",
@@ -69,6 +71,7 @@ const GENERATORS: [&str; 13] = [
     "generator-validation",
     "instructions",
     "thresholds",
+    "profile-sizes",
 ];
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -331,6 +334,7 @@ impl Inputs {
             "generator-validation" => self.generator_validation(links),
             "instructions" => self.instructions(links),
             "thresholds" => self.thresholds(links),
+            "profile-sizes" => profile_sizes(),
             other => bail!("no generator `{other}`"),
         }
     }
@@ -625,6 +629,55 @@ impl Inputs {
         };
         Ok(format!("From [`{path}`]({links}{path}):\n\n{}", markdown::table(&table)))
     }
+}
+
+/// Request body sizes of every profile at the default seed, from the code rather than a run: what
+/// `paybench sizes` prints, raw bytes only. Compressed sizes are left out because they move by a
+/// byte with the order of the metadata map, which is new in every process, and the section
+/// must be the same every time it is generated.
+fn profile_sizes() -> anyhow::Result<String> {
+    let rows = sizes::measure(DEFAULT_SEED)?;
+    let table = tables::Table {
+        header: ["profile", "made of", "protobuf B", "JSON B", "JSON/protobuf"].map(String::from).to_vec(),
+        rows: rows
+            .iter()
+            .filter(|r| r.message == "request")
+            .map(|r| {
+                vec![
+                    format!("`{}`", r.profile),
+                    contents(r.profile),
+                    r.protobuf_bytes.to_string(),
+                    r.json_bytes.to_string(),
+                    format!("{:.2}x", r.json_over_protobuf()),
+                ]
+            })
+            .collect(),
+    };
+    Ok(format!(
+        "Request bodies, seed `{DEFAULT_SEED:#x}`, payload 0, as `cargo run -q -p paybench -- sizes` prints them (it adds responses and compressed sizes):\n\n{}",
+        markdown::table(&table)
+    ))
+}
+
+/// What a profile's request is made of, from the generator's own counts.
+fn contents(profile: Profile) -> String {
+    let counted = |n: usize, one: &str, many: &str| match n {
+        0 => None,
+        1 => Some(format!("1 {one}")),
+        n => Some(format!("{n} {many}")),
+    };
+    let bundles = counted(profile.bundles(), "bundle", "bundles")
+        .map(|b| format!("{b}, {} levels deep", profile.bundle_depth_levels()));
+    [
+        counted(profile.line_items(), "line item", "line items"),
+        bundles,
+        counted(profile.usage_charges(), "usage charge", "usage charges"),
+        counted(profile.metadata_entries(), "metadata entry", "metadata entries"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// Where `harness/scripts/validate-generator.sh` writes its figures.

@@ -179,12 +179,14 @@ macro_rules! enum_as_word {
 
 enum_as_word!(card_brand, crate::pb::CardBrand, "CARD_BRAND_");
 enum_as_word!(payment_status, crate::pb::PaymentStatus, "PAYMENT_STATUS_");
+enum_as_word!(usage_unit, crate::pb::UsageUnit, "USAGE_UNIT_");
+enum_as_word!(tariff, crate::pb::Tariff, "TARIFF_");
 
 #[cfg(test)]
 mod tests {
     use crate::codec::Codec;
     use crate::payload::{generate, Profile};
-    use crate::pb::{CardBrand, PaymentRequest, PaymentResponse, PaymentStatus};
+    use crate::pb::{CardBrand, PaymentRequest, PaymentResponse, PaymentStatus, Tariff, UsageUnit};
 
     /// What `harness/tests/json_contract.rs` sends over HTTP, here at the codec level: every JSON
     /// arm (`grpc-json`'s tonic codec included) decodes with these same serde impls.
@@ -247,6 +249,38 @@ mod tests {
         assert_eq!((card.brand, card.exp_month, card.exp_year), (CardBrand::Visa as i32, 12, 2030));
         assert_eq!((req.line_items[0].unit_price_minor, req.line_items[0].quantity), (-5, 2));
         assert_eq!(req.customer.and_then(|c| c.address).expect("address").postal_code, "10115");
+    }
+
+    #[test]
+    fn the_shapes_fields_read_canonical_proto3_json_too() {
+        let req = decode(
+            r#"{"usage_charges":[{"meter_id":"123456789","unit":"USAGE_UNIT_GIGABYTE","quantity_milli":"1500",
+                "unit_price_minor":"33","net_minor":50,"tariff":2,"period_start":"2025-12-01T00:00:00Z",
+                "periodEnd":null}],
+                "bundles":[{"sku":"kit","components":[{"sku":"part","unit_price_minor":"5","components":null}]}]}"#,
+        );
+        let charge = &req.usage_charges[0];
+        assert_eq!((charge.meter_id, charge.quantity_milli, charge.unit_price_minor), (123_456_789, 1_500, 33));
+        assert_eq!((charge.unit, charge.tariff), (UsageUnit::Gigabyte as i32, Tariff::OffPeak as i32));
+        assert_eq!(charge.period_start.map(|t| t.seconds), Some(1_764_547_200));
+        assert_eq!(charge.period_end, None);
+        let part = &req.bundles[0].components[0];
+        assert_eq!((part.sku.as_str(), part.unit_price_minor), ("part", 5));
+        assert!(part.components.is_empty());
+    }
+
+    #[test]
+    fn the_shapes_enums_are_written_as_words() {
+        let json = serde_json::to_value(generate(Profile::Numeric, 3, 9)).expect("serializes");
+        let charge = &json["usageCharges"][0];
+        assert!(
+            ["kilowatt_hour", "gigabyte", "minute", "thousand_requests"]
+                .contains(&charge["unit"].as_str().expect("unit")),
+            "{charge}"
+        );
+        assert!(["unspecified", "peak", "off_peak"].contains(&charge["tariff"].as_str().expect("tariff")), "{charge}");
+        assert!(charge["periodStart"].as_str().expect("periodStart").ends_with("T00:00:00Z"), "{charge}");
+        assert!(charge["meterId"].is_u64() && charge["netMinor"].is_i64(), "{charge}");
     }
 
     #[test]

@@ -204,6 +204,7 @@ mod tests {
             keys(schemas),
             [
                 "Address",
+                "BundleItem",
                 "Card",
                 "CardBrand",
                 "Customer",
@@ -211,7 +212,10 @@ mod tests {
                 "LineItem",
                 "PaymentRequest",
                 "PaymentResponse",
-                "PaymentStatus"
+                "PaymentStatus",
+                "Tariff",
+                "UsageCharge",
+                "UsageUnit"
             ]
         );
         let request = &schemas["PaymentRequest"]["properties"];
@@ -234,6 +238,16 @@ mod tests {
             schemas["PaymentStatus"]["enum"],
             serde_json::Value::from(words(crate::codec::json::payment_status::serialize))
         );
+        for (schema, write) in [
+            ("UsageUnit", crate::codec::json::usage_unit::serialize as fn(&i32, _) -> _),
+            ("Tariff", crate::codec::json::tariff::serialize),
+        ] {
+            assert_eq!(schemas[schema]["enum"], serde_json::Value::from(words(write)), "{schema}");
+        }
+        assert_eq!(schemas["Tariff"]["enum"], serde_json::json!(["unspecified", "peak", "off_peak"]));
+        // The recursive field refers to its own type by name (the schema walk stops there).
+        let components = &schemas["BundleItem"]["properties"]["components"];
+        assert_eq!(components["items"]["$ref"], "#/components/schemas/BundleItem", "{components}");
         let required = schemas["PaymentResponse"]["required"].as_array().expect("required list");
         for always in ["paymentId", "status", "transactionId", "feeMinor", "riskScore", "processedAt"] {
             assert!(required.iter().any(|r| r == always), "{always} is always written: {required:?}");
