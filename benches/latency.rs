@@ -1,8 +1,9 @@
 //! `latency/{transport}/{profile}`: one call in flight, unloaded. Criterion's median of per-sample
 //! means is what `paybench bench-table` reports as p50 and divides by the `tcp` floor.
 //! Profiles are the sizes only (`Profile::SIZES`): every arm times every profile here, so each
-//! profile adds minutes to `cargo bench`; the shapes' encoding is timed in `benches/codec.rs`,
-//! and every arm carries one call of every profile, shapes included, before timing starts.
+//! profile adds a timed pass over every arm to `cargo bench`; the shapes' encoding is timed in
+//! `benches/codec.rs`, and every arm carries one call of every profile, shapes included, before
+//! timing starts.
 //!
 //! `latency/socket-pingpong/{profile}` is the physical floor: blocking std sockets with
 //! TCP_NODELAY, one thread each side, echoing the same protobuf request and response bytes the

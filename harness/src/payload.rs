@@ -53,8 +53,8 @@ impl Profile {
     /// The sizes of the one checkout shape, smallest first. Benches that time every arm once per
     /// profile (`benches/latency.rs`, `benches/throughput.rs`) iterate these only, so a
     /// `cargo bench` does not grow by two thirds; the shapes are measured where the encoding is
-    /// what differs (`benches/codec.rs`, the instruction counts, `paybench sizes`) and by
-    /// `paybench run --profile numeric,nested`.
+    /// what differs (`benches/codec.rs`, the instruction counts, `paybench sizes`), and under load
+    /// by `paybench run` with a scenario that lists them.
     pub const SIZES: [Profile; 3] = [Profile::Small, Profile::Typical, Profile::Large];
 
     /// The profiles that vary what a request is made of rather than its size.

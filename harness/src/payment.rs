@@ -17,7 +17,7 @@ pub const FEE_BASIS_POINTS: i64 = 290;
 pub const MAX_AMOUNT_MINOR: i64 = 5_000_000;
 /// Risk score at or above which a payment is declined (scale 0..=1000).
 pub const RISK_DECLINE_THRESHOLD: u32 = 800;
-/// Deepest bundle accepted, in levels of line items, the top-level item included. A real
+/// Deepest bundle accepted, in levels of bundle items, the bundle as sold included. A real
 /// catalogue's bills of materials are a few levels deep, and an authorizer states its bound
 /// rather than inheriting the decoders' (prost and serde_json stop at about a hundred levels).
 pub const MAX_BUNDLE_DEPTH_LEVELS: usize = 8;
