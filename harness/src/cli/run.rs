@@ -33,7 +33,8 @@ pub(crate) struct Args {
     /// `grpc,rest-h2`.
     #[arg(long, value_delimiter = ',')]
     transports: Option<Vec<String>>,
-    /// Only these payload profiles (comma-separated): small, typical, large.
+    /// Only these payload profiles of the scenario's own list (comma-separated): sizes small,
+    /// typical, large; shapes numeric, nested.
     #[arg(long = "profile", value_delimiter = ',')]
     profiles: Option<Vec<Profile>>,
     /// Output folder (default: results/<run-id>/).

@@ -90,6 +90,11 @@ fn default_true() -> bool {
     true
 }
 
+/// Every profile's name, comma-separated, for messages.
+fn profile_names() -> String {
+    Profile::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+}
+
 fn default_seed() -> u64 {
     DEFAULT_SEED
 }
@@ -201,12 +206,13 @@ impl Scenario {
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let scenario: Scenario = toml::from_str(text).map_err(|e| {
             Error::Config(format!(
-                "{}: {}(transports: names such as {} or tables with a `family` (one of {}); profiles: small, \
-                 typical, large; load models: closed, open)",
+                "{}: {}(transports: names such as {} or tables with a `family` (one of {}); profiles: {}; load \
+                 models: closed, open)",
                 path.display(),
                 e,
                 registry::standard_arms().iter().map(|a| a.name().to_owned()).collect::<Vec<_>>().join(", "),
                 registry::family_names(),
+                profile_names(),
             ))
         })?;
         scenario.validate(path)?;
@@ -224,7 +230,7 @@ impl Scenario {
         }
         self.arms(&Settings::default(), path)?;
         if self.profiles.is_empty() {
-            return Err(err("profiles", "at least one of small, typical, large", &self.profiles));
+            return Err(err("profiles", &format!("at least one of {}", profile_names()), &self.profiles));
         }
         if !(1..=100).contains(&self.repetitions) {
             return Err(err("repetitions", "1..=100", &self.repetitions));
