@@ -830,7 +830,9 @@ mod tests {
             assert_eq!(inputs.generate(name, "../").unwrap(), text, "{name} is not deterministic");
         }
         let headline = inputs.generate("headline", "").unwrap();
-        assert!(headline.contains("| dimension | REST/JSON | gRPC |") && headline.contains("\n- "), "{headline}");
+        assert!(headline.contains("| dimension | offered → achieved") && headline.contains("\n- "), "{headline}");
+        let sentences = headline.lines().filter(|l| l.starts_with("- ")).count();
+        assert!((1..=5).contains(&sentences), "{sentences} headline sentences:\n{headline}");
     }
 
     #[test]

@@ -172,8 +172,9 @@ mod tests {
         assert!((200_000.0..200_000.0 * 1.25).contains(&long_ns), "200 µs measured as {long_ns} ns");
         let ratio = long_ns / short_ns;
         assert!((ratio - 5.0).abs() < 0.5, "ratio {ratio}, expected 5");
-        // The calibration aimed each batch at the target: 10 ms / 40 µs = 250 iterations.
-        assert!((200..=260).contains(&timed[0].0), "iterations {}", timed[0].0);
+        // The calibration only sizes the batches (a preempted calibration makes them shorter, not
+        // wrong): at most the 250 iterations 10 ms of 40 µs calls take.
+        assert!((1..=260).contains(&timed[0].0), "iterations {}", timed[0].0);
         assert_eq!(timed[0].1.len(), 5);
     }
 

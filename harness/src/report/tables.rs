@@ -469,7 +469,7 @@ pub fn caveats(report: &Report) -> Vec<String> {
     if r.settings.target.is_none() && r.settings.placement.contains("same host") {
         out.push("No network between hosts: every byte crossed the loopback interface, so no bandwidth limit, propagation delay or packet loss; how a real network changes the ratios is not measured here.".into());
     }
-    out.push("No TLS on any arm and no HTTP compression: bodies travel as encoded (gzip sizes in the verdict are computed, not sent).".into());
+    out.push("No TLS on any arm and no HTTP compression: bodies travel as encoded (gzip sizes in the body-bytes chart are computed, not sent).".into());
     if r.scenarios.iter().any(|s| s.service_time_us == 0) {
         out.push("The payment function does no I/O (service time 0 µs): a real service's database and downstream calls are not part of these figures.".into());
     }
