@@ -228,7 +228,8 @@ impl Scenario {
         if self.transports.is_empty() {
             return Err(err("transports", "at least one transport", &self.transports));
         }
-        self.arms(&Settings::default(), path)?;
+        // Resolved once: every later check that names arms reads these canonical names.
+        let names: Vec<String> = self.arms(&Settings::default(), path)?.iter().map(|a| a.name().to_owned()).collect();
         if self.profiles.is_empty() {
             return Err(err("profiles", &format!("at least one of {}", profile_names()), &self.profiles));
         }
@@ -257,9 +258,8 @@ impl Scenario {
             validate_sweep(sweep, path)?;
         }
         if let Some(op) = &self.operating_points {
-            self.validate_operating_points(op, path)?;
+            self.validate_operating_points(op, &names, path)?;
         }
-        let names: Vec<String> = self.arms(&Settings::default(), path)?.iter().map(|a| a.name().to_owned()).collect();
         for (profile, arms) in &self.profile_transports {
             if !self.profiles.contains(profile) {
                 return Err(invalid(path, "profile_transports", "profiles listed in `profiles`", profile.name()));
@@ -307,7 +307,7 @@ impl Scenario {
         s
     }
 
-    fn validate_operating_points(&self, op: &OperatingPointsSpec, path: &Path) -> Result<()> {
+    fn validate_operating_points(&self, op: &OperatingPointsSpec, names: &[String], path: &Path) -> Result<()> {
         if self.sweep.is_none() {
             return Err(invalid(
                 path,
@@ -330,7 +330,6 @@ impl Scenario {
         if !(1..=100_000).contains(&op.max_in_flight) {
             return Err(invalid(path, "operating_points.max_in_flight", "1..=100000", op.max_in_flight));
         }
-        let names: Vec<String> = self.arms(&Settings::default(), path)?.iter().map(|a| a.name().to_owned()).collect();
         for needed in [registry::claim::REST, registry::claim::GRPC] {
             if !names.iter().any(|n| n == needed) {
                 return Err(invalid(path, "operating_points", &format!("a scenario whose transports include {} and {} (the pair whose lower capacity places the points)", registry::claim::REST, registry::claim::GRPC), format!("transports without {needed}")));

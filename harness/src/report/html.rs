@@ -157,10 +157,7 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
         cpu = escape(&r.environment.cpu_model),
         cores = r.environment.cpu_cores
     );
-    let profiles: Vec<verdict::ProfileVerdict<'_>> = verdicts
-        .iter()
-        .map(|v| verdict::ProfileVerdict { profile: v.section.profile, rows: &v.rows, decomposition: &v.decomposition })
-        .collect();
+    let profiles = super::profile_verdicts(verdicts);
     if let Some(i) = verdict::headline_profile(&profiles) {
         if let Some(chart) = charts::headline_chart(&verdicts[i].rows, verdicts[i].section.profile)? {
             figure(&mut out, &chart);

@@ -44,10 +44,7 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> String {
         r.environment.cpu_cores,
         r.settings.placement
     );
-    let profiles: Vec<verdict::ProfileVerdict<'_>> = verdicts
-        .iter()
-        .map(|v| verdict::ProfileVerdict { profile: v.section.profile, rows: &v.rows, decomposition: &v.decomposition })
-        .collect();
+    let profiles = super::profile_verdicts(verdicts);
     let _ = writeln!(out, "{HEADLINE_HEADING}\n");
     for line in verdict::headline(&profiles) {
         let _ = writeln!(out, "- {line}");

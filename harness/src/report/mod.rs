@@ -156,11 +156,15 @@ impl Report {
 
 /// The verdict the headline is drawn from: `typical`'s when the run has it, else the first.
 pub fn headline_verdict<'v, 'a>(verdicts: &'v [Verdict<'a>]) -> Option<&'v Verdict<'a>> {
-    let profiles: Vec<verdict::ProfileVerdict<'_>> = verdicts
+    verdict::headline_profile(&profile_verdicts(verdicts)).map(|i| &verdicts[i])
+}
+
+/// Each verdict as the headline reads it (profile, rows, decomposition).
+pub fn profile_verdicts<'v>(verdicts: &'v [Verdict<'_>]) -> Vec<verdict::ProfileVerdict<'v>> {
+    verdicts
         .iter()
         .map(|v| verdict::ProfileVerdict { profile: v.section.profile, rows: &v.rows, decomposition: &v.decomposition })
-        .collect();
-    verdict::headline_profile(&profiles).map(|i| &verdicts[i])
+        .collect()
 }
 
 /// Encode and decode time (the run's own timing, `results.codec`) and raw body bytes
