@@ -62,7 +62,10 @@ fn identify(endpoint: &str, timeout: Duration) -> Result<(String, String)> {
     let metadata =
         consumer.fetch_metadata(None, timeout).map_err(|e| fail(format!("no metadata within {timeout:?}: {e}")))?;
     if BROKER.is_local(endpoint) && BROKER.local_pid().is_some() {
-        Ok(("Apache Kafka".to_owned(), format!("{} ({DEPLOYMENT})", installed_version().unwrap_or_else(|| "unknown".to_owned()))))
+        Ok((
+            "Apache Kafka".to_owned(),
+            format!("{} ({DEPLOYMENT})", installed_version().unwrap_or_else(|| "unknown".to_owned())),
+        ))
     } else {
         let nodes = metadata.brokers().len();
         Ok(("Kafka-protocol broker".to_owned(), format!("unknown ({nodes} node(s))")))

@@ -201,8 +201,12 @@ async fn wait_ready(broker: &'static Broker, endpoint: &str, deadline: Duration,
             return Err(CallError::Connect {
                 transport: broker.name,
                 endpoint: redact(endpoint),
-                source: format!("the broker process exited while starting: {} (log: {})", log_tail(&log, 5), log.display())
-                    .into(),
+                source: format!(
+                    "the broker process exited while starting: {} (log: {})",
+                    log_tail(&log, 5),
+                    log.display()
+                )
+                .into(),
             }
             .into());
         }

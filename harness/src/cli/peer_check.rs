@@ -68,7 +68,13 @@ impl PeerRow {
     /// One generated sentence: whether paybench agrees with the peer, and if not, which way.
     fn sentence(&self) -> String {
         let ratio = self.ratio();
-        let what = format!("{} ({}), paybench {} against {}", self.measure, self.family, self.paybench_client, self.peer_side());
+        let what = format!(
+            "{} ({}), paybench {} against {}",
+            self.measure,
+            self.family,
+            self.paybench_client,
+            self.peer_side()
+        );
         let throughput = self.unit == "calls/s";
         let verdict = if (1.0 / AGREES_WITHIN..=AGREES_WITHIN).contains(&ratio) {
             "agrees (within 15 %)".to_owned()

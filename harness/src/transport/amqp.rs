@@ -494,9 +494,9 @@ fn no_broker(name: &'static str) -> Error {
 /// Registry entry: the arm's worker pool.
 pub(crate) fn serve_arm(arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
     let (arm, config) = (arm.clone(), config.clone());
-    Box::pin(async move {
-        serve_with(arm.codec(), &config, Config::from_arm(&arm)?.in_namespace(&config.namespace)).await
-    })
+    Box::pin(
+        async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?.in_namespace(&config.namespace)).await },
+    )
 }
 
 /// Registry entry: one connection, one channel, many calls in flight.

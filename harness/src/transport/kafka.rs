@@ -681,9 +681,9 @@ impl Worker {
 /// Registry entry: the arm's consumer group of workers.
 pub(crate) fn serve_arm(arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
     let (arm, config) = (arm.clone(), config.clone());
-    Box::pin(async move {
-        serve_with(arm.codec(), &config, Config::from_arm(&arm)?.in_namespace(&config.namespace)).await
-    })
+    Box::pin(
+        async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?.in_namespace(&config.namespace)).await },
+    )
 }
 
 /// Registry entry: the settings behind the arm's figures (see [`Config::client_settings`]).

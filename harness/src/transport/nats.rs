@@ -295,9 +295,9 @@ async fn work(nats: async_nats::Client, mut requests: Subscriber, service: Payme
 /// Registry entry: the arm's queue group of workers.
 pub(crate) fn serve_arm(arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
     let (arm, config) = (arm.clone(), config.clone());
-    Box::pin(async move {
-        serve_with(arm.codec(), &config, Config::from_arm(&arm)?.in_namespace(&config.namespace)).await
-    })
+    Box::pin(
+        async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?.in_namespace(&config.namespace)).await },
+    )
 }
 
 /// Registry entry: one connection with its inbox.
