@@ -26,7 +26,7 @@ fn latency(c: &mut Criterion) {
     for (spec, broker_url) in arms() {
         let arm = start_arm(&servers, &client_rt, spec, broker_url);
         if arm.arm.broker().is_some() {
-            // A broker round trip is milliseconds (Tansu: tens); fewer samples keep the run short.
+            // A broker round trip is milliseconds (Kafka: a few); fewer samples keep the run short.
             group.sample_size(10);
         }
         for profile in Profile::SIZES {

@@ -3,19 +3,23 @@
 #
 #   RabbitMQ      Debian's rabbitmq-server (the `amqp` arm's broker)
 #   NATS          Debian's nats-server (the `nats` arm's server)
-#   Tansu         a Kafka-compatible broker from crates.io, pinned, with in-memory storage
-#                 (`dynostore`); the `kafka` arm's broker. First build takes ~9 min on 2 cores.
+#   Apache Kafka  4.4.0 (pinned), resolved with Maven from harness/brokers/kafka-pom.xml into
+#                 target/brokers/kafka/lib and run on the machine's JDK (17) as one KRaft node;
+#                 the `kafka` arm's broker. About 55 MB, a few seconds with a warm Maven cache.
 #   valgrind      instruction-count regression gate
 #   gungraun-runner  the matching runner of the gungraun crate (same gate), from crates.io
 #   wrk, h2load   independent load generators used to validate paybench's own generator
 #   chromium      headless browser for the report test (harness/tests/report_browser.rs)
 #   python3       the JSON contract test's client written without paybench's code
 #
+# The peer tools that check paybench's figures (ghz, nats bench, PerfTest) are installed by
+# harness/scripts/install-peers.sh, which harness/scripts/validate-generator.sh runs.
+#
 # Usage: harness/scripts/install-deps.sh [--brokers-only]
 # Set PAYBENCH_SKIP_INSTALL=1 to skip everything (e.g. when AMQP_URL / KAFKA_BROKERS / NATS_URL point elsewhere).
 set -euo pipefail
 
-TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
+cd "$(dirname "$0")/../.."
 
 if [ "${PAYBENCH_SKIP_INSTALL:-0}" = 1 ]; then
   echo "install-deps: PAYBENCH_SKIP_INSTALL=1, skipping"
@@ -43,12 +47,27 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-tansu_bin="${CARGO_HOME:-$HOME/.cargo}/bin/tansu"
-if [ -x "$tansu_bin" ] && "$tansu_bin" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
-  echo "install-deps: tansu $TANSU_VERSION present"
+# Apache Kafka: the version is pinned in the pom (and in harness/src/brokers/kafka.rs).
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' harness/brokers/kafka-pom.xml)
+brokers_dir="${PAYBENCH_BROKERS_DIR:-${CARGO_TARGET_DIR:-$PWD/target}/brokers}"
+kafka_lib="${PAYBENCH_KAFKA_LIB:-$brokers_dir/kafka/lib}"
+if [ -f "$kafka_lib/kafka_2.13-$kafka_version.jar" ]; then
+  echo "install-deps: Apache Kafka $kafka_version present in $kafka_lib"
+elif [ -n "${KAFKA_BROKERS:-}" ]; then
+  echo "install-deps: KAFKA_BROKERS=$KAFKA_BROKERS set, not installing Apache Kafka"
 else
-  echo "install-deps: cargo install tansu $TANSU_VERSION --features dynostore (about 9 minutes on 2 cores)"
-  cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore --quiet
+  command -v java >/dev/null 2>&1 || { echo "install-deps: Apache Kafka needs java (OpenJDK 17) on PATH, or set KAFKA_BROKERS" >&2; exit 1; }
+  command -v mvn >/dev/null 2>&1 || { echo "install-deps: Apache Kafka is resolved with Maven: mvn not on PATH" >&2; exit 1; }
+  echo "install-deps: Apache Kafka $kafka_version with Maven into $kafka_lib"
+  mkdir -p "$brokers_dir"
+  rm -rf "$kafka_lib.partial"
+  if ! mvn -q -B -f harness/brokers/kafka-pom.xml dependency:copy-dependencies \
+      -DoutputDirectory="$kafka_lib.partial" >"$brokers_dir/kafka-mvn.log" 2>&1; then
+    echo "install-deps: Maven could not resolve org.apache.kafka:kafka_2.13:$kafka_version (log: $brokers_dir/kafka-mvn.log):" >&2
+    grep -m3 ERROR "$brokers_dir/kafka-mvn.log" >&2 || true
+    exit 1
+  fi
+  rm -rf "$kafka_lib" && mkdir -p "$(dirname "$kafka_lib")" && mv "$kafka_lib.partial" "$kafka_lib"
 fi
 # Instruction-count gate (benches/instructions.rs): the runner must match the `gungraun` crate's
 # version pinned in the root Cargo.toml.

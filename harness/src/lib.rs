@@ -11,7 +11,7 @@
 //! - [`transport`]: the [`transport::Transport`] trait and one module per wire protocol, each with
 //!   the same shape (config, client, server or worker, tests).
 //! - [`sizes`]: body sizes per codec and compression, for `paybench sizes`.
-//! - [`brokers`]: the brokers (RabbitMQ, Tansu, NATS): starting the local ones, probing, naming.
+//! - [`brokers`]: the brokers (RabbitMQ, Apache Kafka, NATS): starting the local ones, probing, naming.
 //! - [`endpoint`]: endpoints as text (ports, socket addresses, redacting credentials).
 //! - [`compare`]: the noise-aware regression gate behind `paybench compare`.
 //! - [`criterion_data`]: reads criterion's saved estimates for generated tables.

@@ -24,7 +24,7 @@ enum Command {
     BenchTable(cli::bench_table::Args),
     /// Run one transport's server or worker on its own (for separate processes or hosts).
     Serve(cli::serve::Args),
-    /// Start, stop or inspect the local brokers (RabbitMQ, Tansu).
+    /// Start, stop or inspect the local brokers (RabbitMQ, Apache Kafka, NATS).
     Brokers(cli::brokers::Args),
     /// Run load scenarios and write results/<run-id>/.
     Run(cli::run::Args),

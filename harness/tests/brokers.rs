@@ -1,4 +1,4 @@
-//! The broker arms against real brokers: the local RabbitMQ, Tansu and nats-server that each test
+//! The broker arms against real brokers: the local RabbitMQ, Apache Kafka and nats-server that each test
 //! starts itself through `paybench::brokers::start` (or `AMQP_URL` / `KAFKA_BROKERS` / `NATS_URL`).
 //! A broker that cannot be started fails the test with the reason; nothing is skipped.
 //!
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use paybench::brokers::{self, Broker};
-use paybench::brokers::{nats as nats_broker, rabbitmq, tansu};
+use paybench::brokers::{kafka as kafka_broker, nats as nats_broker, rabbitmq};
 use paybench::codec::Codec;
 use paybench::payload::{generate, Profile};
 use paybench::payment::{fee_minor, PaymentService};
@@ -124,7 +124,7 @@ async fn amqp_round_trip_both_codecs_and_reply_modes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_round_trip_both_codecs() {
-    let brokers_ep = broker_up(&tansu::BROKER).await;
+    let brokers_ep = broker_up(&kafka_broker::BROKER).await;
     for codec in [Codec::Protobuf, Codec::Json] {
         let config = kafka_config("rt");
         let workers = kafka::serve_with(codec, &server(&brokers_ep, PaymentService::default()), config.clone())
@@ -201,7 +201,7 @@ async fn amqp_thousand_concurrent_calls_through_one_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_thousand_concurrent_calls_through_one_client() {
-    let brokers_ep = broker_up(&tansu::BROKER).await;
+    let brokers_ep = broker_up(&kafka_broker::BROKER).await;
     let config = kafka_config("thousand");
     let workers = kafka::serve_with(Codec::Protobuf, &server(&brokers_ep, PaymentService::default()), config.clone())
         .await
@@ -242,7 +242,7 @@ async fn amqp_two_clients_each_get_only_their_own_replies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_two_clients_each_get_only_their_own_replies() {
-    let brokers_ep = broker_up(&tansu::BROKER).await;
+    let brokers_ep = broker_up(&kafka_broker::BROKER).await;
     let config = kafka_config("two");
     let workers = kafka::serve_with(Codec::Protobuf, &server(&brokers_ep, PaymentService::default()), config.clone())
         .await
@@ -277,7 +277,7 @@ async fn topics_starting_with(brokers_ep: &str, prefix: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_clients_that_come_and_go_leave_no_reply_topics() {
     const CLIENTS: usize = 10;
-    let brokers_ep = broker_up(&tansu::BROKER).await;
+    let brokers_ep = broker_up(&kafka_broker::BROKER).await;
     let config = kafka_config("retire");
     let prefix = kafka::reply_topic_prefix(&config.request_topic);
     let workers = kafka::serve_with(Codec::Protobuf, &server(&brokers_ep, PaymentService::default()), config.clone())
@@ -398,10 +398,8 @@ async fn amqp_durable_worker_killed_and_restarted_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "Tansu 0.6: the killed member's partitions are often never served again (1 run in 3 with 4 partitions, \
-            3 in 3 with 2); run with --ignored against Apache Kafka (KAFKA_BROKERS)"]
 async fn kafka_durable_worker_killed_and_restarted_loses_nothing() {
-    let brokers_ep = broker_up(&tansu::BROKER).await;
+    let brokers_ep = broker_up(&kafka_broker::BROKER).await;
     let config = kafka_config("durable").with_durable(true).with_workers(1);
     let server_config = server(&brokers_ep, PaymentService::with_service_time(SERVICE_TIME));
     let start = || kafka::serve_with(Codec::Protobuf, &server_config, config.clone());
@@ -428,6 +426,53 @@ async fn kafka_durable_worker_killed_and_restarted_loses_nothing() {
     assert!(run.failed.is_empty(), "durable mode lost {} requests, first: {:?}", run.failed.len(), run.failed.first());
     restarted.shutdown().await;
     steady.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_names_apache_kafka_and_records_its_client_settings() {
+    let brokers_ep = broker_up(&kafka_broker::BROKER).await;
+    let info = kafka_broker::BROKER.info(&brokers_ep).await.expect("kafka info");
+    if kafka_broker::BROKER.is_local(&brokers_ep) {
+        assert_eq!(info.implementation, "Apache Kafka");
+        assert_eq!(info.version, format!("{} (KRaft, 1 node)", kafka_broker::KAFKA_VERSION));
+    }
+    let arm = Arm::parse("kafka-durable").unwrap();
+    let settings = paybench::transport::registry::client_settings(&arm, "team-a").unwrap();
+    let get = |key: &str| settings.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str());
+    assert_eq!(get("acks"), Some("all"));
+    assert_eq!(get("enable.idempotence"), Some("true"));
+    assert_eq!(get("fetch.min.bytes"), Some("1"));
+    assert_eq!(get("group.protocol"), Some("classic"));
+    assert_eq!(get("request topic"), Some("team-a.payments.authorize"));
+}
+
+/// Two namespaces on one broker: a client only reaches the workers of its own namespace, through
+/// the registry as `paybench run --namespace` starts them, and every default name is prefixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_keeps_runs_on_one_broker_apart() {
+    let url = broker_up(&nats_broker::BROKER).await;
+    let arm = Arm::parse("nats").unwrap();
+    let ns = format!("ns{}", uuid::Uuid::new_v4().simple());
+    let serve = ServerConfig { namespace: ns.clone(), ..server(&url, PaymentService::default()) };
+    let workers = paybench::transport::serve(&arm, &serve).await.expect("workers in the namespace");
+    let timeout = Duration::from_millis(500);
+    let inside = ClientConfig { namespace: ns.clone(), ..client_config(timeout) };
+    let client = paybench::transport::connect(&arm, &url, &inside).await.expect("client in the namespace");
+    let req = generate(Profile::Small, 71, 0);
+    assert_matches(&req, &client.call(req.clone()).await.expect("same namespace answers"));
+    let other = ClientConfig { namespace: format!("{ns}-other"), ..client_config(timeout) };
+    let stranger = paybench::transport::connect(&arm, &url, &other).await.expect("client in another namespace");
+    let outcome = stranger.call(req.clone()).await;
+    assert!(outcome.is_err(), "a client of another namespace reached these workers: {outcome:?}");
+    workers.shutdown().await;
+
+    assert_eq!(amqp::Config::default().in_namespace("t").queue, "t.payments.authorize");
+    assert_eq!(kafka::Config::default().in_namespace("t").group, "t.paybench-payment-workers");
+    assert_eq!(nats::Config::default().in_namespace("").subject, "payments.authorize", "no namespace, no change");
+    for bad in ["a.b", "", "sp ace", &"x".repeat(65)] {
+        let e = paybench::transport::check_namespace(bad).unwrap_err().to_string();
+        assert!(e.contains("allowed are"), "{bad:?}: {e}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

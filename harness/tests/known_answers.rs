@@ -67,6 +67,7 @@ impl Runtimes {
             server_pid: None,
             brokers: Default::default(),
             client_kind: ClientKind::FullStack,
+            namespace: String::new(),
         };
         let result = runner::run_arm(&ctx, &scenario, &Arm::parse(arm).unwrap(), Profile::Small, &Quiet);
         assert!(matches!(result.status, ArmStatus::Ran), "{arm}: {:?}", result.status);

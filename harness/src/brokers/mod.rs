@@ -11,14 +11,14 @@
 //! | broker | binary | endpoint | external endpoint from |
 //! |---|---|---|---|
 //! | `rabbitmq` | Debian's `rabbitmq-server`, node `paybench@localhost` | `amqp://guest:guest@127.0.0.1:5673/%2f` | `AMQP_URL` |
-//! | `kafka` | Tansu, `~/.cargo/bin/tansu`, memory storage | `127.0.0.1:9092` | `KAFKA_BROKERS` |
+//! | `kafka` | Apache Kafka 4.4.0 from Maven (`target/brokers/kafka/lib`), one KRaft node on the machine's JDK | `127.0.0.1:19092` | `KAFKA_BROKERS` |
 //! | `nats` | Debian's `nats-server` | `nats://127.0.0.1:4223` | `NATS_URL` |
 //!
 //! An external endpoint is probed, never started or stopped.
 
+pub mod kafka;
 pub mod nats;
 pub mod rabbitmq;
-pub mod tansu;
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;
@@ -52,7 +52,7 @@ pub struct Broker {
 }
 
 /// Every broker, in listing order.
-pub static BROKERS: &[&Broker] = &[&rabbitmq::BROKER, &tansu::BROKER, &nats::BROKER];
+pub static BROKERS: &[&Broker] = &[&rabbitmq::BROKER, &kafka::BROKER, &nats::BROKER];
 
 /// How long [`start`] waits for a broker by default: RabbitMQ boots in 5-10 s on 2 cores.
 pub const DEFAULT_START_DEADLINE: Duration = Duration::from_secs(90);
@@ -98,7 +98,7 @@ pub fn parse_assignment(text: &str) -> Result<(String, String)> {
 pub struct BrokerInfo {
     /// The broker's short name (`rabbitmq`, `kafka`, `nats`).
     pub broker: String,
-    /// The product, e.g. `RabbitMQ`, `Tansu`, `nats-server`.
+    /// The product, e.g. `RabbitMQ`, `Apache Kafka`, `nats-server`.
     pub implementation: String,
     /// Its version as the broker or its binary reports it, or `unknown`.
     pub version: String,
@@ -144,7 +144,19 @@ impl Broker {
     /// pid file names a live process.
     pub fn local_pid(&self) -> Option<u32> {
         let pid: u32 = std::fs::read_to_string(self.dir().join("paybench.pid")).ok()?.trim().parse().ok()?;
-        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+        alive(pid).then_some(pid)
+    }
+
+    /// Kills the managed broker at once (SIGKILL), as a crash would, and waits until it is gone.
+    /// Returns whether one was running. Its data directory stays, so [`start`] recovers from it.
+    pub async fn kill_local(&self, deadline: Duration) -> Result<bool> {
+        let Some(pid) = self.local_pid() else { return Ok(false) };
+        signal(pid, libc::SIGKILL);
+        wait_gone(pid, deadline).await;
+        if alive(pid) {
+            return Err(Error::Internal(format!("{}: pid {pid} still alive {deadline:?} after SIGKILL", self.name)));
+        }
+        Ok(true)
     }
 }
 
@@ -163,12 +175,14 @@ pub fn brokers_dir() -> PathBuf {
 /// Makes sure `broker` answers at `endpoint`, starting the managed local one when `endpoint` is
 /// its local endpoint and nothing answers yet; waits at most `deadline`. Idempotent.
 pub async fn start(broker: &'static Broker, endpoint: &str, deadline: Duration) -> Result<BrokerInfo> {
+    let mut spawned = false;
     if broker.is_local(endpoint) && !broker.tcp_reachable(endpoint, PROBE_TIMEOUT) {
         tokio::task::spawn_blocking(move || spawn_local(broker))
             .await
             .map_err(|e| Error::Internal(format!("{}: start task failed: {e}", broker.name)))??;
+        spawned = true;
     }
-    wait_ready(broker, endpoint, deadline).await
+    wait_ready(broker, endpoint, deadline, spawned).await
 }
 
 /// Starts (or finds) every broker in `endpoints`, concurrently.
@@ -177,10 +191,25 @@ pub async fn start_all(endpoints: &Endpoints, deadline: Duration) -> Result<Vec<
     futures::future::join_all(starts).await.into_iter().collect()
 }
 
-/// Polls until the broker speaks its protocol, or fails naming the endpoint after `deadline`.
-async fn wait_ready(broker: &'static Broker, endpoint: &str, deadline: Duration) -> Result<BrokerInfo> {
+/// Polls until the broker speaks its protocol, or fails naming the endpoint after `deadline`, or
+/// at once when the process it `spawned` has exited (quoting the end of its log).
+async fn wait_ready(broker: &'static Broker, endpoint: &str, deadline: Duration, spawned: bool) -> Result<BrokerInfo> {
     let started = Instant::now();
     loop {
+        if spawned && broker.local_pid().is_none() {
+            let log = broker.dir().join("stdout.log");
+            return Err(CallError::Connect {
+                transport: broker.name,
+                endpoint: redact(endpoint),
+                source: format!(
+                    "the broker process exited while starting: {} (log: {})",
+                    log_tail(&log, 5),
+                    log.display()
+                )
+                .into(),
+            }
+            .into());
+        }
         // TCP first: a handshake attempted on a port that is not open yet only makes noise.
         let last_error = if broker.tcp_reachable(endpoint, PROBE_TIMEOUT) {
             match broker.info(endpoint).await {
@@ -233,22 +262,52 @@ pub async fn stop(broker: &Broker, deadline: Duration) -> Result<bool> {
         return Ok(false);
     };
     if !broker.local_stop.is_some_and(|graceful| graceful(&broker.dir())) {
-        signal(pid, "TERM");
+        signal(pid, libc::SIGTERM);
     }
-    let started = Instant::now();
-    while Path::new(&format!("/proc/{pid}")).exists() {
-        if started.elapsed() >= deadline {
-            signal(pid, "KILL");
-            break;
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
+    wait_gone(pid, deadline).await;
+    if alive(pid) {
+        signal(pid, libc::SIGKILL);
+        wait_gone(pid, deadline).await;
     }
     let _ = std::fs::remove_file(broker.dir().join("paybench.pid"));
     Ok(true)
 }
 
-fn signal(pid: u32, name: &str) {
-    let _ = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status();
+/// Waits until `pid` has exited (or is a zombie), at most `deadline`.
+async fn wait_gone(pid: u32, deadline: Duration) {
+    let started = Instant::now();
+    while alive(pid) && started.elapsed() < deadline {
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Whether `pid` is a running process: it exists and is not a zombie (a broker that died while
+/// the process that spawned it still runs stays a zombie until that process exits).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()))
+        .is_some_and(|state| state != 'Z' && state != 'X')
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return };
+    // SAFETY: kill(2) has no memory effects on this process; pid names the broker we started.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}
+
+/// The last `lines` lines of a log file, joined by " | ", for error messages.
+pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &tail[tail.len().saturating_sub(lines)..];
+    if tail.is_empty() {
+        "(empty log)".to_owned()
+    } else {
+        tail.join(" | ")
+    }
 }
 
 #[cfg(test)]

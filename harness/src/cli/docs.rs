@@ -57,7 +57,7 @@ const HEADLINE_PROFILE: Profile = Profile::Typical;
 
 /// Every generator; [`Inputs::generate`] says what each is made from, and `docs/report.md` lists
 /// them for readers.
-const GENERATORS: [&str; 14] = [
+const GENERATORS: [&str; 15] = [
     "headline",
     "decomposition",
     "not-measured",
@@ -69,6 +69,7 @@ const GENERATORS: [&str; 14] = [
     "broker-arms",
     "sweeps",
     "generator-validation",
+    "peer-check",
     "instructions",
     "thresholds",
     "profile-sizes",
@@ -332,6 +333,7 @@ impl Inputs {
             "broker-arms" => self.arms_table(|arm| arm.broker().is_some(), false),
             "sweeps" => Ok(self.sweeps()),
             "generator-validation" => self.generator_validation(links),
+            "peer-check" => super::peer_check::section(&self.root, links),
             "instructions" => self.instructions(links),
             "thresholds" => self.thresholds(links),
             "profile-sizes" => profile_sizes(),

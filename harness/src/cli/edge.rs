@@ -19,6 +19,11 @@ pub(crate) struct ArmEnv {
     /// fetch_wait_max_ms = 1`). PAYBENCH_<FAMILY>_<OPTION> variables override it.
     #[arg(long, value_name = "FILE")]
     settings: Option<PathBuf>,
+    /// Prefix of every queue, topic, subject and consumer-group name of the broker arms
+    /// (`NS.payments.authorize`), so that runs and other clients sharing a broker never take each
+    /// other's requests. Letters, digits, `-` and `_`. Default: PAYBENCH_NAMESPACE, else none.
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
 }
 
 impl ArmEnv {
@@ -30,6 +35,18 @@ impl ArmEnv {
             endpoints.insert(name, endpoint);
         }
         Ok(endpoints)
+    }
+
+    /// The broker namespace (`--namespace`, else `PAYBENCH_NAMESPACE`), checked; empty for none.
+    pub(crate) fn namespace(&self) -> anyhow::Result<String> {
+        let namespace = self.namespace.clone().or_else(|| std::env::var("PAYBENCH_NAMESPACE").ok());
+        match namespace.filter(|ns| !ns.is_empty()) {
+            Some(ns) => {
+                paybench::transport::check_namespace(&ns)?;
+                Ok(ns)
+            }
+            None => Ok(String::new()),
+        }
     }
 
     /// The settings file (if any) with the environment's overrides applied.

@@ -5,6 +5,7 @@ pub(crate) mod brokers;
 pub(crate) mod compare;
 pub(crate) mod docs;
 pub(crate) mod edge;
+pub(crate) mod peer_check;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod run_table;

@@ -107,6 +107,7 @@ impl Args {
             wire_method: "kernel TCP_INFO per socket via `ss -tinp` (bytes_acked/bytes_received + 52 B IP/TCP headers per segment), sockets to the server/broker port owned by this process or --server-pid, snapshot at window start and end".into(),
             cpu_method: "/proc/self/task/*/schedstat summed by thread name (pb-client*, pb-server*); /proc/<pid>/task/*/schedstat for --server-pid and brokers".into(),
             command_line: std::env::args().map(|a| redact_url(&a)).collect(),
+            namespace: self.arm_env.namespace().unwrap_or_default(),
             order_seed: None,
             order: Vec::new(),
         }
@@ -230,6 +231,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         server_pid: args.server_pid,
         brokers: endpoints.clone(),
         client_kind: args.client,
+        namespace: args.arm_env.namespace()?,
     };
     let codec = time_codecs(&args, &client_rt, &scenarios)?;
     let estimate: f64 = scenarios.iter().map(Scenario::estimated_seconds).sum();

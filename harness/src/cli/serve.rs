@@ -61,6 +61,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         bind: args.bind,
         service: PaymentService::with_service_time(Duration::from_micros(args.service_time_us)),
         broker_url,
+        namespace: args.arm_env.namespace()?,
         ..ServerConfig::default()
     };
     rt.block_on(async {

@@ -62,6 +62,8 @@ pub struct RunContext {
     pub brokers: brokers::Endpoints,
     /// Which client drives the arms: the transport's own, or the replay client.
     pub client_kind: ClientKind,
+    /// Prefix of the broker arms' queue, topic, subject and group names (empty: none).
+    pub namespace: String,
 }
 
 /// Everything needed to measure one arm's windows.
@@ -188,6 +190,7 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
             let config = ServerConfig {
                 service,
                 broker_url: arm.broker().map(|_| endpoint.to_owned()),
+                namespace: ctx.namespace.clone(),
                 ..ServerConfig::default()
             };
             let handle = rt.block_on(transport::serve(arm, &config))?;
@@ -202,7 +205,12 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
         None => None,
     };
     let timeout = Duration::from_millis(scenario.timeout_ms);
-    let config = ClientConfig { timeout, max_connections: Some(scenario.max_in_flight()), ..ClientConfig::default() };
+    let config = ClientConfig {
+        timeout,
+        max_connections: Some(scenario.max_in_flight()),
+        namespace: ctx.namespace.clone(),
+        ..ClientConfig::default()
+    };
     let probe_req = payload::generate(profile, scenario.seed, u64::MAX);
     let pool: Vec<_> = (0..REQUEST_POOL).map(|i| payload::generate(profile, scenario.seed, i)).collect();
     let client = ctx.client.block_on(async {
@@ -255,13 +263,12 @@ fn broker_meta(ctx: &RunContext, arm: &Arm, endpoint: &str) -> Option<BrokerMeta
             ("unknown".to_owned(), "unknown".to_owned())
         }
     };
-    Some(BrokerMeta {
-        transport: arm.clone(),
-        implementation,
-        version,
-        endpoint: redact_url(endpoint),
-        settings: arm.options_owned(),
-    })
+    let mut settings = arm.options_owned();
+    match transport::registry::client_settings(arm, &ctx.namespace) {
+        Ok(client) => settings.extend(client.into_iter().map(|(k, v)| (k.to_owned(), v))),
+        Err(e) => tracing::warn!("{arm}: cannot resolve its client settings: {e}"),
+    }
+    Some(BrokerMeta { transport: arm.clone(), implementation, version, endpoint: redact_url(endpoint), settings })
 }
 
 /// The broker's pid for CPU per call: the suite's own local broker process, and only one whose

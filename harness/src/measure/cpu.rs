@@ -4,7 +4,7 @@
 //! [`CLIENT_THREAD_PREFIX`] and [`SERVER_THREAD_PREFIX`]; summing `/proc/self/task/*/schedstat`
 //! (nanoseconds on CPU, user + system, per thread) by name prefix splits one process's CPU by role
 //! with nanosecond resolution, where `stat`'s utime/stime only count 10 ms ticks. A server in
-//! another process (`--server-pid`) and a broker (beam.smp, tansu) are read the same way over
+//! another process (`--server-pid`) and a broker (beam.smp, Kafka's java) are read the same way over
 //! `/proc/<pid>/task/*`. Threads that exit inside a window take their time with them; tokio's
 //! worker threads live as long as the runtime, so this loses at most short-lived blocking threads.
 

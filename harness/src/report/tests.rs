@@ -274,6 +274,7 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
             wire_method: "none".into(),
             cpu_method: "none".into(),
             command_line: vec![],
+            namespace: String::new(),
             order_seed: None,
             order: vec![],
         },

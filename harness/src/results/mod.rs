@@ -123,7 +123,8 @@ pub struct Environment {
 pub struct BrokerMeta {
     /// Transport arm that used it (`amqp`, `kafka-json`, ...).
     pub transport: Arm,
-    /// `rabbitmq`, `tansu`, `apache-kafka`, or `unknown`.
+    /// The product as the broker module names it (`RabbitMQ`, `Apache Kafka`, `nats-server`; runs
+    /// before 2026-12 name `Tansu`), or `unknown`.
     pub implementation: String,
     /// Version as the broker reports it, or `unknown`.
     pub version: String,
@@ -164,6 +165,10 @@ pub struct RunSettings {
     pub cpu_method: String,
     /// The command line.
     pub command_line: Vec<String>,
+    /// `--namespace`: the prefix of every broker queue, topic, subject and group name, empty for
+    /// none (runs sharing a broker under different namespaces never see each other's requests).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
     /// Seed of the order in which arms ran within each repetition (shuffled per repetition, so
     /// slow drift of the machine is spread over all arms instead of favouring the first).
     #[serde(default)]
@@ -419,7 +424,7 @@ pub struct CpuPerCall {
     /// The server or worker (threads `pb-server*`, or `--server-pid`). `inproc` does its server
     /// work on the client threads, so its server figure is 0.
     pub server_us_per_call: Option<f64>,
-    /// The broker process (beam.smp, tansu), for broker arms.
+    /// The broker process (beam.smp, Kafka's java), for broker arms.
     pub broker_us_per_call: Option<f64>,
     /// This process's threads that are neither client nor server: the orchestrating main thread
     /// and threads client libraries start themselves (librdkafka `rdk:*`, lapin), which cannot be

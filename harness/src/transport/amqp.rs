@@ -151,6 +151,12 @@ impl Config {
         })
     }
 
+    /// Prefixes the request queue with a run's namespace.
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        self.queue = crate::transport::namespaced(namespace, &self.queue);
+        self
+    }
+
     /// Sets the request queue.
     pub fn with_queue(mut self, queue: impl Into<String>) -> Self {
         self.queue = queue.into();
@@ -488,14 +494,17 @@ fn no_broker(name: &'static str) -> Error {
 /// Registry entry: the arm's worker pool.
 pub(crate) fn serve_arm(arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
     let (arm, config) = (arm.clone(), config.clone());
-    Box::pin(async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?).await })
+    Box::pin(
+        async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?.in_namespace(&config.namespace)).await },
+    )
 }
 
 /// Registry entry: one connection, one channel, many calls in flight.
 pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> BoxFuture<'static, Result<AnyClient>> {
     let (arm, endpoint, config) = (arm.clone(), endpoint.to_owned(), config.clone());
     Box::pin(async move {
-        let client = Client::connect_with(arm.codec(), &endpoint, &config, Config::from_arm(&arm)?).await?;
+        let amqp = Config::from_arm(&arm)?.in_namespace(&config.namespace);
+        let client = Client::connect_with(arm.codec(), &endpoint, &config, amqp).await?;
         Ok(AnyClient::new(&arm, client))
     })
 }

@@ -1,5 +1,5 @@
-//! `kafka` and `kafka-json`: request/reply over a Kafka-protocol broker (rdkafka with its bundled
-//! librdkafka 2.12; Tansu locally, or any Kafka cluster through `KAFKA_BROKERS`).
+//! `kafka` and `kafka-json`: request/reply over Apache Kafka (rdkafka with its bundled librdkafka
+//! 2.12; the suite's own Apache Kafka 4.4.0 node, or any Kafka cluster through `KAFKA_BROKERS`).
 //!
 //! A client produces each request to the topic `payments.authorize` with three record headers:
 //! `correlation_id`, `reply_topic` and `content-type`. Workers form one consumer group on that
@@ -10,12 +10,11 @@
 //!
 //! **Reply topics are deleted when their client goes.** A reply topic outlives nothing useful: once
 //! the client's reply consumer has closed, no one will ever read it. Left in place, they piled up
-//! (one per client, and a fresh client per repetition): a suite run of about 45 minutes left Tansu
-//! at 1.8 GB RSS. So [`Client::shutdown`] closes the reply consumer and then deletes the topic
+//! (one per client, and a fresh client per repetition): a suite run of about 45 minutes left the broker
+//! (then Tansu 0.6) at 1.8 GB RSS. So [`Client::shutdown`] closes the reply consumer and then deletes the topic
 //! (DeleteTopics, bounded by [`RETIRE_DEADLINE`]), and dropping a client does the same on a short
 //! detached thread, since `Drop` cannot await and may run outside any runtime: the consumer's close
-//! blocks, so it must not run on an async worker thread either. Tansu 0.6 implements DeleteTopics
-//! (its storage drops the topic's records, its metadata and the groups' offsets for it).
+//! blocks, so it must not run on an async worker thread either.
 //!
 //! Why not a fixed set of shared reply topics, as Spring's `ReplyingKafkaTemplate` can use: a
 //! shared topic either makes every client read and discard every other client's replies (the
@@ -34,17 +33,25 @@
 //! | setting | value | why |
 //! |---|---|---|
 //! | `linger.ms` | 0 (default here; librdkafka's is 5) | a request/reply call sends one record per hop; waiting to batch adds `linger.ms` to each of the two hops |
-//! | `fetch.wait.max.ms` | 5 (librdkafka's default is 500) | how long the broker may hold a fetch with no data. Apache Kafka answers a waiting fetch as soon as data arrives, so there it only bounds idle polling; Tansu 0.6 holds every fetch for the full wait, so each hop costs about this plus ~2.5 ms |
+//! | `fetch.wait.max.ms` | 5 (librdkafka's default is 500) | how long the broker may hold a fetch with no data. Apache Kafka answers a waiting fetch as soon as `fetch.min.bytes` have arrived, so this only bounds idle polling (Tansu 0.6, used before, held every fetch for the full wait) |
 //! | `fetch.min.bytes` | 1 | answer as soon as any record is there |
+//! | `group.protocol` | `classic` | the workers' group protocol; `consumer` (KIP-848, broker-side assignment) is an option. Classic keeps the session and heartbeat settings below in the client |
 //! | `socket.nagle.disable` | true | a small record must not wait for the previous segment's ACK (delayed-ACK stalls of ~40 ms) |
 //! | `acks` | 1; `all` in durable mode | one broker write before the producer is told; durable mode waits for every in-sync replica |
 //! | `enable.idempotence` | durable mode only | no duplicates from producer retries |
 //! | `allow.auto.create.topics` | false (producers) | a late reply to a deleted reply topic must not recreate it |
 //! | offsets | auto-commit; durable mode commits each request only after its reply is acknowledged | at-least-once: a worker killed mid-request leaves it uncommitted, so the group hands it to another worker |
 //!
+//! Topics are created with one replica; the suite's node has `min.insync.replicas=1`. So durable
+//! mode (`acks=all`) waits for the one node's write: it survives a killed worker and a killed
+//! broker process (the write is in the OS page cache; Kafka's default flush policy leaves flushing
+//! to the OS), not a machine crash or a lost disk, which need replicas on other machines.
+//!
 //! Options ([`OPTIONS`]; scenario table, `--settings` file `[kafka]`, or
 //! `PAYBENCH_KAFKA_<OPTION>`): `durable`, `workers`, `partitions`, `linger_ms`,
-//! `fetch_wait_max_ms`. The request topic and group are not options: tests give their own through
+//! `fetch_wait_max_ms`, `fetch_min_bytes`, `group_protocol`. Every librdkafka property they set is
+//! recorded next to the broker in `results.json` ([`client_settings`]). The request topic and group
+//! are not options: a run's `--namespace` prefixes them, and tests give their own through
 //! [`serve_with`] and [`Client::connect_with`].
 
 use std::sync::Arc;
@@ -137,7 +144,21 @@ pub const OPTIONS: &[OptionSpec] = &[
         kind: OptionKind::Count { min: 0, max: 10_000 },
         default: "5",
         token: "fetchwait",
-        help: "consumer fetch.wait.max.ms; Tansu holds every fetch this long, so each hop costs it",
+        help: "consumer fetch.wait.max.ms: how long the broker may hold a fetch that has no data",
+    },
+    OptionSpec {
+        key: "fetch_min_bytes",
+        kind: OptionKind::Count { min: 1, max: 1_048_576 },
+        default: "1",
+        token: "fetchmin",
+        help: "consumer fetch.min.bytes: the broker answers a fetch once this much data is there",
+    },
+    OptionSpec {
+        key: "group_protocol",
+        kind: OptionKind::Choice(&["classic", "consumer"]),
+        default: "classic",
+        token: "gp",
+        help: "the workers' consumer group protocol: classic, or consumer (KIP-848)",
     },
 ];
 
@@ -156,6 +177,10 @@ pub struct Config {
     pub linger_ms: u32,
     /// Consumer `fetch.wait.max.ms`.
     pub fetch_wait_max_ms: u32,
+    /// Consumer `fetch.min.bytes`.
+    pub fetch_min_bytes: u32,
+    /// The workers' `group.protocol`: `classic` or `consumer`.
+    pub group_protocol: String,
     /// `acks=all`, idempotent producer, commit after reply.
     pub durable: bool,
 }
@@ -169,6 +194,8 @@ impl Default for Config {
             workers: 2,
             linger_ms: 0,
             fetch_wait_max_ms: 5,
+            fetch_min_bytes: 1,
+            group_protocol: "classic".to_owned(),
             durable: false,
         }
     }
@@ -183,8 +210,25 @@ impl Config {
             partitions: arm.count("partitions")?,
             linger_ms: arm.count("linger_ms")?,
             fetch_wait_max_ms: arm.count("fetch_wait_max_ms")?,
+            fetch_min_bytes: arm.count("fetch_min_bytes")?,
+            group_protocol: arm.option("group_protocol")?.to_owned(),
             ..Self::default()
         })
+    }
+
+    /// Prefixes the request topic and the workers' group with a run's namespace.
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        self.request_topic = crate::transport::namespaced(namespace, &self.request_topic);
+        self.group = crate::transport::namespaced(namespace, &self.group);
+        self
+    }
+
+    fn acks(&self) -> &'static str {
+        if self.durable {
+            "all"
+        } else {
+            "1"
+        }
     }
 
     /// Sets the request topic.
@@ -237,11 +281,7 @@ impl Config {
             // Every topic is created by the suite. A late reply to a deleted reply topic must not
             // bring it back on a broker that creates topics on demand (Apache Kafka's default).
             .set("allow.auto.create.topics", "false");
-        if self.durable {
-            c.set("acks", "all").set("enable.idempotence", "true");
-        } else {
-            c.set("acks", "1");
-        }
+        c.set("acks", self.acks()).set("enable.idempotence", self.durable.to_string());
         c
     }
 
@@ -249,15 +289,35 @@ impl Config {
         let mut c = self.base(brokers);
         c.set("group.id", group)
             .set("fetch.wait.max.ms", self.fetch_wait_max_ms.to_string())
-            .set("fetch.min.bytes", "1")
+            .set("fetch.min.bytes", self.fetch_min_bytes.to_string())
             .set("auto.offset.reset", "earliest")
             .set("enable.auto.commit", if self.durable { "false" } else { "true" })
-            // A killed worker is noticed within this; Kafka's floor is 6 s.
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "500")
             // Also the rebalance timeout a join waits for silent members; 5 min by default.
-            .set("max.poll.interval.ms", "10000");
+            .set("max.poll.interval.ms", "10000")
+            .set("group.protocol", &self.group_protocol);
+        if self.group_protocol == "classic" {
+            // A killed worker is noticed within this; Kafka's floor is 6 s. Under the `consumer`
+            // protocol the broker owns these (group.consumer.session.timeout.ms, 45 s by default).
+            c.set("session.timeout.ms", "6000").set("heartbeat.interval.ms", "500");
+        }
         c
+    }
+
+    /// The librdkafka properties and topic settings these options resolve to, by name: what the
+    /// results record next to the broker, so that a reader sees the settings behind a figure.
+    pub fn client_settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("acks", self.acks().to_owned()),
+            ("enable.idempotence", self.durable.to_string()),
+            ("linger.ms", self.linger_ms.to_string()),
+            ("fetch.wait.max.ms", self.fetch_wait_max_ms.to_string()),
+            ("fetch.min.bytes", self.fetch_min_bytes.to_string()),
+            ("group.protocol", self.group_protocol.clone()),
+            ("request topic", self.request_topic.clone()),
+            ("request topic partitions", self.partitions.max(self.workers as i32).to_string()),
+            ("replication factor", "1".to_owned()),
+            ("offsets committed", if self.durable { "after the reply is acked" } else { "auto" }.to_owned()),
+        ]
     }
 }
 
@@ -621,14 +681,22 @@ impl Worker {
 /// Registry entry: the arm's consumer group of workers.
 pub(crate) fn serve_arm(arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
     let (arm, config) = (arm.clone(), config.clone());
-    Box::pin(async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?).await })
+    Box::pin(
+        async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?.in_namespace(&config.namespace)).await },
+    )
+}
+
+/// Registry entry: the settings behind the arm's figures (see [`Config::client_settings`]).
+pub(crate) fn settings_arm(arm: &Arm, namespace: &str) -> Result<Vec<(&'static str, String)>> {
+    Ok(Config::from_arm(arm)?.in_namespace(namespace).client_settings())
 }
 
 /// Registry entry: a producer plus a consumer of the client's own reply topic.
 pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> BoxFuture<'static, Result<AnyClient>> {
     let (arm, endpoint, config) = (arm.clone(), endpoint.to_owned(), config.clone());
     Box::pin(async move {
-        let client = Client::connect_with(arm.codec(), &endpoint, &config, Config::from_arm(&arm)?).await?;
+        let kafka = Config::from_arm(&arm)?.in_namespace(&config.namespace);
+        let client = Client::connect_with(arm.codec(), &endpoint, &config, kafka).await?;
         Ok(AnyClient::new(&arm, client))
     })
 }

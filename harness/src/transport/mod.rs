@@ -119,6 +119,9 @@ pub struct ServerConfig {
     pub service: PaymentService,
     /// The broker's endpoint for broker arms; unused by direct arms.
     pub broker_url: Option<String>,
+    /// Prefix of every queue, topic, subject and group name the broker arms use (empty: none).
+    /// See [`namespaced`].
+    pub namespace: String,
 }
 
 impl Default for ServerConfig {
@@ -128,6 +131,7 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             service: PaymentService::default(),
             broker_url: None,
+            namespace: String::new(),
         }
     }
 }
@@ -145,11 +149,48 @@ pub struct ClientConfig {
     /// against `timeout`. Arms that multiplex on fixed connections (`tcp`, HTTP/2, gRPC, brokers)
     /// ignore it; their connection count is already fixed.
     pub max_connections: Option<usize>,
+    /// Prefix of the broker names the client uses; must equal the workers' (see [`namespaced`]).
+    pub namespace: String,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(10), max_body_bytes: DEFAULT_MAX_BODY_BYTES, max_connections: None }
+        Self {
+            timeout: Duration::from_secs(10),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_connections: None,
+            namespace: String::new(),
+        }
+    }
+}
+
+/// Most characters a namespace may have (Kafka topic names stop at 249; the longest default name
+/// plus a reply-topic suffix leaves this much).
+pub const NAMESPACE_MAX_CHARS: usize = 64;
+
+/// `name` in `namespace`: `<namespace>.<name>`, or `name` unchanged when the namespace is empty
+/// (so the defaults stay `payments.authorize` and friends). Two runs on one broker with different
+/// namespaces never take each other's requests.
+pub fn namespaced(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}.{name}")
+    }
+}
+
+/// Checks a namespace: 1 to [`NAMESPACE_MAX_CHARS`] ASCII letters, digits, `-` or `_`, which every
+/// broker accepts in a queue, topic, subject and group name (a `.` would add a NATS subject token).
+pub fn check_namespace(namespace: &str) -> Result<()> {
+    let ok = !namespace.is_empty()
+        && namespace.len() <= NAMESPACE_MAX_CHARS
+        && namespace.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "namespace {namespace:?}: allowed are 1 to {NAMESPACE_MAX_CHARS} ASCII letters, digits, `-` and `_`"
+        )))
     }
 }
 

@@ -95,6 +95,13 @@ impl Config {
         Ok(Self { workers: arm.count("workers")?, ..Self::default() })
     }
 
+    /// Prefixes the request subject and the queue group with a run's namespace.
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        self.subject = crate::transport::namespaced(namespace, &self.subject);
+        self.queue_group = crate::transport::namespaced(namespace, &self.queue_group);
+        self
+    }
+
     /// Sets the request subject (tests use their own).
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = subject.into();
@@ -288,14 +295,17 @@ async fn work(nats: async_nats::Client, mut requests: Subscriber, service: Payme
 /// Registry entry: the arm's queue group of workers.
 pub(crate) fn serve_arm(arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>> {
     let (arm, config) = (arm.clone(), config.clone());
-    Box::pin(async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?).await })
+    Box::pin(
+        async move { serve_with(arm.codec(), &config, Config::from_arm(&arm)?.in_namespace(&config.namespace)).await },
+    )
 }
 
 /// Registry entry: one connection with its inbox.
 pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> BoxFuture<'static, Result<AnyClient>> {
     let (arm, endpoint, config) = (arm.clone(), endpoint.to_owned(), config.clone());
     Box::pin(async move {
-        let client = Client::connect_with(arm.codec(), &endpoint, &config, Config::from_arm(&arm)?).await?;
+        let nats = Config::from_arm(&arm)?.in_namespace(&config.namespace);
+        let client = Client::connect_with(arm.codec(), &endpoint, &config, nats).await?;
         Ok(AnyClient::new(&arm, client))
     })
 }

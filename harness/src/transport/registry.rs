@@ -17,6 +17,9 @@ use crate::Result;
 pub type ServeFn = fn(&Arm, &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>>;
 /// Connects a family's client for an arm to an endpoint (`host:port` or a broker URL).
 pub type ConnectFn = fn(&Arm, &str, &ClientConfig) -> BoxFuture<'static, Result<AnyClient>>;
+/// The client-library settings an arm's options resolve to, in a namespace, by name (recorded in
+/// results next to the broker).
+pub type SettingsFn = fn(&Arm, &str) -> Result<Vec<(&'static str, String)>>;
 
 /// A transport family: what the registry knows about one module.
 #[derive(Debug)]
@@ -39,19 +42,21 @@ pub struct Family {
     pub serve: ServeFn,
     /// How its client connects.
     pub connect: ConnectFn,
+    /// The library settings behind its figures, where its options do not name them one to one.
+    pub settings: Option<SettingsFn>,
 }
 
 /// Every family, direct ones first (the order of `paybench` listings).
 #[rustfmt::skip] // one line per family: the registry reads as a table
 pub static FAMILIES: &[Family] = &[
-    Family { name: "inproc", stem: "inproc", module: "transport::inproc", default_codec: Codec::Protobuf, broker: None, options: inproc::OPTIONS, standard: &["inproc"], serve: inproc::serve_arm, connect: inproc::connect_arm },
-    Family { name: "sim", stem: "sim", module: "transport::sim", default_codec: Codec::Protobuf, broker: None, options: sim::OPTIONS, standard: &["sim"], serve: sim::serve_arm, connect: sim::connect_arm },
-    Family { name: "tcp", stem: "tcp", module: "transport::tcp", default_codec: Codec::Protobuf, broker: None, options: tcp::OPTIONS, standard: &["tcp"], serve: tcp::serve_arm, connect: tcp::connect_arm },
-    Family { name: "grpc", stem: "grpc", module: "transport::grpc", default_codec: Codec::Protobuf, broker: None, options: grpc::OPTIONS, standard: &["grpc", "grpc-json"], serve: grpc::serve_arm, connect: grpc::connect_arm },
-    Family { name: "http", stem: "rest", module: "transport::rest", default_codec: Codec::Json, broker: None, options: rest::OPTIONS, standard: &["rest", "rest-h2", "rest-proto"], serve: rest::serve_arm, connect: rest::connect_arm },
-    Family { name: "amqp", stem: "amqp", module: "transport::amqp", default_codec: Codec::Protobuf, broker: Some("rabbitmq"), options: amqp::OPTIONS, standard: &["amqp", "amqp-json"], serve: amqp::serve_arm, connect: amqp::connect_arm },
-    Family { name: "kafka", stem: "kafka", module: "transport::kafka", default_codec: Codec::Protobuf, broker: Some("kafka"), options: kafka::OPTIONS, standard: &["kafka", "kafka-json"], serve: kafka::serve_arm, connect: kafka::connect_arm },
-    Family { name: "nats", stem: "nats", module: "transport::nats", default_codec: Codec::Protobuf, broker: Some("nats"), options: nats::OPTIONS, standard: &["nats", "nats-json"], serve: nats::serve_arm, connect: nats::connect_arm },
+    Family { name: "inproc", stem: "inproc", module: "transport::inproc", default_codec: Codec::Protobuf, broker: None, options: inproc::OPTIONS, standard: &["inproc"], serve: inproc::serve_arm, connect: inproc::connect_arm, settings: None },
+    Family { name: "sim", stem: "sim", module: "transport::sim", default_codec: Codec::Protobuf, broker: None, options: sim::OPTIONS, standard: &["sim"], serve: sim::serve_arm, connect: sim::connect_arm, settings: None },
+    Family { name: "tcp", stem: "tcp", module: "transport::tcp", default_codec: Codec::Protobuf, broker: None, options: tcp::OPTIONS, standard: &["tcp"], serve: tcp::serve_arm, connect: tcp::connect_arm, settings: None },
+    Family { name: "grpc", stem: "grpc", module: "transport::grpc", default_codec: Codec::Protobuf, broker: None, options: grpc::OPTIONS, standard: &["grpc", "grpc-json"], serve: grpc::serve_arm, connect: grpc::connect_arm, settings: None },
+    Family { name: "http", stem: "rest", module: "transport::rest", default_codec: Codec::Json, broker: None, options: rest::OPTIONS, standard: &["rest", "rest-h2", "rest-proto"], serve: rest::serve_arm, connect: rest::connect_arm, settings: None },
+    Family { name: "amqp", stem: "amqp", module: "transport::amqp", default_codec: Codec::Protobuf, broker: Some("rabbitmq"), options: amqp::OPTIONS, standard: &["amqp", "amqp-json"], serve: amqp::serve_arm, connect: amqp::connect_arm, settings: None },
+    Family { name: "kafka", stem: "kafka", module: "transport::kafka", default_codec: Codec::Protobuf, broker: Some("kafka"), options: kafka::OPTIONS, standard: &["kafka", "kafka-json"], serve: kafka::serve_arm, connect: kafka::connect_arm, settings: Some(kafka::settings_arm) },
+    Family { name: "nats", stem: "nats", module: "transport::nats", default_codec: Codec::Protobuf, broker: Some("nats"), options: nats::OPTIONS, standard: &["nats", "nats-json"], serve: nats::serve_arm, connect: nats::connect_arm, settings: None },
 ];
 
 /// The arms the claim under test and its decomposition are about, by canonical name. The report
@@ -130,6 +135,11 @@ pub fn direct_arms() -> Vec<Arm> {
 /// Starts the server or workers for `arm` on the current tokio runtime.
 pub async fn serve(arm: &Arm, config: &ServerConfig) -> Result<ServerHandle> {
     (arm.family().serve)(arm, config).await
+}
+
+/// The library settings behind `arm`'s figures in `namespace` (empty for families without any).
+pub fn client_settings(arm: &Arm, namespace: &str) -> Result<Vec<(&'static str, String)>> {
+    arm.family().settings.map_or(Ok(Vec::new()), |settings| settings(arm, namespace))
 }
 
 /// Connects a client for `arm` to `endpoint` (a `host:port` or a broker URL).
