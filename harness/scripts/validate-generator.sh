@@ -60,20 +60,8 @@ model = "closed"
 concurrency = $concurrency
 TOML
 
-# Starts `paybench serve $1` on CPU 1 and sets $addr and $server_pid (polls its output, 10 s max).
-start_server() {
-  taskset -c 1 "$bin" serve "$1" --threads 1 > "$tmp/serve.out" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 100); do
-    addr="$(awk '/^serving/{print $4}' "$tmp/serve.out")"
-    [ -n "$addr" ] && return 0
-    sleep 0.1
-  done
-  echo "validate-generator: server for $1 did not start: $(cat "$tmp/serve.out")" >&2
-  exit 2
-}
-
-stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
+# start_server ARM (sets $addr, $server_pid) and stop_server.
+source harness/scripts/serve-lib.sh
 
 runs=0
 paybench_rate() {  # $1 transport, $2 client (full|replay), then extra flags: prints "ok calls/s client-CPU-µs-per-call"

@@ -46,19 +46,8 @@ trap cleanup EXIT
 body="$tmp/bodies/small.pb"
 body_bytes="$(stat -c %s "$body")"
 
-# Starts `paybench serve $1` on CPU 1; sets $addr and $server_pid.
-start_server() {
-  taskset -c 1 "$bin" serve "$1" --threads 1 > "$tmp/serve.out" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 100); do
-    addr="$(awk '/^serving/{print $4}' "$tmp/serve.out")"
-    [ -n "$addr" ] && return 0
-    sleep 0.1
-  done
-  echo "validate-peers: server for $1 did not start: $(cat "$tmp/serve.out")" >&2
-  exit 2
-}
-stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
+# start_server ARM (sets $addr, $server_pid) and stop_server.
+source harness/scripts/serve-lib.sh
 
 runs=0
 # paybench closed loop on CPU 0 against the running server: $1 arm, $2 client, $3 concurrency.
@@ -85,6 +74,10 @@ TOML
   fi
   awk -F, 'NR == 2 { print $15, $17, $22 }' "$out/results.csv"
 }
+
+# paybench's closed loop at 1 in flight through broker endpoint $2, against `paybench serve $1`'s
+# worker on CPU 1. Prints "calls/s p50_us mean_us".
+broker_point() { start_server "$1"; addr="$2"; paybench_point "$1" full 1; stop_server; }
 
 rows=()
 # One row: family, arm, peer command, measure, unit, peer value, paybench client, paybench value,
@@ -166,11 +159,8 @@ if [ -f "$kafka_lib/kafka-tools-4.4.0.jar" ]; then
     --record-size "$body_bytes" --command-config "$tmp/e2e.properties" > "$tmp/e2e.out" 2>&1 || true
   e2e_mean_us="$(awk '/Avg latency:/ { print $3 * 1000 }' "$tmp/e2e.out")"
   if [ -n "$e2e_mean_us" ]; then
-    start_server kafka
-    addr="$kafka_brokers"
-    read -r _ _ pb_mean <<< "$(paybench_point kafka full 1)"
+    read -r _ _ pb_mean <<< "$(broker_point kafka "$kafka_brokers")"
     row kafka kafka "EndToEndLatency, $records records, acks 1" "mean, 1 in flight" "µs" "$e2e_mean_us" full-stack "$pb_mean" 2
-    stop_server
   else
     not_installed kafka EndToEndLatency "ran but printed no average: $(grep -v SLF4J "$tmp/e2e.out" | tail -2 | tr '\n' ' ')"
   fi
@@ -190,11 +180,8 @@ lines=re.findall(r"time (\d+)\.\d+ s, .*?consumer latency: \d+/(\d+)/", open(sys
 med=[int(b) for a,b in lines if int(a) > 2]
 print(statistics.median(med) if med else "")' "$tmp/perftest.out")"
   if [ -n "$perftest_p50" ]; then
-    start_server amqp
-    addr="$amqp_url"
-    read -r _ pb_p50 _ <<< "$(paybench_point amqp full 1)"
+    read -r _ pb_p50 _ <<< "$(broker_point amqp "$amqp_url")"
     row rabbitmq amqp "PerfTest -x1 -y1 -r $rate -q 64" "p50, light load" "µs" "$perftest_p50" full-stack "$pb_p50" 2
-    stop_server
   else
     not_installed rabbitmq PerfTest "ran but printed no consumer latency: $(tail -2 "$tmp/perftest.out" | tr '\n' ' ')"
   fi

@@ -145,6 +145,21 @@ fn a_bad_settings_file_or_variable_is_named_before_anything_runs() {
 }
 
 #[test]
+fn a_bad_namespace_is_named_before_anything_runs() {
+    let dir = temp_dir("namespace");
+    let file = write(&dir, "s.toml", GOOD);
+    let out_dir = dir.join("out");
+    for bad in ["team.a", "sp ace", &"x".repeat(65)] {
+        let out =
+            paybench(&["run", &file, "--namespace", bad, "--out", out_dir.to_str().unwrap()], Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(bad) && stderr.contains("allowed are"), "{stderr}");
+        assert!(!out_dir.exists(), "nothing may run for a bad namespace");
+    }
+}
+
+#[test]
 fn unreachable_target_fails_fast_with_a_clear_message() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -233,4 +233,21 @@ mod tests {
         assert!(text.contains("min.insync.replicas=1\n") && text.contains("default.replication.factor=1\n"));
         assert_eq!(BROKER.local_endpoint, format!("127.0.0.1:{LOCAL_KAFKA_PORT}"));
     }
+
+    #[test]
+    fn missing_jars_are_named_with_the_command_that_installs_them() {
+        let empty = std::env::temp_dir().join(format!("paybench-kafka-nolib-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        // Only this test reads PAYBENCH_KAFKA_LIB in this process.
+        std::env::set_var("PAYBENCH_KAFKA_LIB", &empty);
+        let result = local_command(&empty);
+        std::env::remove_var("PAYBENCH_KAFKA_LIB");
+        let e = result.expect_err("no jars, no command").to_string();
+        // Without java the first check names that instead; both point at what to install.
+        assert!(
+            (e.contains("jars missing") && e.contains("install-deps.sh") && e.contains(KAFKA_VERSION))
+                || e.contains("no java"),
+            "{e}"
+        );
+    }
 }

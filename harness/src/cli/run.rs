@@ -85,7 +85,12 @@ pub(crate) struct Args {
 }
 
 impl Args {
-    fn settings(&self, endpoints: &paybench::brokers::Endpoints, arm_settings: &Settings) -> RunSettings {
+    fn settings(
+        &self,
+        endpoints: &paybench::brokers::Endpoints,
+        arm_settings: &Settings,
+        namespace: &str,
+    ) -> RunSettings {
         let client_cpus = self.client_cpus.clone().unwrap_or_default().0;
         let server_cpus = self.server_cpus.clone().unwrap_or_default().0;
         let placement = pinning::describe(
@@ -107,7 +112,7 @@ impl Args {
             wire_method: "kernel TCP_INFO per socket via `ss -tinp` (bytes_acked/bytes_received + 52 B IP/TCP headers per segment), sockets to the server/broker port owned by this process or --server-pid, snapshot at window start and end".into(),
             cpu_method: "/proc/self/task/*/schedstat summed by thread name (pb-client*, pb-server*); /proc/<pid>/task/*/schedstat for --server-pid and brokers".into(),
             command_line: std::env::args().map(|a| redact_url(&a)).collect(),
-            namespace: self.arm_env.namespace().unwrap_or_default(),
+            namespace: namespace.to_owned(),
             order_seed: None,
             order: Vec::new(),
         }
@@ -200,6 +205,7 @@ fn load_scenarios(args: &Args, settings: &Settings) -> anyhow::Result<Vec<Planne
 pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let arm_settings = args.arm_env.settings()?;
     let endpoints = args.arm_env.endpoints()?;
+    let namespace = args.arm_env.namespace()?;
     let planned = load_scenarios(&args, &arm_settings)?;
     let scenarios: Vec<Scenario> = planned.iter().map(|p| p.scenario.clone()).collect();
     let started_at = now_rfc3339();
@@ -231,7 +237,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         server_pid: args.server_pid,
         brokers: endpoints.clone(),
         client_kind: args.client,
-        namespace: args.arm_env.namespace()?,
+        namespace: namespace.clone(),
     };
     let codec = time_codecs(&args, &client_rt, &scenarios)?;
     let estimate: f64 = scenarios.iter().map(Scenario::estimated_seconds).sum();
@@ -282,7 +288,11 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
             environment.brokers = brokers;
             environment
         },
-        settings: RunSettings { order_seed: Some(order_seed), order, ..args.settings(&endpoints, &arm_settings) },
+        settings: RunSettings {
+            order_seed: Some(order_seed),
+            order,
+            ..args.settings(&endpoints, &arm_settings, &namespace)
+        },
         scenarios,
         arms,
         operating_points,
