@@ -228,3 +228,27 @@ fn tcp_with_server_work_has_the_capacity_and_latency_it_should() {
     check_capacity(&rt, "tcp", busy_us, true_capacity);
     check_low_load_latency(&rt, floor, "tcp", busy_us, busy_us as f64, rate);
 }
+
+/// A closed loop over `inproc` never waits: its one client thread is busy for the whole window,
+/// so the CPU counters must read about one client core, and the probe's window must be the load's.
+/// Before the workers yielded to the runtime, the one worker never let the timer fire, the probe
+/// started after the load had ended, and the window read 0.05 cores at 450k calls/s.
+#[test]
+fn a_closed_loop_that_never_waits_reads_one_busy_client_core() {
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = Runtimes::new();
+    let scenario = "name = \"busy-client\"\ntransports = [\"inproc\"]\nprofiles = [\"small\"]\nrepetitions = 1\n\
+                    warmup_ms = 100\nduration_ms = 500\ntimeout_ms = 2000\n[[load]]\nmodel = \"closed\"\nconcurrency = 1\n";
+    let result = rt.run(scenario, "inproc");
+    let window = &result.points[0].repetitions[0];
+    let client_cores = window.cpu.client_cores.unwrap_or(0.0);
+    let busy = window.busy.as_ref().map(|b| b.client).unwrap_or(0.0);
+    eprintln!(
+        "inproc closed c=1: {:.0} calls/s, client {client_cores:.2} cores (busy share {busy:.2})",
+        window.achieved_rate_per_s
+    );
+    // Wide bounds: other tests may take some of the core, but a probe that missed the window
+    // reads near 0 (the bug), and a double-counted one near 2.
+    assert!((0.6..=1.2).contains(&client_cores), "client cores {client_cores:.3}: the probe did not see the load");
+    assert!((0.6..=1.2).contains(&busy), "client busy share {busy:.3}");
+}

@@ -132,3 +132,84 @@ impl CpuSources {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// The calling thread's CPU time as the kernel's per-thread clock gives it: the known answer
+    /// the /proc counters must agree with.
+    fn own_clock_ns() -> u64 {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: ts is a valid out-pointer; CLOCK_THREAD_CPUTIME_ID needs nothing else.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+
+    /// Runs `work` on a thread named `name`, reading [`own_threads_cpu_ns`] from outside around
+    /// it; returns (counter ns, the thread's own clock ns, wall s).
+    fn measure(name: &'static str, work: fn(Duration), span: Duration) -> (u64, u64, f64) {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                ready_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                let start = own_clock_ns();
+                work(span);
+                own_clock_ns() - start
+            })
+            .unwrap();
+        ready_rx.recv().unwrap();
+        let before = own_threads_cpu_ns(name);
+        let started = Instant::now();
+        go_tx.send(()).unwrap();
+        // Read while the thread still runs (a counter that only moves when a thread sleeps or
+        // exits would read low here), just before it ends.
+        std::thread::sleep(span.saturating_sub(Duration::from_millis(20)));
+        let during = own_threads_cpu_ns(name) - before;
+        let wall = started.elapsed().as_secs_f64();
+        let own = worker.join().unwrap();
+        (during, own, wall)
+    }
+
+    fn spin(span: Duration) {
+        let t = Instant::now();
+        while t.elapsed() < span {
+            std::hint::spin_loop();
+        }
+    }
+
+    fn half_busy(span: Duration) {
+        let t = Instant::now();
+        while t.elapsed() < span {
+            spin(Duration::from_millis(1));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// A spinning thread reads one core, and a thread busy 1 ms in every 2 reads half of one: each
+    /// against the thread's own CPU clock within 5 % (the core figures also depend on what else
+    /// the machine runs, so they are printed, and bounded loosely).
+    #[test]
+    fn cpu_counters_read_a_spinning_and_a_half_busy_thread() {
+        let span = Duration::from_millis(600);
+        for (name, work, cores_expected) in
+            [("pb-kat-spin", spin as fn(Duration), 1.0), ("pb-kat-half", half_busy as fn(Duration), 0.5)]
+        {
+            let (counter_ns, own_ns, wall_s) = measure(name, work, span);
+            // The counter was read 20 ms before the end; the own clock covers the whole span.
+            let own_until_read = own_ns as f64 * (wall_s / (wall_s + 0.02)).min(1.0);
+            let cores = counter_ns as f64 / 1e9 / wall_s;
+            eprintln!("{name}: counter {counter_ns} ns, own clock {own_ns} ns, {cores:.3} cores over {wall_s:.3} s");
+            assert!(
+                (counter_ns as f64 - own_until_read).abs() <= 0.05 * own_until_read + 2e6,
+                "{name}: /proc counter {counter_ns} ns vs the thread's own clock {own_until_read:.0} ns"
+            );
+            assert!(cores <= cores_expected * 1.05 + 0.02, "{name}: {cores:.3} cores, more than it can use");
+            assert!(cores >= cores_expected * 0.5, "{name}: {cores:.3} cores, far below {cores_expected}");
+        }
+    }
+}
