@@ -252,3 +252,34 @@ fn a_closed_loop_that_never_waits_reads_one_busy_client_core() {
     assert!((0.6..=1.2).contains(&client_cores), "client cores {client_cores:.3}: the probe did not see the load");
     assert!((0.6..=1.2).contains(&busy), "client busy share {busy:.3}");
 }
+
+/// A busy loop in another process beside a window is foreign CPU: the window is flagged
+/// contaminated and re-run (here every try is disturbed, so it keeps its flag after the last);
+/// once the loop is gone, the same window is clean.
+#[test]
+fn a_busy_neighbour_is_detected_and_its_window_re_run() {
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = Runtimes::new();
+    let scenario = point_scenario("inproc", 500.0, 300, 0);
+    // Bounded: the shell loop ends by itself after 20 s even if this test dies before killing it.
+    let mut neighbour = std::process::Command::new("sh")
+        .args(["-c", "end=$(( $(date +%s) + 20 )); while [ $(date +%s) -lt $end ]; do :; done"])
+        .spawn()
+        .expect("start a busy loop");
+    std::thread::sleep(Duration::from_millis(200));
+    let disturbed = rt.run(&scenario, "inproc");
+    let _ = neighbour.kill();
+    let _ = neighbour.wait();
+    let window = &disturbed.points[0].repetitions[0];
+    let foreign = window.busy.as_ref().and_then(|b| b.foreign_cores).unwrap_or_default();
+    eprintln!("beside a busy loop: {foreign:.2} foreign cores, {} re-runs", window.contaminated_reruns);
+    assert!(window.contaminated, "a busy loop beside the window went unseen ({foreign:.2} foreign cores)");
+    assert_eq!(window.contaminated_reruns + 1, runner::CONTAMINATED_TRIES, "re-run until the tries ran out");
+    assert!(foreign > 0.3, "{foreign:.2} foreign cores beside a loop that spins one");
+
+    let quiet = rt.run(&scenario, "inproc");
+    let window = &quiet.points[0].repetitions[0];
+    let foreign = window.busy.as_ref().and_then(|b| b.foreign_cores).unwrap_or_default();
+    eprintln!("quiet: {foreign:.2} foreign cores, {} re-runs", window.contaminated_reruns);
+    assert!(!window.contaminated, "{foreign:.2} foreign cores with nothing beside the window");
+}

@@ -40,7 +40,8 @@ pub(crate) struct Args {
     /// Output folder (default: results/<run-id>/).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Exit with status 1 when any arm could not run (CI: every broker must be up).
+    /// Exit with status 1 when any arm could not run (CI: every broker must be up), or when a window
+    /// stayed contaminated by foreign CPU through every re-run.
     #[arg(long)]
     strict: bool,
     /// Drive an external server (`paybench serve <transport>`) at this address instead of starting
@@ -315,7 +316,11 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     for window in &unbalanced {
         eprintln!("paybench: accounting does not balance (scheduled, dispatched and outcomes differ): {window}");
     }
-    if !unbalanced.is_empty() || (args.strict && !unavailable.is_empty()) {
+    let contaminated = contaminated_windows(&results.arms);
+    for window in &contaminated {
+        eprintln!("paybench: contaminated (something outside the suite used the CPU beside it): {window}");
+    }
+    if !unbalanced.is_empty() || (args.strict && (!unavailable.is_empty() || !contaminated.is_empty())) {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -442,20 +447,39 @@ fn run_operating_points(
 /// Every measured window (load points and sweep steps) whose accounting does not balance, named.
 /// A run's figures are only meaningful when every call is accounted for.
 fn unbalanced_windows(arms: &[ArmResult]) -> Vec<String> {
+    flagged_windows(arms, |m| (!m.accounting.balances()).then(|| format!("{:?}", m.accounting)))
+}
+
+/// Windows that stayed contaminated through every try (`runner::CONTAMINATED_TRIES`).
+fn contaminated_windows(arms: &[ArmResult]) -> Vec<String> {
+    flagged_windows(arms, |m| {
+        m.contaminated.then(|| {
+            let foreign = m.busy.as_ref().and_then(|b| b.foreign_cores).unwrap_or_default();
+            format!("{foreign:.2} foreign cores after {} tries", m.contaminated_reruns + 1)
+        })
+    })
+}
+
+/// Every window (points and capacity-search steps) for which `why` says something, named.
+fn flagged_windows(arms: &[ArmResult], why: impl Fn(&paybench::results::Measurement) -> Option<String>) -> Vec<String> {
     let mut bad = Vec::new();
     for arm in arms {
         let name = format!("{}/{}/{}", arm.scenario, arm.transport, arm.profile);
         for point in &arm.points {
-            for m in point.repetitions.iter().filter(|m| !m.accounting.balances()) {
-                bad.push(format!("{name} {} repetition {}: {:?}", point.load.label(), m.repetition, m.accounting));
+            for m in &point.repetitions {
+                if let Some(why) = why(m) {
+                    bad.push(format!("{name} {} repetition {}: {why}", point.load.label(), m.repetition));
+                }
             }
         }
         for run in arm.sweep.iter().flat_map(|s| &s.repetitions) {
-            for m in run.steps.iter().filter(|m| !m.accounting.balances()) {
-                bad.push(format!(
-                    "{name} sweep repetition {} step {:?}/s: {:?}",
-                    run.repetition, m.offered_rate_per_s, m.accounting
-                ));
+            for m in &run.steps {
+                if let Some(why) = why(m) {
+                    bad.push(format!(
+                        "{name} sweep repetition {} step {:?}/s: {why}",
+                        run.repetition, m.offered_rate_per_s
+                    ));
+                }
             }
         }
     }

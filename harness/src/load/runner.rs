@@ -16,7 +16,7 @@ use crate::error::error_chain;
 use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
 use crate::load::replay::{self, ClientKind};
 use crate::load::scenario::{LoadSpec, Scenario};
-use crate::measure::busy::{BusySnapshot, RoleCores};
+use crate::measure::busy::{BusyShares, BusySnapshot, RoleCores};
 use crate::measure::cpu::{self, CpuSnapshot, CpuSources};
 use crate::measure::wire::{PortSnapshot, WireProbe};
 use crate::payload::{self, Profile};
@@ -233,10 +233,16 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
     })?;
     // Fail fast on an unreachable or broken arm: reqwest connects lazily, so only a call proves it.
     ctx.client.block_on(client.call(probe_req))?;
+    let broker_pid = broker_pid(arm);
     let cpu = CpuSources {
         server_in_process: ctx.server.is_some() && ctx.target.is_none(),
         server_pid: ctx.server_pid,
-        broker_pid: broker_pid(arm),
+        broker_pid,
+        suite_pids: brokers::BROKERS
+            .iter()
+            .filter_map(|b| local_broker_pid(b))
+            .filter(|&pid| Some(pid) != broker_pid)
+            .collect(),
     };
     let arm = Rig { client: Arc::new(client), pool: Arc::new(pool), wire, cpu, cores: ctx.cores };
     Ok((server, arm, endpoint))
@@ -275,7 +281,11 @@ fn broker_meta(ctx: &RunContext, arm: &Arm, endpoint: &str) -> Option<BrokerMeta
 /// `comm` is the broker's (RabbitMQ's pid file names its shell launcher; the broker is the
 /// `beam.smp` child). A remote broker has no local pid and its CPU is reported as `null`.
 fn broker_pid(arm: &Arm) -> Option<u32> {
-    let broker = brokers::get(arm.broker()?).ok()?;
+    local_broker_pid(brokers::get(arm.broker()?).ok()?)
+}
+
+/// The process that does a local broker's work (see [`broker_pid`]), if the suite runs it.
+fn local_broker_pid(broker: &brokers::Broker) -> Option<u32> {
     let pid = broker.local_pid()?;
     if cpu::comm(pid).as_deref() == Some(broker.process_comm) {
         return Some(pid);
@@ -385,6 +395,8 @@ fn assemble(arm: &Rig, probe: &ArmProbe<'_>, raw: &RawMeasurement, repetition: u
         accounting: acc,
         wire,
         cpu,
+        contaminated: false,
+        contaminated_reruns: 0,
     })
 }
 
@@ -398,6 +410,9 @@ fn one_line(m: &Measurement) -> String {
         a.ok,
         a.sent,
         match &m.busy {
+            Some(b) if b.contaminated() => {
+                format!(" CONTAMINATED: {:.2} foreign cores", b.foreign_cores.unwrap_or_default())
+            }
             Some(b) if b.bottleneck != "none" => format!(" {}-bound", b.bottleneck),
             _ => String::new(),
         }
@@ -423,11 +438,24 @@ fn timed_window(
     obs: &dyn Observer,
 ) -> Measurement {
     let what = format!("{label} {} rep {}", load.label(), rep + 1);
-    obs.window_started(&what, window.warmup + window.duration);
-    let m = measure(arm, &ctx.client, load, window, rep).unwrap_or_else(|e| failed_measurement(&e, rep));
-    obs.window_finished(&what, &one_line(&m));
-    m
+    let mut reruns = 0;
+    loop {
+        obs.window_started(&what, window.warmup + window.duration);
+        let mut m = measure(arm, &ctx.client, load, window, rep).unwrap_or_else(|e| failed_measurement(&e, rep));
+        m.contaminated = m.busy.as_ref().is_some_and(BusyShares::contaminated);
+        m.contaminated_reruns = reruns;
+        obs.window_finished(&what, &one_line(&m));
+        // Re-run, never average: a window something else disturbed is measured again, and one that
+        // stays disturbed is kept with its flag (`--strict` then fails the run).
+        if !m.contaminated || reruns + 1 >= CONTAMINATED_TRIES {
+            return m;
+        }
+        reruns += 1;
+    }
 }
+
+/// How often a window is measured at most while foreign CPU disturbs it (the first try included).
+pub const CONTAMINATED_TRIES: u32 = 3;
 
 fn run_point(
     ctx: &RunContext,

@@ -18,6 +18,12 @@
 //! when the whole machine's CPUs (from `/proc/stat`, every process, steal included) were at least
 //! [`SATURATED_SHARE`] busy; otherwise `none`: no resource this suite can see was saturated, and
 //! what limited the window was latency itself (batching, a timer, a lock), not capacity.
+//!
+//! **Foreign CPU**: the machine's busy cores (`/proc/stat`, steal included) minus the on-CPU time
+//! of everything the suite knows: the roles, this process's other threads, and the suite's other
+//! processes (idle local brokers). A window with more than [`FOREIGN_CORES_LIMIT`] is
+//! **contaminated**: something else ran beside it, and on two cores that moves tails and
+//! capacities without any role looking busy. The runner re-runs such a window (`load::runner`).
 
 use std::collections::HashMap;
 use std::fs;
@@ -31,6 +37,11 @@ use super::cpu::{CpuSources, CLIENT_THREAD_PREFIX, SERVER_THREAD_PREFIX};
 /// A share of at least this much means saturated: 90 %, leaving room for the sampling edges of a
 /// sub-second window.
 pub const SATURATED_SHARE: f64 = 0.9;
+
+/// A window with more foreign CPU than this, in cores, is contaminated: 0.1 core is five times the
+/// tick resolution of `/proc/stat` over a one-second window on two CPUs (0.02 core), and well
+/// below the 1.0-1.8 cores a neighbouring build takes.
+pub const FOREIGN_CORES_LIMIT: f64 = 0.1;
 
 /// Per-thread busy time of one role at one instant: thread id → (on-CPU ns, run-queue wait ns).
 #[derive(Debug, Clone, Default)]
@@ -85,6 +96,14 @@ pub fn share(before: &ThreadTimes, after: &ThreadTimes, elapsed_s: f64, cores: u
     (share, busy_cores)
 }
 
+/// On-CPU time of the threads in `after` since `before`, in cores over `elapsed_s` (run-queue
+/// waits left out: `/proc/stat` counts only time on a CPU).
+pub fn cpu_cores(before: &ThreadTimes, after: &ThreadTimes, elapsed_s: f64) -> f64 {
+    let on_cpu_ns: u64 =
+        after.0.iter().map(|(tid, &(cpu, _))| cpu.saturating_sub(before.0.get(tid).map_or(0, |&(cpu0, _)| cpu0))).sum();
+    on_cpu_ns as f64 / 1e9 / elapsed_s.max(1e-9)
+}
+
 /// The machine's CPU counters from `/proc/stat` (all CPUs, clock ticks).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct MachineTimes {
@@ -94,6 +113,8 @@ pub struct MachineTimes {
     pub busy: u64,
     /// Ticks stolen by the hypervisor.
     pub steal: u64,
+    /// CPUs counted (the `cpuN` lines).
+    pub cpus: usize,
 }
 
 impl MachineTimes {
@@ -109,7 +130,11 @@ impl MachineTimes {
         let get = |i: usize| v.get(i).copied().unwrap_or(0);
         // guest and guest_nice (8, 9) are already inside user and nice.
         let total: u64 = v.iter().take(8).sum();
-        Some(Self { total, busy: total - get(3) - get(4), steal: get(7) })
+        let cpus = stat
+            .lines()
+            .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+            .count();
+        Some(Self { total, busy: total - get(3) - get(4), steal: get(7), cpus: cpus.max(1) })
     }
 
     /// Share of the machine's CPU time busy between `self` and `later`, and the share stolen.
@@ -138,8 +163,19 @@ pub struct BusyShares {
     /// already was, whatever this suite was doing.
     #[serde(default)]
     pub load_average_1m: Option<f64>,
+    /// Cores busy with work the suite does not know (see the module docs); `null` in runs made
+    /// before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_cores: Option<f64>,
     /// What limited the window, by [`bottleneck`]: `client`, `server`, `broker`, `machine` or `none`.
     pub bottleneck: String,
+}
+
+impl BusyShares {
+    /// Whether something the suite does not know used more than [`FOREIGN_CORES_LIMIT`] cores.
+    pub fn contaminated(&self) -> bool {
+        self.foreign_cores.is_some_and(|cores| cores > FOREIGN_CORES_LIMIT)
+    }
 }
 
 /// The CPUs each role may run on (its pinned set, or every core).
@@ -160,6 +196,8 @@ pub struct BusySnapshot {
     client: ThreadTimes,
     server: Option<ThreadTimes>,
     broker: Option<ThreadTimes>,
+    /// This process's threads outside the roles, and the suite's other processes.
+    suite: ThreadTimes,
     machine: MachineTimes,
     load_average_1m: Option<f64>,
 }
@@ -184,6 +222,15 @@ impl BusySnapshot {
             client: ThreadTimes::read(own, |n| n.starts_with(CLIENT_THREAD_PREFIX)),
             server,
             broker: sources.broker_pid.map(|pid| ThreadTimes::read(&pid_dir(pid), |_| true)),
+            suite: {
+                let mut suite = ThreadTimes::read(own, |n| {
+                    !n.starts_with(CLIENT_THREAD_PREFIX) && !n.starts_with(SERVER_THREAD_PREFIX)
+                });
+                for &pid in &sources.suite_pids {
+                    suite.0.extend(ThreadTimes::read(&pid_dir(pid), |_| true).0);
+                }
+                suite
+            },
             machine: MachineTimes::read(),
             load_average_1m: load_average_1m(),
         }
@@ -200,6 +247,15 @@ impl BusySnapshot {
         let server = role(&self.server, &later.server, cores.server);
         let broker = role(&self.broker, &later.broker, cores.broker);
         let (machine, steal) = self.machine.shares_until(&later.machine);
+        // A server in another process (`--server-pid`) is read as a whole process; in this
+        // process its threads are `pb-server*`. Either way each thread counts once.
+        let known_cores = cpu_cores(&self.client, &later.client, elapsed_s)
+            + [(&self.server, &later.server), (&self.broker, &later.broker)]
+                .iter()
+                .filter_map(|(a, b)| Some(cpu_cores(a.as_ref()?, b.as_ref()?, elapsed_s)))
+                .sum::<f64>()
+            + cpu_cores(&self.suite, &later.suite, elapsed_s);
+        let foreign_cores = (machine * later.machine.cpus as f64 - known_cores).max(0.0);
         BusyShares {
             client,
             server,
@@ -207,6 +263,7 @@ impl BusySnapshot {
             machine,
             steal,
             load_average_1m: self.load_average_1m,
+            foreign_cores: Some(foreign_cores),
             bottleneck: bottleneck(client, server, broker, machine).into(),
         }
     }
@@ -268,7 +325,7 @@ mod tests {
     fn machine_times_from_proc_stat() {
         let stat = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
         let a = MachineTimes::parse(stat).unwrap();
-        assert_eq!(a, MachineTimes { total: 1000, busy: 150, steal: 0 });
+        assert_eq!(a, MachineTimes { total: 1000, busy: 150, steal: 0, cpus: 1 });
         let b = MachineTimes::parse("cpu  300 0 150 900 50 0 0 100 0 0\n").unwrap();
         let (busy, steal) = a.shares_until(&b);
         assert!((busy - 400.0 / 500.0).abs() < 1e-9 && (steal - 0.2).abs() < 1e-9, "{busy} {steal}");

@@ -106,7 +106,7 @@ pub struct CpuSnapshot {
 }
 
 /// Which CPU to read for the server and broker roles.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CpuSources {
     /// Read the server from this process's `pb-server` threads.
     pub server_in_process: bool,
@@ -114,6 +114,9 @@ pub struct CpuSources {
     pub server_pid: Option<u32>,
     /// Broker pid, for broker arms.
     pub broker_pid: Option<u32>,
+    /// Other processes of the suite's own that run beside the window without being one of its
+    /// roles (the local brokers a direct arm does not use): their CPU is known, not foreign.
+    pub suite_pids: Vec<u32>,
 }
 
 impl CpuSources {

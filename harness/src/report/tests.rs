@@ -31,6 +31,8 @@ fn measurement(rep: u32, latency_us: u64, cpu_us: f64) -> Measurement {
         schedule_lag: None,
         wire: None,
         cpu: CpuPerCall { client_us_per_call: Some(cpu_us), server_us_per_call: Some(cpu_us), ..CpuPerCall::default() },
+        contaminated: false,
+        contaminated_reruns: 0,
     }
 }
 

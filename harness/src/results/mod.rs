@@ -289,6 +289,17 @@ pub struct Measurement {
     pub wire: Option<WireBytes>,
     /// CPU seconds per call by role.
     pub cpu: CpuPerCall,
+    /// More than `measure::busy::FOREIGN_CORES_LIMIT` cores of foreign CPU ran beside this window
+    /// on its last try (`busy.foreign_cores`): its figures are not the arm's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub contaminated: bool,
+    /// How many earlier tries of this window were thrown away as contaminated.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub contaminated_reruns: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Measurement {
@@ -311,6 +322,8 @@ impl Measurement {
             schedule_lag: None,
             wire: None,
             cpu: CpuPerCall::default(),
+            contaminated: false,
+            contaminated_reruns: 0,
         }
     }
 }
