@@ -318,8 +318,10 @@ impl ArmProbe<'_> {
 
 impl WindowProbe for ArmProbe<'_> {
     fn start(&mut self) {
-        self.busy[0] = Some(BusySnapshot::take(&self.arm.cpu));
+        // Wire bytes first: `ss` is a child process whose CPU would read as foreign inside the
+        // busy window (with -p it walks every process's descriptors, a JVM broker's included).
         self.mark(0);
+        self.busy[0] = Some(BusySnapshot::take(&self.arm.cpu));
     }
     fn sent(&mut self) {
         self.busy[1] = Some(BusySnapshot::take(&self.arm.cpu));

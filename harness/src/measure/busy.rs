@@ -19,9 +19,15 @@
 //! [`SATURATED_SHARE`] busy; otherwise `none`: no resource this suite can see was saturated, and
 //! what limited the window was latency itself (batching, a timer, a lock), not capacity.
 //!
-//! **Foreign CPU**: the machine's busy cores (`/proc/stat`, steal included) minus the on-CPU time
-//! of everything the suite knows: the roles, this process's other threads, and the suite's other
-//! processes (idle local brokers). A window with more than [`FOREIGN_CORES_LIMIT`] is
+//! **Foreign CPU**: the machine's busy cores minus the on-CPU time of everything the suite knows
+//! (the roles, this process's other threads, the suite's other processes such as idle local
+//! brokers) and minus interrupt time (the kernel's work for the window's own sockets). The
+//! machine's busy cores are its CPUs minus their **idle** time from `/proc/stat`, which a tickless
+//! kernel measures exactly when a CPU goes idle. Not the busy fields (`user`, `system`): those are
+//! sampled at the timer tick, and a load paced at 1000 calls/s runs in phase with a 1 kHz tick,
+//! so they read up to 0.6 cores too busy or too idle depending on the phase. Not the sum of every
+//! thread's counter either: a thread that exits inside the window takes its time with it, and a
+//! neighbour that forks short-lived processes would go unseen. A window with more than [`FOREIGN_CORES_LIMIT`] is
 //! **contaminated**: something else ran beside it, and on two cores that moves tails and
 //! capacities without any role looking busy. The runner re-runs such a window (`load::runner`).
 
@@ -113,6 +119,10 @@ pub struct MachineTimes {
     pub busy: u64,
     /// Ticks stolen by the hypervisor.
     pub steal: u64,
+    /// Ticks idle or waiting for I/O (exact on a tickless kernel: see the module docs).
+    pub idle: u64,
+    /// Ticks in hard and soft interrupts.
+    pub interrupts: u64,
     /// CPUs counted (the `cpuN` lines).
     pub cpus: usize,
 }
@@ -130,11 +140,18 @@ impl MachineTimes {
         let get = |i: usize| v.get(i).copied().unwrap_or(0);
         // guest and guest_nice (8, 9) are already inside user and nice.
         let total: u64 = v.iter().take(8).sum();
-        let cpus = stat
-            .lines()
-            .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
-            .count();
-        Some(Self { total, busy: total - get(3) - get(4), steal: get(7), cpus: cpus.max(1) })
+        let cpus =
+            stat.lines().filter(|l| l.len() > 3 && l.starts_with("cpu") && l.as_bytes()[3].is_ascii_digit()).count();
+        let idle = get(3) + get(4);
+        Some(Self { total, busy: total - idle, steal: get(7), idle, interrupts: get(5) + get(6), cpus: cpus.max(1) })
+    }
+
+    /// Cores busy between `self` and `later`, `elapsed_s` apart, from idle time (not interrupts).
+    pub fn busy_cores_until(&self, later: &Self, elapsed_s: f64) -> f64 {
+        let ticks_per_s = super::cpu::clock_ticks_per_s() as f64 * elapsed_s.max(1e-9);
+        let idle = later.idle.saturating_sub(self.idle) as f64 / ticks_per_s;
+        let interrupts = later.interrupts.saturating_sub(self.interrupts) as f64 / ticks_per_s;
+        later.cpus as f64 - idle - interrupts
     }
 
     /// Share of the machine's CPU time busy between `self` and `later`, and the share stolen.
@@ -198,6 +215,7 @@ pub struct BusySnapshot {
     broker: Option<ThreadTimes>,
     /// This process's threads outside the roles, and the suite's other processes.
     suite: ThreadTimes,
+
     machine: MachineTimes,
     load_average_1m: Option<f64>,
 }
@@ -255,7 +273,7 @@ impl BusySnapshot {
                 .filter_map(|(a, b)| Some(cpu_cores(a.as_ref()?, b.as_ref()?, elapsed_s)))
                 .sum::<f64>()
             + cpu_cores(&self.suite, &later.suite, elapsed_s);
-        let foreign_cores = (machine * later.machine.cpus as f64 - known_cores).max(0.0);
+        let foreign_cores = (self.machine.busy_cores_until(&later.machine, elapsed_s) - known_cores).max(0.0);
         BusyShares {
             client,
             server,
@@ -325,7 +343,7 @@ mod tests {
     fn machine_times_from_proc_stat() {
         let stat = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
         let a = MachineTimes::parse(stat).unwrap();
-        assert_eq!(a, MachineTimes { total: 1000, busy: 150, steal: 0, cpus: 1 });
+        assert_eq!(a, MachineTimes { total: 1000, busy: 150, steal: 0, idle: 850, interrupts: 0, cpus: 1 });
         let b = MachineTimes::parse("cpu  300 0 150 900 50 0 0 100 0 0\n").unwrap();
         let (busy, steal) = a.shares_until(&b);
         assert!((busy - 400.0 / 500.0).abs() < 1e-9 && (steal - 0.2).abs() < 1e-9, "{busy} {steal}");

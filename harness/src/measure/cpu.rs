@@ -28,7 +28,7 @@ fn task_cpu_ns(task: &Path) -> Option<u64> {
     Some(ticks * 1_000_000_000 / clock_ticks_per_s())
 }
 
-fn clock_ticks_per_s() -> u64 {
+pub(crate) fn clock_ticks_per_s() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if ticks > 0 {
