@@ -64,7 +64,13 @@ async fn kafka_durable_broker_killed_and_restarted_answers_every_request_once() 
     let chaos = async {
         tokio::time::sleep(PACE * (CALLS / 3) as u32).await;
         let killed_at = Instant::now();
-        assert!(broker.kill_local(Duration::from_secs(10)).await.expect("SIGKILL the broker"), "no broker to kill");
+        let killed = broker.kill_local(Duration::from_secs(10)).await.expect("SIGKILL the broker");
+        assert!(
+            killed,
+            "the Kafka node at {endpoint} was not started from this checkout (no live pid in {}): \
+             stop it with `paybench brokers down` where it was started, then rerun",
+            broker.dir().display()
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
         brokers::start(broker, &endpoint, brokers::DEFAULT_START_DEADLINE).await.expect("restart the broker");
         killed_at.elapsed()
