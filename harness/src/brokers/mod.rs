@@ -194,20 +194,17 @@ pub async fn start_all(endpoints: &Endpoints, deadline: Duration) -> Result<Vec<
 /// Polls until the broker speaks its protocol, or fails naming the endpoint after `deadline`, or
 /// at once when the process it `spawned` has exited (quoting the end of its log).
 async fn wait_ready(broker: &'static Broker, endpoint: &str, deadline: Duration, spawned: bool) -> Result<BrokerInfo> {
+    let not_ready =
+        |why: String| CallError::Connect { transport: broker.name, endpoint: redact(endpoint), source: why.into() };
     let started = Instant::now();
     loop {
         if spawned && broker.local_pid().is_none() {
             let log = broker.dir().join("stdout.log");
-            return Err(CallError::Connect {
-                transport: broker.name,
-                endpoint: redact(endpoint),
-                source: format!(
-                    "the broker process exited while starting: {} (log: {})",
-                    log_tail(&log, 5),
-                    log.display()
-                )
-                .into(),
-            }
+            let tail = log_tail(&log, 5);
+            return Err(not_ready(format!(
+                "the broker process exited while starting: {tail} (log: {})",
+                log.display()
+            ))
             .into());
         }
         // TCP first: a handshake attempted on a port that is not open yet only makes noise.
@@ -220,13 +217,10 @@ async fn wait_ready(broker: &'static Broker, endpoint: &str, deadline: Duration,
             format!("nothing listens at {}", redact(endpoint))
         };
         if started.elapsed() >= deadline {
-            return Err(CallError::Connect {
-                transport: broker.name,
-                endpoint: redact(endpoint),
-                source: format!("not ready within {deadline:?} (logs in {}): {last_error}", broker.dir().display())
-                    .into(),
-            }
-            .into());
+            let logs = broker.dir();
+            return Err(
+                not_ready(format!("not ready within {deadline:?} (logs in {}): {last_error}", logs.display())).into()
+            );
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }

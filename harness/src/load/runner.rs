@@ -376,6 +376,7 @@ fn assemble(arm: &Rig, probe: &ArmProbe<'_>, raw: &RawMeasurement, repetition: u
         _ => None,
     };
     let client_bound = busy.as_ref().is_some_and(|b| b.bottleneck == "client");
+    let contaminated = busy.as_ref().is_some_and(BusyShares::contaminated);
     let window_s = raw.window.as_secs_f64();
     let span_s = raw.completion_span.as_secs_f64().max(window_s).max(1e-9);
     Ok(Measurement {
@@ -397,7 +398,7 @@ fn assemble(arm: &Rig, probe: &ArmProbe<'_>, raw: &RawMeasurement, repetition: u
         accounting: acc,
         wire,
         cpu,
-        contaminated: false,
+        contaminated,
         contaminated_reruns: 0,
     })
 }
@@ -444,7 +445,6 @@ fn timed_window(
     loop {
         obs.window_started(&what, window.warmup + window.duration);
         let mut m = measure(arm, &ctx.client, load, window, rep).unwrap_or_else(|e| failed_measurement(&e, rep));
-        m.contaminated = m.busy.as_ref().is_some_and(BusyShares::contaminated);
         m.contaminated_reruns = reruns;
         obs.window_finished(&what, &one_line(&m));
         // Re-run, never average: a window something else disturbed is measured again, and one that

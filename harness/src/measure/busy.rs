@@ -27,9 +27,10 @@
 //! sampled at the timer tick, and a load paced at 1000 calls/s runs in phase with a 1 kHz tick,
 //! so they read up to 0.6 cores too busy or too idle depending on the phase. Not the sum of every
 //! thread's counter either: a thread that exits inside the window takes its time with it, and a
-//! neighbour that forks short-lived processes would go unseen. A window with more than [`FOREIGN_CORES_LIMIT`] is
-//! **contaminated**: something else ran beside it, and on two cores that moves tails and
-//! capacities without any role looking busy. The runner re-runs such a window (`load::runner`).
+//! neighbour that forks short-lived processes would go unseen. A window with more than
+//! [`FOREIGN_CORES_LIMIT`] is **contaminated**: something else ran beside it, and on two cores
+//! that moves tails and capacities without any role looking busy. The runner re-runs such a
+//! window (`load::runner`).
 
 use std::collections::HashMap;
 use std::fs;
