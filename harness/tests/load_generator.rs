@@ -232,3 +232,32 @@ async fn an_open_loop_call_is_bounded_by_its_intended_time_plus_the_timeout() {
     assert!(acc.balances(), "{acc:?}");
     assert_eq!((acc.sent, acc.ok, acc.timed_out), (15, 0, 15), "{acc:?}");
 }
+
+/// The open loop paces from inside the client's event loop: its threads are switched in about once
+/// per call (a worker that sleeps between calls wakes once for each), not twice, as they were when
+/// a dispatcher thread handed every call to a runtime worker. Counts are exact, not timed: the
+/// known answer is one wake per call at a rate the worker can idle between (2000/s, 500 µs apart).
+#[test]
+fn the_open_loop_wakes_its_client_about_once_per_call() {
+    const PREFIX: &str = "kat-pacer";
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name(PREFIX).enable_all().build().unwrap();
+    let window = Window {
+        warmup: Duration::from_millis(50),
+        duration: Duration::from_millis(600),
+        timeout: Duration::from_secs(2),
+    };
+    let client = Arc::new(inproc::Client::default());
+    // Start the worker first, so that its creation is not in the count.
+    rt.block_on(async { tokio::spawn(async {}).await.unwrap() });
+    let before = paybench::measure::cpu::own_threads_context_switches(PREFIX);
+    let raw = rt.block_on(generator::run_open(client, 2000.0, 64, pool(), window, &mut ())).unwrap();
+    let switches = paybench::measure::cpu::own_threads_context_switches(PREFIX) - before;
+    let calls = (raw.recorder.accounting.sent + 100) as f64; // + the 50 ms warm-up's 100 calls
+    let per_call = switches as f64 / calls;
+    eprintln!("{switches} context switches of the client's threads over {calls} calls: {per_call:.2} per call");
+    assert_eq!(raw.recorder.accounting.ok, 1200, "every call answered");
+    // At least half a wake per call: the counter reads real switches (the worker idles between calls).
+    assert!(per_call >= 0.5, "{per_call:.2} switches per call: the counter cannot be reading the client's threads");
+    assert!(per_call <= 1.5, "{per_call:.2} switches per call: a thread hop per call costs two");
+}

@@ -4,8 +4,9 @@
 //!   Latency is the service time (a closed loop cannot see the calls it did not send; that is what
 //!   its throughput figure shows instead).
 //! - [`run_open`]: a constant arrival rate. Call `i` is *intended* at `start + i / rate`; a
-//!   dispatcher thread (not a tokio timer, whose resolution is 1 ms) sleeps until each intended time
-//!   and spawns the call. A call waits for one of `max_in_flight` slots (like wrk2's connections),
+//!   pacer task on the client's own worker waits on a `timerfd` (not a tokio timer, whose
+//!   resolution is 1 ms) until each intended time and spawns the call there, as wrk2 sends from
+//!   its event loop: no thread hop per call. A call waits for one of `max_in_flight` slots (like wrk2's connections),
 //!   then is sent. Latency is measured from the intended time (coordinated-omission corrected, as
 //!   wrk2), and the uncorrected service time (actual send to reply) is kept alongside, as is the
 //!   schedule lag (how late the generator itself started each call).
@@ -176,6 +177,9 @@ pub struct RawMeasurement {
     pub completion_span: Duration,
     /// Open loop's offered rate.
     pub offered_rate_per_s: Option<f64>,
+    /// Open loop: how long the pacer spun before the window's calls (generator CPU on the
+    /// client's worker, which the client's CPU counter includes).
+    pub pacer_spin: Option<Duration>,
 }
 
 impl RawMeasurement {
@@ -290,7 +294,13 @@ pub async fn run_closed<T: Transport + 'static>(
     }
     probe.end();
     let completion_span = total.last_done.map_or(window.duration, |done| done - window_start.into_std());
-    Ok(RawMeasurement { recorder: total, window: window.duration, completion_span, offered_rate_per_s: None })
+    Ok(RawMeasurement {
+        recorder: total,
+        window: window.duration,
+        completion_span,
+        offered_rate_per_s: None,
+        pacer_spin: None,
+    })
 }
 
 /// Runs an open-loop window at `rate_per_s` with at most `max_in_flight` calls in flight.
@@ -309,26 +319,26 @@ pub async fn run_open<T: Transport + 'static>(
         slots: Semaphore::new(max_in_flight as usize),
         recorder: Mutex::new(Recorder::default()),
         dispatched: std::sync::atomic::AtomicU64::new(0),
+        spun_ns: std::sync::atomic::AtomicU64::new(0),
         timeout: window.timeout,
     });
-    // Every call task holds a clone of `alive`; `recv()` returns `None` once the dispatcher and
+    // Every call task holds a clone of `alive`; `recv()` returns `None` once the pacer and
     // every call have dropped theirs.
     let (alive, mut all_done) = mpsc::channel::<()>(1);
     let (opened, window_open) = tokio::sync::oneshot::channel::<()>();
     let (all_sent, sending_over) = tokio::sync::oneshot::channel::<()>();
-    let dispatcher =
-        Dispatcher { runtime: tokio::runtime::Handle::current(), client, pool, shared: shared.clone(), interval };
-    // A short lead so that call 0 is not already late when the thread gets there.
+    let pacer = Pacer { client, pool, shared: shared.clone(), interval };
+    // A short lead so that call 0 is not already late when the pacer gets there.
     let start = Instant::now() + Duration::from_millis(2);
     let first_intended = start + interval.mul_f64(warmup_calls as f64);
-    // A blocking thread of the client runtime: it carries the runtime's thread name (its CPU is
-    // the client's) and its pinning (it shares the client's cores, never the server's).
-    let thread = tokio::task::spawn_blocking(move || {
-        set_precise_timer_slack();
+    // A task of the client runtime: it runs on the client's (pinned) worker, and the calls it
+    // spawns start on that same worker, with no thread hop between the schedule and the send.
+    let pacing = tokio::spawn(async move {
         // One schedule: the warm-up runs straight into the window, whose calls are the ones
         // intended from `first_intended` on.
-        dispatcher.dispatch(start, warmup_calls, measured_calls, opened, alive);
+        let paced = pacer.pace(start, warmup_calls, measured_calls, opened, alive).await;
         let _ = all_sent.send(());
+        paced
     });
     let _ = window_open.await;
     probe.start();
@@ -336,90 +346,97 @@ pub async fn run_open<T: Transport + 'static>(
     probe.sent();
     let _ = all_done.recv().await;
     probe.end();
-    thread.await.map_err(|e| Error::Internal(format!("open-loop dispatcher failed: {e}")))?;
+    pacing
+        .await
+        .map_err(|e| Error::Internal(format!("open-loop pacer failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("open-loop pacer: its timer (timerfd) failed: {e}")))?;
     let mut recorder = shared.recorder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    // Dispatches were counted by the dispatcher, outcomes by the calls: the two meet only here.
+    // Dispatches were counted by the pacer, outcomes by the calls: the two meet only here.
     recorder.accounting.sent = shared.dispatched.load(std::sync::atomic::Ordering::Acquire);
     recorder.accounting.scheduled = Some(measured_calls);
     let window = interval.mul_f64(measured_calls as f64);
     let completion_span = recorder.last_done.map_or(window, |done| done.saturating_duration_since(first_intended));
-    Ok(RawMeasurement { recorder, window, completion_span, offered_rate_per_s: Some(rate_per_s) })
+    let pacer_spin = Some(Duration::from_nanos(shared.spun_ns.load(std::sync::atomic::Ordering::Relaxed)));
+    Ok(RawMeasurement { recorder, window, completion_span, offered_rate_per_s: Some(rate_per_s), pacer_spin })
 }
 
 struct OpenShared {
     slots: Semaphore,
     recorder: Mutex<Recorder>,
-    /// Measured calls handed to the runtime, counted by the dispatcher.
+    /// Measured calls handed to the runtime, counted by the pacer.
     dispatched: std::sync::atomic::AtomicU64,
+    /// Nanoseconds the pacer spun before measured calls: generator CPU, not the client library's.
+    spun_ns: std::sync::atomic::AtomicU64,
     timeout: Duration,
 }
 
-struct Dispatcher<T> {
-    runtime: tokio::runtime::Handle,
+struct Pacer<T> {
     client: Arc<T>,
     pool: Arc<Vec<PaymentRequest>>,
     shared: Arc<OpenShared>,
     interval: Duration,
 }
 
-impl<T: Transport + 'static> Dispatcher<T> {
-    /// Sleeps until each call's intended time (`start + i * interval`) and spawns it; when late,
-    /// spawns every due call at once (their latency still counts from their intended times).
-    fn dispatch(
-        &self,
+impl<T: Transport + 'static> Pacer<T> {
+    /// Waits for each call's intended time (`start + i * interval`) on a `timerfd` and spawns the
+    /// call on this worker; when late, spawns every due call at once (their latency still counts
+    /// from their intended times). tokio's own timer rounds up to whole milliseconds, which would
+    /// be charged to every call as schedule lag; a timerfd wakes the worker's epoll at the
+    /// nanosecond it is set to, and costs no thread of its own.
+    async fn pace(
+        self,
         start: Instant,
         warmup_calls: u64,
         measured_calls: u64,
         opened: tokio::sync::oneshot::Sender<()>,
         alive: mpsc::Sender<()>,
-    ) {
+    ) -> std::io::Result<()> {
+        let mut timer = tokio_timerfd::Delay::new(start)?;
         let mut opened = Some(opened);
         for i in 0..warmup_calls + measured_calls {
             let intended = start + self.interval.mul_f64(i as f64);
             // Cloned while there is time to spare, not after the intended time.
             let req = self.pool[i as usize % self.pool.len()].clone();
-            sleep_until(intended, self.interval);
             let measured = i >= warmup_calls;
+            // The timer is set a little early and the rest is spun: a halted vCPU here wakes
+            // about 50 µs late, which every call would carry as schedule lag. The spin holds this
+            // worker (its CPU is counted apart, as the pacer's); it is short, and capped at a
+            // share of the interval.
+            let spin = SPIN_BEFORE_DUE.min(self.interval.mul_f64(SPIN_SHARE_OF_INTERVAL));
+            if intended > Instant::now() + spin {
+                timer.reset(intended - spin);
+                (&mut timer).await?;
+            }
+            let spin_started = Instant::now();
+            while Instant::now() < intended {
+                std::hint::spin_loop();
+            }
+            if measured {
+                let spun = ns(spin_started.elapsed()) - 1;
+                self.shared.spun_ns.fetch_add(spun, std::sync::atomic::Ordering::Relaxed);
+            }
             if let Some(opened) = opened.take_if(|_| measured) {
                 let _ = opened.send(());
             }
-            let call = open_call(self.client.clone(), req, intended, measured, self.shared.clone(), alive.clone());
             if measured {
                 self.shared.dispatched.fetch_add(1, std::sync::atomic::Ordering::Release);
             }
-            self.runtime.spawn(call);
+            tokio::spawn(open_call(self.client.clone(), req, intended, measured, self.shared.clone(), alive.clone()));
+            // Behind schedule every due call is spawned at once; the coop budget lets the calls
+            // (and the reactor) run every 128 spawns, so a late pacer cannot starve them.
+            tokio::task::consume_budget().await;
         }
+        Ok(())
     }
 }
 
-/// The dispatcher sleeps until this long before a call is due, then spins to its time: a sleeping
-/// CPU wakes tens of microseconds late (on a virtual machine the halted vCPU must be re-entered),
-/// which would be charged to every call as schedule lag.
+/// The pacer's timer fires this long before a call is due, and it spins the rest: a sleeping CPU
+/// wakes tens of microseconds late (on a virtual machine the halted vCPU must be re-entered), which
+/// would be charged to every call as schedule lag.
 const SPIN_BEFORE_DUE: Duration = Duration::from_micros(100);
-/// ...but it spins for at most this share of the interval between calls, so that the spinning
-/// never makes the generator look busy: at high rates the CPU has no time to halt anyway.
+/// ...but it spins for at most this share of the interval between calls, so that the spin never
+/// holds the worker for long: at high rates the CPU has no time to halt anyway.
 const SPIN_SHARE_OF_INTERVAL: f64 = 0.05;
-
-/// Waits until `due`: a sleep, then a short spin (see [`SPIN_BEFORE_DUE`]).
-fn sleep_until(due: Instant, interval: Duration) {
-    let spin = SPIN_BEFORE_DUE.min(interval.mul_f64(SPIN_SHARE_OF_INTERVAL));
-    let now = Instant::now();
-    if due > now + spin {
-        std::thread::sleep(due - now - spin);
-    }
-    while Instant::now() < due {
-        std::hint::spin_loop();
-    }
-}
-
-/// Linux lets a sleeping thread wake up to 50 µs late by default ("timer slack"); 1 ns keeps the
-/// dispatcher's schedule lag in single-digit microseconds.
-fn set_precise_timer_slack() {
-    // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
-    }
-}
 
 async fn open_call<T: Transport>(
     client: Arc<T>,

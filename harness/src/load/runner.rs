@@ -360,6 +360,7 @@ fn assemble(arm: &Rig, probe: &ArmProbe<'_>, raw: &RawMeasurement, repetition: u
     let [c0, c1] = probe.cpu;
     let cpu = CpuPerCall {
         client_us_per_call: per_call(Some(c0.client_ns), Some(c1.client_ns)),
+        pacer_spin_us_per_call: raw.pacer_spin.map(|spun| spun.as_secs_f64() * 1e6 / calls),
         server_us_per_call: per_call(c0.server_ns, c1.server_ns),
         broker_us_per_call: per_call(c0.broker_ns, c1.broker_ns),
         unattributed_us_per_call: per_call(Some(c0.other_ns), Some(c1.other_ns)),

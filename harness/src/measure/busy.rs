@@ -10,7 +10,7 @@
 //! - its busy time over `elapsed × cores`, `cores` being the CPUs it may run on (its pinned set,
 //!   or every core when unpinned): the role has used the cores it has; and
 //! - its busiest thread's busy time over `elapsed`: one thread at 100 % is a serial stage (the
-//!   open-loop dispatcher, a single-threaded server loop, `sim`'s one worker) that limits the role
+//!   client runtime's one worker, a single-threaded server loop, `sim`'s one worker) that limits the role
 //!   however many cores are free.
 //!
 //! **The rule** ([`bottleneck`]): the role with the highest share, if that share is at least
@@ -167,7 +167,7 @@ impl MachineTimes {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusyShares {
-    /// Load generator and client library threads (`pb-client*`, the dispatcher included).
+    /// Load generator and client library threads (`pb-client*`, the open-loop pacer included).
     pub client: f64,
     /// The in-process server (`pb-server*`) or the `--server-pid` process.
     pub server: Option<f64>,

@@ -11,7 +11,8 @@
 use std::fs;
 use std::path::Path;
 
-/// Name prefix of the load generator's threads (runtime workers and the open-loop dispatcher).
+/// Name prefix of the load generator's threads (the client runtime's workers, which also pace the
+/// open loop).
 pub const CLIENT_THREAD_PREFIX: &str = "pb-client";
 /// Name prefix of the in-process server runtime's threads.
 pub const SERVER_THREAD_PREFIX: &str = "pb-server";
@@ -39,13 +40,18 @@ pub(crate) fn clock_ticks_per_s() -> u64 {
 }
 
 fn sum_tasks(proc_dir: &Path, keep: impl Fn(&str) -> bool) -> Option<u64> {
+    sum_over_tasks(proc_dir, keep, task_cpu_ns)
+}
+
+/// Sums `read` over the threads of `proc_dir` whose name `keep` accepts.
+fn sum_over_tasks(proc_dir: &Path, keep: impl Fn(&str) -> bool, read: impl Fn(&Path) -> Option<u64>) -> Option<u64> {
     let tasks = fs::read_dir(proc_dir.join("task")).ok()?;
     let mut total = 0;
     for task in tasks.flatten() {
         let path = task.path();
         let comm = fs::read_to_string(path.join("comm")).unwrap_or_default();
         if keep(comm.trim_end()) {
-            total += task_cpu_ns(&path).unwrap_or(0);
+            total += read(&path).unwrap_or(0);
         }
     }
     Some(total)
@@ -54,6 +60,19 @@ fn sum_tasks(proc_dir: &Path, keep: impl Fn(&str) -> bool) -> Option<u64> {
 /// CPU nanoseconds of this process's threads whose name starts with `prefix`.
 pub fn own_threads_cpu_ns(prefix: &str) -> u64 {
     sum_tasks(Path::new("/proc/self"), |name| name.starts_with(prefix)).unwrap_or(0)
+}
+
+/// Context switches (voluntary and not) of this process's threads whose name starts with
+/// `prefix`. A thread that sleeps between calls and wakes for each is switched in once per call;
+/// a hand-off between two threads per call costs two.
+pub fn own_threads_context_switches(prefix: &str) -> u64 {
+    let switches = |task: &Path| {
+        let status = fs::read_to_string(task.join("status")).ok()?;
+        let field =
+            |name: &str| status.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok()).unwrap_or(0);
+        Some(field("voluntary_ctxt_switches:") + field("nonvoluntary_ctxt_switches:"))
+    };
+    sum_over_tasks(Path::new("/proc/self"), |name| name.starts_with(prefix), switches).unwrap_or(0)
 }
 
 /// CPU nanoseconds of every thread of process `pid`, or `None` if it is gone.

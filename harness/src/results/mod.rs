@@ -374,7 +374,7 @@ mod accounting_tests {
         // One dispatched call whose outcome never arrived.
         let lost = Accounting { ok: 7, ..balanced.clone() };
         assert!(!lost.balances());
-        // The dispatcher sent fewer calls than the schedule planned.
+        // The pacer sent fewer calls than the schedule planned.
         let behind = Accounting { scheduled: Some(11), ..balanced.clone() };
         assert!(!behind.balances());
         // A failure counted in the total but not by kind.
@@ -434,6 +434,10 @@ pub struct HopBytes {
 pub struct CpuPerCall {
     /// The load generator and client library (threads `pb-client*`).
     pub client_us_per_call: Option<f64>,
+    /// Open loop: the part of `client_us_per_call` the pacer spent spinning to each call's intended
+    /// time (generator CPU, not the client library's). Absent in closed loop and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pacer_spin_us_per_call: Option<f64>,
     /// The server or worker (threads `pb-server*`, or `--server-pid`). `inproc` does its server
     /// work on the client threads, so its server figure is 0.
     pub server_us_per_call: Option<f64>,
