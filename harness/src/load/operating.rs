@@ -4,36 +4,68 @@
 //! and 40 % of REST's), so a latency ratio taken there compares two operating points at once.
 //! After every capacity search of a scenario has run, [`plan`] takes the lower of the claim
 //! pair's capacities (REST/JSON and gRPC) and places points at the scenario's fractions of it,
-//! plus the capacity itself (the highest rate both arms sustained); the CLI then measures the
-//! chosen arms there, interleaved and on fresh servers like every other repetition.
+//! plus the basis capacity itself; the CLI then measures the chosen arms there, interleaved and on
+//! fresh servers like every other repetition.
+//!
+//! The basis is the pair's server capacities when both arms have one (a search whose bracketing
+//! failure found the server at least 90 % busy: [`CapacityReading::Server`]). Otherwise it is
+//! their end-to-end capacities (the client limited the search: this client on its cores with
+//! this server), and the plan says so (`basis_client_bound`). A search that ended for any other
+//! reason (nothing saturated, foreign CPU, a lagging generator, no failure up to the maximum)
+//! is a lower bound and never a basis.
 
 use std::collections::BTreeMap;
 
 use crate::load::scenario::{LoadSpec, Scenario};
 use crate::payload::Profile;
-use crate::results::{ArmResult, ArmStatus, OperatingPlan, OperatingPoint, Spread};
+use crate::results::{ArmResult, ArmStatus, CapacityReading, OperatingPlan, OperatingPoint, Spread, SweepRun};
 use crate::transport::registry::claim;
 
-/// Name of the point at the basis capacity.
+/// Name of the point at a server-bound basis capacity (the server was at least 90 % busy there).
 pub const AT_CAPACITY: &str = "capacity";
+/// Name of the point at an end-to-end basis capacity (the client limited every search).
+pub const AT_END_TO_END_CAPACITY: &str = "end-to-end capacity";
 
-/// The arm's capacity for placing points: the median over the repetitions whose search the
-/// client did not limit, and whether only client-limited searches were left (then the median of
-/// those, a lower bound of the server's capacity). `None` when no search found a capacity.
-pub fn capacity(arm: &ArmResult) -> Option<(f64, bool)> {
-    if arm.status != ArmStatus::Ran {
-        return None;
-    }
-    let runs = &arm.sweep.as_ref()?.repetitions;
-    let median = |client_bound: bool| {
-        let v: Vec<f64> = runs
-            .iter()
-            .filter(|r| (r.bottleneck.as_deref() == Some("client")) == client_bound)
-            .filter_map(|r| r.max_sustainable_rate_per_s)
-            .collect();
-        (!v.is_empty()).then(|| Spread::of(v).median)
-    };
-    median(false).map(|c| (c, false)).or_else(|| median(true).map(|c| (c, true)))
+fn searches(arm: &ArmResult) -> impl Iterator<Item = CapacityReading> + '_ {
+    let runs = arm.sweep.as_ref().filter(|_| arm.status == ArmStatus::Ran).map(|s| s.repetitions.as_slice());
+    runs.unwrap_or_default().iter().map(SweepRun::reading)
+}
+
+/// The arm's server capacity: the median over its server-bound searches (see
+/// [`CapacityReading`]); `None` when none was.
+pub fn server_capacity(arm: &ArmResult) -> Option<f64> {
+    let v: Vec<f64> = searches(arm)
+        .filter_map(|r| match r {
+            CapacityReading::Server { rate_per_s, .. } => Some(rate_per_s),
+            _ => None,
+        })
+        .collect();
+    (!v.is_empty()).then(|| Spread::of(v).median)
+}
+
+/// The arm's end-to-end capacity (this client on its cores with this server): the median over
+/// the searches that saturated the client or the server; `None` when none did.
+pub fn end_to_end_capacity(arm: &ArmResult) -> Option<f64> {
+    let v: Vec<f64> = searches(arm)
+        .filter_map(|r| match r {
+            CapacityReading::Server { rate_per_s, .. } | CapacityReading::EndToEnd { rate_per_s, .. } => {
+                Some(rate_per_s)
+            }
+            _ => None,
+        })
+        .collect();
+    (!v.is_empty()).then(|| Spread::of(v).median)
+}
+
+/// The searches that gave only a lower bound, each as `≥ N/s (why)`.
+pub fn lower_bounds(arm: &ArmResult) -> Vec<String> {
+    searches(arm)
+        .filter_map(|r| match r {
+            CapacityReading::LowerBound { rate_per_s, why } => Some(format!("≥ {rate_per_s:.0}/s ({why})")),
+            CapacityReading::Nothing => Some("none (even the lowest rate tried failed)".into()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The operating points of `scenario` × `profile`, from the arms' capacity searches (`arms` may
@@ -54,37 +86,50 @@ pub fn plan(scenario: &Scenario, profile: Profile, arms: &[&ArmResult], measured
         plan.skipped = Some("the scenario has no [operating_points]".into());
         return plan;
     };
-    let mut basis: Option<(String, f64)> = None;
-    let mut missing = Vec::new();
-    let mut client_bound = Vec::new();
-    for name in [claim::REST, claim::GRPC] {
-        let arm =
-            arms.iter().find(|a| a.scenario == scenario.name && a.profile == profile && a.transport.name() == name);
-        match arm.and_then(|a| capacity(a)) {
-            Some((c, bound)) => {
-                plan.capacities_per_s.insert(name.to_owned(), c);
-                if bound {
-                    client_bound.push(name);
+    let pair: Vec<(&str, Option<&&ArmResult>)> = [claim::REST, claim::GRPC]
+        .into_iter()
+        .map(|name| {
+            let arm =
+                arms.iter().find(|a| a.scenario == scenario.name && a.profile == profile && a.transport.name() == name);
+            (name, arm)
+        })
+        .collect();
+    // Server capacities when both arms have one; else both end-to-end (the client limited a
+    // search), labelled so; never a lower bound.
+    let chosen: Option<(bool, Vec<(&str, f64)>)> =
+        [(false, server_capacity as fn(&ArmResult) -> Option<f64>), (true, end_to_end_capacity)].into_iter().find_map(
+            |(end_to_end, capacity)| {
+                let caps: Option<Vec<_>> = pair.iter().map(|(name, arm)| Some((*name, capacity((*arm)?)?))).collect();
+                Some((end_to_end, caps?))
+            },
+        );
+    let Some((end_to_end, caps)) = chosen else {
+        let why: Vec<String> = pair
+            .iter()
+            .filter(|(_, arm)| arm.and_then(|a| end_to_end_capacity(a)).is_none())
+            .map(|(name, arm)| match arm {
+                None => format!("{name} did not run"),
+                Some(a) => {
+                    let bounds = lower_bounds(a);
+                    if bounds.is_empty() {
+                        format!("{name} has no capacity search")
+                    } else {
+                        format!("{name} measured only lower bounds: {}", bounds.join("; "))
+                    }
                 }
-                if basis.as_ref().is_none_or(|(_, b)| c < *b) {
-                    basis = Some((name.to_owned(), c));
-                }
-            }
-            None => missing.push(name),
-        }
-    }
-    if !missing.is_empty() {
-        plan.skipped = Some(format!(
-            "no capacity for {} (the arm did not run, or no searched rate met the SLO), so no point can be placed",
-            missing.join(" and ")
-        ));
+            })
+            .collect();
+        plan.skipped = Some(format!("no capacity to place points on ({})", why.join("; ")));
         return plan;
+    };
+    for (name, c) in &caps {
+        plan.capacities_per_s.insert((*name).to_owned(), *c);
     }
-    let Some((basis_arm, basis_rate)) = basis else { return plan };
-    // The placement still happens on a client-limited capacity (a lower bound places the points
-    // lower, not wrong), but the report must say the fractions are of the generator's limit.
-    plan.basis_client_bound = client_bound.contains(&basis_arm.as_str());
-    plan.basis_arm = Some(basis_arm);
+    let Some((basis_arm, basis_rate)) = caps.into_iter().min_by(|a, b| a.1.total_cmp(&b.1)) else { return plan };
+    // An end-to-end basis places the points as fractions of what this client reaches with this
+    // server; the report says so beside every such point.
+    plan.basis_client_bound = end_to_end;
+    plan.basis_arm = Some(basis_arm.to_owned());
     plan.basis_rate_per_s = Some(basis_rate);
     let mut fractions = spec.fractions.clone();
     fractions.sort_by(f64::total_cmp);
@@ -97,7 +142,8 @@ pub fn plan(scenario: &Scenario, profile: Profile, arms: &[&ArmResult], measured
         });
     }
     if spec.at_capacity {
-        plan.points.push(OperatingPoint { name: AT_CAPACITY.into(), fraction: 1.0, rate_per_s: basis_rate.round() });
+        let name = if end_to_end { AT_END_TO_END_CAPACITY } else { AT_CAPACITY };
+        plan.points.push(OperatingPoint { name: name.into(), fraction: 1.0, rate_per_s: basis_rate.round() });
     }
     plan
 }

@@ -43,12 +43,29 @@ fn sum_tasks(proc_dir: &Path, keep: impl Fn(&str) -> bool) -> Option<u64> {
     sum_over_tasks(proc_dir, keep, task_cpu_ns)
 }
 
+/// The thread directories of `proc_dir`. Listing `task/` while other threads of the process exit
+/// can skip live ones (the kernel resumes a listing by position), which read as a counter running
+/// backwards; a listing shorter than the thread count in `status` is therefore taken again.
+fn task_dirs(proc_dir: &Path) -> Option<Vec<std::path::PathBuf>> {
+    let threads = || {
+        let status = fs::read_to_string(proc_dir.join("status")).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("Threads:")?.trim().parse::<usize>().ok())
+    };
+    let mut listed = Vec::new();
+    for _ in 0..5 {
+        let expected = threads();
+        listed = fs::read_dir(proc_dir.join("task")).ok()?.flatten().map(|t| t.path()).collect();
+        if expected.is_none_or(|n| listed.len() >= n) {
+            break;
+        }
+    }
+    Some(listed)
+}
+
 /// Sums `read` over the threads of `proc_dir` whose name `keep` accepts.
 fn sum_over_tasks(proc_dir: &Path, keep: impl Fn(&str) -> bool, read: impl Fn(&Path) -> Option<u64>) -> Option<u64> {
-    let tasks = fs::read_dir(proc_dir.join("task")).ok()?;
     let mut total = 0;
-    for task in tasks.flatten() {
-        let path = task.path();
+    for path in task_dirs(proc_dir)? {
         let comm = fs::read_to_string(path.join("comm")).unwrap_or_default();
         if keep(comm.trim_end()) {
             total += read(&path).unwrap_or(0);

@@ -250,25 +250,36 @@ pub fn fairness_table(report: &Report, verdict: &Verdict<'_>) -> Table {
     Table { header: header.map(String::from).to_vec(), rows }
 }
 
-/// One capacity search in a cell: `4000/s (+2 %, server)`, `≥ 32000/s (no failure up to the
-/// maximum)`, or `none (even 63/s failed)`; a client-bound figure says it is the generator's.
+/// One capacity search in a cell, by what it measured ([`crate::results::CapacityReading`]):
+/// `4000/s (+2 %, server 94 % busy)`, `≥ 16000/s end-to-end (client 97 % busy)`,
+/// `≥ 32000/s (lower bound: no failure up to the search's maximum rate)`, or `none (even 63/s
+/// failed)`. Only the first is the transport's capacity.
 pub fn capacity_cell(run: &crate::results::SweepRun) -> String {
-    let bottleneck = run.bottleneck.as_deref().unwrap_or("—");
+    use crate::results::CapacityReading;
     if matches!(run.stop_reason.as_str(), "slo" | "errors" | "generator_bound") {
         // Written before the search: the last step of a ×2 grid, with no resolution.
         let pass = run.max_sustainable_rate_per_s.unwrap_or(0.0);
         return format!("{pass:.0}/s (old ×2 grid, no resolution; stopped by {})", run.stop_reason);
     }
-    match (run.max_sustainable_rate_per_s, run.first_failing_rate_per_s) {
-        (Some(pass), Some(_)) if bottleneck == "client" => {
-            format!("≥ {pass:.0}/s (client-bound: the generator's limit, not the transport's)")
+    let share = |m: Option<&crate::results::Measurement>, by: &str| {
+        let busy = m.and_then(|m| m.busy.as_ref());
+        let share = busy.and_then(|b| if by == "broker" { b.broker } else { b.server });
+        share.map_or(String::new(), |s| format!(" {:.0} % busy", s * 100.0))
+    };
+    match run.reading() {
+        CapacityReading::Server { rate_per_s, by } => format!(
+            "{rate_per_s:.0}/s (+{:.0} %, {by}{})",
+            run.resolution.unwrap_or(0.0) * 100.0,
+            share(run.bracketing_failure(), &by)
+        ),
+        CapacityReading::EndToEnd { rate_per_s, client_share } => {
+            format!("≥ {rate_per_s:.0}/s end-to-end (client {:.0} % busy: the client's limit)", client_share * 100.0)
         }
-        (Some(pass), Some(_)) => {
-            format!("{pass:.0}/s (+{:.0} %, {bottleneck})", run.resolution.unwrap_or(0.0) * 100.0)
-        }
-        (Some(pass), None) => format!("≥ {pass:.0}/s (no failure up to the maximum)"),
-        (None, Some(fail)) => format!("none (even {fail:.0}/s failed, {bottleneck})"),
-        (None, None) => "none".into(),
+        CapacityReading::LowerBound { rate_per_s, why } => format!("≥ {rate_per_s:.0}/s (lower bound: {why})"),
+        CapacityReading::Nothing => match run.first_failing_rate_per_s {
+            Some(fail) => format!("none (even {fail:.0}/s failed, {})", run.bottleneck.as_deref().unwrap_or("—")),
+            None => "none".into(),
+        },
     }
 }
 
@@ -481,7 +492,7 @@ pub fn caveats(report: &Report) -> Vec<String> {
     }
     for plan in r.operating_points.iter().filter(|p| p.basis_client_bound) {
         out.push(format!(
-            "Operating points of {}/{}: every capacity search of {} was limited by the client, so the points are fractions of the generator's limit (a lower bound of the server's capacity).",
+            "Operating points of {}/{}: no search of the claim pair was server-bound, so the points are fractions of {}'s end-to-end capacity (this client on its cores with this server; a lower bound of the server's capacity), and each prints the server's measured busy share.",
             plan.scenario,
             plan.profile,
             plan.basis_arm.as_deref().unwrap_or("the basis arm")

@@ -63,8 +63,8 @@ fn arm(name: &str, latencies_us: &[u64], max_rates: &[Option<f64>]) -> ArmResult
                 .enumerate()
                 .map(|(i, r)| SweepRun {
                     repetition: i as u32,
-                    steps: vec![],
-                    step_verdicts: vec![],
+                    steps: r.map(|r| vec![failing_step(r * 1.05, "server")]).unwrap_or_default(),
+                    step_verdicts: r.map(|_| vec!["confirm slo".to_owned()]).unwrap_or_default(),
                     max_sustainable_rate_per_s: *r,
                     first_failing_rate_per_s: r.map(|r| r * 1.05),
                     resolution: r.map(|_| 0.05),
@@ -75,6 +75,30 @@ fn arm(name: &str, latencies_us: &[u64], max_rates: &[Option<f64>]) -> ArmResult
             max_sustainable_rate_per_s: Spread::default(),
         }),
         client: "full-stack".into(),
+    }
+}
+
+/// A capacity search's failing step at `rate` whose busy shares make `bottleneck` the limit:
+/// `server` (server 95 %, client 40 % busy), `client` (client 98 %, server 50 %), or anything else
+/// (server 30 %, client 40 %: nothing saturated).
+fn failing_step(rate: f64, bottleneck: &str) -> Measurement {
+    let (client, server) = match bottleneck {
+        "server" => (0.4, 0.95),
+        "client" => (0.98, 0.5),
+        _ => (0.4, 0.3),
+    };
+    Measurement {
+        offered_rate_per_s: Some(rate),
+        generator_bound: bottleneck == "client",
+        busy: Some(crate::measure::busy::BusyShares {
+            client,
+            server: Some(server),
+            machine: (client + server) / 2.0,
+            foreign_cores: Some(0.0),
+            bottleneck: bottleneck.into(),
+            ..Default::default()
+        }),
+        ..measurement(0, 6_000, 1.0)
     }
 }
 
@@ -159,14 +183,22 @@ fn an_arm_that_scored_zero_gives_an_unbounded_ratio() {
 #[test]
 fn a_search_without_a_transport_capacity_gives_no_throughput_figure() {
     // rest: one client-bound search and one that found nothing; grpc: fine.
-    let mut rest = arm("rest", &[200, 200, 200], &[Some(1_000.0), Some(1_500.0), None]);
-    rest.sweep.as_mut().unwrap().repetitions[1].bottleneck = Some("client".into());
+    let rest = with_bottleneck(
+        arm("rest", &[200, 200, 200], &[Some(1_000.0), Some(1_500.0), None]),
+        &["server", "client", "server"],
+    );
     let arms = [rest, arm("grpc", &[100, 100, 100], &[Some(2_000.0); 3])];
     let s = section(&arms);
     let r = s.ratio(Dimension::MaxThroughput, "rest", "grpc").unwrap();
     assert_eq!(r.pairs, 1, "only the search with a server-bound capacity pairs: {r:?}");
     let row = verdict::load_row(&s, Dimension::MaxThroughput);
-    assert!(row.flags.iter().any(|f| f.contains("2 search(es) without a transport capacity")), "{:?}", row.flags);
+    assert!(
+        row.flags
+            .iter()
+            .any(|f| f.contains("2 search(es) without a server-bound capacity left out: ≥ 1500/s end-to-end")),
+        "{:?}",
+        row.flags
+    );
 }
 
 #[test]
@@ -418,6 +450,9 @@ fn scenario_with_operating_points() -> Scenario {
 fn with_bottleneck(mut a: ArmResult, bottlenecks: &[&str]) -> ArmResult {
     for (run, b) in a.sweep.as_mut().unwrap().repetitions.iter_mut().zip(bottlenecks) {
         run.bottleneck = Some((*b).into());
+        if let Some(fail) = run.first_failing_rate_per_s {
+            run.steps = vec![failing_step(fail, b)];
+        }
     }
     a
 }
@@ -453,7 +488,55 @@ fn operating_points_are_fractions_of_the_lower_server_bound_capacity() {
     let none = arm("grpc", &[100; 2], &[None, None]);
     let plan = operating::plan(&s, Profile::Small, &[&rest, &none], &[]);
     assert!(plan.points.is_empty());
-    assert!(plan.skipped.as_deref().is_some_and(|w| w.contains("no capacity for grpc")), "{plan:?}");
+    assert!(plan.skipped.as_deref().is_some_and(|w| w.contains("grpc measured only lower bounds: none")), "{plan:?}");
+
+    // A search that ended with nothing saturated is a lower bound, never a basis, and the plan
+    // says which and why.
+    let unsaturated = with_bottleneck(arm("grpc", &[100; 2], &[Some(5_188.0), Some(5_000.0)]), &["none", "none"]);
+    let plan = operating::plan(&s, Profile::Small, &[&rest, &unsaturated], &[]);
+    assert!(plan.points.is_empty(), "{plan:?}");
+    let why = plan.skipped.unwrap();
+    assert!(why.contains("≥ 5188/s (the SLO broke with the server 30 % and the client 40 % busy"), "{why}");
+}
+
+#[test]
+fn a_capacity_reading_counts_only_a_server_bound_failure_among_clean_windows() {
+    let run = |bottleneck: &str, tweak: fn(&mut Measurement)| {
+        let mut a = with_bottleneck(arm("grpc", &[100], &[Some(4_000.0)]), &[bottleneck]);
+        let mut run = a.sweep.take().unwrap().repetitions.remove(0);
+        tweak(&mut run.steps[0]);
+        run
+    };
+    let keep = |_: &mut Measurement| {};
+    assert_eq!(run("server", keep).reading(), CapacityReading::Server { rate_per_s: 4_000.0, by: "server".into() });
+    assert!(matches!(run("client", keep).reading(), CapacityReading::EndToEnd { rate_per_s: 4_000.0, .. }));
+    // Server busy enough, but the client near saturation too: not clearly the server's limit.
+    let busy_client = run("server", |m| m.busy.as_mut().unwrap().client = 0.75).reading();
+    assert!(
+        matches!(&busy_client, CapacityReading::LowerBound { why, .. } if why.contains("client 75 %")),
+        "{busy_client:?}"
+    );
+    let lagging = run("server", |m| m.generator_bound = true).reading();
+    assert!(matches!(&lagging, CapacityReading::LowerBound { why, .. } if why.contains("generator")), "{lagging:?}");
+    let foreign = run("server", |m| {
+        m.contaminated = true;
+        m.busy.as_mut().unwrap().foreign_cores = Some(0.8);
+    })
+    .reading();
+    assert!(
+        matches!(&foreign, CapacityReading::LowerBound { why, .. } if why.contains("0.80 cores of foreign CPU")),
+        "{foreign:?}"
+    );
+    let mut unbounded = run("server", keep);
+    unbounded.first_failing_rate_per_s = None;
+    assert!(matches!(unbounded.reading(), CapacityReading::LowerBound { why, .. } if why.contains("no failure")));
+    // A broker arm's capacity is the broker's when the broker was the busier.
+    let broker = run("none", |m| {
+        let b = m.busy.as_mut().unwrap();
+        b.broker = Some(0.97);
+    })
+    .reading();
+    assert_eq!(broker, CapacityReading::Server { rate_per_s: 4_000.0, by: "broker".into() });
 }
 
 /// An open-loop point named as an operating point, every repetition at `latency_us`.
@@ -518,7 +601,7 @@ fn verdict_rows_and_headline_follow_the_operating_points_and_say_where_the_answe
 #[test]
 fn results_json_is_minified_and_keeps_histograms_only_of_points() {
     let mut rest = arm("rest", &[300, 300], &[Some(1_000.0); 2]);
-    rest.sweep.as_mut().unwrap().repetitions[0].steps.push(measurement(0, 500, 1.0));
+    rest.sweep.as_mut().unwrap().repetitions[0].steps.insert(0, measurement(0, 500, 1.0));
     let results = run_results(vec![rest]);
     let dir = std::env::temp_dir().join(format!("paybench-compact-unit-{}", std::process::id()));
     results.write(&dir).unwrap();
@@ -532,4 +615,40 @@ fn results_json_is_minified_and_keeps_histograms_only_of_points() {
     let err = step.latency.histogram().unwrap_err().to_string();
     assert!(err.contains("histogram not kept"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_point_is_called_at_capacity_only_when_the_server_was_that_busy_there() {
+    let top = LoadSpec::Open { rate_per_s: 5_188.0, max_in_flight: 64 };
+    let plan = |end_to_end: bool| OperatingPlan {
+        scenario: "unit".into(),
+        profile: Profile::Small,
+        basis_arm: Some("grpc".into()),
+        basis_rate_per_s: Some(5_188.0),
+        basis_client_bound: end_to_end,
+        capacities_per_s: Default::default(),
+        points: vec![OperatingPoint { name: "capacity".into(), fraction: 1.0, rate_per_s: 5_188.0 }],
+        arms: vec!["rest".into(), "grpc".into()],
+        skipped: None,
+    };
+    let at_share = |server: f64| {
+        ["rest", "grpc"].map(|name| {
+            let mut a = with_operating_point(arm(name, &[100], &[Some(5_188.0)]), "capacity", 5_188.0, &[300, 300]);
+            for m in &mut a.points[1].repetitions {
+                m.busy = Some(crate::measure::busy::BusyShares { server: Some(server), ..Default::default() });
+            }
+            a
+        })
+    };
+    let (busy, idle) = (at_share(0.95), at_share(0.36));
+    let server_plan = plan(false);
+    let mut s = section(&busy);
+    s.plan = Some(&server_plan);
+    assert_eq!(s.describe(&top), "at capacity, 5188/s, server 95 % busy");
+    let mut s = section(&idle);
+    s.plan = Some(&server_plan);
+    assert_eq!(s.describe(&top), "at the basis rate, 5188/s, server 36 % busy: not at capacity");
+    let e2e_plan = plan(true);
+    s.plan = Some(&e2e_plan);
+    assert_eq!(s.describe(&top), "at end-to-end capacity, 5188/s, server 36 % busy");
 }

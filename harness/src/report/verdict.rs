@@ -256,14 +256,18 @@ impl Dimension {
         }
         match self {
             Dimension::MaxThroughput => {
-                // A capacity the client limited is the generator's, not the transport's, and a
-                // search that found none has no figure: neither becomes a number here.
+                // Only a server-bound search is the transport's capacity: one the client limited,
+                // one that ended with nothing saturated and one beside foreign CPU are lower
+                // bounds, and none of them becomes a number here.
                 let sweep = arm.sweep.as_ref()?;
                 Some(
                     sweep
                         .repetitions
                         .iter()
-                        .map(|r| r.max_sustainable_rate_per_s.filter(|_| r.bottleneck.as_deref() != Some("client")))
+                        .map(|r| match r.reading() {
+                            crate::results::CapacityReading::Server { rate_per_s, .. } => Some(rate_per_s),
+                            _ => None,
+                        })
                         .collect(),
                 )
             }
@@ -370,6 +374,26 @@ impl<'a> Section<'a> {
         paired_ratio(dim.direction(), &r, &g)
     }
 
+    /// Whether the operating points are fractions of an end-to-end capacity (the client limited
+    /// the basis arm's searches), not of a server-bound one.
+    pub fn end_to_end_basis(&self) -> bool {
+        self.plan.is_some_and(|p| p.basis_client_bound)
+    }
+
+    /// The median server busy share over the claim pair's operating-point windows at `load`: how
+    /// loaded the server really was at a point named as a fraction of capacity.
+    pub fn server_share_at(&self, load: &LoadSpec) -> Option<f64> {
+        let shares: Vec<f64> = [claim::REST, claim::GRPC]
+            .iter()
+            .filter_map(|name| self.arm(name))
+            .flat_map(|a| &a.points)
+            .filter(|p| p.load == *load && p.operating_point.is_some())
+            .flat_map(|p| &p.repetitions)
+            .filter_map(|m| m.busy.as_ref()?.server)
+            .collect();
+        (!shares.is_empty()).then(|| crate::results::Spread::of(shares).median)
+    }
+
     /// The operating points measured, lowest rate first, with their loads.
     pub fn operating_points(&self) -> Vec<(&'a OperatingPoint, LoadSpec)> {
         let Some(plan) = self.plan else { return Vec::new() };
@@ -391,10 +415,27 @@ impl<'a> Section<'a> {
     /// `fixed open 1000/s`.
     pub fn describe(&self, load: &LoadSpec) -> String {
         if let Some((p, _)) = self.operating_points().into_iter().find(|(_, l)| l == load) {
-            return if p.name == crate::load::operating::AT_CAPACITY {
-                format!("at capacity, {:.0}/s", p.rate_per_s)
+            let at = |what: &str| match self.server_share_at(load) {
+                Some(share) => format!("{what}, {:.0}/s, server {:.0} % busy", p.rate_per_s, share * 100.0),
+                None => format!("{what}, {:.0}/s", p.rate_per_s),
+            };
+            let basis = if self.end_to_end_basis() { "end-to-end capacity" } else { "capacity" };
+            return if p.name == crate::load::operating::AT_CAPACITY
+                || p.name == crate::load::operating::AT_END_TO_END_CAPACITY
+            {
+                // Nothing is called "at capacity" unless the server was that busy there.
+                match self.server_share_at(load) {
+                    Some(share) if !self.end_to_end_basis() && share < crate::results::SERVER_BOUND_SHARE => {
+                        format!(
+                            "at the basis rate, {:.0}/s, server {:.0} % busy: not at capacity",
+                            p.rate_per_s,
+                            share * 100.0
+                        )
+                    }
+                    _ => at(&format!("at {basis}")),
+                }
             } else {
-                format!("{} of capacity, {:.0}/s", p.name, p.rate_per_s)
+                at(&format!("{} of {basis}", p.name))
             };
         }
         if unloaded(&self.loads).as_ref() == Some(load) {
@@ -564,9 +605,17 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
         for arm in [rest, grpc].into_iter().flatten() {
             let missing = dim.samples(arm).map_or(0, |v| v.iter().filter(|x| x.is_none()).count());
             if missing > 0 {
+                let not_server_bound: Vec<String> = arm
+                    .sweep
+                    .iter()
+                    .flat_map(|s| &s.repetitions)
+                    .filter(|r| !matches!(r.reading(), crate::results::CapacityReading::Server { .. }))
+                    .map(super::tables::capacity_cell)
+                    .collect();
                 flags.push(format!(
-                    "{}: {missing} search(es) without a transport capacity (client-bound, or no rate met the SLO) left out",
-                    arm.transport
+                    "{}: {missing} search(es) without a server-bound capacity left out: {}",
+                    arm.transport,
+                    not_server_bound.join("; ")
                 ));
             }
         }

@@ -544,6 +544,97 @@ pub struct SweepRun {
     pub stop_reason: String,
 }
 
+/// What one capacity search measured, by what limited its bracketing failure (the step that
+/// failed twice just above the capacity). Only a [`CapacityReading::Server`] reading is the
+/// transport's capacity and may place operating points as such.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CapacityReading {
+    /// The server (or, on a broker arm, the broker) was at least [`SERVER_BOUND_SHARE`] busy while
+    /// the client stayed under [`CLIENT_FREE_SHARE`], the generator kept its schedule and nothing
+    /// foreign ran: the rate is the server's capacity on its cores.
+    Server {
+        /// The capacity.
+        rate_per_s: f64,
+        /// `server` or `broker`.
+        by: String,
+    },
+    /// The client (generator and client library) was the bottleneck: the rate is what this client
+    /// on its cores and this server reach together, the end-to-end capacity, a lower bound of the
+    /// server's.
+    EndToEnd {
+        /// The highest rate that met the SLO.
+        rate_per_s: f64,
+        /// The client's busy share at the failing step.
+        client_share: f64,
+    },
+    /// Anything else: the rate is only a lower bound, for the reason given.
+    LowerBound {
+        /// The highest rate that met the SLO.
+        rate_per_s: f64,
+        /// Why it is no capacity.
+        why: String,
+    },
+    /// Even the lowest rate tried failed.
+    Nothing,
+}
+
+/// The busy share a server (or broker) must reach at the bracketing failure for the search to
+/// count as its capacity.
+pub const SERVER_BOUND_SHARE: f64 = 0.9;
+/// ...while the client stays under this share (otherwise both were near saturation and the
+/// client's limit may be the one that broke the SLO).
+pub const CLIENT_FREE_SHARE: f64 = 0.7;
+
+impl SweepRun {
+    /// The failing step that bracketed the capacity: the last one measured at the first failing
+    /// rate (its confirmation).
+    pub fn bracketing_failure(&self) -> Option<&Measurement> {
+        let fail = self.first_failing_rate_per_s?;
+        self.steps
+            .iter()
+            .zip(&self.step_verdicts)
+            .rev()
+            .find_map(|(m, v)| (m.offered_rate_per_s == Some(fail) && !v.ends_with("pass")).then_some(m))
+    }
+
+    /// What this search measured (see [`CapacityReading`]).
+    pub fn reading(&self) -> CapacityReading {
+        let Some(rate_per_s) = self.max_sustainable_rate_per_s else { return CapacityReading::Nothing };
+        let lower = |why: String| CapacityReading::LowerBound { rate_per_s, why };
+        if self.first_failing_rate_per_s.is_none() {
+            return lower("no failure up to the search's maximum rate".into());
+        }
+        let Some(failure) = self.bracketing_failure() else {
+            return lower("the failing step is not in the file".into());
+        };
+        let Some(busy) = &failure.busy else { return lower("no busy shares were recorded".into()) };
+        if failure.contaminated {
+            return lower(format!(
+                "{:.2} cores of foreign CPU ran beside the failing step",
+                busy.foreign_cores.unwrap_or_default()
+            ));
+        }
+        let (by, sut) = match (busy.server, busy.broker) {
+            (_, Some(broker)) if broker > busy.server.unwrap_or(0.0) => ("broker", broker),
+            (server, _) => ("server", server.unwrap_or(0.0)),
+        };
+        if busy.bottleneck == "client" {
+            return CapacityReading::EndToEnd { rate_per_s, client_share: busy.client };
+        }
+        if failure.generator_bound {
+            return lower("the generator fell behind its schedule at the failing step".into());
+        }
+        if sut >= SERVER_BOUND_SHARE && busy.client < CLIENT_FREE_SHARE {
+            return CapacityReading::Server { rate_per_s, by: by.to_owned() };
+        }
+        lower(format!(
+            "the SLO broke with the {by} {:.0} % and the client {:.0} % busy: not server-bound",
+            sut * 100.0,
+            busy.client * 100.0
+        ))
+    }
+}
+
 impl RunResults {
     /// Reads a `results.json`.
     pub fn read(path: &Path) -> Result<Self> {
