@@ -533,7 +533,11 @@ pub fn search_capacity(
             if verdict.is_none() {
                 return true;
             }
-            run.bottleneck = bottleneck;
+            // Only a rate that failed twice is a failure: the bottleneck is its confirmation's (a
+            // failure that its re-run passed says nothing about what limits the arm).
+            if !attempt.is_empty() {
+                run.bottleneck = bottleneck;
+            }
         }
         false
     };
@@ -685,8 +689,13 @@ mod tests {
         let run = search_capacity(spec, 0, |rate| {
             let first_try = !tried.contains(&rate);
             tried.push(rate);
-            let fails = rate > capacity || (first_try && flaky.contains(&rate));
-            (step(10, 10, 0.0, false), fails.then_some("slo"))
+            let noise = first_try && flaky.contains(&rate);
+            let fails = rate > capacity || noise;
+            // A real failure is server-bound, a noisy one not: the run must name the former.
+            let mut m = step(10, 10, 0.0, false);
+            let bottleneck = if noise { "none" } else { "server" };
+            m.busy = Some(crate::measure::busy::BusyShares { bottleneck: bottleneck.into(), ..Default::default() });
+            (m, fails.then_some("slo"))
         });
         (run, tried)
     }
@@ -712,6 +721,16 @@ mod tests {
         assert!(run.max_sustainable_rate_per_s.unwrap() > 8000.0, "{run:?}");
         let i = tried.iter().position(|&r| r == 8000.0).unwrap();
         assert_eq!(&run.step_verdicts[i..i + 2], ["slo", "confirm pass"]);
+        // A noisy failure names no bottleneck, even the last one of the search (19869/s is tried
+        // after the real failure at 20749/s).
+        assert_eq!(run.bottleneck.as_deref(), Some("server"), "{run:?}");
+        let (run, tried) = search(spec(2000.0, 64_000.0), 20_000.0, &[19_869.0]);
+        assert_eq!(tried.iter().filter(|&&r| r == 19_869.0).count(), 2, "{tried:?}");
+        assert_eq!(
+            run.bottleneck.as_deref(),
+            Some("server"),
+            "a failure its re-run passed named the bottleneck: {run:?}"
+        );
         // A real failure is run twice and both are recorded.
         let (run, tried) = search(spec(2000.0, 64_000.0), 3000.0, &[]);
         assert_eq!(tried.iter().filter(|&&r| r == 4000.0).count(), 2);

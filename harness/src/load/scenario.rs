@@ -71,7 +71,7 @@ pub struct OperatingPointsSpec {
     /// Fractions of the basis capacity, each in (0, 1).
     #[serde(default = "default_fractions")]
     pub fractions: Vec<f64>,
-    /// Also measure at the basis capacity itself: the highest rate both arms of the pair sustained.
+    /// Also measure at the basis capacity itself (see [`crate::load::operating`]).
     #[serde(default = "default_true")]
     pub at_capacity: bool,
     /// Arms measured at these points, by canonical name (default: the claim's chain that the

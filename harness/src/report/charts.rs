@@ -512,7 +512,7 @@ fn ratio_chart<'a>(
             let color = match Lean::of(r) {
                 Lean::Grpc => RGBColor(44, 160, 44),
                 Lean::Rest => RGBColor(214, 39, 40),
-                Lean::Neither => RGBColor(120, 120, 120),
+                Lean::Neither | Lean::Inconclusive => RGBColor(120, 120, 120),
             };
             let (a, b) = (r.low.max(lo), r.high.min(hi));
             chart

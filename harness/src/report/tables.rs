@@ -47,7 +47,13 @@ pub fn fmt_spread(r: &Ratio) -> String {
         ),
         SpreadSource::Exact => return "exact (deterministic)".into(),
     };
-    let reading = if r.no_measurable_difference() { "; no measurable difference" } else { "" };
+    let reading = if r.inconclusive() {
+        "; inconclusive (wider than 0.5x–2x)"
+    } else if r.no_measurable_difference() {
+        "; no measurable difference"
+    } else {
+        ""
+    };
     format!("{}–{} ({source}){reading}", verdict::fmt_x(r.low), verdict::fmt_x(r.high))
 }
 

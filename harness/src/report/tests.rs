@@ -140,7 +140,8 @@ fn the_estimate_is_a_geometric_mean_with_a_t_interval_on_log_ratios() {
     // Pairing by index, not by sorted value: 500/100 and 100/500 average to 1, with a wide interval.
     let r = paired_ratio(Direction::LowerIsBetter, &[Some(500.0), Some(100.0)], &[Some(100.0), Some(500.0)]).unwrap();
     assert_eq!((r.min, r.max), (0.2, 5.0));
-    assert!((r.estimate - 1.0).abs() < 1e-12 && r.no_measurable_difference(), "{r:?}");
+    // The interval contains 1x but spans far past 0.5x–2x: inconclusive, not "no difference".
+    assert!((r.estimate - 1.0).abs() < 1e-12 && r.inconclusive() && !r.no_measurable_difference(), "{r:?}");
     // A missing repetition on either side drops that pair only; one pair has no interval.
     let r =
         paired_ratio(Direction::LowerIsBetter, &[Some(600.0), None, Some(800.0)], &[Some(100.0), Some(100.0), None])
@@ -268,7 +269,18 @@ fn the_largest_factor_is_named_only_when_it_stands_apart() {
     assert!(text.contains("no factor stands apart"), "{text}");
     assert!(!text.contains("the largest factor is"), "{text}");
     assert!(text.contains("no measurable difference between gRPC and REST/JSON"), "{text}");
-    assert!(text.contains("No measurable difference (the interval contains 1x) on: p50 latency"), "{text}");
+    assert!(
+        text.contains("No measurable difference (the interval contains 1x and lies within 0.5x–2x) on: p50 latency"),
+        "{text}"
+    );
+    // The same rows with one noisy pair: the interval still contains 1x but is far wider than
+    // 0.5x–2x, and the conclusion says the data cannot tell.
+    let noisy =
+        [arm("rest", &[1_000, 2_200, 500, 1_800, 600], &[Some(1.0); 5]), arm("grpc", &[1_000; 5], &[Some(1.0); 5])];
+    let s = section(&noisy);
+    let text = verdict::conclusion(Profile::Small, &[verdict::load_row(&s, Dimension::P50(C1))], &[]).join("\n");
+    assert!(text.contains("Inconclusive (the interval contains 1x but is wider than 0.5x–2x"), "{text}");
+    assert!(!text.contains("No measurable difference"), "{text}");
 }
 
 #[test]

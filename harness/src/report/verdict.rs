@@ -84,6 +84,10 @@ impl Reach {
 
 /// Confidence level of every interval in the verdict.
 pub const CONFIDENCE: f64 = 0.95;
+/// An interval containing 1x that reaches below this is inconclusive, not "no difference".
+pub const INCONCLUSIVE_BELOW: f64 = 0.5;
+/// ...or above this.
+pub const INCONCLUSIVE_ABOVE: f64 = 2.0;
 
 impl Ratio {
     /// A single exact ratio.
@@ -102,9 +106,17 @@ impl Ratio {
         }
     }
 
-    /// Whether the interval contains 1: no measurable difference between the two arms.
+    /// Whether the interval contains 1 and lies within 0.5x–2x: no measurable difference between
+    /// the two arms, and the data could have shown one of 2x.
     pub fn no_measurable_difference(&self) -> bool {
-        self.low <= 1.0 && self.high >= 1.0
+        self.low <= 1.0 && self.high >= 1.0 && !self.inconclusive()
+    }
+
+    /// Whether the interval contains 1 but reaches past 0.5x or 2x ([`INCONCLUSIVE_BELOW`],
+    /// [`INCONCLUSIVE_ABOVE`]): too wide to say "no measurable difference" (with 5 pairs of p99s
+    /// this is the rule, not the exception).
+    pub fn inconclusive(&self) -> bool {
+        self.low <= 1.0 && self.high >= 1.0 && (self.low < INCONCLUSIVE_BELOW || self.high > INCONCLUSIVE_ABOVE)
     }
 
     /// Whether the two intervals share no value.
@@ -692,7 +704,8 @@ pub fn fmt_ci(r: &Ratio) -> String {
 
 /// The conclusion, one sentence per line, generated from the rows and the decomposition. Every
 /// claim of a difference rests on a 95 % confidence interval: "reaches 5x" needs the interval's
-/// lower end at 5x or above, and an interval that contains 1x reads "no measurable difference".
+/// lower end at 5x or above, and an interval that contains 1x reads "no measurable difference"
+/// when it lies within 0.5x–2x and "inconclusive" when it is wider.
 pub fn conclusion(profile: Profile, rows: &[VerdictRow], decomposition: &[DecompositionRow]) -> Vec<String> {
     let pick = |keep: &dyn Fn(&Ratio) -> bool| -> Vec<String> {
         rows.iter()
@@ -703,6 +716,7 @@ pub fn conclusion(profile: Profile, rows: &[VerdictRow], decomposition: &[Decomp
     let possibly = pick(&|x| x.reaches(CLAIM_FACTOR) == Reach::Possibly);
     let below = pick(&|x| x.reaches(CLAIM_FACTOR) == Reach::No && x.low > 1.0);
     let same = pick(&|x| x.reaches(CLAIM_FACTOR) == Reach::No && x.no_measurable_difference());
+    let inconclusive = pick(&|x| x.reaches(CLAIM_FACTOR) == Reach::No && x.inconclusive());
     let rest_better = pick(&|x| x.high < 1.0);
     let missing: Vec<String> = rows.iter().filter(|r| r.ratio.is_none()).map(|r| r.dimension.clone()).collect();
     let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join("; ") };
@@ -717,7 +731,8 @@ pub fn conclusion(profile: Profile, rows: &[VerdictRow], decomposition: &[Decomp
     };
     add(&format!("The data cannot tell whether it reaches {CLAIM_FACTOR}x (the interval straddles it) on"), &possibly);
     add(&format!("gRPC is measurably better, but by less than {CLAIM_FACTOR}x, on"), &below);
-    add("No measurable difference (the interval contains 1x) on", &same);
+    add("No measurable difference (the interval contains 1x and lies within 0.5x–2x) on", &same);
+    add("Inconclusive (the interval contains 1x but is wider than 0.5x–2x: more windows are needed) on", &inconclusive);
     add("REST/JSON is measurably better (the interval lies below 1x) on", &rest_better);
     add("Not measured in this run", &missing);
     out.extend(codec_share(rows));
@@ -746,7 +761,9 @@ fn codec_share(rows: &[VerdictRow]) -> Option<String> {
 /// "gRPC is 2.1x better than REST/JSON (95 % CI ...)", the reverse below 1x, or "no measurable
 /// difference" when the interval contains 1x.
 fn who_wins(ratio: &Ratio) -> String {
-    if ratio.no_measurable_difference() {
+    if ratio.inconclusive() {
+        format!("the data cannot tell gRPC and REST/JSON apart (ratio {}: inconclusive)", fmt_ci(ratio))
+    } else if ratio.no_measurable_difference() {
         format!("there is no measurable difference between gRPC and REST/JSON (ratio {})", fmt_ci(ratio))
     } else if ratio.estimate >= 1.0 {
         format!("gRPC is better than REST/JSON by {}", fmt_ci(ratio))
@@ -802,8 +819,10 @@ pub fn is_latency(row: &VerdictRow) -> bool {
 pub enum Lean {
     /// The interval lies above 1x.
     Grpc,
-    /// The interval contains 1x.
+    /// The interval contains 1x and lies within 0.5x–2x.
     Neither,
+    /// The interval contains 1x but is wider than 0.5x–2x.
+    Inconclusive,
     /// The interval lies below 1x.
     Rest,
 }
@@ -811,7 +830,9 @@ pub enum Lean {
 impl Lean {
     /// The lean of `r`.
     pub fn of(r: &Ratio) -> Self {
-        if r.no_measurable_difference() {
+        if r.inconclusive() {
+            Lean::Inconclusive
+        } else if r.no_measurable_difference() {
             Lean::Neither
         } else if r.estimate > 1.0 {
             Lean::Grpc
@@ -824,6 +845,7 @@ impl Lean {
         match self {
             Lean::Grpc => "gRPC measurably better",
             Lean::Neither => "no measurable difference",
+            Lean::Inconclusive => "inconclusive",
             Lean::Rest => "REST/JSON measurably better",
         }
     }
@@ -875,8 +897,12 @@ pub fn headline(verdicts: &[ProfileVerdict<'_>]) -> Vec<String> {
                 .iter()
                 .map(|(r, x)| format!("{} ({})", fmt_x(x.estimate), r.point.as_deref().unwrap_or("?")))
                 .collect();
+            // A change of answer is read only between loads whose intervals can tell.
+            let conclusive: Vec<&(&VerdictRow, Ratio)> =
+                p99.iter().filter(|(_, x)| Lean::of(x) != Lean::Inconclusive).collect();
+            let unclear = p99.len() - conclusive.len();
             let mut changes = Vec::new();
-            for w in p99.windows(2) {
+            for w in conclusive.windows(2) {
                 let (a, b) = (Lean::of(&w[0].1), Lean::of(&w[1].1));
                 if a != b {
                     changes.push(format!(
@@ -888,8 +914,17 @@ pub fn headline(verdicts: &[ProfileVerdict<'_>]) -> Vec<String> {
                     ));
                 }
             }
-            let answer = if changes.is_empty() {
-                format!("the answer does not change with load ({} throughout)", Lean::of(&p99[0].1).phrase())
+            let answer = if conclusive.is_empty() {
+                "the data cannot tell whether the answer changes with load (every p99 interval is wider than 0.5x–2x: inconclusive)".to_owned()
+            } else if changes.is_empty() && unclear == 0 {
+                format!("the answer does not change with load ({} throughout)", Lean::of(&conclusive[0].1).phrase())
+            } else if changes.is_empty() {
+                format!(
+                    "the answer does not change where the data can tell ({} at {} of {} loads; inconclusive at the others)",
+                    Lean::of(&conclusive[0].1).phrase(),
+                    conclusive.len(),
+                    p99.len()
+                )
             } else {
                 format!("the answer changes {}", changes.join(", then "))
             };
@@ -897,11 +932,13 @@ pub fn headline(verdicts: &[ProfileVerdict<'_>]) -> Vec<String> {
         }
     }
     let latency: Vec<(Profile, &VerdictRow, Ratio)> = measured().filter(|(_, r, _)| is_latency(r)).collect();
-    let most = latency.iter().max_by(|a, b| a.2.estimate.total_cmp(&b.2.estimate));
-    let least = latency.iter().min_by(|a, b| a.2.estimate.total_cmp(&b.2.estimate));
+    // Picked by what the intervals guarantee, never by point estimate (over ~50 rows the largest
+    // estimate is mostly the noisiest): the highest lower end, and the lowest upper end.
+    let most = latency.iter().max_by(|a, b| a.2.low.total_cmp(&b.2.low));
+    let least = latency.iter().min_by(|a, b| a.2.high.total_cmp(&b.2.high));
     if let (Some(m), Some(l)) = (most, least) {
         out.push(format!(
-            "Over every latency row, gRPC is most ahead on {} ({}) and least on {} ({}).",
+            "Over every latency row, the strongest evidence of gRPC ahead (highest interval lower end) is {} ({}), and of REST/JSON ahead (lowest upper end) {} ({}).",
             name(m.0, m.1),
             fmt_ci(&m.2),
             name(l.0, l.1),

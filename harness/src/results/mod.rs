@@ -67,13 +67,14 @@ pub struct OperatingPlan {
     pub profile: Profile,
     /// The arm of the pair with the lower capacity (`None` when the plan failed).
     pub basis_arm: Option<String>,
-    /// Its capacity: the median over the repetitions whose search the client did not limit.
+    /// Its capacity: the median over its server-bound searches, or over its end-to-end ones when
+    /// `basis_client_bound`.
     pub basis_rate_per_s: Option<f64>,
-    /// Every search of the basis arm was client-limited: the basis is the generator's limit, a
-    /// lower bound of the server's capacity.
+    /// The pair had no server capacity and the basis is an end-to-end one (the client limited the
+    /// searches): a lower bound of the server's capacity.
     #[serde(default)]
     pub basis_client_bound: bool,
-    /// Each arm of the pair's capacity as used (median over server-limited repetitions), by name.
+    /// Each arm of the pair's capacity as used (server or end-to-end, as the basis), by name.
     pub capacities_per_s: BTreeMap<String, f64>,
     /// The points, lowest rate first.
     pub points: Vec<OperatingPoint>,
@@ -87,7 +88,8 @@ pub struct OperatingPlan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperatingPoint {
-    /// `25 %`, `50 %`, ... of the basis capacity, or `capacity` (the highest rate both sustained).
+    /// `25 %`, `50 %`, ... of the basis capacity, or the basis itself: `capacity` (server-bound)
+    /// or `end-to-end capacity`.
     pub name: String,
     /// Fraction of the basis capacity (1 for `capacity`).
     pub fraction: f64,
