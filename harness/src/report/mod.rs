@@ -203,6 +203,7 @@ fn codec_rows(codec: &[CodecTiming], profile: Profile, sizes: &[SizeRow]) -> Vec
                 point: None,
                 offered_per_s: None,
                 achieved_per_s: (None, None),
+                not_measured: None,
             }
         })
         .collect();
@@ -223,6 +224,7 @@ fn codec_rows(codec: &[CodecTiming], profile: Profile, sizes: &[SizeRow]) -> Vec
         point: None,
         offered_per_s: None,
         achieved_per_s: (None, None),
+        not_measured: None,
     });
     rows
 }

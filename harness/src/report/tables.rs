@@ -88,7 +88,10 @@ pub fn verdict_table(rows: &[VerdictRow]) -> Table {
                     rates,
                     fmt_value(r.rest, r.unit),
                     fmt_value(r.grpc, r.unit),
-                    r.ratio.map_or_else(|| NOT_MEASURED.into(), |x| verdict::fmt_x(x.estimate)),
+                    r.ratio.map_or_else(
+                        || r.not_measured.clone().unwrap_or_else(|| NOT_MEASURED.into()),
+                        |x| verdict::fmt_x(x.estimate),
+                    ),
                     r.ratio.as_ref().map_or_else(|| "—".into(), fmt_spread),
                     r.reach().map_or("—", verdict::Reach::label).into(),
                     notes.join("; "),

@@ -396,6 +396,7 @@ fn conclusion_bounds_what_a_faster_codec_can_save() {
         point: None,
         offered_per_s: None,
         achieved_per_s: (None, None),
+        not_measured: None,
     };
     let rows = vec![
         row(verdict::RowKind::Encode, 4.0, 1.0),
@@ -607,7 +608,11 @@ fn verdict_rows_and_headline_follow_the_operating_points_and_say_where_the_answe
         text.contains("the answer changes from REST/JSON measurably better (unloaded, closed c=1) to gRPC measurably better (50 % of capacity, 2000/s)"),
         "{text}"
     );
-    assert!(text.contains("on none of the"), "{text}");
+    // The first sentence is about end-to-end dimensions, then the components.
+    assert!(
+        headline[0].starts_with("End to end (latency, throughput, CPU and wire bytes per call), gRPC/protobuf reaches 5x over REST/JSON on none of 6 measured rows; of the components (codec time, body bytes), on no measured row"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -663,4 +668,87 @@ fn a_point_is_called_at_capacity_only_when_the_server_was_that_busy_there() {
     let e2e_plan = plan(true);
     s.plan = Some(&e2e_plan);
     assert_eq!(s.describe(&top), "at end-to-end capacity, 5188/s, server 36 % busy");
+}
+
+#[test]
+fn a_fixed_rate_an_operating_point_fell_on_is_one_row_over_both_points_windows() {
+    let open = LoadSpec::Open { rate_per_s: 1_000.0, max_in_flight: 64 };
+    let with_fixed = |a: ArmResult, latency_us: u64| {
+        let mut a = with_operating_point(a, "25 %", 1_000.0, &[latency_us; 5]);
+        let reps = (0..5).map(|i| measurement(i, latency_us, 1.0)).collect();
+        a.points.insert(
+            1,
+            PointResult { load: open, operating_point: None, repetitions: reps, summary: PointSummary::default() },
+        );
+        a
+    };
+    let arms = [with_fixed(arm("rest", &[100; 5], &[]), 300), with_fixed(arm("grpc", &[100; 5], &[]), 200)];
+    let plan = OperatingPlan {
+        scenario: "unit".into(),
+        profile: Profile::Small,
+        basis_arm: Some("rest".into()),
+        basis_rate_per_s: Some(4_000.0),
+        basis_client_bound: false,
+        capacities_per_s: Default::default(),
+        points: vec![OperatingPoint { name: "25 %".into(), fraction: 0.25, rate_per_s: 1_000.0 }],
+        arms: vec!["rest".into(), "grpc".into()],
+        skipped: None,
+    };
+    let mut s = section(&arms);
+    s.loads = vec![C1, open];
+    s.plan = Some(&plan);
+    let dims = s.dimensions();
+    assert_eq!(dims.iter().filter(|d| **d == Dimension::P99(open)).count(), 1, "{dims:?}");
+    let r = s.ratio(Dimension::P99(open), "rest", "grpc").unwrap();
+    assert_eq!(r.pairs, 10, "the fixed point's 5 windows and the operating point's 5: {r:?}");
+}
+
+#[test]
+fn a_flagged_window_never_stands_in_a_row() {
+    let mut grpc = arm("grpc", &[100, 100, 100], &[]);
+    grpc.points[0].repetitions[0].generator_bound = true;
+    grpc.points[0].repetitions[2].contaminated = true;
+    let arms = [arm("rest", &[200, 200, 200], &[]), grpc];
+    let s = section(&arms);
+    let r = s.ratio(Dimension::P50(C1), "rest", "grpc").unwrap();
+    assert_eq!(r.pairs, 1, "{r:?}");
+    let row = verdict::load_row(&s, Dimension::P50(C1));
+    assert!(
+        row.flags.iter().any(|f| f == "grpc: 2 of 3 windows left out (generator-bound 1, contaminated 1)"),
+        "{:?}",
+        row.flags
+    );
+    // Every window of one arm flagged: no ratio at all.
+    let mut rest = arm("rest", &[200, 200], &[]);
+    for m in &mut rest.points[0].repetitions {
+        m.backlogged = true;
+    }
+    let arms = [rest, arm("grpc", &[100, 100], &[])];
+    let s = section(&arms);
+    let row = verdict::load_row(&s, Dimension::P50(C1));
+    assert_eq!(row.ratio, None, "{row:?}");
+    assert_eq!(row.not_measured.as_deref(), Some("not measured: every pair had a flagged window"));
+    assert!(row.flags.iter().any(|f| f.contains("2 of 2 windows left out (backlogged 2)")), "{:?}", row.flags);
+}
+
+#[test]
+fn bonferroni_widens_an_interval_by_the_ratio_of_t_quantiles() {
+    // 5 pairs (4 degrees of freedom): t(0.975) = 2.7764, t(1 - 0.025/10) = 5.5976.
+    let r = verdict::Ratio {
+        estimate: 4.0,
+        low: 4.0 / 2f64,
+        high: 4.0 * 2f64,
+        min: 1.0,
+        max: 9.0,
+        pairs: 5,
+        source: verdict::SpreadSource::Repetitions,
+    };
+    assert_eq!(r.bonferroni(1), r);
+    let wide = r.bonferroni(10);
+    let widen = 5.597_56 / 2.776_45;
+    assert!((wide.low - 4.0 / 2f64.powf(widen)).abs() < 1e-3, "{wide:?}");
+    assert!((wide.high - 4.0 * 2f64.powf(widen)).abs() < 1e-2, "{wide:?}");
+    assert_eq!(wide.estimate, 4.0);
+    // An exact ratio has no interval to widen.
+    assert_eq!(verdict::Ratio::exact(5.1).bonferroni(10), verdict::Ratio::exact(5.1));
 }

@@ -119,6 +119,28 @@ impl Ratio {
         self.low <= 1.0 && self.high >= 1.0 && (self.low < INCONCLUSIVE_BELOW || self.high > INCONCLUSIVE_ABOVE)
     }
 
+    /// The same ratio with its interval widened from [`CONFIDENCE`] to a family-wise
+    /// [`CONFIDENCE`] over `family` comparisons (Bonferroni: each at 1 − 0.05 / family), so that
+    /// "reaches 5x on k of `family` rows" holds for all k at once. An exact ratio, or one from a
+    /// single pair, is returned as it is.
+    pub fn bonferroni(&self, family: usize) -> Ratio {
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        if self.source == SpreadSource::Exact
+            || self.pairs < 2
+            || family < 2
+            || !self.low.is_finite()
+            || self.low <= 0.0
+        {
+            return *self;
+        }
+        let Ok(t) = StudentsT::new(0.0, 1.0, self.pairs as f64 - 1.0) else { return *self };
+        let alpha = 1.0 - CONFIDENCE;
+        let widen = t.inverse_cdf(1.0 - alpha / 2.0 / family as f64) / t.inverse_cdf(1.0 - alpha / 2.0);
+        let (mean, below, above) =
+            (self.estimate.ln(), self.estimate.ln() - self.low.ln(), self.high.ln() - self.estimate.ln());
+        Ratio { low: (mean - below * widen).exp(), high: (mean + above * widen).exp(), ..*self }
+    }
+
     /// Whether the two intervals share no value.
     pub fn separated_from(&self, other: &Ratio) -> bool {
         self.low > other.high || other.low > self.high
@@ -288,8 +310,15 @@ impl Dimension {
             | Dimension::P999(l)
             | Dimension::WireBytes(l)
             | Dimension::Cpu(l) => {
-                let point = point_at(arm, &l)?;
-                Some(point.repetitions.iter().map(|m| self.of_measurement(m)).collect())
+                // A flagged window measured something other than the arm (the generator, a
+                // neighbour, a queue that outgrew the window): it never stands in a row.
+                let windows = windows_at(arm, &l)?;
+                Some(
+                    windows
+                        .iter()
+                        .map(|m| window_flag(m).is_none().then(|| self.of_measurement(m)).flatten())
+                        .collect(),
+                )
             }
         }
     }
@@ -308,21 +337,48 @@ impl Dimension {
         }
     }
 
-    /// Whether any repetition behind the figure was flagged generator-bound (for a capacity: the
-    /// client was its bottleneck).
-    pub fn generator_bound(self, arm: &ArmResult) -> bool {
-        match self {
-            Dimension::MaxThroughput => arm
-                .sweep
-                .as_ref()
-                .is_some_and(|s| s.repetitions.iter().any(|r| r.bottleneck.as_deref() == Some("client"))),
-            Dimension::P50(l)
-            | Dimension::P99(l)
-            | Dimension::P999(l)
-            | Dimension::WireBytes(l)
-            | Dimension::Cpu(l) => point_at(arm, &l).is_some_and(|p| p.repetitions.iter().any(|m| m.generator_bound)),
+    /// The windows behind the figure that were left out, counted by flag (`generator-bound 2,
+    /// contaminated 1`), with how many windows there were; `None` when none was left out.
+    pub fn left_out(self, arm: &ArmResult) -> Option<String> {
+        let windows = windows_at(arm, &self.load()?)?;
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for flag in windows.iter().filter_map(|m| window_flag(m)) {
+            match counts.iter_mut().find(|(f, _)| *f == flag) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((flag, 1)),
+            }
         }
+        let total: usize = counts.iter().map(|(_, n)| n).sum();
+        (total > 0).then(|| {
+            let by: Vec<String> = counts.iter().map(|(f, n)| format!("{f} {n}")).collect();
+            format!("{total} of {} windows left out ({})", windows.len(), by.join(", "))
+        })
     }
+}
+
+/// Why a window cannot stand in a verdict row, if it cannot: foreign CPU ran beside it
+/// (`contaminated`), the client or its schedule set the figure (`generator-bound`), or its calls
+/// completed long after its send window (`backlogged`: its latencies grow with the window's length).
+pub fn window_flag(m: &Measurement) -> Option<&'static str> {
+    if m.contaminated {
+        Some("contaminated")
+    } else if m.generator_bound {
+        Some("generator-bound")
+    } else if m.backlogged {
+        Some("backlogged")
+    } else {
+        None
+    }
+}
+
+/// Every window of the arm at `load`, in file order: the fixed point's, then an operating point's
+/// that fell on the same load (both measure the same arm at the same load, so they are pooled; the
+/// claim pair has the same points, so repetition pairs stay aligned). `None` when the arm has no
+/// point at `load`.
+pub fn windows_at<'a>(arm: &'a ArmResult, load: &LoadSpec) -> Option<Vec<&'a Measurement>> {
+    let mut points = arm.points.iter().filter(|p| p.load == *load).peekable();
+    points.peek()?;
+    Some(points.flat_map(|p| &p.repetitions).collect())
 }
 
 /// Total CPU µs per call over every role that was measured; `None` when none was.
@@ -459,10 +515,9 @@ impl<'a> Section<'a> {
     /// Whether every repetition of the claim pair at `load` recorded enough calls for a p99.9.
     fn p999_measurable(&self, load: &LoadSpec) -> bool {
         [claim::REST, claim::GRPC].iter().all(|name| {
-            self.arm(name).and_then(|a| point_at(a, load)).is_some_and(|p| {
-                !p.repetitions.is_empty()
-                    && p.repetitions.iter().all(|m| m.accounting.ok > 0 && !m.latency.p999_low_count)
-            })
+            self.arm(name)
+                .and_then(|a| windows_at(a, load))
+                .is_some_and(|w| !w.is_empty() && w.iter().all(|m| m.accounting.ok > 0 && !m.latency.p999_low_count))
         })
     }
 
@@ -489,7 +544,9 @@ impl<'a> Section<'a> {
             dims.extend(self.latency_at(load));
         }
         let open = open_loads(&self.loads);
-        dims.extend(open.iter().filter(|l| Some(**l) != base).map(|l| Dimension::P99(*l)));
+        // A fixed rate that an operating point fell on is already a row (its windows pooled there).
+        let operating: Vec<LoadSpec> = self.operating_points().into_iter().map(|(_, l)| l).collect();
+        dims.extend(open.iter().filter(|l| Some(**l) != base && !operating.contains(l)).map(|l| Dimension::P99(*l)));
         if let Some(l) = base {
             dims.push(Dimension::WireBytes(l));
         }
@@ -588,6 +645,9 @@ pub struct VerdictRow {
     pub offered_per_s: Option<f64>,
     /// Median achieved rate of REST/JSON and of gRPC at that load, calls per second.
     pub achieved_per_s: (Option<f64>, Option<f64>),
+    /// Why the row has no ratio although its arms ran (every pair had a flagged window, no
+    /// search was server-bound); `None` when it has one, or when nothing was run.
+    pub not_measured: Option<String>,
 }
 
 impl VerdictRow {
@@ -608,11 +668,16 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
     let (rest, grpc) = (section.arm(claim::REST), section.arm(claim::GRPC));
     let mut flags = Vec::new();
     for arm in [rest, grpc].into_iter().flatten() {
-        if dim.generator_bound(arm) {
-            flags.push(format!("{} generator-bound in some repetition", arm.transport));
+        if let Some(left_out) = dim.left_out(arm) {
+            flags.push(format!("{}: {left_out}", arm.transport));
         }
     }
     let ratio = section.ratio(dim, claim::REST, claim::GRPC);
+    let ran = rest.is_some_and(|a| dim.samples(a).is_some()) && grpc.is_some_and(|a| dim.samples(a).is_some());
+    let not_measured = (ratio.is_none() && ran).then(|| match dim {
+        Dimension::MaxThroughput => "not measured: no server-bound capacity search on both arms".to_owned(),
+        _ => "not measured: every pair had a flagged window".to_owned(),
+    });
     if dim == Dimension::MaxThroughput {
         for arm in [rest, grpc].into_iter().flatten() {
             let missing = dim.samples(arm).map_or(0, |v| v.iter().filter(|x| x.is_none()).count());
@@ -638,8 +703,8 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
         None => field.to_string(),
     };
     let achieved = |arm: Option<&ArmResult>| {
-        let point = point_at(arm?, &dim.load()?)?;
-        let v: Vec<f64> = point.repetitions.iter().map(|m| m.achieved_rate_per_s).collect();
+        let windows = windows_at(arm?, &dim.load()?)?;
+        let v: Vec<f64> = windows.iter().map(|m| m.achieved_rate_per_s).collect();
         (!v.is_empty()).then(|| crate::results::Spread::of(v).median)
     };
     VerdictRow {
@@ -651,6 +716,7 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
             _ => None,
         },
         achieved_per_s: (achieved(rest), achieved(grpc)),
+        not_measured,
         basis: format!("results.json arms {}/{{rest,grpc}}/{}: {field}", section.scenario, section.profile),
         unit: dim.unit(),
         rest: median_of(dim, rest),
@@ -875,16 +941,45 @@ pub fn headline(verdicts: &[ProfileVerdict<'_>]) -> Vec<String> {
     let all = || verdicts.iter().flat_map(|v| v.rows.iter().map(move |r| (v.profile, r)));
     let measured = || all().filter_map(|(p, r)| r.ratio.map(|x| (p, r, x)));
     let name = |p: Profile, r: &VerdictRow| format!("{} for `{p}`", r.dimension);
-    let yes: Vec<String> = measured()
-        .filter(|(_, _, x)| x.reaches(CLAIM_FACTOR) == Reach::Yes)
-        .map(|(p, r, x)| format!("{} ({})", name(p, r), fmt_ci(&x)))
-        .collect();
-    let possibly = measured().filter(|(_, _, x)| x.reaches(CLAIM_FACTOR) == Reach::Possibly).count();
-    let total = measured().count();
-    out.push(match yes.len() {
-        0 => format!("gRPC/protobuf reaches {CLAIM_FACTOR}x over REST/JSON (95 % interval entirely at or above {CLAIM_FACTOR}x) on none of the {total} measured comparisons{}.", if possibly > 0 { format!("; on {possibly} the interval straddles {CLAIM_FACTOR}x") } else { String::new() }),
-        _ => format!("gRPC/protobuf reaches {CLAIM_FACTOR}x over REST/JSON (95 % interval entirely at or above {CLAIM_FACTOR}x) on {} of {total} measured comparisons: {}{}.", yes.len(), yes.join("; "), if possibly > 0 { format!("; on {possibly} more the interval straddles {CLAIM_FACTOR}x") } else { String::new() }),
-    });
+    // End-to-end rows first (latency, throughput, CPU per call, wire bytes: what a caller feels),
+    // then the component rows (codec time, body bytes), each family with its own Bonferroni
+    // correction, so that "reaches 5x on k of n" is a statement about the whole family.
+    let family = |end_to_end: bool| -> Vec<(Profile, &VerdictRow, Ratio)> {
+        measured().filter(|(_, r, _)| matches!(r.kind, RowKind::Load(_)) == end_to_end).collect()
+    };
+    let tally = |rows: &[(Profile, &VerdictRow, Ratio)]| -> (Vec<String>, usize) {
+        let n = rows.len();
+        let corrected: Vec<(Profile, &VerdictRow, Ratio)> =
+            rows.iter().map(|(p, r, x)| (*p, *r, x.bonferroni(n))).collect();
+        let yes = corrected
+            .iter()
+            .filter(|(_, _, x)| x.reaches(CLAIM_FACTOR) == Reach::Yes)
+            .map(|(p, r, x)| format!("{} ({})", name(*p, r), fmt_ci(x)))
+            .collect();
+        let possibly = corrected.iter().filter(|(_, _, x)| x.reaches(CLAIM_FACTOR) == Reach::Possibly).count();
+        (yes, possibly)
+    };
+    let reach_phrase = |rows: &[(Profile, &VerdictRow, Ratio)]| {
+        let (yes, possibly) = tally(rows);
+        let straddle = if possibly > 0 {
+            format!("; on {possibly} the interval straddles {CLAIM_FACTOR}x")
+        } else {
+            String::new()
+        };
+        if rows.is_empty() {
+            "on no measured row (none in this run)".to_owned()
+        } else if yes.is_empty() {
+            format!("on none of {} measured rows{straddle}", rows.len())
+        } else {
+            format!("on {} of {} measured rows: {}{straddle}", yes.len(), rows.len(), yes.join("; "))
+        }
+    };
+    let (end_to_end, components) = (family(true), family(false));
+    out.push(format!(
+        "End to end (latency, throughput, CPU and wire bytes per call), gRPC/protobuf reaches {CLAIM_FACTOR}x over REST/JSON {}; of the components (codec time, body bytes), {} (each family's intervals Bonferroni-corrected to 95 % over its rows).",
+        reach_phrase(&end_to_end),
+        reach_phrase(&components)
+    ));
     if let Some(v) = headline_profile(verdicts).map(|i| &verdicts[i]) {
         let p99: Vec<(&VerdictRow, Ratio)> = v
             .rows
