@@ -14,6 +14,7 @@ pub mod charts;
 pub mod html;
 pub mod markdown;
 pub mod tables;
+pub mod tails;
 pub mod verdict;
 
 use std::path::{Path, PathBuf};

@@ -46,6 +46,11 @@ pub fn fmt_spread(r: &Ratio) -> String {
             verdict::fmt_x(r.max)
         ),
         SpreadSource::Exact => return "exact (deterministic)".into(),
+        SpreadSource::PooledWindows { rest, grpc } => format!(
+            "cluster bootstrap over {rest} + {grpc} pooled windows; resamples ranged {}–{}",
+            verdict::fmt_x(r.min),
+            verdict::fmt_x(r.max)
+        ),
     };
     let reading = if r.inconclusive() {
         "; inconclusive (wider than 0.5x–2x)"

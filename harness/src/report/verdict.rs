@@ -33,6 +33,14 @@ pub enum SpreadSource {
     Batches,
     /// A deterministic count (body bytes): no spread.
     Exact,
+    /// Tail rows: each arm's windows pooled (HDR histograms merged), with a cluster-bootstrap
+    /// 95 % interval over windows ([`super::tails`]); the window counts of each side.
+    PooledWindows {
+        /// REST/JSON's windows.
+        rest: usize,
+        /// gRPC's windows.
+        grpc: usize,
+    },
 }
 
 /// A ratio "times better for gRPC": a point estimate with its 95 % confidence interval.
@@ -133,6 +141,19 @@ impl Ratio {
         {
             return *self;
         }
+        if let SpreadSource::PooledWindows { .. } = self.source {
+            // A percentile interval has no t to rescale: widen its log half-widths by the normal
+            // quantiles' ratio instead.
+            let normal = statrs::distribution::Normal::standard();
+            let alpha = 1.0 - CONFIDENCE;
+            let widen = normal.inverse_cdf(1.0 - alpha / 2.0 / family as f64) / normal.inverse_cdf(1.0 - alpha / 2.0);
+            let mean = self.estimate.ln();
+            return Ratio {
+                low: (mean - (mean - self.low.ln()) * widen).exp(),
+                high: (mean + (self.high.ln() - mean) * widen).exp(),
+                ..*self
+            };
+        }
         let Ok(t) = StudentsT::new(0.0, 1.0, self.pairs as f64 - 1.0) else { return *self };
         let alpha = 1.0 - CONFIDENCE;
         let widen = t.inverse_cdf(1.0 - alpha / 2.0 / family as f64) / t.inverse_cdf(1.0 - alpha / 2.0);
@@ -221,6 +242,15 @@ impl Dimension {
         match self {
             Dimension::MaxThroughput => Direction::HigherIsBetter,
             _ => Direction::LowerIsBetter,
+        }
+    }
+
+    /// The quantile of a tail row (p99, p99.9), whose ratio pools the windows; `None` otherwise.
+    pub fn tail_quantile(self) -> Option<f64> {
+        match self {
+            Dimension::P99(_) => Some(0.99),
+            Dimension::P999(_) => Some(0.999),
+            _ => None,
         }
     }
 
@@ -356,6 +386,17 @@ impl Dimension {
     }
 }
 
+/// The unflagged windows of `arm` behind a tail row, as cumulative counts; `None` when the arm has
+/// no point there or a window lacks its histogram (a file written before histograms were kept:
+/// the row then falls back to pairing the windows' own quantiles).
+pub fn pooled_windows(arm: &ArmResult, dim: Dimension) -> Option<Vec<super::tails::WindowCounts>> {
+    windows_at(arm, &dim.load()?)?
+        .into_iter()
+        .filter(|m| window_flag(m).is_none())
+        .map(|m| m.latency.histogram().ok().map(|h| super::tails::WindowCounts::of(&h)))
+        .collect()
+}
+
 /// Why a window cannot stand in a verdict row, if it cannot: foreign CPU ran beside it
 /// (`contaminated`), the client or its schedule set the figure (`generator-bound`), or its calls
 /// completed long after its send window (`backlogged`: its latencies grow with the window's length).
@@ -437,6 +478,12 @@ impl<'a> Section<'a> {
 
     /// The ratio `rest_side` over `grpc_side` for `dim` (see [`paired_ratio`]).
     pub fn ratio(&self, dim: Dimension, rest_side: &str, grpc_side: &str) -> Option<Ratio> {
+        if let Some(q) = dim.tail_quantile() {
+            let (r, g) = (pooled_windows(self.arm(rest_side)?, dim), pooled_windows(self.arm(grpc_side)?, dim));
+            if let (Some(r), Some(g)) = (r, g) {
+                return super::tails::tail_ratio(&r, &g, q);
+            }
+        }
         let r = dim.samples(self.arm(rest_side)?)?;
         let g = dim.samples(self.arm(grpc_side)?)?;
         paired_ratio(dim.direction(), &r, &g)
@@ -702,6 +749,27 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
         Some(l) => field.replacen("points[]", &format!("points[load={}]", l.label()), 1),
         None => field.to_string(),
     };
+    // A tail row shows each arm's pooled quantile, the figure its ratio is taken from.
+    let figure = |arm: Option<&ArmResult>| match dim.tail_quantile() {
+        Some(q) => arm
+            .and_then(|a| pooled_windows(a, dim))
+            .and_then(|w| super::tails::pooled(&w, q))
+            .map(|ns| ns as f64 / 1_000.0)
+            .or_else(|| median_of(dim, arm)),
+        None => median_of(dim, arm),
+    };
+    if dim.tail_quantile().is_some() {
+        for arm in [rest, grpc].into_iter().flatten() {
+            let calls: u64 = pooled_windows(arm, dim).map_or(0, |w| w.iter().map(|c| c.total()).sum());
+            if calls > 0 && calls < crate::results::stats::P999_MIN_COUNT {
+                flags.push(format!(
+                    "{}: low count, {calls} calls pooled (< {})",
+                    arm.transport,
+                    crate::results::stats::P999_MIN_COUNT
+                ));
+            }
+        }
+    }
     let achieved = |arm: Option<&ArmResult>| {
         let windows = windows_at(arm?, &dim.load()?)?;
         let v: Vec<f64> = windows.iter().map(|m| m.achieved_rate_per_s).collect();
@@ -719,8 +787,8 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
         not_measured,
         basis: format!("results.json arms {}/{{rest,grpc}}/{}: {field}", section.scenario, section.profile),
         unit: dim.unit(),
-        rest: median_of(dim, rest),
-        grpc: median_of(dim, grpc),
+        rest: figure(rest),
+        grpc: figure(grpc),
         ratio,
         flags,
     }
