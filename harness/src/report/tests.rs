@@ -752,3 +752,15 @@ fn bonferroni_widens_an_interval_by_the_ratio_of_t_quantiles() {
     // An exact ratio has no interval to widen.
     assert_eq!(verdict::Ratio::exact(5.1).bonferroni(10), verdict::Ratio::exact(5.1));
 }
+
+#[test]
+fn cpu_per_call_is_read_at_saturation() {
+    let (c16, open) = (LoadSpec::Closed { concurrency: 16 }, LoadSpec::Open { rate_per_s: 1_000.0, max_in_flight: 64 });
+    let arms = [arm("rest", &[100], &[]), arm("grpc", &[100], &[])];
+    let mut s = section(&arms);
+    s.loads = vec![C1, open, c16];
+    let cpu: Vec<Dimension> = s.dimensions().into_iter().filter(|d| matches!(d, Dimension::Cpu(_))).collect();
+    assert_eq!(cpu, [Dimension::Cpu(c16)]);
+    s.loads = vec![C1, open];
+    assert!(s.dimensions().contains(&Dimension::Cpu(open)), "no closed point with callers: the first open one");
+}
