@@ -343,12 +343,7 @@ impl Dimension {
                 // A flagged window measured something other than the arm (the generator, a
                 // neighbour, a queue that outgrew the window): it never stands in a row.
                 let windows = windows_at(arm, &l)?;
-                Some(
-                    windows
-                        .iter()
-                        .map(|m| window_flag(m).is_none().then(|| self.of_measurement(m)).flatten())
-                        .collect(),
-                )
+                Some(windows.iter().map(|m| self.flag(m).is_none().then(|| self.of_measurement(m)).flatten()).collect())
             }
         }
     }
@@ -367,12 +362,22 @@ impl Dimension {
         }
     }
 
+    /// Why window `m` cannot stand in this row, if it cannot ([`window_flag`]). CPU and wire bytes
+    /// per call are properties of each call, which a saturated client or a queue does not change:
+    /// only foreign CPU removes a window from them.
+    pub fn flag(self, m: &Measurement) -> Option<&'static str> {
+        match self {
+            Dimension::Cpu(_) | Dimension::WireBytes(_) => m.contaminated.then_some("contaminated"),
+            _ => window_flag(m),
+        }
+    }
+
     /// The windows behind the figure that were left out, counted by flag (`generator-bound 2,
     /// contaminated 1`), with how many windows there were; `None` when none was left out.
     pub fn left_out(self, arm: &ArmResult) -> Option<String> {
         let windows = windows_at(arm, &self.load()?)?;
         let mut counts: Vec<(&str, usize)> = Vec::new();
-        for flag in windows.iter().filter_map(|m| window_flag(m)) {
+        for flag in windows.iter().filter_map(|m| self.flag(m)) {
             match counts.iter_mut().find(|(f, _)| *f == flag) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((flag, 1)),
