@@ -161,6 +161,8 @@ struct Unit<'a> {
     profile: Profile,
     /// Phase two: this unit measures the operating points (its scenario holds them as `load`).
     operating: bool,
+    /// Repetitions it runs ([`Scenario::repetitions_for`]).
+    repetitions: u32,
 }
 
 impl Unit<'_> {
@@ -175,10 +177,10 @@ impl Unit<'_> {
 fn repetition_orders<'a>(units: &[Unit<'a>], seed: u64) -> Vec<Vec<usize>> {
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
-    let max_reps = units.iter().map(|u| u.scenario.repetitions).max().unwrap_or(0);
+    let max_reps = units.iter().map(|u| u.repetitions).max().unwrap_or(0);
     (0..max_reps)
         .map(|rep| {
-            let mut order: Vec<usize> = (0..units.len()).filter(|&i| rep < units[i].scenario.repetitions).collect();
+            let mut order: Vec<usize> = (0..units.len()).filter(|&i| rep < units[i].repetitions).collect();
             order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ u64::from(rep)));
             order
         })
@@ -261,7 +263,13 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
                     .map(move |&profile| (p, arm, profile))
             })
         })
-        .map(|(p, arm, profile)| Unit { scenario: &p.scenario, arm, profile, operating: false })
+        .map(|(p, arm, profile)| Unit {
+            scenario: &p.scenario,
+            arm,
+            profile,
+            operating: false,
+            repetitions: p.scenario.repetitions_for(arm.name(), profile),
+        })
         .collect();
     let order_seed = args.order_seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
@@ -419,7 +427,13 @@ fn run_operating_points(
     }
     let units: Vec<Unit<'_>> = phases
         .iter()
-        .map(|(scenario, arm, profile, _)| Unit { scenario, arm, profile: *profile, operating: true })
+        .map(|(scenario, arm, profile, _)| Unit {
+            scenario,
+            arm,
+            profile: *profile,
+            operating: true,
+            repetitions: scenario.repetitions_for(arm.name(), *profile),
+        })
         .collect();
     // A seed apart from phase one's, so the two phases are not the same shuffle.
     let orders = repetition_orders(&units, !order_seed);
@@ -544,9 +558,11 @@ mod tests {
         let (five, two) = (scenario(5), scenario(2));
         let arms: Vec<Arm> =
             ["inproc", "sim", "tcp", "grpc", "rest", "rest-h2"].map(|n| Arm::parse(n).unwrap()).to_vec();
-        let mut units: Vec<Unit<'_>> =
-            arms.iter().map(|arm| Unit { scenario: &five, arm, profile: Profile::Small, operating: false }).collect();
-        units.push(Unit { scenario: &two, arm: &arms[0], profile: Profile::Small, operating: false });
+        let mut units: Vec<Unit<'_>> = arms
+            .iter()
+            .map(|arm| Unit { scenario: &five, arm, profile: Profile::Small, operating: false, repetitions: 5 })
+            .collect();
+        units.push(Unit { scenario: &two, arm: &arms[0], profile: Profile::Small, operating: false, repetitions: 2 });
         let orders = repetition_orders(&units, 42);
         assert_eq!(orders.len(), 5);
         for (rep, order) in orders.iter().enumerate() {

@@ -60,6 +60,24 @@ pub struct Scenario {
     /// after every capacity search (see [`crate::load::operating`]). Needs a `[sweep]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operating_points: Option<OperatingPointsSpec>,
+    /// More windows for the arms and profiles whose tails the verdict must conclude on (a p99
+    /// interval from 5 windows spans far past 0.5x–2x); see [`TailsSpec`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tails: Option<TailsSpec>,
+}
+
+/// `[tails]`: these arms, on these profiles, run `repetitions` windows of every fixed and
+/// operating point instead of the scenario's `repetitions`, interleaved with the others (the
+/// capacity searches keep their own count).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TailsSpec {
+    /// Canonical arm names.
+    pub arms: Vec<String>,
+    /// Profiles.
+    pub profiles: Vec<Profile>,
+    /// Windows per point for them, at least the scenario's `repetitions`.
+    pub repetitions: u32,
 }
 
 /// `[operating_points]`: where the verdict compares latency under load. A fixed rate such as
@@ -260,6 +278,26 @@ impl Scenario {
         if let Some(op) = &self.operating_points {
             self.validate_operating_points(op, &names, path)?;
         }
+        if let Some(t) = &self.tails {
+            if !(self.repetitions..=1000).contains(&t.repetitions) {
+                return Err(err(
+                    "tails.repetitions",
+                    &format!("{}..=1000 (at least `repetitions`)", self.repetitions),
+                    &t.repetitions,
+                ));
+            }
+            if let Some(unknown) = t.arms.iter().find(|a| !names.contains(a)) {
+                return Err(invalid(
+                    path,
+                    "tails.arms",
+                    &format!("arms of this scenario: {}", names.join(", ")),
+                    unknown,
+                ));
+            }
+            if let Some(unknown) = t.profiles.iter().find(|p| !self.profiles.contains(p)) {
+                return Err(invalid(path, "tails.profiles", "profiles listed in `profiles`", unknown.name()));
+            }
+        }
         for (profile, arms) in &self.profile_transports {
             if !self.profiles.contains(profile) {
                 return Err(invalid(path, "profile_transports", "profiles listed in `profiles`", profile.name()));
@@ -377,6 +415,15 @@ impl Scenario {
             .unwrap_or(1) as usize
     }
 
+    /// Repetitions of `arm`'s points on `profile`: `[tails]`'s when it lists both, else the
+    /// scenario's.
+    pub fn repetitions_for(&self, arm: &str, profile: Profile) -> u32 {
+        match &self.tails {
+            Some(t) if t.profiles.contains(&profile) && t.arms.iter().any(|a| a == arm) => t.repetitions,
+            _ => self.repetitions,
+        }
+    }
+
     /// Rough wall time of the scenario in seconds (measured windows and warm-ups only).
     pub fn estimated_seconds(&self) -> f64 {
         let point_ms = (self.warmup_ms + self.duration_ms) as f64 * self.load.len() as f64;
@@ -401,7 +448,16 @@ impl Scenario {
                 * f64::from(self.repetitions)
                 * (self.warmup_ms + self.duration_ms) as f64
         });
-        (arms * (f64::from(self.repetitions) * point_ms + sweep_ms) + operating_ms) / 1000.0
+        // The tail arms' extra windows, at the fixed points and (when they are measured there) at
+        // the operating points.
+        let tails_ms = self.tails.as_ref().map_or(0.0, |t| {
+            let extra = f64::from(t.repetitions.saturating_sub(self.repetitions));
+            let op_points =
+                self.operating_points.as_ref().map_or(0, |o| o.fractions.len() + usize::from(o.at_capacity));
+            let units = (t.arms.len() * t.profiles.len()) as f64;
+            units * extra * (point_ms + op_points as f64 * (self.warmup_ms + self.duration_ms) as f64)
+        });
+        (arms * (f64::from(self.repetitions) * point_ms + sweep_ms) + operating_ms + tails_ms) / 1000.0
     }
 }
 
@@ -448,4 +504,56 @@ fn validate_sweep(s: &SweepSpec, path: &Path) -> Result<()> {
         return Err(err("sweep.repetitions", "1..=100", f64::from(r)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name = \"t\"\ntransports = [\"rest\", \"grpc\", \"tcp\"]\nprofiles = [\"small\", \"typical\"]\nrepetitions = 5\nwarmup_ms = 1\nduration_ms = 1\ntimeout_ms = 1\n[[load]]\nmodel = \"closed\"\nconcurrency = 1\n";
+
+    fn parse(tails: &str) -> Result<Scenario> {
+        Scenario::parse(&format!("{BASE}{tails}"), Path::new("t.toml"))
+    }
+
+    #[test]
+    fn tails_give_their_arms_and_profiles_more_windows() {
+        let s = parse("[tails]\narms = [\"rest\", \"grpc\"]\nprofiles = [\"typical\"]\nrepetitions = 30\n").unwrap();
+        assert_eq!(s.repetitions_for("grpc", Profile::Typical), 30);
+        assert_eq!(s.repetitions_for("grpc", Profile::Small), 5);
+        assert_eq!(s.repetitions_for("tcp", Profile::Typical), 5);
+        let without = parse("").unwrap();
+        // 2 arms × 25 extra windows × 2 ms each.
+        assert!((s.estimated_seconds() - without.estimated_seconds() - 0.1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bad_tails_are_named() {
+        let e =
+            parse("[tails]\narms = [\"rest\"]\nprofiles = [\"typical\"]\nrepetitions = 3\n").unwrap_err().to_string();
+        assert!(e.contains("tails.repetitions") && e.contains("5..=1000"), "{e}");
+        let e =
+            parse("[tails]\narms = [\"kafka\"]\nprofiles = [\"typical\"]\nrepetitions = 30\n").unwrap_err().to_string();
+        assert!(e.contains("tails.arms") && e.contains("kafka"), "{e}");
+        let e =
+            parse("[tails]\narms = [\"rest\"]\nprofiles = [\"large\"]\nrepetitions = 30\n").unwrap_err().to_string();
+        assert!(e.contains("tails.profiles") && e.contains("large"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod committed {
+    use super::*;
+
+    /// The reference scenario's budget: its estimate (windows and warm-ups; broker starts and
+    /// server restarts add a few minutes) stays within 60 minutes (the last reference run took 52 minutes on an estimate of 47).
+    #[test]
+    fn the_reference_scenario_fits_its_budget() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/full.toml");
+        let s = Scenario::load(&path).unwrap();
+        let minutes = s.estimated_seconds() / 60.0;
+        eprintln!("scenarios/full.toml: about {minutes:.1} minutes of windows and warm-ups");
+        assert!(minutes <= 60.0, "{minutes:.1} minutes");
+        assert_eq!(s.repetitions_for("grpc", Profile::Typical), 30, "the headline's tails get 30 windows");
+    }
 }

@@ -349,6 +349,7 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
                 repetitions: None,
             }),
             operating_points: None,
+            tails: None,
             profile_transports: Default::default(),
         }],
         arms,
