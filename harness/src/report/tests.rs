@@ -553,6 +553,21 @@ fn a_capacity_reading_counts_only_a_server_bound_failure_among_clean_windows() {
     assert_eq!(broker, CapacityReading::Server { rate_per_s: 4_000.0, by: "broker".into() });
 }
 
+/// A plan of rest and grpc with one point `(name, fraction, rate)` on `basis`'s capacity.
+fn one_point_plan(basis: &str, basis_rate: f64, end_to_end: bool, point: (&str, f64, f64)) -> OperatingPlan {
+    OperatingPlan {
+        scenario: "unit".into(),
+        profile: Profile::Small,
+        basis_arm: Some(basis.into()),
+        basis_rate_per_s: Some(basis_rate),
+        basis_client_bound: end_to_end,
+        capacities_per_s: Default::default(),
+        points: vec![OperatingPoint { name: point.0.into(), fraction: point.1, rate_per_s: point.2 }],
+        arms: vec!["rest".into(), "grpc".into()],
+        skipped: None,
+    }
+}
+
 /// An open-loop point named as an operating point, every repetition at `latency_us`.
 fn with_operating_point(mut a: ArmResult, name: &str, rate: f64, latencies_us: &[u64]) -> ArmResult {
     let reps: Vec<Measurement> = latencies_us.iter().enumerate().map(|(i, l)| measurement(i as u32, *l, 1.0)).collect();
@@ -572,17 +587,7 @@ fn verdict_rows_and_headline_follow_the_operating_points_and_say_where_the_answe
         with_operating_point(arm("rest", &[100, 102, 98], &[Some(4_000.0); 3]), "50 %", 2_000.0, &[900, 950, 880]);
     let grpc =
         with_operating_point(arm("grpc", &[150, 151, 149], &[Some(8_000.0); 3]), "50 %", 2_000.0, &[300, 310, 290]);
-    let plan = OperatingPlan {
-        scenario: "unit".into(),
-        profile: Profile::Small,
-        basis_arm: Some("rest".into()),
-        basis_rate_per_s: Some(4_000.0),
-        basis_client_bound: false,
-        capacities_per_s: Default::default(),
-        points: vec![OperatingPoint { name: "50 %".into(), fraction: 0.5, rate_per_s: 2_000.0 }],
-        arms: vec!["rest".into(), "grpc".into()],
-        skipped: None,
-    };
+    let plan = one_point_plan("rest", 4_000.0, false, ("50 %", 0.5, 2_000.0));
     let arms = [rest, grpc];
     let mut s = section(&arms);
     s.plan = Some(&plan);
@@ -638,17 +643,7 @@ fn results_json_is_minified_and_keeps_histograms_only_of_points() {
 #[test]
 fn a_point_is_called_at_capacity_only_when_the_server_was_that_busy_there() {
     let top = LoadSpec::Open { rate_per_s: 5_188.0, max_in_flight: 64 };
-    let plan = |end_to_end: bool| OperatingPlan {
-        scenario: "unit".into(),
-        profile: Profile::Small,
-        basis_arm: Some("grpc".into()),
-        basis_rate_per_s: Some(5_188.0),
-        basis_client_bound: end_to_end,
-        capacities_per_s: Default::default(),
-        points: vec![OperatingPoint { name: "capacity".into(), fraction: 1.0, rate_per_s: 5_188.0 }],
-        arms: vec!["rest".into(), "grpc".into()],
-        skipped: None,
-    };
+    let plan = |end_to_end: bool| one_point_plan("grpc", 5_188.0, end_to_end, ("capacity", 1.0, 5_188.0));
     let at_share = |server: f64| {
         ["rest", "grpc"].map(|name| {
             let mut a = with_operating_point(arm(name, &[100], &[Some(5_188.0)]), "capacity", 5_188.0, &[300, 300]);
@@ -684,17 +679,7 @@ fn a_fixed_rate_an_operating_point_fell_on_is_one_row_over_both_points_windows()
         a
     };
     let arms = [with_fixed(arm("rest", &[100; 5], &[]), 300), with_fixed(arm("grpc", &[100; 5], &[]), 200)];
-    let plan = OperatingPlan {
-        scenario: "unit".into(),
-        profile: Profile::Small,
-        basis_arm: Some("rest".into()),
-        basis_rate_per_s: Some(4_000.0),
-        basis_client_bound: false,
-        capacities_per_s: Default::default(),
-        points: vec![OperatingPoint { name: "25 %".into(), fraction: 0.25, rate_per_s: 1_000.0 }],
-        arms: vec!["rest".into(), "grpc".into()],
-        skipped: None,
-    };
+    let plan = one_point_plan("rest", 4_000.0, false, ("25 %", 0.25, 1_000.0));
     let mut s = section(&arms);
     s.loads = vec![C1, open];
     s.plan = Some(&plan);
