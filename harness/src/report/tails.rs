@@ -45,6 +45,12 @@ impl WindowCounts {
         self.cumulative.last().copied().unwrap_or(0)
     }
 
+    /// Calls recorded above `v` (nanoseconds). Values are compared at the histogram's resolution
+    /// (0.1 %), so a call within it of `v` may count on either side.
+    pub fn above(&self, v: u64) -> u64 {
+        self.total() - self.at_most(v)
+    }
+
     fn at_most(&self, v: u64) -> u64 {
         match self.values.partition_point(|x| *x <= v) {
             0 => 0,
@@ -76,6 +82,12 @@ fn candidates(windows: &[&WindowCounts]) -> Vec<u64> {
 pub fn pooled(windows: &[WindowCounts], q: f64) -> Option<u64> {
     let refs: Vec<&WindowCounts> = windows.iter().collect();
     pooled_quantile(&refs, &candidates(&refs), q)
+}
+
+/// Exceedance: the share of the windows' calls above `threshold_ns`, `None` without calls.
+pub fn exceedance(windows: &[WindowCounts], threshold_ns: u64) -> Option<f64> {
+    let total: u64 = windows.iter().map(WindowCounts::total).sum();
+    (total > 0).then(|| windows.iter().map(|w| w.above(threshold_ns)).sum::<u64>() as f64 / total as f64)
 }
 
 /// REST's pooled `q` quantile over gRPC's ("times better for gRPC", latency being lower-is-better),
@@ -177,6 +189,18 @@ mod tests {
         }
         eprintln!("the 95 % interval covered the true ratio 2 in {covered} of {seeds} seeds");
         assert!(covered * 10 >= seeds * 9, "covered in {covered} of {seeds} seeds");
+    }
+
+    #[test]
+    fn exceedance_counts_the_calls_above_a_threshold() {
+        let mut h = new_histogram();
+        h.record_n(1_000_000, 990).unwrap(); // 1 ms
+        h.record_n(9_000_000, 10).unwrap(); // 9 ms
+        let w = [WindowCounts::of(&h), WindowCounts::of(&h)];
+        assert_eq!(exceedance(&w, 5_000_000), Some(0.01));
+        assert_eq!(exceedance(&w, 10_000_000), Some(0.0));
+        assert_eq!(exceedance(&w, 500_000), Some(1.0));
+        assert_eq!(exceedance(&[WindowCounts::of(&new_histogram())], 1), None);
     }
 
     #[test]

@@ -771,6 +771,22 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
             .or_else(|| median_of(dim, arm)),
         None => median_of(dim, arm),
     };
+    // Exceedance, P(latency > SLO), beside each p99: the share of calls a latency objective
+    // would have failed, read from the same pooled windows.
+    let slo_us = [rest, grpc].into_iter().flatten().find_map(|a| a.sweep.as_ref()).map(|s| s.slo_p99_us);
+    if let (Dimension::P99(_), Some(slo_us)) = (dim, slo_us) {
+        let share = |arm: Option<&ArmResult>| {
+            let windows = pooled_windows(arm?, dim)?;
+            super::tails::exceedance(&windows, (slo_us * 1_000.0) as u64)
+        };
+        let pct = |x: Option<f64>| x.map_or("—".to_owned(), |x| format!("{:.2} %", x * 100.0));
+        flags.push(format!(
+            "P(latency > {} SLO): REST/JSON {}, gRPC {}",
+            super::charts::fmt_us(slo_us),
+            pct(share(rest)),
+            pct(share(grpc))
+        ));
+    }
     if dim.tail_quantile().is_some() {
         for arm in [rest, grpc].into_iter().flatten() {
             let calls: u64 = pooled_windows(arm, dim).map_or(0, |w| w.iter().map(|c| c.total()).sum());
