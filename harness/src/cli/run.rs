@@ -161,11 +161,14 @@ struct Unit<'a> {
     profile: Profile,
     /// Phase two: this unit measures the operating points (its scenario holds them as `load`).
     operating: bool,
-    /// Repetitions it runs ([`Scenario::repetitions_for`]).
-    repetitions: u32,
 }
 
 impl Unit<'_> {
+    /// Repetitions it runs ([`Scenario::repetitions_for`]).
+    fn repetitions(&self) -> u32 {
+        self.scenario.repetitions_for(self.arm.name(), self.profile)
+    }
+
     fn label(&self) -> String {
         let phase = if self.operating { "/operating-points" } else { "" };
         format!("{}/{}/{}{phase}", self.scenario.name, self.arm, self.profile)
@@ -177,10 +180,10 @@ impl Unit<'_> {
 fn repetition_orders<'a>(units: &[Unit<'a>], seed: u64) -> Vec<Vec<usize>> {
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
-    let max_reps = units.iter().map(|u| u.repetitions).max().unwrap_or(0);
+    let max_reps = units.iter().map(Unit::repetitions).max().unwrap_or(0);
     (0..max_reps)
         .map(|rep| {
-            let mut order: Vec<usize> = (0..units.len()).filter(|&i| rep < units[i].repetitions).collect();
+            let mut order: Vec<usize> = (0..units.len()).filter(|&i| rep < units[i].repetitions()).collect();
             order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ u64::from(rep)));
             order
         })
@@ -263,13 +266,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
                     .map(move |&profile| (p, arm, profile))
             })
         })
-        .map(|(p, arm, profile)| Unit {
-            scenario: &p.scenario,
-            arm,
-            profile,
-            operating: false,
-            repetitions: p.scenario.repetitions_for(arm.name(), profile),
-        })
+        .map(|(p, arm, profile)| Unit { scenario: &p.scenario, arm, profile, operating: false })
         .collect();
     let order_seed = args.order_seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
@@ -427,13 +424,7 @@ fn run_operating_points(
     }
     let units: Vec<Unit<'_>> = phases
         .iter()
-        .map(|(scenario, arm, profile, _)| Unit {
-            scenario,
-            arm,
-            profile: *profile,
-            operating: true,
-            repetitions: scenario.repetitions_for(arm.name(), *profile),
-        })
+        .map(|(scenario, arm, profile, _)| Unit { scenario, arm, profile: *profile, operating: true })
         .collect();
     // A seed apart from phase one's, so the two phases are not the same shuffle.
     let orders = repetition_orders(&units, !order_seed);
@@ -558,11 +549,9 @@ mod tests {
         let (five, two) = (scenario(5), scenario(2));
         let arms: Vec<Arm> =
             ["inproc", "sim", "tcp", "grpc", "rest", "rest-h2"].map(|n| Arm::parse(n).unwrap()).to_vec();
-        let mut units: Vec<Unit<'_>> = arms
-            .iter()
-            .map(|arm| Unit { scenario: &five, arm, profile: Profile::Small, operating: false, repetitions: 5 })
-            .collect();
-        units.push(Unit { scenario: &two, arm: &arms[0], profile: Profile::Small, operating: false, repetitions: 2 });
+        let mut units: Vec<Unit<'_>> =
+            arms.iter().map(|arm| Unit { scenario: &five, arm, profile: Profile::Small, operating: false }).collect();
+        units.push(Unit { scenario: &two, arm: &arms[0], profile: Profile::Small, operating: false });
         let orders = repetition_orders(&units, 42);
         assert_eq!(orders.len(), 5);
         for (rep, order) in orders.iter().enumerate() {

@@ -6,8 +6,8 @@
 //! - [`run_open`]: a constant arrival rate. Call `i` is *intended* at `start + i / rate`; a
 //!   pacer task on the client's own worker waits on a `timerfd` (not a tokio timer, whose
 //!   resolution is 1 ms) until each intended time and spawns the call there, as wrk2 sends from
-//!   its event loop: no thread hop per call. A call waits for one of `max_in_flight` slots (like wrk2's connections),
-//!   then is sent. Latency is measured from the intended time (coordinated-omission corrected, as
+//!   its event loop: no thread hop per call. A call waits for one of `max_in_flight` slots (like
+//!   wrk2's connections), then is sent. Latency is measured from the intended time (coordinated-omission corrected, as
 //!   wrk2), and the uncorrected service time (actual send to reply) is kept alongside, as is the
 //!   schedule lag (how late the generator itself started each call).
 //!
@@ -393,16 +393,16 @@ impl<T: Transport + 'static> Pacer<T> {
     ) -> std::io::Result<()> {
         let mut timer = tokio_timerfd::Delay::new(start)?;
         let mut opened = Some(opened);
+        // The timer is set a little early and the rest is spun: a halted vCPU here wakes about
+        // 50 µs late, which every call would carry as schedule lag. The spin holds this worker
+        // (its CPU is counted apart, as the pacer's); it is short, and capped at a share of the
+        // interval.
+        let spin = SPIN_BEFORE_DUE.min(self.interval.mul_f64(SPIN_SHARE_OF_INTERVAL));
         for i in 0..warmup_calls + measured_calls {
             let intended = start + self.interval.mul_f64(i as f64);
             // Cloned while there is time to spare, not after the intended time.
             let req = self.pool[i as usize % self.pool.len()].clone();
             let measured = i >= warmup_calls;
-            // The timer is set a little early and the rest is spun: a halted vCPU here wakes
-            // about 50 µs late, which every call would carry as schedule lag. The spin holds this
-            // worker (its CPU is counted apart, as the pacer's); it is short, and capped at a
-            // share of the interval.
-            let spin = SPIN_BEFORE_DUE.min(self.interval.mul_f64(SPIN_SHARE_OF_INTERVAL));
             if intended > Instant::now() + spin {
                 timer.reset(intended - spin);
                 (&mut timer).await?;
@@ -412,13 +412,11 @@ impl<T: Transport + 'static> Pacer<T> {
                 std::hint::spin_loop();
             }
             if measured {
-                let spun = ns(spin_started.elapsed()) - 1;
+                let spun = u64::try_from(spin_started.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 self.shared.spun_ns.fetch_add(spun, std::sync::atomic::Ordering::Relaxed);
-            }
-            if let Some(opened) = opened.take_if(|_| measured) {
-                let _ = opened.send(());
-            }
-            if measured {
+                if let Some(opened) = opened.take() {
+                    let _ = opened.send(());
+                }
                 self.shared.dispatched.fetch_add(1, std::sync::atomic::Ordering::Release);
             }
             tokio::spawn(open_call(self.client.clone(), req, intended, measured, self.shared.clone(), alive.clone()));

@@ -31,30 +31,22 @@ fn searches(arm: &ArmResult) -> impl Iterator<Item = CapacityReading> + '_ {
     runs.unwrap_or_default().iter().map(SweepRun::reading)
 }
 
+/// The median of `pick` over the arm's searches that have it; `None` when none has.
+fn median_rate(arm: &ArmResult, pick: fn(&CapacityReading) -> Option<f64>) -> Option<f64> {
+    let v: Vec<f64> = searches(arm).filter_map(|r| pick(&r)).collect();
+    (!v.is_empty()).then(|| Spread::of(v).median)
+}
+
 /// The arm's server capacity: the median over its server-bound searches (see
 /// [`CapacityReading`]); `None` when none was.
 pub fn server_capacity(arm: &ArmResult) -> Option<f64> {
-    let v: Vec<f64> = searches(arm)
-        .filter_map(|r| match r {
-            CapacityReading::Server { rate_per_s, .. } => Some(rate_per_s),
-            _ => None,
-        })
-        .collect();
-    (!v.is_empty()).then(|| Spread::of(v).median)
+    median_rate(arm, CapacityReading::server_rate)
 }
 
 /// The arm's end-to-end capacity (this client on its cores with this server): the median over
 /// the searches that saturated the client or the server; `None` when none did.
 pub fn end_to_end_capacity(arm: &ArmResult) -> Option<f64> {
-    let v: Vec<f64> = searches(arm)
-        .filter_map(|r| match r {
-            CapacityReading::Server { rate_per_s, .. } | CapacityReading::EndToEnd { rate_per_s, .. } => {
-                Some(rate_per_s)
-            }
-            _ => None,
-        })
-        .collect();
-    (!v.is_empty()).then(|| Spread::of(v).median)
+    median_rate(arm, CapacityReading::end_to_end_rate)
 }
 
 /// The searches that gave only a lower bound, each as `≥ N/s (why)`.

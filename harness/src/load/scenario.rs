@@ -539,14 +539,10 @@ mod tests {
             parse("[tails]\narms = [\"rest\"]\nprofiles = [\"large\"]\nrepetitions = 30\n").unwrap_err().to_string();
         assert!(e.contains("tails.profiles") && e.contains("large"), "{e}");
     }
-}
-
-#[cfg(test)]
-mod committed {
-    use super::*;
 
     /// The reference scenario's budget: its estimate (windows and warm-ups; broker starts and
-    /// server restarts add a few minutes) stays within 60 minutes (the last reference run took 52 minutes on an estimate of 47).
+    /// server restarts add a few minutes) stays within 60 minutes (the last reference run took 52
+    /// minutes on an estimate of 47).
     #[test]
     fn the_reference_scenario_fits_its_budget() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/full.toml");

@@ -10,8 +10,8 @@
 //! - its busy time over `elapsed × cores`, `cores` being the CPUs it may run on (its pinned set,
 //!   or every core when unpinned): the role has used the cores it has; and
 //! - its busiest thread's busy time over `elapsed`: one thread at 100 % is a serial stage (the
-//!   client runtime's one worker, a single-threaded server loop, `sim`'s one worker) that limits the role
-//!   however many cores are free.
+//!   client runtime's one worker, a single-threaded server loop, `sim`'s one worker) that limits
+//!   the role however many cores are free.
 //!
 //! **The rule** ([`bottleneck`]): the role with the highest share, if that share is at least
 //! [`SATURATED_SHARE`], is the bottleneck (`client`, `server` or `broker`); otherwise `machine`

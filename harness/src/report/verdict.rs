@@ -324,16 +324,7 @@ impl Dimension {
                 // one that ended with nothing saturated and one beside foreign CPU are lower
                 // bounds, and none of them becomes a number here.
                 let sweep = arm.sweep.as_ref()?;
-                Some(
-                    sweep
-                        .repetitions
-                        .iter()
-                        .map(|r| match r.reading() {
-                            crate::results::CapacityReading::Server { rate_per_s, .. } => Some(rate_per_s),
-                            _ => None,
-                        })
-                        .collect(),
-                )
+                Some(sweep.repetitions.iter().map(|r| r.reading().server_rate()).collect())
             }
             Dimension::P50(l)
             | Dimension::P99(l)
@@ -397,7 +388,7 @@ impl Dimension {
 pub fn pooled_windows(arm: &ArmResult, dim: Dimension) -> Option<Vec<super::tails::WindowCounts>> {
     windows_at(arm, &dim.load()?)?
         .into_iter()
-        .filter(|m| window_flag(m).is_none())
+        .filter(|m| dim.flag(m).is_none())
         .map(|m| m.latency.histogram().ok().map(|h| super::tails::WindowCounts::of(&h)))
         .collect()
 }
@@ -535,7 +526,8 @@ impl<'a> Section<'a> {
     /// `fixed open 1000/s`.
     pub fn describe(&self, load: &LoadSpec) -> String {
         if let Some((p, _)) = self.operating_points().into_iter().find(|(_, l)| l == load) {
-            let at = |what: &str| match self.server_share_at(load) {
+            let share = self.server_share_at(load);
+            let at = |what: &str| match share {
                 Some(share) => format!("{what}, {:.0}/s, server {:.0} % busy", p.rate_per_s, share * 100.0),
                 None => format!("{what}, {:.0}/s", p.rate_per_s),
             };
@@ -544,7 +536,7 @@ impl<'a> Section<'a> {
                 || p.name == crate::load::operating::AT_END_TO_END_CAPACITY
             {
                 // Nothing is called "at capacity" unless the server was that busy there.
-                match self.server_share_at(load) {
+                match share {
                     Some(share) if !self.end_to_end_basis() && share < crate::results::SERVER_BOUND_SHARE => {
                         format!(
                             "at the basis rate, {:.0}/s, server {:.0} % busy: not at capacity",
@@ -746,7 +738,7 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
                     .sweep
                     .iter()
                     .flat_map(|s| &s.repetitions)
-                    .filter(|r| !matches!(r.reading(), crate::results::CapacityReading::Server { .. }))
+                    .filter(|r| r.reading().server_rate().is_none())
                     .map(super::tables::capacity_cell)
                     .collect();
                 flags.push(format!(
@@ -763,40 +755,36 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
         None => field.to_string(),
     };
     // A tail row shows each arm's pooled quantile, the figure its ratio is taken from.
-    let figure = |arm: Option<&ArmResult>| match dim.tail_quantile() {
-        Some(q) => arm
-            .and_then(|a| pooled_windows(a, dim))
-            .and_then(|w| super::tails::pooled(&w, q))
-            .map(|ns| ns as f64 / 1_000.0)
-            .or_else(|| median_of(dim, arm)),
-        None => median_of(dim, arm),
+    // A tail row's pooled windows, decoded once per arm: its figures, exceedance and count.
+    let pools =
+        [rest, grpc].map(|arm| arm.filter(|_| dim.tail_quantile().is_some()).and_then(|a| pooled_windows(a, dim)));
+    // A tail row shows each arm's pooled quantile, the figure its ratio is taken from.
+    let figure = |side: usize, arm: Option<&ArmResult>| {
+        let pooled = dim.tail_quantile().zip(pools[side].as_ref()).and_then(|(q, w)| super::tails::pooled(w, q));
+        pooled.map(|ns| ns as f64 / 1_000.0).or_else(|| median_of(dim, arm))
     };
     // Exceedance, P(latency > SLO), beside each p99: the share of calls a latency objective
     // would have failed, read from the same pooled windows.
     let slo_us = [rest, grpc].into_iter().flatten().find_map(|a| a.sweep.as_ref()).map(|s| s.slo_p99_us);
     if let (Dimension::P99(_), Some(slo_us)) = (dim, slo_us) {
-        let share = |arm: Option<&ArmResult>| {
-            let windows = pooled_windows(arm?, dim)?;
-            super::tails::exceedance(&windows, (slo_us * 1_000.0) as u64)
-        };
+        let share = |side: usize| super::tails::exceedance(pools[side].as_ref()?, (slo_us * 1_000.0) as u64);
         let pct = |x: Option<f64>| x.map_or("—".to_owned(), |x| format!("{:.2} %", x * 100.0));
         flags.push(format!(
             "P(latency > {} SLO): REST/JSON {}, gRPC {}",
             super::charts::fmt_us(slo_us),
-            pct(share(rest)),
-            pct(share(grpc))
+            pct(share(0)),
+            pct(share(1))
         ));
     }
-    if dim.tail_quantile().is_some() {
-        for arm in [rest, grpc].into_iter().flatten() {
-            let calls: u64 = pooled_windows(arm, dim).map_or(0, |w| w.iter().map(|c| c.total()).sum());
-            if calls > 0 && calls < crate::results::stats::P999_MIN_COUNT {
-                flags.push(format!(
-                    "{}: low count, {calls} calls pooled (< {})",
-                    arm.transport,
-                    crate::results::stats::P999_MIN_COUNT
-                ));
-            }
+    for (arm, pool) in [rest, grpc].into_iter().zip(&pools) {
+        let (Some(arm), Some(pool)) = (arm, pool) else { continue };
+        let calls: u64 = pool.iter().map(super::tails::WindowCounts::total).sum();
+        if calls > 0 && calls < crate::results::stats::P999_MIN_COUNT {
+            flags.push(format!(
+                "{}: low count, {calls} calls pooled (< {})",
+                arm.transport,
+                crate::results::stats::P999_MIN_COUNT
+            ));
         }
     }
     let achieved = |arm: Option<&ArmResult>| {
@@ -816,8 +804,8 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
         not_measured,
         basis: format!("results.json arms {}/{{rest,grpc}}/{}: {field}", section.scenario, section.profile),
         unit: dim.unit(),
-        rest: figure(rest),
-        grpc: figure(grpc),
+        rest: figure(0, rest),
+        grpc: figure(1, grpc),
         ratio,
         flags,
     }

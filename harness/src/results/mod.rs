@@ -587,6 +587,27 @@ pub const SERVER_BOUND_SHARE: f64 = 0.9;
 /// client's limit may be the one that broke the SLO).
 pub const CLIENT_FREE_SHARE: f64 = 0.7;
 
+impl CapacityReading {
+    /// The transport's capacity, if the search was server-bound.
+    pub fn server_rate(&self) -> Option<f64> {
+        match self {
+            CapacityReading::Server { rate_per_s, .. } => Some(*rate_per_s),
+            _ => None,
+        }
+    }
+
+    /// The end-to-end capacity (this client with this server), if the search saturated the client
+    /// or the server.
+    pub fn end_to_end_rate(&self) -> Option<f64> {
+        match self {
+            CapacityReading::Server { rate_per_s, .. } | CapacityReading::EndToEnd { rate_per_s, .. } => {
+                Some(*rate_per_s)
+            }
+            _ => None,
+        }
+    }
+}
+
 impl SweepRun {
     /// The failing step that bracketed the capacity: the last one measured at the first failing
     /// rate (its confirmation).
