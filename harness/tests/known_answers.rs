@@ -56,6 +56,10 @@ impl Runtimes {
     }
 
     fn run(&self, scenario_toml: &str, arm: &str) -> ArmResult {
+        self.run_with(scenario_toml, arm, ClientKind::FullStack)
+    }
+
+    fn run_with(&self, scenario_toml: &str, arm: &str, client_kind: ClientKind) -> ArmResult {
         let scenario = Scenario::parse(scenario_toml, Path::new("known-answers.toml")).unwrap();
         let cores = allowed_cpus().len();
         let half = (cores / 2).max(1);
@@ -66,7 +70,7 @@ impl Runtimes {
             target: None,
             server_pid: None,
             brokers: Default::default(),
-            client_kind: ClientKind::FullStack,
+            client_kind,
             namespace: String::new(),
         };
         let result = runner::run_arm(&ctx, &scenario, &Arm::parse(arm).unwrap(), Profile::Small, &Quiet);
@@ -211,6 +215,48 @@ fn sim_capacity_latency_and_stall_are_recovered() {
     assert!(within(m.latency.p999_us, tail(0.001), 0.10), "corrected p99.9 {}", m.latency.p999_us);
     assert!(m.latency.p999_low_count, "{} samples: p99.9 is marked low-count", m.latency.count);
     assert_eq!(m.accounting.ok, m.accounting.sent);
+
+    // A 1 % tail 10x the median: every 20th call takes 10 service times (5 % of calls), at about
+    // 15 % load, so the p99 lies well inside the slow calls. Less the generator's floor (the same
+    // arm without slow calls at the same rate), p99 must read 10x the service time and p50 the
+    // service time.
+    let (tailed, plain) = ("sim-slow20", "sim"); // 200 µs service (the default)
+    let rate = 500.0;
+    let (plain_p50, _) = floor_at(&rt, plain, rate);
+    let floor = plain_p50 - 200.0;
+    let m = rt.run(&point_scenario(tailed, rate, 4000, 0), tailed).points[0].repetitions[0].clone();
+    let (p50, p99) = (m.latency.p50_us - floor, m.latency.p99_us - floor);
+    eprintln!(
+        "{tailed} at {rate}/s: floor {floor:.0} µs; p50 {p50:.0} µs (service 200), p99 {p99:.0} µs (10x: 2000), {} calls",
+        m.latency.count
+    );
+    assert!(within(p99, 2_000.0, 0.15), "p99 less the floor {p99:.0} µs vs 2000");
+    assert!(within(p50, 200.0, 0.25), "p50 less the floor {p50:.0} µs vs 200");
+    assert!(m.latency.count >= 1_900, "{} calls", m.latency.count);
+}
+
+/// The server-capacity stage's reading (replay client, closed loop of 16, one server thread) on a
+/// server of known capacity: `grpc` with 2 ms of CPU work per call serves at most 500 calls/s,
+/// less its own work per call (50–80 µs here when each call blocks the thread alone). The window
+/// must read the server at least 90 % busy and the capacity within 5 % of 500/s (less the drain
+/// of the calls in flight at the window's end).
+#[test]
+fn the_replay_client_reads_a_known_server_capacity() {
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = Runtimes::new();
+    let toml = "name = \"capacity\"\ntransports = [\"grpc\"]\nprofiles = [\"small\"]\nrepetitions = 1\n\
+                warmup_ms = 300\nduration_ms = 2000\ntimeout_ms = 5000\nservice_busy_us = 2000\n\
+                [[load]]\nmodel = \"closed\"\nconcurrency = 16\n";
+    let result = rt.run_with(toml, "grpc", ClientKind::Replay);
+    assert_eq!(result.client, "replay");
+    let m = &result.points[0].repetitions[0];
+    let reading = paybench::results::server_capacity_of(m);
+    eprintln!("grpc with 2000 µs of work per call, replay c=16: {reading:?}, busy {:?}", m.busy);
+    let rate = reading.server_rate().unwrap_or_else(|| panic!("not server-bound: {reading:?}"));
+    // The achieved rate divides the calls by the span to the last completion, which runs past the
+    // 2 s window by the 16 calls still in flight (16 × 2 ms): 500/s × 2000 / 2032.
+    let expected = 500.0 * 2_000.0 / (2_000.0 + 16.0 * 2.0);
+    assert!(within(rate, expected, 0.05), "server capacity {rate:.0}/s vs {expected:.0}/s");
 }
 
 #[test]

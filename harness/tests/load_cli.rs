@@ -111,6 +111,11 @@ fn malformed_scenarios_are_rejected_naming_file_field_and_allowed_values() {
     let restricted = |table: &str| GOOD.replace("timeout_ms = 1000", &format!("timeout_ms = 1000\n{table}"));
     rejected(&restricted("profile_transports = { small = [\"grpc\"] }"), &["profile_transports.small", "tcp, amqp"]);
     rejected(&restricted("profile_transports = { large = [\"tcp\"] }"), &["profile_transports", "large"]);
+    // Server capacity: arms of the scenario that the replay client can drive, a sane concurrency.
+    let capacity = |table: &str| format!("{GOOD}\n[server_capacity]\n{table}\n");
+    rejected(&capacity("arms = [\"grpc\"]"), &["server_capacity.arms", "tcp, amqp", "grpc"]);
+    rejected(&capacity("arms = [\"amqp\"]"), &["server_capacity.arms", "replay supports the families", "`http`"]);
+    rejected(&capacity("arms = [\"tcp\"]\nconcurrency = 0"), &["server_capacity.concurrency", "1..=10000"]);
 }
 
 #[test]
@@ -183,7 +188,8 @@ fn unreachable_target_fails_fast_with_a_clear_message() {
 #[test]
 fn run_writes_results_with_unavailable_broker_recorded() {
     let dir = temp_dir("run");
-    let file = write(&dir, "s.toml", GOOD);
+    // tcp's server capacity is measured too (replay client, closed loop of 2).
+    let file = write(&dir, "s.toml", &format!("{GOOD}\n[server_capacity]\narms = [\"tcp\"]\nconcurrency = 2\n"));
     let out_dir = dir.join("out");
     // An address where no broker listens, so the amqp arm must be reported unavailable.
     let out = paybench(
@@ -221,6 +227,20 @@ fn run_writes_results_with_unavailable_broker_recorded() {
     }
     assert_eq!(tcp.points[0].summary.repetitions, 2);
     assert!(run.environment.cpu_cores > 0 && !run.environment.kernel.is_empty());
+    let [capacity] = &run.server_capacity[..] else { panic!("one server-capacity arm: {:?}", run.server_capacity) };
+    assert_eq!((capacity.transport.name(), capacity.client.as_str()), ("tcp", "replay"));
+    assert_eq!(capacity.points.len(), 1, "its closed loop only: {:?}", capacity.points);
+    assert_eq!(capacity.points[0].load, paybench::load::scenario::LoadSpec::Closed { concurrency: 2 });
+    assert_eq!(capacity.points[0].repetitions.len(), 2);
+    for m in &capacity.points[0].repetitions {
+        assert!(m.accounting.ok > 0 && m.accounting.ok == m.accounting.sent, "{:?}", m.accounting);
+        assert!(m.busy.as_ref().and_then(|b| b.server).is_some(), "the server's busy share is recorded");
+    }
+    assert!(
+        run.settings.order.iter().flatten().any(|l| l == "tiny/tcp/small/server-capacity"),
+        "{:?}",
+        run.settings.order
+    );
 }
 
 #[test]

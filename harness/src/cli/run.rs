@@ -13,7 +13,7 @@ use paybench::endpoint::redact as redact_url;
 use paybench::load::operating;
 use paybench::load::replay::ClientKind;
 use paybench::load::runner::{self, Observer, RunContext};
-use paybench::load::scenario::Scenario;
+use paybench::load::scenario::{LoadSpec, Scenario};
 use paybench::measure::busy::RoleCores;
 use paybench::measure::cpu::{CLIENT_THREAD_PREFIX, SERVER_THREAD_PREFIX};
 use paybench::measure::env;
@@ -152,6 +152,19 @@ impl Observer for Bars {
 struct Planned {
     scenario: Scenario,
     arms: Vec<Arm>,
+    /// What its `[server_capacity]` units run ([`server_capacity_scenario`]).
+    capacity: Option<Scenario>,
+}
+
+/// What a unit measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The scenario's fixed points and capacity searches, with the run's client.
+    Points,
+    /// The server's capacity: the replay client in a closed loop (`[server_capacity]`).
+    ServerCapacity,
+    /// Phase two: the operating points (its scenario holds them as `load`).
+    Operating,
 }
 
 /// One arm of one scenario in one profile: what a repetition runs once, on a fresh server.
@@ -159,8 +172,7 @@ struct Unit<'a> {
     scenario: &'a Scenario,
     arm: &'a Arm,
     profile: Profile,
-    /// Phase two: this unit measures the operating points (its scenario holds them as `load`).
-    operating: bool,
+    stage: Stage,
 }
 
 impl Unit<'_> {
@@ -170,9 +182,45 @@ impl Unit<'_> {
     }
 
     fn label(&self) -> String {
-        let phase = if self.operating { "/operating-points" } else { "" };
+        let phase = match self.stage {
+            Stage::Points => "",
+            Stage::ServerCapacity => "/server-capacity",
+            Stage::Operating => "/operating-points",
+        };
         format!("{}/{}/{}{phase}", self.scenario.name, self.arm, self.profile)
     }
+}
+
+/// The `[server_capacity]` units of every scenario: each listed arm on each profile it runs.
+/// None with `--target` (an external server is not the suite's to pin alone on a core).
+fn server_capacity_units<'a>(planned: &'a [Planned], target: bool) -> impl Iterator<Item = Unit<'a>> + 'a {
+    planned.iter().filter(move |_| !target).flat_map(|p| {
+        let listed = p.scenario.server_capacity.as_ref().map(|c| c.arms.as_slice()).unwrap_or_default();
+        p.capacity.iter().flat_map(move |scenario| {
+            p.arms.iter().filter(|a| listed.iter().any(|n| n == a.name())).flat_map(move |arm| {
+                scenario.profiles.iter().filter(|&&profile| scenario.runs(arm, profile)).map(move |&profile| Unit {
+                    scenario,
+                    arm,
+                    profile,
+                    stage: Stage::ServerCapacity,
+                })
+            })
+        })
+    })
+}
+
+/// The scenario a `[server_capacity]` unit runs: its closed loop as the only point, no search,
+/// no operating points, the scenario's repetitions.
+fn server_capacity_scenario(s: &Scenario) -> Option<Scenario> {
+    let spec = s.server_capacity.as_ref()?;
+    Some(Scenario {
+        load: vec![LoadSpec::Closed { concurrency: spec.concurrency }],
+        sweep: None,
+        operating_points: None,
+        tails: None,
+        server_capacity: None,
+        ..s.clone()
+    })
 }
 
 /// The order of each repetition: every unit whose scenario has that many repetitions, shuffled
@@ -200,7 +248,14 @@ fn load_scenarios(args: &Args, settings: &Settings) -> anyhow::Result<Vec<Planne
             anyhow::bail!("{}: nothing left to run after --transports/--profile filters", path.display());
         }
         let arms = s.arms(settings, path)?;
-        out.push(Planned { scenario: s, arms });
+        if let Some(spec) = &s.server_capacity {
+            for arm in arms.iter().filter(|a| spec.arms.iter().any(|n| n == a.name())) {
+                paybench::load::replay::supports(arm)
+                    .with_context(|| format!("{}: server_capacity.arms", path.display()))?;
+            }
+        }
+        let capacity = server_capacity_scenario(&s);
+        out.push(Planned { scenario: s, arms, capacity });
     }
     if args.target.is_some() && out.iter().any(|p| p.arms.len() != 1) {
         anyhow::bail!("--target drives one external server: pick its transport with --transports NAME");
@@ -266,7 +321,8 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
                     .map(move |&profile| (p, arm, profile))
             })
         })
-        .map(|(p, arm, profile)| Unit { scenario: &p.scenario, arm, profile, operating: false })
+        .map(|(p, arm, profile)| Unit { scenario: &p.scenario, arm, profile, stage: Stage::Points })
+        .chain(server_capacity_units(&planned, args.target.is_some()))
         .collect();
     let order_seed = args.order_seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
@@ -280,7 +336,14 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let obs = Bars { bar: bar.clone() };
     let by_unit = run_repetitions(&ctx, &units, &orders, &obs, args.target.is_some())?;
-    let mut arms: Vec<ArmResult> = by_unit.into_iter().flatten().collect();
+    let (mut arms, mut server_capacity) = (Vec::new(), Vec::new());
+    for (unit, result) in units.iter().zip(by_unit) {
+        let Some(result) = result else { continue };
+        match unit.stage {
+            Stage::ServerCapacity => server_capacity.push(result),
+            _ => arms.push(result),
+        }
+    }
     let mut order: Vec<Vec<String>> = orders.iter().map(|o| o.iter().map(|&i| units[i].label()).collect()).collect();
     let operating_points = run_operating_points(&ctx, &planned, &mut arms, order_seed, &mut order, &obs)?;
     bar.finish_and_clear();
@@ -301,6 +364,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         },
         scenarios,
         arms,
+        server_capacity,
         operating_points,
         codec,
     };
@@ -344,10 +408,17 @@ fn run_repetitions(
     let mut by_unit: Vec<Option<ArmResult>> = units.iter().map(|_| None).collect();
     for (rep, order) in orders.iter().enumerate() {
         for &i in order {
-            let Unit { scenario, arm, profile, .. } = units[i];
+            let Unit { scenario, arm, profile, stage } = units[i];
             if by_unit[i].as_ref().is_some_and(|r| r.status != ArmStatus::Ran) {
                 continue;
             }
+            let replay;
+            let ctx = if stage == Stage::ServerCapacity && ctx.client_kind != ClientKind::Replay {
+                replay = RunContext { client_kind: ClientKind::Replay, ..ctx.clone() };
+                &replay
+            } else {
+                ctx
+            };
             let result = runner::run_repetition(ctx, scenario, arm, profile, rep as u32, obs);
             if target {
                 if let ArmStatus::Unavailable { message, .. } = &result.status {
@@ -424,7 +495,7 @@ fn run_operating_points(
     }
     let units: Vec<Unit<'_>> = phases
         .iter()
-        .map(|(scenario, arm, profile, _)| Unit { scenario, arm, profile: *profile, operating: true })
+        .map(|(scenario, arm, profile, _)| Unit { scenario, arm, profile: *profile, stage: Stage::Operating })
         .collect();
     // A seed apart from phase one's, so the two phases are not the same shuffle.
     let orders = repetition_orders(&units, !order_seed);
@@ -549,9 +620,11 @@ mod tests {
         let (five, two) = (scenario(5), scenario(2));
         let arms: Vec<Arm> =
             ["inproc", "sim", "tcp", "grpc", "rest", "rest-h2"].map(|n| Arm::parse(n).unwrap()).to_vec();
-        let mut units: Vec<Unit<'_>> =
-            arms.iter().map(|arm| Unit { scenario: &five, arm, profile: Profile::Small, operating: false }).collect();
-        units.push(Unit { scenario: &two, arm: &arms[0], profile: Profile::Small, operating: false });
+        let mut units: Vec<Unit<'_>> = arms
+            .iter()
+            .map(|arm| Unit { scenario: &five, arm, profile: Profile::Small, stage: Stage::Points })
+            .collect();
+        units.push(Unit { scenario: &two, arm: &arms[0], profile: Profile::Small, stage: Stage::Points });
         let orders = repetition_orders(&units, 42);
         assert_eq!(orders.len(), 5);
         for (rep, order) in orders.iter().enumerate() {

@@ -64,6 +64,29 @@ pub struct Scenario {
     /// interval from 5 windows spans far past 0.5x–2x); see [`TailsSpec`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tails: Option<TailsSpec>,
+    /// Server capacity: these arms driven by the replay client in a closed loop, the server alone
+    /// on its core; see [`ServerCapacitySpec`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_capacity: Option<ServerCapacitySpec>,
+}
+
+/// `[server_capacity]`: each listed arm, on every profile it runs, also runs `repetitions`
+/// windows driven by the replay client (pre-encoded bytes, validated against wrk and h2load) in
+/// a closed loop of `concurrency` callers, interleaved with the other arms. A window whose server
+/// was at least 90 % busy gives the server's capacity; the full-stack client, which costs more CPU
+/// per call than the server on this machine, cannot saturate it (see `docs/method.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerCapacitySpec {
+    /// Canonical arm names (families the replay client speaks: tcp, grpc, http).
+    pub arms: Vec<String>,
+    /// Callers in the closed loop.
+    #[serde(default = "default_capacity_concurrency")]
+    pub concurrency: u32,
+}
+
+fn default_capacity_concurrency() -> u32 {
+    16
 }
 
 /// `[tails]`: these arms, on these profiles, run `repetitions` windows of every fixed and
@@ -298,6 +321,19 @@ impl Scenario {
                 return Err(invalid(path, "tails.profiles", "profiles listed in `profiles`", unknown.name()));
             }
         }
+        if let Some(c) = &self.server_capacity {
+            if !(1..=10_000).contains(&c.concurrency) {
+                return Err(invalid(path, "server_capacity.concurrency", "1..=10000", c.concurrency));
+            }
+            if let Some(unknown) = c.arms.iter().find(|a| !names.contains(a)) {
+                return Err(invalid(
+                    path,
+                    "server_capacity.arms",
+                    &format!("arms of this scenario: {}", names.join(", ")),
+                    unknown,
+                ));
+            }
+        }
         for (profile, arms) in &self.profile_transports {
             if !self.profiles.contains(profile) {
                 return Err(invalid(path, "profile_transports", "profiles listed in `profiles`", profile.name()));
@@ -457,7 +493,16 @@ impl Scenario {
             let units = (t.arms.len() * t.profiles.len()) as f64;
             units * extra * (point_ms + op_points as f64 * (self.warmup_ms + self.duration_ms) as f64)
         });
-        (arms * (f64::from(self.repetitions) * point_ms + sweep_ms) + operating_ms + tails_ms) / 1000.0
+        // One closed window per repetition of each server-capacity arm on each profile it runs.
+        let capacity_ms = self.server_capacity.as_ref().map_or(0.0, |c| {
+            let units = self
+                .profiles
+                .iter()
+                .map(|p| c.arms.iter().filter(|a| self.profile_transports.get(p).is_none_or(|l| l.contains(a))).count())
+                .sum::<usize>();
+            units as f64 * f64::from(self.repetitions) * (self.warmup_ms + self.duration_ms) as f64
+        });
+        (arms * (f64::from(self.repetitions) * point_ms + sweep_ms) + operating_ms + tails_ms + capacity_ms) / 1000.0
     }
 }
 

@@ -139,7 +139,11 @@ fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> 
     }
     out.push_str("</details>\n<details><summary>Every arm's figures (medians of repetitions)</summary>\n");
     table(out, &tables::arms_table(v), "arms");
-    out.push_str("</details>\n<details><summary>Capacity: the highest offered rate that met the SLO</summary>\n");
+    out.push_str("</details>\n<details><summary>Capacities: the server's (replay client) and end to end (full-stack client)</summary>\n");
+    table(out, &tables::capacities_table(&v.section), "capacities");
+    out.push_str(
+        "</details>\n<details><summary>Capacity searches: the highest offered rate that met the SLO</summary>\n",
+    );
     table(out, &tables::capacity_table(&v.section.arms), "capacity");
     out.push_str("</details>\n");
     Ok(())

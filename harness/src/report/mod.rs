@@ -94,6 +94,12 @@ impl Report {
                         .operating_points
                         .iter()
                         .find(|p| p.scenario == arm.scenario && p.profile == arm.profile),
+                    capacity: self
+                        .results
+                        .server_capacity
+                        .iter()
+                        .filter(|c| c.scenario == arm.scenario && c.profile == arm.profile)
+                        .collect(),
                 }),
             }
         }

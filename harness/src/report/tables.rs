@@ -2,7 +2,7 @@
 //! [`super::markdown`]: the verdict, the decomposition, every arm's figures, the brokers, and the
 //! generated method-and-caveats list.
 
-use super::verdict::{self, DecompositionRow, Ratio, SpreadSource, VerdictRow};
+use super::verdict::{self, DecompositionRow, Ratio, Section, SpreadSource, VerdictRow};
 use super::{Report, Verdict};
 use crate::load::scenario::LoadSpec;
 use crate::payload::Profile;
@@ -294,6 +294,107 @@ pub fn capacity_cell(run: &crate::results::SweepRun) -> String {
             Some(fail) => format!("none (even {fail:.0}/s failed, {})", run.bottleneck.as_deref().unwrap_or("—")),
             None => "none".into(),
         },
+    }
+}
+
+/// A capacity reading without the search around it: `71744/s`, `≥ 52000/s (lower bound: the
+/// server was 71 % busy: not server-bound)`, `none`.
+pub fn reading_cell(reading: &crate::results::CapacityReading) -> String {
+    use crate::results::CapacityReading;
+    match reading {
+        CapacityReading::Server { rate_per_s, by } => format!("{rate_per_s:.0}/s ({by}-bound)"),
+        CapacityReading::EndToEnd { rate_per_s, client_share } => {
+            format!("≥ {rate_per_s:.0}/s end-to-end (client {:.0} % busy)", client_share * 100.0)
+        }
+        CapacityReading::LowerBound { rate_per_s, why } => format!("≥ {rate_per_s:.0}/s (lower bound: {why})"),
+        CapacityReading::Nothing => "none".into(),
+    }
+}
+
+/// Each arm's two capacities side by side: the server's (the replay client in a closed loop, the
+/// server alone on its core: the median over the windows whose server was at least 90 % busy) and
+/// the end-to-end one (the full-stack client's open-loop searches: the median over those the
+/// client or the server limited). Where an arm has no such window or search, its best lower bound
+/// and the reason.
+pub fn capacities_table(section: &Section<'_>) -> Table {
+    use crate::load::operating;
+    use crate::results::{server_capacity_of, CapacityReading};
+    let header = [
+        "arm",
+        "server capacity (replay client, closed loop)",
+        "server busy (median)",
+        "end-to-end capacity (full-stack client, open-loop search)",
+        "client busy at its limit (median)",
+    ];
+    let mut names: Vec<&str> = section.capacity.iter().map(|a| a.transport.name()).collect();
+    names.extend(section.arms.iter().filter(|a| a.sweep.is_some()).map(|a| a.transport.name()));
+    let mut seen = Vec::new();
+    names.retain(|n| {
+        !seen.contains(n) && {
+            seen.push(*n);
+            true
+        }
+    });
+    let median = |v: Vec<f64>| (!v.is_empty()).then(|| Spread::of(v).median);
+    let pct = |x: Option<f64>| x.map_or("—".to_owned(), |x| format!("{:.0} %", x * 100.0));
+    let rows = names
+        .into_iter()
+        .map(|name| {
+            let replay = section.capacity.iter().find(|a| a.transport.name() == name);
+            let windows: Vec<&crate::results::Measurement> =
+                replay.iter().flat_map(|a| &a.points).flat_map(|p| &p.repetitions).collect();
+            let readings: Vec<CapacityReading> = windows.iter().map(|m| server_capacity_of(m)).collect();
+            let server: Vec<f64> = readings.iter().filter_map(CapacityReading::server_rate).collect();
+            let server_cell = match (median(server.clone()), readings.is_empty()) {
+                (_, true) => NOT_MEASURED.to_owned(),
+                (Some(rate), _) => format!("{rate:.0}/s ({} of {} windows server-bound)", server.len(), readings.len()),
+                (None, _) => {
+                    let best = readings.iter().max_by(|a, b| bound_of(a).total_cmp(&bound_of(b)));
+                    best.map_or("none".into(), reading_cell)
+                }
+            };
+            let server_busy = median(windows.iter().filter_map(|m| m.busy.as_ref()?.server).collect());
+            let arm = section.arm(name);
+            let searches: Vec<CapacityReading> = arm
+                .and_then(|a| a.sweep.as_ref())
+                .map_or(Vec::new(), |s| s.repetitions.iter().map(|r| r.reading()).collect());
+            let end_to_end = arm.and_then(operating::end_to_end_capacity);
+            let e2e_cell = match (end_to_end, searches.is_empty()) {
+                (_, true) => NOT_MEASURED.to_owned(),
+                (Some(rate), _) => format!(
+                    "{rate:.0}/s ({} of {} searches; {} client-bound)",
+                    searches.iter().filter(|r| r.end_to_end_rate().is_some()).count(),
+                    searches.len(),
+                    searches.iter().filter(|r| matches!(r, CapacityReading::EndToEnd { .. })).count()
+                ),
+                (None, _) => {
+                    let best = searches.iter().max_by(|a, b| bound_of(a).total_cmp(&bound_of(b)));
+                    best.map_or("none".into(), reading_cell)
+                }
+            };
+            let client_busy = median(
+                searches
+                    .iter()
+                    .filter_map(|r| match r {
+                        CapacityReading::EndToEnd { client_share, .. } => Some(*client_share),
+                        _ => None,
+                    })
+                    .collect(),
+            );
+            vec![name.to_owned(), server_cell, pct(server_busy), e2e_cell, pct(client_busy)]
+        })
+        .collect();
+    Table { header: header.map(String::from).to_vec(), rows }
+}
+
+/// The rate a reading vouches for (0 for none), to pick an arm's best lower bound.
+fn bound_of(r: &crate::results::CapacityReading) -> f64 {
+    use crate::results::CapacityReading;
+    match r {
+        CapacityReading::Server { rate_per_s, .. }
+        | CapacityReading::EndToEnd { rate_per_s, .. }
+        | CapacityReading::LowerBound { rate_per_s, .. } => *rate_per_s,
+        CapacityReading::Nothing => 0.0,
     }
 }
 

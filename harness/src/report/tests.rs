@@ -112,13 +112,52 @@ fn unavailable(name: &str) -> ArmResult {
 }
 
 fn section(arms: &[ArmResult]) -> Section<'_> {
-    Section { scenario: "unit", profile: Profile::Small, loads: vec![C1], arms: arms.iter().collect(), plan: None }
+    Section {
+        scenario: "unit",
+        profile: Profile::Small,
+        loads: vec![C1],
+        arms: arms.iter().collect(),
+        plan: None,
+        capacity: Vec::new(),
+    }
+}
+
+/// A `[server_capacity]` arm: one closed c=16 window per `(achieved rate, server busy share)`.
+fn capacity_arm(name: &str, windows: &[(f64, f64)]) -> ArmResult {
+    let reps = windows
+        .iter()
+        .enumerate()
+        .map(|(i, &(rate, server))| Measurement {
+            achieved_rate_per_s: rate,
+            busy: Some(crate::measure::busy::BusyShares {
+                client: 0.95,
+                server: Some(server),
+                machine: (0.95 + server) / 2.0,
+                foreign_cores: Some(0.0),
+                bottleneck: "server".into(),
+                ..Default::default()
+            }),
+            ..measurement(i as u32, 200, 10.0)
+        })
+        .collect();
+    ArmResult {
+        points: vec![PointResult {
+            load: LoadSpec::Closed { concurrency: 16 },
+            operating_point: None,
+            repetitions: reps,
+            summary: PointSummary::default(),
+        }],
+        sweep: None,
+        client: "replay".into(),
+        ..arm(name, &[], &[])
+    }
 }
 
 #[test]
 fn ratio_reads_times_better_for_grpc_in_both_directions() {
     let arms = [arm("rest", &[200, 200, 200], &[Some(1_000.0); 3]), arm("grpc", &[100, 100, 100], &[Some(4_000.0); 3])];
-    let s = section(&arms);
+    let capacity = [capacity_arm("rest", &[(1_000.0, 0.95); 3]), capacity_arm("grpc", &[(4_000.0, 0.95); 3])];
+    let s = Section { capacity: capacity.iter().collect(), ..section(&arms) };
     let p50 = s.ratio(Dimension::P50(C1), "rest", "grpc").unwrap();
     assert!((p50.estimate - 2.0).abs() < 0.01, "{p50:?}");
     let throughput = s.ratio(Dimension::MaxThroughput, "rest", "grpc").unwrap();
@@ -182,24 +221,45 @@ fn an_arm_that_scored_zero_gives_an_unbounded_ratio() {
 }
 
 #[test]
-fn a_search_without_a_transport_capacity_gives_no_throughput_figure() {
-    // rest: one client-bound search and one that found nothing; grpc: fine.
-    let rest = with_bottleneck(
-        arm("rest", &[200, 200, 200], &[Some(1_000.0), Some(1_500.0), None]),
-        &["server", "client", "server"],
-    );
-    let arms = [rest, arm("grpc", &[100, 100, 100], &[Some(2_000.0); 3])];
-    let s = section(&arms);
+fn a_window_whose_server_was_not_saturated_gives_no_throughput_figure() {
+    // rest: one window with the server 60 % busy (a lower bound), one that answered nothing.
+    let mut rest = capacity_arm("rest", &[(1_000.0, 0.95), (1_500.0, 0.6), (900.0, 0.97)]);
+    rest.points[0].repetitions[2].accounting.ok = 0;
+    let capacity = [rest, capacity_arm("grpc", &[(2_000.0, 0.95); 3])];
+    let arms = [arm("rest", &[200], &[]), arm("grpc", &[100], &[])];
+    let s = Section { capacity: capacity.iter().collect(), ..section(&arms) };
     let r = s.ratio(Dimension::MaxThroughput, "rest", "grpc").unwrap();
-    assert_eq!(r.pairs, 1, "only the search with a server-bound capacity pairs: {r:?}");
+    assert_eq!(r.pairs, 1, "only the server-bound window pairs: {r:?}");
+    assert!((r.estimate - 2.0).abs() < 1e-12, "{r:?}");
     let row = verdict::load_row(&s, Dimension::MaxThroughput);
     assert!(
-        row.flags
-            .iter()
-            .any(|f| f.contains("2 search(es) without a server-bound capacity left out: ≥ 1500/s end-to-end")),
+        row.flags.iter().any(|f| f.contains(
+            "2 window(s) without a server-bound capacity left out: ≥ 1500/s (lower bound: the server was 60 % busy: not server-bound); none"
+        )),
         "{:?}",
         row.flags
     );
+    // Without a server-capacity arm the row is not measured, whatever the searches found.
+    let row = verdict::load_row(&section(&arms), Dimension::MaxThroughput);
+    assert_eq!(row.ratio, None);
+}
+
+#[test]
+fn the_capacity_table_sets_the_server_capacity_beside_the_end_to_end_one() {
+    let rest = with_bottleneck(
+        arm("rest", &[200; 3], &[Some(1_000.0), Some(1_500.0), Some(1_200.0)]),
+        &["client", "client", "server"],
+    );
+    let arms = [rest];
+    let capacity = [capacity_arm("rest", &[(9_000.0, 0.95), (9_400.0, 0.96), (7_000.0, 0.5)])];
+    let s = Section { capacity: capacity.iter().collect(), ..section(&arms) };
+    let t = super::tables::capacities_table(&s);
+    assert_eq!(t.rows.len(), 1);
+    assert_eq!(t.rows[0][0], "rest");
+    assert_eq!(t.rows[0][1], "9200/s (2 of 3 windows server-bound)");
+    assert_eq!(t.rows[0][2], "95 %");
+    assert_eq!(t.rows[0][3], "1200/s (3 of 3 searches; 2 client-bound)");
+    assert_eq!(t.rows[0][4], "98 %");
 }
 
 #[test]
@@ -324,6 +384,7 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
             order_seed: None,
             order: vec![],
         },
+        server_capacity: vec![],
         scenarios: vec![Scenario {
             name: "unit".into(),
             description: "constructed".into(),
@@ -350,6 +411,7 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
             }),
             operating_points: None,
             tails: None,
+            server_capacity: None,
             profile_transports: Default::default(),
         }],
         arms,
@@ -616,7 +678,7 @@ fn verdict_rows_and_headline_follow_the_operating_points_and_say_where_the_answe
     );
     // The first sentence is about end-to-end dimensions, then the components.
     assert!(
-        headline[0].starts_with("End to end (latency, throughput, CPU and wire bytes per call), gRPC/protobuf reaches 5x over REST/JSON on none of 6 measured rows; of the components (codec time, body bytes), on no measured row"),
+        headline[0].starts_with("End to end (latency, throughput, CPU and wire bytes per call), gRPC/protobuf reaches 5x over REST/JSON on none of 5 measured rows; of the components (codec time, body bytes), on no measured row"),
         "{text}"
     );
 }

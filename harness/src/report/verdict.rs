@@ -288,7 +288,7 @@ impl Dimension {
             Dimension::P999(_) => "p99.9 latency",
             Dimension::WireBytes(_) => "wire bytes per call",
             Dimension::Cpu(_) => "CPU per call, all roles",
-            Dimension::MaxThroughput => "max throughput under the p99 SLO (sweep)",
+            Dimension::MaxThroughput => "server capacity (replay client, closed loop, server ≥ 90 % busy)",
         }
     }
 
@@ -308,7 +308,7 @@ impl Dimension {
             Dimension::P999(_) => "points[].repetitions[].latency.p999_us",
             Dimension::WireBytes(_) => "points[].repetitions[].wire.hops[].{sent,received}_bytes_per_call",
             Dimension::Cpu(_) => "points[].repetitions[].cpu.*_us_per_call",
-            Dimension::MaxThroughput => "sweep.repetitions[].max_sustainable_rate_per_s",
+            Dimension::MaxThroughput => "server_capacity[].points[].repetitions[].achieved_rate_per_s",
         }
     }
 
@@ -320,11 +320,11 @@ impl Dimension {
         }
         match self {
             Dimension::MaxThroughput => {
-                // Only a server-bound search is the transport's capacity: one the client limited,
-                // one that ended with nothing saturated and one beside foreign CPU are lower
-                // bounds, and none of them becomes a number here.
-                let sweep = arm.sweep.as_ref()?;
-                Some(sweep.repetitions.iter().map(|r| r.reading().server_rate()).collect())
+                // `arm` is a `[server_capacity]` arm (replay client, closed loop). Only a window
+                // whose server was at least 90 % busy is the server's capacity; the others are
+                // lower bounds, and none of them becomes a number here.
+                let windows = arm.points.iter().flat_map(|p| &p.repetitions);
+                Some(windows.map(|m| crate::results::server_capacity_of(m).server_rate()).collect())
             }
             Dimension::P50(l)
             | Dimension::P99(l)
@@ -464,12 +464,23 @@ pub struct Section<'a> {
     pub arms: Vec<&'a ArmResult>,
     /// Where the run placed the operating points of this scenario × profile, if it did.
     pub plan: Option<&'a OperatingPlan>,
+    /// Its `[server_capacity]` arms (replay client), which the throughput row reads.
+    pub capacity: Vec<&'a ArmResult>,
 }
 
 impl<'a> Section<'a> {
     /// The arm called `name`, if the run had it.
     pub fn arm(&self, name: &str) -> Option<&'a ArmResult> {
         self.arms.iter().copied().find(|a| a.transport.name() == name)
+    }
+
+    /// The arm called `name` that `dim` reads: its `[server_capacity]` arm for the throughput
+    /// row, else [`Section::arm`].
+    pub fn arm_for(&self, dim: Dimension, name: &str) -> Option<&'a ArmResult> {
+        match dim {
+            Dimension::MaxThroughput => self.capacity.iter().copied().find(|a| a.transport.name() == name),
+            _ => self.arm(name),
+        }
     }
 
     /// The ratio `rest_side` over `grpc_side` for `dim` (see [`paired_ratio`]).
@@ -480,8 +491,8 @@ impl<'a> Section<'a> {
                 return super::tails::tail_ratio(&r, &g, q);
             }
         }
-        let r = dim.samples(self.arm(rest_side)?)?;
-        let g = dim.samples(self.arm(grpc_side)?)?;
+        let r = dim.samples(self.arm_for(dim, rest_side)?)?;
+        let g = dim.samples(self.arm_for(dim, grpc_side)?)?;
         paired_ratio(dim.direction(), &r, &g)
     }
 
@@ -717,7 +728,7 @@ pub fn median_of(dim: Dimension, arm: Option<&ArmResult>) -> Option<f64> {
 
 /// The verdict row of a load-run dimension in `section`.
 pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
-    let (rest, grpc) = (section.arm(claim::REST), section.arm(claim::GRPC));
+    let (rest, grpc) = (section.arm_for(dim, claim::REST), section.arm_for(dim, claim::GRPC));
     let mut flags = Vec::new();
     for arm in [rest, grpc].into_iter().flatten() {
         if let Some(left_out) = dim.left_out(arm) {
@@ -727,7 +738,7 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
     let ratio = section.ratio(dim, claim::REST, claim::GRPC);
     let ran = rest.is_some_and(|a| dim.samples(a).is_some()) && grpc.is_some_and(|a| dim.samples(a).is_some());
     let not_measured = (ratio.is_none() && ran).then(|| match dim {
-        Dimension::MaxThroughput => "not measured: no server-bound capacity search on both arms".to_owned(),
+        Dimension::MaxThroughput => "not measured: no server-bound capacity window on both arms".to_owned(),
         _ => "not measured: every pair had a flagged window".to_owned(),
     });
     if dim == Dimension::MaxThroughput {
@@ -735,14 +746,15 @@ pub fn load_row(section: &Section<'_>, dim: Dimension) -> VerdictRow {
             let missing = dim.samples(arm).map_or(0, |v| v.iter().filter(|x| x.is_none()).count());
             if missing > 0 {
                 let not_server_bound: Vec<String> = arm
-                    .sweep
+                    .points
                     .iter()
-                    .flat_map(|s| &s.repetitions)
-                    .filter(|r| r.reading().server_rate().is_none())
-                    .map(super::tables::capacity_cell)
+                    .flat_map(|p| &p.repetitions)
+                    .map(crate::results::server_capacity_of)
+                    .filter(|r| r.server_rate().is_none())
+                    .map(|r| super::tables::reading_cell(&r))
                     .collect();
                 flags.push(format!(
-                    "{}: {missing} search(es) without a server-bound capacity left out: {}",
+                    "{}: {missing} window(s) without a server-bound capacity left out: {}",
                     arm.transport,
                     not_server_bound.join("; ")
                 ));

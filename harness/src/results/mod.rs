@@ -48,6 +48,10 @@ pub struct RunResults {
     pub scenarios: Vec<Scenario>,
     /// One entry per scenario × transport × profile, in run order.
     pub arms: Vec<ArmResult>,
+    /// The `[server_capacity]` arms: closed-loop windows driven by the replay client (`client` =
+    /// `replay`), one entry per scenario × transport × profile; see [`server_capacity_of`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_capacity: Vec<ArmResult>,
     /// Where each scenario × profile with `[operating_points]` placed them (or why it could not).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operating_points: Vec<OperatingPlan>,
@@ -658,6 +662,35 @@ impl SweepRun {
     }
 }
 
+/// What one `[server_capacity]` window measured (replay client, closed loop, server alone on its
+/// core): the server's capacity when every call answered, nothing foreign ran and the server was
+/// at least [`SERVER_BOUND_SHARE`] busy; a lower bound otherwise, with the reason.
+///
+/// Unlike a search, the client's share is not asked: on two cores the replay client spends about
+/// as much CPU per call as the server (13 against 14 µs for gRPC), so both cores are near
+/// saturation at once. What shows that the client is not the limit is the server's own share and
+/// `harness/scripts/validate-generator.sh`, where replay reaches 0.9x or more of wrk and h2load on
+/// the same server.
+pub fn server_capacity_of(m: &Measurement) -> CapacityReading {
+    let rate_per_s = m.achieved_rate_per_s;
+    let lower = |why: String| CapacityReading::LowerBound { rate_per_s, why };
+    if m.accounting.ok == 0 {
+        return CapacityReading::Nothing;
+    }
+    if m.accounting.failed_total + m.accounting.timed_out > 0 {
+        return lower(format!("{} calls failed or timed out", m.accounting.failed_total + m.accounting.timed_out));
+    }
+    let Some(busy) = &m.busy else { return lower("no busy shares were recorded".into()) };
+    if m.contaminated {
+        return lower(format!("{:.2} cores of foreign CPU ran beside it", busy.foreign_cores.unwrap_or_default()));
+    }
+    match busy.server {
+        Some(server) if server >= SERVER_BOUND_SHARE => CapacityReading::Server { rate_per_s, by: "server".into() },
+        Some(server) => lower(format!("the server was {:.0} % busy: not server-bound", server * 100.0)),
+        None => lower("the server's CPU was not recorded".into()),
+    }
+}
+
 impl RunResults {
     /// Reads a `results.json`.
     pub fn read(path: &Path) -> Result<Self> {
@@ -675,6 +708,12 @@ impl RunResults {
         // Service time (send to reply, uncorrected) is read as percentiles only; the corrected
         // latency's histogram is what spectra and merges need.
         for m in out.arms.iter_mut().flat_map(|a| a.points.iter_mut()).flat_map(|p| p.repetitions.iter_mut()) {
+            m.service_time.histogram_v2_deflate_b64.clear();
+        }
+        // A server-capacity window is read for its rate and shares only.
+        for m in out.server_capacity.iter_mut().flat_map(|a| a.points.iter_mut()).flat_map(|p| p.repetitions.iter_mut())
+        {
+            m.latency.histogram_v2_deflate_b64.clear();
             m.service_time.histogram_v2_deflate_b64.clear();
         }
         for run in out.arms.iter_mut().filter_map(|a| a.sweep.as_mut()).flat_map(|s| s.repetitions.iter_mut()) {

@@ -16,7 +16,9 @@
 //! involved; the known-answer tests (`harness/tests/known_answers.rs`) and every run that lists
 //! `sim` check it. `stall_ms` (with `stall_period_ms`) freezes every worker for `stall_ms` at the
 //! start of each period of wall time counted from the server's start, which a coordinated-omission
-//! corrected tail must show at its true size.
+//! corrected tail must show at its true size. `slow_every` (with `slow_factor`) makes every N-th
+//! call of a worker take that factor times the service time: with `slow_every = 20` and
+//! `slow_factor = 10`, 5 % of calls take 10x the median, so the p99 must read 10x the service time.
 //!
 //! Spinning on wall time, not sleeping, because a sleep is as long as the timer's slack and
 //! occupies no core, so its "capacity" would be unbounded. Workers are tokio blocking threads of
@@ -37,7 +39,8 @@ use crate::transport::arm::{Arm, OptionKind, OptionSpec};
 use crate::transport::{AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{CallError, CallResult, Error, Result};
 
-/// `sim`'s options: its workers, its service time and an optional periodic stall.
+/// `sim`'s options: its workers, its service time, an optional periodic stall and an optional
+/// slow call every so many.
 pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "workers",
@@ -67,6 +70,20 @@ pub const OPTIONS: &[OptionSpec] = &[
         token: "every",
         help: "length of the stall period, milliseconds, counted from the server's start",
     },
+    OptionSpec {
+        key: "slow_every",
+        kind: OptionKind::Count { min: 0, max: 1_000_000 },
+        default: "0",
+        token: "slow",
+        help: "every this-many-th call a worker serves holds it `slow_factor` times the service time (0: never): a tail of known size and share",
+    },
+    OptionSpec {
+        key: "slow_factor",
+        kind: OptionKind::Count { min: 1, max: 1_000 },
+        default: "10",
+        token: "x",
+        help: "how many service times a slow call takes",
+    },
 ];
 
 /// How long an idle worker waits for a call before it looks at the stop flag again.
@@ -83,6 +100,10 @@ pub struct Config {
     pub stall: Duration,
     /// Stall period.
     pub stall_period: Duration,
+    /// Every this-many-th call of a worker is slow (0: none).
+    pub slow_every: u64,
+    /// A slow call takes this many service times.
+    pub slow_factor: u32,
 }
 
 impl Config {
@@ -93,12 +114,31 @@ impl Config {
             service: Duration::from_micros(arm.count("service_us")?),
             stall: Duration::from_millis(arm.count("stall_ms")?),
             stall_period: Duration::from_millis(arm.count("stall_period_ms")?),
+            slow_every: arm.count("slow_every")?,
+            slow_factor: arm.count("slow_factor")?,
         })
     }
 
-    /// The true capacity, calls per second: `workers / service`.
+    /// The true capacity, calls per second: `workers / mean service`.
     pub fn capacity_per_s(&self) -> f64 {
-        self.workers as f64 / self.service.as_secs_f64()
+        self.workers as f64 / self.mean_service().as_secs_f64()
+    }
+
+    /// The service time of a worker's `n`-th call (from 1): slow on every `slow_every`-th.
+    pub fn service_of(&self, n: u64) -> Duration {
+        if self.slow_every > 0 && n.is_multiple_of(self.slow_every) {
+            self.service * self.slow_factor
+        } else {
+            self.service
+        }
+    }
+
+    /// The mean service time over a worker's calls.
+    pub fn mean_service(&self) -> Duration {
+        match self.slow_every {
+            0 => self.service,
+            every => self.service.mul_f64(1.0 + f64::from(self.slow_factor - 1) / every as f64),
+        }
     }
 }
 
@@ -183,6 +223,7 @@ pub fn serve(config: Config) -> Result<ServerHandle> {
 /// answered "server stopped" when the queue is dropped.
 fn work(queue: &Mutex<mpsc::Receiver<Job>>, stop: &AtomicBool, config: Config, epoch: Instant) {
     let mut last_done = epoch;
+    let mut served: u64 = 0;
     while !stop.load(Ordering::Acquire) {
         let job = match queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv_timeout(WORKER_POLL) {
             Ok(job) => job,
@@ -193,7 +234,8 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>, stop: &AtomicBool, config: Config, e
             return; // dropping the job answers its caller "server stopped"
         }
         let stall_end = wait_out_stall(config, epoch);
-        let done_at = job.queued.max(last_done).max(stall_end) + config.service;
+        served += 1;
+        let done_at = job.queued.max(last_done).max(stall_end) + config.service_of(served);
         last_done = done_at;
         let outcome = payment::process(&job.req).map_err(CallError::Domain);
         while Instant::now() < done_at {
@@ -256,12 +298,26 @@ mod tests {
     }
 
     #[test]
+    fn every_nth_call_is_slow_and_the_capacity_counts_it() {
+        let arm = Arm::parse("sim-s100-slow20").unwrap();
+        let config = Config::from_arm(&arm).unwrap();
+        let slow: Vec<u64> = (1..=60).filter(|&n| config.service_of(n) > config.service).collect();
+        assert_eq!(slow, [20, 40, 60]);
+        assert_eq!(config.service_of(20), Duration::from_micros(1000));
+        // Mean service 100 µs × (1 + 9/20) = 145 µs: 6897 calls/s on one worker.
+        assert!((config.capacity_per_s() - 1e6 / 145.0).abs() < 0.5, "{}", config.capacity_per_s());
+        assert!(Arm::parse("sim-slow20-x0").is_err(), "a factor below 1 is refused");
+    }
+
+    #[test]
     fn stall_covers_the_start_of_each_period() {
         let config = Config {
             workers: 1,
             service: Duration::from_micros(1),
             stall: Duration::from_millis(30),
             stall_period: Duration::from_millis(1000),
+            slow_every: 0,
+            slow_factor: 10,
         };
         let started = Instant::now();
         wait_out_stall(config, started);

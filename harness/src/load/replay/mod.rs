@@ -106,6 +106,13 @@ enum Wire {
 /// Every family not listed (inproc, the broker families) gets an error that lists these.
 const REPLAY_FAMILIES: &[(&str, Wire)] = &[("tcp", Wire::Frames), ("grpc", Wire::Grpc), ("http", Wire::Http1)];
 
+/// `Ok` when the replay client can drive `arm`; else the error [`connect`] would give, naming the
+/// families replay speaks (checked before a run starts, so a scenario cannot ask for the
+/// impossible an hour in).
+pub fn supports(arm: &Arm) -> Result<()> {
+    wire_of(arm).map(|_| ())
+}
+
 fn wire_of(arm: &Arm) -> Result<Wire> {
     let family = arm.family().name;
     let wire = REPLAY_FAMILIES.iter().find(|(name, _)| *name == family).map(|(_, wire)| *wire);
