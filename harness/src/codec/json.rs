@@ -101,7 +101,13 @@ pub mod timestamp {
             Some(ts) => {
                 let nanos = i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos);
                 let dt = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(serde::ser::Error::custom)?;
-                s.serialize_str(&dt.format(&Rfc3339).map_err(serde::ser::Error::custom)?)
+                // Formatted on the stack: no allocation per timestamp (an RFC 3339 time with
+                // nanoseconds and an offset is at most 35 bytes).
+                let mut buf = [0u8; 64];
+                let mut rest = &mut buf[..];
+                dt.format_into(&mut rest, &Rfc3339).map_err(serde::ser::Error::custom)?;
+                let len = 64 - rest.len();
+                s.serialize_str(std::str::from_utf8(&buf[..len]).map_err(serde::ser::Error::custom)?)
             }
         }
     }
@@ -129,12 +135,20 @@ macro_rules! enum_as_word {
             use serde::de::{self, Deserializer, Visitor};
             use serde::Serializer;
 
-            /// Writes the enum's lowercase name.
+            /// Writes the enum's lowercase name, lowercased on the stack (no allocation per value,
+            /// as a `#[derive(Serialize)]` enum with `rename_all` would not allocate either).
             pub fn serialize<S: Serializer>(value: &i32, s: S) -> Result<S::Ok, S::Error> {
                 let name = <$enum>::try_from(*value)
                     .map(|v| v.as_str_name())
-                    .map_err(|_| serde::ser::Error::custom(format!("unknown enum value {value}")))?;
-                s.serialize_str(&name.trim_start_matches($prefix).to_ascii_lowercase())
+                    .map_err(|_| serde::ser::Error::custom(format_args!("unknown enum value {value}")))?;
+                let short = name.trim_start_matches($prefix).as_bytes();
+                let mut buf = [0u8; super::WORD_MAX];
+                let word = buf
+                    .get_mut(..short.len())
+                    .ok_or_else(|| serde::ser::Error::custom(format_args!("enum name {name} is too long")))?;
+                word.copy_from_slice(short);
+                word.make_ascii_lowercase();
+                s.serialize_str(std::str::from_utf8(word).map_err(serde::ser::Error::custom)?)
             }
 
             /// Reads the enum's lowercase name, its proto name, its number or `null`.
@@ -152,12 +166,19 @@ macro_rules! enum_as_word {
                 }
 
                 fn visit_str<E: de::Error>(self, word: &str) -> Result<i32, E> {
-                    // The proto name as it is (`CARD_BRAND_VISA`), or the short word (`visa`).
-                    let upper = word.to_ascii_uppercase();
-                    let name = if upper.starts_with($prefix) { upper } else { format!("{}{upper}", $prefix) };
-                    <$enum>::from_str_name(&name)
-                        .map(|v| v as i32)
-                        .ok_or_else(|| E::custom(format_args!("unknown {} {word:?}", stringify!($module))))
+                    // The proto name as it is (`CARD_BRAND_VISA`), or the short word (`visa`), in
+                    // any case: uppercased into a stack buffer, prefixed where it lacks the prefix.
+                    let unknown = || E::custom(format_args!("unknown {} {word:?}", stringify!($module)));
+                    let (prefix, bytes) = ($prefix.as_bytes(), word.as_bytes());
+                    let prefixed = bytes.len() >= prefix.len() && bytes[..prefix.len()].eq_ignore_ascii_case(prefix);
+                    let head: &[u8] = if prefixed { b"" } else { prefix };
+                    let mut buf = [0u8; super::WORD_MAX];
+                    let name = buf.get_mut(..head.len() + bytes.len()).ok_or_else(unknown)?;
+                    name[..head.len()].copy_from_slice(head);
+                    name[head.len()..].copy_from_slice(bytes);
+                    name.make_ascii_uppercase();
+                    let name = std::str::from_utf8(name).map_err(|_| unknown())?;
+                    <$enum>::from_str_name(name).map(|v| v as i32).ok_or_else(unknown)
                 }
 
                 // Numbers as the protobuf arms take them: any i32, named or not (proto3 enums are open).
@@ -176,6 +197,10 @@ macro_rules! enum_as_word {
         }
     };
 }
+
+/// The longest enum name the adapters handle on the stack (the longest proto name is 30 bytes);
+/// a longer word is no enum name and reads as unknown.
+const WORD_MAX: usize = 64;
 
 enum_as_word!(card_brand, crate::pb::CardBrand, "CARD_BRAND_");
 enum_as_word!(payment_status, crate::pb::PaymentStatus, "PAYMENT_STATUS_");

@@ -88,8 +88,13 @@ pub fn interleaved(ops: &mut [Box<dyn FnMut() + '_>], batches: usize, target: Du
     out
 }
 
+/// The operation that times a whole call's codec work: the request encoded (client) and decoded
+/// (server), the response encoded (server) and decoded (client).
+pub const CALL: &str = "call";
+
 /// Encode and decode of each profile's request (`payload::generate(profile, seed, 0)`, the body
-/// criterion's codec bench uses) with every codec, `batches` interleaved batches each.
+/// criterion's codec bench uses), and a whole call's codec work ([`CALL`], with the business
+/// function's response to it), with every codec, `batches` interleaved batches each.
 pub fn measure(profiles: &[Profile], seed: u64, batches: usize) -> Result<Vec<CodecTiming>> {
     struct Case {
         profile: Profile,
@@ -97,31 +102,49 @@ pub fn measure(profiles: &[Profile], seed: u64, batches: usize) -> Result<Vec<Co
         operation: &'static str,
         body: Vec<u8>,
         request: crate::pb::PaymentRequest,
+        response: crate::pb::PaymentResponse,
+        response_body: Vec<u8>,
     }
     let mut cases = Vec::new();
     for &profile in profiles {
         let request = payload::generate(profile, seed, 0);
+        let response = crate::payment::process(&request)
+            .map_err(|e| crate::Error::Internal(format!("the {profile} request is refused: {e:?}")))?;
         for codec in ALL_CODECS {
             let body = codec.encode_request(&request)?;
-            if codec.decode_request(&body)? != request {
-                return Err(crate::Error::Internal(format!("{codec} does not round-trip the {profile} request")));
+            let response_body = codec.encode_response(&response)?;
+            if codec.decode_request(&body)? != request || codec.decode_response(&response_body)? != response {
+                return Err(crate::Error::Internal(format!("{codec} does not round-trip the {profile} call")));
             }
-            for operation in ["encode", "decode"] {
-                cases.push(Case { profile, codec, operation, body: body.clone(), request: request.clone() });
+            for operation in ["encode", "decode", CALL] {
+                cases.push(Case {
+                    profile,
+                    codec,
+                    operation,
+                    body: body.clone(),
+                    request: request.clone(),
+                    response: response.clone(),
+                    response_body: response_body.clone(),
+                });
             }
         }
     }
     let mut ops: Vec<Box<dyn FnMut() + '_>> = cases
         .iter()
         .map(|c| -> Box<dyn FnMut() + '_> {
-            if c.operation == "encode" {
-                Box::new(move || {
+            match c.operation {
+                "encode" => Box::new(move || {
                     let _ = black_box(c.codec.encode_request(black_box(&c.request)));
-                })
-            } else {
-                Box::new(move || {
+                }),
+                "decode" => Box::new(move || {
                     let _ = black_box(c.codec.decode_request(black_box(&c.body)));
-                })
+                }),
+                _ => Box::new(move || {
+                    let _ = black_box(c.codec.encode_request(black_box(&c.request)));
+                    let _ = black_box(c.codec.decode_request(black_box(&c.body)));
+                    let _ = black_box(c.codec.encode_response(black_box(&c.response)));
+                    let _ = black_box(c.codec.decode_response(black_box(&c.response_body)));
+                }),
             }
         })
         .collect();
@@ -181,13 +204,13 @@ mod tests {
     #[test]
     fn measures_every_profile_codec_and_direction_with_the_real_bodies() {
         let t = measure(&[Profile::Small], payload::DEFAULT_SEED, 2).unwrap();
-        assert_eq!(t.len(), ALL_CODECS.len() * 2);
+        assert_eq!(t.len(), ALL_CODECS.len() * 3);
         for c in &t {
             assert_eq!(c.batches_ns_per_op.len(), 2);
             assert!(c.batches_ns_per_op.iter().all(|ns| *ns > 0.0), "{c:?}");
             let codec = ALL_CODECS.into_iter().find(|k| k.name() == c.codec).unwrap();
             let body = codec.encode_request(&payload::generate(Profile::Small, payload::DEFAULT_SEED, 0)).unwrap();
-            assert_eq!(c.body_bytes, body.len());
+            assert_eq!(c.body_bytes, body.len(), "the request's size, for every operation");
         }
     }
 }

@@ -419,12 +419,12 @@ pub fn verdict_chart(rows: &[super::verdict::VerdictRow], profile: crate::payloa
 /// The report's headline: the verdict chart of one profile cut to what a first look needs, in
 /// table order (codec, bytes, then latency grouped by operating point from unloaded to the
 /// capacity, then CPU, wire bytes and throughput): p50 and p99 at every point, no p99.9, gzip
-/// or decode rows (the table below has them).
+/// rows (the table below has them).
 pub fn headline_chart(rows: &[super::verdict::VerdictRow], profile: crate::payload::Profile) -> Result<Option<Chart>> {
     use super::verdict::{Dimension, RowKind};
     let keep = |r: &&super::verdict::VerdictRow| match r.kind {
-        RowKind::Encode => true,
-        RowKind::Decode | RowKind::Load(Dimension::P999(_)) => false,
+        RowKind::Codec => true,
+        RowKind::Load(Dimension::P999(_)) => false,
         RowKind::BodyBytes => !r.dimension.contains("gzip"),
         RowKind::Load(_) => true,
     };

@@ -174,10 +174,10 @@ pub fn profile_verdicts<'v>(verdicts: &'v [Verdict<'_>]) -> Vec<verdict::Profile
         .collect()
 }
 
-/// Encode and decode time (the run's own timing, `results.codec`) and raw body bytes
-/// (computed) for `profile`.
+/// Codec time per call (the run's own timing, `results.codec` operation `call`: request and
+/// response, each encoded and decoded) and raw body bytes (computed) for `profile`.
 fn codec_rows(codec: &[CodecTiming], profile: Profile, sizes: &[SizeRow]) -> Vec<VerdictRow> {
-    let mut rows: Vec<VerdictRow> = ["encode", "decode"]
+    let mut rows: Vec<VerdictRow> = [crate::measure::codec::CALL]
         .into_iter()
         .map(|operation| {
             let find = |name: &str| {
@@ -193,8 +193,8 @@ fn codec_rows(codec: &[CodecTiming], profile: Profile, sizes: &[SizeRow]) -> Vec
                     .map(|r| Ratio { source: verdict::SpreadSource::Batches, ..r })
             });
             VerdictRow {
-                kind: if operation == "encode" { verdict::RowKind::Encode } else { verdict::RowKind::Decode },
-                dimension: format!("{operation} time, request body (codec only)"),
+                kind: verdict::RowKind::Codec,
+                dimension: "codec time per call: request and response, encoded and decoded (serde_json vs prost, this schema)".into(),
                 basis: format!(
                     "results.json codec[profile={profile}, operation={operation}]: median of batches_ns_per_op"
                 ),

@@ -446,7 +446,7 @@ fn report_renders_tables_charts_and_missing_brokers_from_a_results_file() {
 }
 
 #[test]
-fn conclusion_bounds_what_a_faster_codec_can_save() {
+fn conclusion_gives_the_codecs_measured_share_of_a_call() {
     let row = |kind, rest, grpc| verdict::VerdictRow {
         kind,
         dimension: format!("{kind:?}"),
@@ -461,13 +461,14 @@ fn conclusion_bounds_what_a_faster_codec_can_save() {
         achieved_per_s: (None, None),
         not_measured: None,
     };
-    let rows = vec![
-        row(verdict::RowKind::Encode, 4.0, 1.0),
-        row(verdict::RowKind::Decode, 6.0, 2.0),
-        row(verdict::RowKind::Load(Dimension::P50(C1)), 200.0, 100.0),
-    ];
+    let rows =
+        vec![row(verdict::RowKind::Codec, 10.0, 3.0), row(verdict::RowKind::Load(Dimension::P50(C1)), 200.0, 100.0)];
     let text = verdict::conclusion(Profile::Small, &rows, &[]).join("\n");
-    assert!(text.contains("takes 10.00 µs with JSON and 3.00 µs with protobuf: 5.0 %"), "{text}");
+    assert!(
+        text.contains("takes 10.00 µs with JSON and 3.00 µs with protobuf: 5.0 % of REST/JSON's"),
+        "{text}"
+    );
+    assert!(text.contains("and 3.0 % of gRPC's 100 µs."), "{text}");
 }
 
 #[test]

@@ -672,10 +672,8 @@ pub const TOTAL: Factor =
 /// What a verdict row measures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RowKind {
-    /// Codec encode time (criterion).
-    Encode,
-    /// Codec decode time (criterion).
-    Decode,
+    /// Codec time per call: request and response, encoded and decoded (the run's own timing).
+    Codec,
     /// Body bytes, uncompressed or gzip (computed).
     BodyBytes,
     /// A load-run dimension.
@@ -903,21 +901,21 @@ pub fn conclusion(profile: Profile, rows: &[VerdictRow], decomposition: &[Decomp
     out
 }
 
-/// How much of REST/JSON's unloaded p50 the JSON codec itself takes: the most a faster codec
-/// could save.
+/// How much of REST/JSON's unloaded p50 the JSON codec's work per call takes (request and
+/// response, encoded and decoded, as the client and server do them once each per call).
 fn codec_share(rows: &[VerdictRow]) -> Option<String> {
     let find = |kind: fn(&RowKind) -> bool| rows.iter().find(|r| kind(&r.kind));
-    let encode = find(|k| *k == RowKind::Encode)?;
-    let decode = find(|k| *k == RowKind::Decode)?;
+    let codec = find(|k| *k == RowKind::Codec)?;
     let p50 = find(|k| matches!(k, RowKind::Load(Dimension::P50(_))))?;
-    let json_us = encode.rest? + decode.rest?;
-    let protobuf_us = encode.grpc? + decode.grpc?;
-    let rest_p50_us = p50.rest?;
+    let (json_us, protobuf_us) = (codec.rest?, codec.grpc?);
+    let (rest_p50_us, grpc_p50_us) = (p50.rest?, p50.grpc?);
     Some(format!(
-        "The codec alone (encode + decode of the request body) takes {json_us:.2} µs with JSON and {protobuf_us:.2} µs with protobuf: {:.1} % of REST/JSON's {} of {:.0} µs, so a faster codec can save at most that share of a call.",
+        "The codec's work per call (serde_json vs prost, this schema: request and response, each encoded and decoded once) takes {json_us:.2} µs with JSON and {protobuf_us:.2} µs with protobuf: {:.1} % of REST/JSON's {} of {:.0} µs and {:.1} % of gRPC's {:.0} µs.",
         100.0 * json_us / rest_p50_us,
         p50.dimension,
-        rest_p50_us
+        rest_p50_us,
+        100.0 * protobuf_us / grpc_p50_us,
+        grpc_p50_us
     ))
 }
 
