@@ -168,6 +168,12 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
     let count = sentences.matches("<li>").count();
     assert!((1..=5).contains(&count), "{count} headline sentences:\n{sentences}");
 
+    // The verdict tables fit the window: no column runs off the page.
+    let width = |name| attr(body_tag, name).and_then(|v| v.parse::<u32>().ok()).unwrap_or(u32::MAX);
+    let (table_w, page_w) = (width("data-widest-verdict-table"), width("data-page-w"));
+    assert!((1..=FOLD.0).contains(&table_w), "the widest open verdict table is {table_w} px in a {} px window", FOLD.0);
+    assert!(page_w <= FOLD.0, "the page is {page_w} px wide in a {} px window", FOLD.0);
+
     let verdict = &dom[dom.find("<table class=\"verdict\">").expect("verdict table")..];
     let verdict = &verdict[..verdict.find("</table>").expect("verdict table end")];
     let ratio_cells = verdict.matches("x</td>").count();

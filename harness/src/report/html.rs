@@ -30,7 +30,8 @@ figcaption { color: #555; font-size: 0.88em; }
 .missing { color: #a33; } ul.facts li { margin: 0.2em 0; }
 "#;
 
-/// Records each chart's rendered size; guarded so it cannot throw.
+/// Records each chart's rendered size, the widest open verdict table's and the page's width;
+/// guarded so it cannot throw.
 const MEASURE_SCRIPT: &str = r#"
 (function () {
   try {
@@ -43,6 +44,13 @@ const MEASURE_SCRIPT: &str = r#"
       figures[i].setAttribute('data-rendered-bottom', String(Math.round(box.bottom + window.scrollY)));
     }
     document.body.setAttribute('data-measured', String(figures.length));
+    var tables = document.querySelectorAll('table.verdict');
+    var widest = 0;
+    for (var j = 0; j < tables.length; j++) {
+      widest = Math.max(widest, Math.round(tables[j].getBoundingClientRect().width));
+    }
+    document.body.setAttribute('data-widest-verdict-table', String(widest));
+    document.body.setAttribute('data-page-w', String(document.documentElement.scrollWidth));
   } catch (e) {
     document.body.setAttribute('data-measure-error', String(e));
   }

@@ -123,7 +123,8 @@ impl Report {
         let mut rows = codec_rows(&self.results.codec, profile, &sizes);
         rows.extend(section.dimensions().into_iter().map(|d| verdict::load_row(&section, d)));
         let decomposition = verdict::decomposition(&section);
-        let conclusion = verdict::conclusion(profile, &rows, &decomposition);
+        let mut conclusion = verdict::conclusion(profile, &rows, &decomposition);
+        conclusion.extend(verdict::segments_sentence(&section));
         Ok(Verdict { section, sizes, rows, decomposition, conclusion })
     }
 

@@ -30,8 +30,23 @@ pub fn fmt_value(value: Option<f64>, unit: &str) -> String {
     }
 }
 
-/// A ratio's 95 % interval and where it comes from.
+/// A ratio's 95 % interval, with its reading when it is inconclusive or shows no difference
+/// (how it was computed goes to the notes: [`spread_method`]).
 pub fn fmt_spread(r: &Ratio) -> String {
+    let reading = if r.inconclusive() {
+        " inconclusive"
+    } else if r.no_measurable_difference() {
+        " no measurable difference"
+    } else {
+        ""
+    };
+    format!("{}–{}{reading}", verdict::fmt_x(r.low), verdict::fmt_x(r.high))
+}
+
+/// How an interval was computed and what its samples ranged over, for the notes column (kept out
+/// of the interval's own cell so that the verdict table fits a 1280-px window).
+pub fn spread_method(r: &Ratio) -> String {
+    let reading = if r.inconclusive() { " (inconclusive: wider than 0.5x–2x)" } else { "" };
     let source = match r.source {
         SpreadSource::Repetitions => format!(
             "t-interval, {} paired repetitions; pairs ranged {}–{}",
@@ -45,21 +60,14 @@ pub fn fmt_spread(r: &Ratio) -> String {
             verdict::fmt_x(r.min),
             verdict::fmt_x(r.max)
         ),
-        SpreadSource::Exact => return "exact (deterministic)".into(),
+        SpreadSource::Exact => "exact (deterministic)".into(),
         SpreadSource::PooledWindows { rest, grpc } => format!(
             "cluster bootstrap over {rest} + {grpc} pooled windows; resamples ranged {}–{}",
             verdict::fmt_x(r.min),
             verdict::fmt_x(r.max)
         ),
     };
-    let reading = if r.inconclusive() {
-        "; inconclusive (wider than 0.5x–2x)"
-    } else if r.no_measurable_difference() {
-        "; no measurable difference"
-    } else {
-        ""
-    };
-    format!("{}–{} ({source}){reading}", verdict::fmt_x(r.low), verdict::fmt_x(r.high))
+    format!("interval: {source}{reading}")
 }
 
 /// "Is gRPC 5x faster than JSON?": one row per dimension.
@@ -80,6 +88,7 @@ pub fn verdict_table(rows: &[VerdictRow]) -> Table {
             .iter()
             .map(|r| {
                 let mut notes = vec![r.basis.clone()];
+                notes.extend(r.ratio.as_ref().map(spread_method));
                 notes.extend(r.flags.iter().cloned());
                 let rate = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0}/s"));
                 let rates = match r.offered_per_s {
@@ -223,8 +232,10 @@ pub fn fairness_table(report: &Report, verdict: &Verdict<'_>) -> Table {
         "sockets used (client hop, max over repetitions) by load",
         "connections",
         "HTTP/2 settings",
+        "TCP segments per call, unloaded (client hop: out / in)",
     ];
     let set = &report.results.settings;
+    let unloaded = verdict::unloaded(&verdict.section.loads);
     let cpus = |c: &[usize]| if c.is_empty() { "unpinned".to_string() } else { format!("CPUs {c:?}") };
     let pinning = format!("client {}, server {}", cpus(&set.client_cpus), cpus(&set.server_cpus));
     let max_in_flight = report
@@ -258,6 +269,9 @@ pub fn fairness_table(report: &Report, verdict: &Verdict<'_>) -> Table {
                 if sockets.is_empty() { "—".into() } else { sockets.join("; ") },
                 connections,
                 h2,
+                unloaded
+                    .and_then(|l| verdict::segments_per_call(arm, &l))
+                    .map_or("—".into(), |(out, into)| format!("{out:.1} / {into:.1}")),
             ]
         })
         .collect();

@@ -464,10 +464,7 @@ fn conclusion_gives_the_codecs_measured_share_of_a_call() {
     let rows =
         vec![row(verdict::RowKind::Codec, 10.0, 3.0), row(verdict::RowKind::Load(Dimension::P50(C1)), 200.0, 100.0)];
     let text = verdict::conclusion(Profile::Small, &rows, &[]).join("\n");
-    assert!(
-        text.contains("takes 10.00 µs with JSON and 3.00 µs with protobuf: 5.0 % of REST/JSON's"),
-        "{text}"
-    );
+    assert!(text.contains("takes 10.00 µs with JSON and 3.00 µs with protobuf: 5.0 % of REST/JSON's"), "{text}");
     assert!(text.contains("and 3.0 % of gRPC's 100 µs."), "{text}");
 }
 
@@ -812,4 +809,36 @@ fn cpu_per_call_is_read_at_saturation() {
     assert_eq!(cpu, [Dimension::Cpu(c16)]);
     s.loads = vec![C1, open];
     assert!(s.dimensions().contains(&Dimension::Cpu(open)), "no closed point with callers: the first open one");
+}
+
+#[test]
+fn a_difference_in_segments_per_call_gets_a_sentence_and_equal_counts_none() {
+    let with_segments = |name: &str, out: u64, into: u64| {
+        let mut a = arm(name, &[100, 100], &[]);
+        for m in &mut a.points[0].repetitions {
+            m.wire = Some(WireBytes {
+                calls: 100,
+                hops: vec![HopBytes {
+                    hop: "client".into(),
+                    port: 1,
+                    sockets: 1,
+                    sent_bytes_total: 0,
+                    received_bytes_total: 0,
+                    sent_payload_bytes_total: 0,
+                    received_payload_bytes_total: 0,
+                    sent_segments_total: out * 100,
+                    received_segments_total: into * 100,
+                    sent_bytes_per_call: 0.0,
+                    received_bytes_per_call: 0.0,
+                    segments_per_call: (out + into) as f64,
+                }],
+            });
+        }
+        a
+    };
+    let arms = [with_segments("rest", 1, 1), with_segments("grpc", 3, 2)];
+    let text = verdict::segments_sentence(&section(&arms)).unwrap();
+    assert!(text.contains("a gRPC call crosses the client's socket in 3.0 TCP segments out and 2.0 in, a REST/JSON call in 1.0 and 1.0"), "{text}");
+    let arms = [with_segments("rest", 2, 1), with_segments("grpc", 2, 1)];
+    assert_eq!(verdict::segments_sentence(&section(&arms)), None);
 }

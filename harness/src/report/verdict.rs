@@ -382,6 +382,42 @@ impl Dimension {
     }
 }
 
+/// TCP segments per call on the arm's client hop at `load`, out (client to server) and in: the
+/// median over its windows; `None` without wire counters there.
+pub fn segments_per_call(arm: &ArmResult, load: &LoadSpec) -> Option<(f64, f64)> {
+    let hops: Vec<(f64, f64)> = windows_at(arm, load)?
+        .into_iter()
+        .filter_map(|m| {
+            let w = m.wire.as_ref().filter(|w| w.calls > 0)?;
+            let h = w.hops.iter().find(|h| h.hop == "client")?;
+            Some((h.sent_segments_total as f64 / w.calls as f64, h.received_segments_total as f64 / w.calls as f64))
+        })
+        .collect();
+    (!hops.is_empty()).then(|| {
+        let median = |f: fn(&(f64, f64)) -> f64| crate::results::Spread::of(hops.iter().map(f)).median;
+        (median(|h| h.0), median(|h| h.1))
+    })
+}
+
+/// A sentence when the claim pair's unloaded calls cross the client's socket in different numbers
+/// of TCP segments (half a segment or more apart): each segment is a write on one side and a
+/// wake-up on the other, which an unloaded latency pays in full.
+pub fn segments_sentence(section: &Section<'_>) -> Option<String> {
+    let load = unloaded(&section.loads)?;
+    let (rest, grpc) =
+        (segments_per_call(section.arm(claim::REST)?, &load)?, segments_per_call(section.arm(claim::GRPC)?, &load)?);
+    ((rest.0 + rest.1 - grpc.0 - grpc.1).abs() >= 0.5).then(|| {
+        format!(
+            "Unloaded ({}), a gRPC call crosses the client's socket in {:.1} TCP segments out and {:.1} in, a REST/JSON call in {:.1} and {:.1} (pure ACKs included): each extra segment is one more write on the sender and one more wake-up of the receiver. `harness/scripts/syscalls-per-call.sh` counts the syscalls behind them.",
+            load.label(),
+            grpc.0,
+            grpc.1,
+            rest.0,
+            rest.1
+        )
+    })
+}
+
 /// The unflagged windows of `arm` behind a tail row, as cumulative counts; `None` when the arm has
 /// no point there or a window lacks its histogram (a file written before histograms were kept:
 /// the row then falls back to pairing the windows' own quantiles).
