@@ -193,7 +193,12 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
                 namespace: ctx.namespace.clone(),
                 ..ServerConfig::default()
             };
-            let handle = rt.block_on(transport::serve(arm, &config))?;
+            // On a worker of the (pinned) server runtime, not the calling thread: threads a
+            // library starts while serving (lapin's, librdkafka's) inherit the worker's CPUs.
+            let serve_arm = arm.clone();
+            let handle = rt
+                .block_on(rt.spawn(async move { transport::serve(&serve_arm, &config).await }))
+                .map_err(|e| Error::Internal(format!("{arm}: serve task: {e}")))??;
             let endpoint = if arm.broker().is_some() { endpoint.to_owned() } else { handle.endpoint().to_owned() };
             (Some(handle), endpoint)
         }
@@ -213,24 +218,35 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
     };
     let probe_req = payload::generate(profile, scenario.seed, u64::MAX);
     let pool: Vec<_> = (0..REQUEST_POOL).map(|i| payload::generate(profile, scenario.seed, i)).collect();
-    let client = ctx.client.block_on(async {
-        let connect = async {
-            match ctx.client_kind {
-                ClientKind::FullStack => transport::connect(arm, &endpoint, &config).await,
-                // Replay encodes its bytes now, for the pool and the preflight request.
-                ClientKind::Replay => {
-                    let requests: Vec<_> = pool.iter().chain([&probe_req]).cloned().collect();
-                    Ok(AnyClient::new(arm, replay::connect(arm, &endpoint, &requests, &config).await?))
+    // Connected on a worker of the (pinned) client runtime, like the server above, so that a
+    // client library's own threads inherit the client's CPUs.
+    let (connect_arm, connect_endpoint, kind) = (arm.clone(), endpoint.clone(), ctx.client_kind);
+    let requests: Vec<_> = match kind {
+        // Replay encodes its bytes now, for the pool and the preflight request.
+        ClientKind::Replay => pool.iter().chain([&probe_req]).cloned().collect(),
+        ClientKind::FullStack => Vec::new(),
+    };
+    let client = ctx
+        .client
+        .block_on(ctx.client.spawn(async move {
+            let (arm, endpoint) = (&connect_arm, &connect_endpoint);
+            let connect = async {
+                match kind {
+                    ClientKind::FullStack => transport::connect(arm, endpoint, &config).await,
+                    ClientKind::Replay => {
+                        Ok(AnyClient::new(arm, replay::connect(arm, endpoint, &requests, &config).await?))
+                    }
+                }
+            };
+            match tokio::time::timeout(timeout, connect).await {
+                Ok(client) => client,
+                Err(_) => {
+                    Err(CallError::Timeout { transport: "connect", endpoint: redact_url(endpoint), after: timeout }
+                        .into())
                 }
             }
-        };
-        match tokio::time::timeout(timeout, connect).await {
-            Ok(client) => client,
-            Err(_) => {
-                Err(CallError::Timeout { transport: "connect", endpoint: redact_url(&endpoint), after: timeout }.into())
-            }
-        }
-    })?;
+        }))
+        .map_err(|e| Error::Internal(format!("{arm}: connect task: {e}")))??;
     // Fail fast on an unreachable or broken arm: reqwest connects lazily, so only a call proves it.
     ctx.client.block_on(client.call(probe_req))?;
     let broker_pid = broker_pid(arm);
