@@ -236,26 +236,27 @@ fn sim_capacity_latency_and_stall_are_recovered() {
 }
 
 /// The server-capacity stage's reading (replay client, closed loop of 16, one server thread) on a
-/// server of known capacity: `grpc` with 2 ms of CPU work per call serves at most 500 calls/s,
-/// less its own work per call (50–80 µs here when each call blocks the thread alone). The window
-/// must read the server at least 90 % busy and the capacity within 5 % of 500/s (less the drain
-/// of the calls in flight at the window's end).
+/// server of known capacity: `grpc` with 20 ms of CPU work per call serves at most 50 calls/s,
+/// less its own work per call (50–80 µs in a release build when each call blocks the thread
+/// alone, about 400 µs in a debug build: the work is long so that both stay well within the
+/// tolerance). The window must read the server at least 90 % busy and the capacity within 5 % of
+/// 50/s (less the drain of the calls in flight at the window's end).
 #[test]
 fn the_replay_client_reads_a_known_server_capacity() {
     let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
     let rt = Runtimes::new();
     let toml = "name = \"capacity\"\ntransports = [\"grpc\"]\nprofiles = [\"small\"]\nrepetitions = 1\n\
-                warmup_ms = 300\nduration_ms = 2000\ntimeout_ms = 5000\nservice_busy_us = 2000\n\
+                warmup_ms = 300\nduration_ms = 4000\ntimeout_ms = 5000\nservice_busy_us = 20000\n\
                 [[load]]\nmodel = \"closed\"\nconcurrency = 16\n";
     let result = rt.run_with(toml, "grpc", ClientKind::Replay);
     assert_eq!(result.client, "replay");
     let m = &result.points[0].repetitions[0];
     let reading = paybench::results::server_capacity_of(m);
-    eprintln!("grpc with 2000 µs of work per call, replay c=16: {reading:?}, busy {:?}", m.busy);
+    eprintln!("grpc with 20 ms of work per call, replay c=16: {reading:?}, busy {:?}", m.busy);
     let rate = reading.server_rate().unwrap_or_else(|| panic!("not server-bound: {reading:?}"));
     // The achieved rate divides the calls by the span to the last completion, which runs past the
-    // 2 s window by the 16 calls still in flight (16 × 2 ms): 500/s × 2000 / 2032.
-    let expected = 500.0 * 2_000.0 / (2_000.0 + 16.0 * 2.0);
+    // 4 s window by the 16 calls still in flight (16 × 20 ms): 50/s × 4000 / 4320.
+    let expected = 50.0 * 4_000.0 / (4_000.0 + 16.0 * 20.0);
     assert!(within(rate, expected, 0.05), "server capacity {rate:.0}/s vs {expected:.0}/s");
 }
 
