@@ -57,7 +57,7 @@ const HEADLINE_PROFILE: Profile = Profile::Typical;
 
 /// Every generator; [`Inputs::generate`] says what each is made from, and `docs/report.md` lists
 /// them for readers.
-const GENERATORS: [&str; 15] = [
+const GENERATORS: [&str; 16] = [
     "headline",
     "decomposition",
     "not-measured",
@@ -68,6 +68,7 @@ const GENERATORS: [&str; 15] = [
     "broker-settings",
     "broker-arms",
     "sweeps",
+    "capacities",
     "generator-validation",
     "peer-check",
     "instructions",
@@ -287,7 +288,7 @@ impl Inputs {
         for entry in entries {
             let dir = entry.with_context(|| format!("docs: list {}", results_dir.display()))?.path();
             let path = dir.join("results.json");
-            if path.is_file() {
+            if paybench::results::has_results(&dir) {
                 let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 runs.push((format!("results/{name}"), RunResults::read(&path)?));
             }
@@ -332,6 +333,7 @@ impl Inputs {
             "broker-settings" => self.broker_settings(),
             "broker-arms" => self.arms_table(|arm| arm.broker().is_some(), false),
             "sweeps" => Ok(self.sweeps()),
+            "capacities" => self.capacities(),
             "generator-validation" => self.generator_validation(links),
             "peer-check" => super::peer_check::section(&self.root, links),
             "instructions" => self.instructions(links),
@@ -537,6 +539,26 @@ impl Inputs {
             self.report.results.run_id,
             markdown::table(&table)
         )
+    }
+
+    /// Each arm's server capacity (replay client) beside its end-to-end capacity (full-stack
+    /// client), for the headline profile: the report's capacities table.
+    fn capacities(&self) -> anyhow::Result<String> {
+        let report = self.headline_report();
+        let mut results = report.results.clone();
+        results.server_capacity.retain(|a| a.profile == HEADLINE_PROFILE);
+        let report = Report { run_dir: report.run_dir.clone(), results };
+        let verdicts = report.verdicts()?;
+        let Some(v) = verdicts.first() else { bail!("the reference run has no `{HEADLINE_PROFILE}` arms") };
+        let table = tables::capacities_table(&v.section);
+        if table.rows.is_empty() {
+            return Ok(format!("The reference run has no capacity for profile `{HEADLINE_PROFILE}`."));
+        }
+        Ok(format!(
+            "Reference run `{}`, profile `{HEADLINE_PROFILE}` (the report's capacities table):\n\n{}",
+            self.report.results.run_id,
+            markdown::table(&table)
+        ))
     }
 
     /// `harness/scripts/validate-generator.sh`'s last committed table: each paybench client's

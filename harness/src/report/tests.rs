@@ -676,7 +676,7 @@ fn verdict_rows_and_headline_follow_the_operating_points_and_say_where_the_answe
     );
     // The first sentence is about end-to-end dimensions, then the components.
     assert!(
-        headline[0].starts_with("End to end (latency, throughput, CPU and wire bytes per call), gRPC/protobuf reaches 5x over REST/JSON on none of 5 measured rows; of the components (codec time, body bytes), on no measured row"),
+        headline[0].starts_with("End to end (latency, throughput, CPU and wire bytes per call), gRPC/protobuf reaches 5x over REST/JSON on none of 6 measured rows; of the components (codec time, body bytes), on no measured row"),
         "{text}"
     );
 }
@@ -807,6 +807,7 @@ fn cpu_per_call_is_read_at_saturation() {
     s.loads = vec![C1, open, c16];
     let cpu: Vec<Dimension> = s.dimensions().into_iter().filter(|d| matches!(d, Dimension::Cpu(_))).collect();
     assert_eq!(cpu, [Dimension::Cpu(c16)]);
+    assert!(s.dimensions().contains(&Dimension::ServerCpu(c16)), "the server's CPU beside every role's");
     s.loads = vec![C1, open];
     assert!(s.dimensions().contains(&Dimension::Cpu(open)), "no closed point with callers: the first open one");
 }

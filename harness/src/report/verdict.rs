@@ -232,6 +232,9 @@ pub enum Dimension {
     WireBytes(LoadSpec),
     /// CPU µs per call, every role (client, server, broker, unattributed), at a load point.
     Cpu(LoadSpec),
+    /// The server's CPU µs per call alone (the generator and client library apart), at a load
+    /// point.
+    ServerCpu(LoadSpec),
     /// Highest offered rate of the sweep whose step met the SLO.
     MaxThroughput,
 }
@@ -261,7 +264,8 @@ impl Dimension {
             | Dimension::P99(l)
             | Dimension::P999(l)
             | Dimension::WireBytes(l)
-            | Dimension::Cpu(l) => Some(l),
+            | Dimension::Cpu(l)
+            | Dimension::ServerCpu(l) => Some(l),
             Dimension::MaxThroughput => None,
         }
     }
@@ -269,7 +273,11 @@ impl Dimension {
     /// Unit of the raw figures.
     pub fn unit(self) -> &'static str {
         match self {
-            Dimension::P50(_) | Dimension::P99(_) | Dimension::P999(_) | Dimension::Cpu(_) => "µs",
+            Dimension::P50(_)
+            | Dimension::P99(_)
+            | Dimension::P999(_)
+            | Dimension::Cpu(_)
+            | Dimension::ServerCpu(_) => "µs",
             Dimension::WireBytes(_) => "B/call",
             Dimension::MaxThroughput => "calls/s",
         }
@@ -288,6 +296,7 @@ impl Dimension {
             Dimension::P999(_) => "p99.9 latency",
             Dimension::WireBytes(_) => "wire bytes per call",
             Dimension::Cpu(_) => "CPU per call, all roles",
+            Dimension::ServerCpu(_) => "CPU per call, server only",
             Dimension::MaxThroughput => "server capacity (replay client, closed loop, server ≥ 90 % busy)",
         }
     }
@@ -308,6 +317,7 @@ impl Dimension {
             Dimension::P999(_) => "points[].repetitions[].latency.p999_us",
             Dimension::WireBytes(_) => "points[].repetitions[].wire.hops[].{sent,received}_bytes_per_call",
             Dimension::Cpu(_) => "points[].repetitions[].cpu.*_us_per_call",
+            Dimension::ServerCpu(_) => "points[].repetitions[].cpu.server_us_per_call",
             Dimension::MaxThroughput => "server_capacity[].points[].repetitions[].achieved_rate_per_s",
         }
     }
@@ -330,7 +340,8 @@ impl Dimension {
             | Dimension::P99(l)
             | Dimension::P999(l)
             | Dimension::WireBytes(l)
-            | Dimension::Cpu(l) => {
+            | Dimension::Cpu(l)
+            | Dimension::ServerCpu(l) => {
                 // A flagged window measured something other than the arm (the generator, a
                 // neighbour, a queue that outgrew the window): it never stands in a row.
                 let windows = windows_at(arm, &l)?;
@@ -349,6 +360,7 @@ impl Dimension {
                 m.wire.as_ref().map(|w| w.hops.iter().map(|h| h.sent_bytes_per_call + h.received_bytes_per_call).sum())
             }
             Dimension::Cpu(_) => cpu_total_us_per_call(m),
+            Dimension::ServerCpu(_) => m.cpu.server_us_per_call,
             Dimension::MaxThroughput => None,
         }
     }
@@ -358,7 +370,9 @@ impl Dimension {
     /// only foreign CPU removes a window from them.
     pub fn flag(self, m: &Measurement) -> Option<&'static str> {
         match self {
-            Dimension::Cpu(_) | Dimension::WireBytes(_) => m.contaminated.then_some("contaminated"),
+            Dimension::Cpu(_) | Dimension::ServerCpu(_) | Dimension::WireBytes(_) => {
+                m.contaminated.then_some("contaminated")
+            }
             _ => window_flag(m),
         }
     }
@@ -650,7 +664,9 @@ impl<'a> Section<'a> {
             .filter_map(|l| l.concurrency().filter(|c| *c > 1).map(|c| (c, *l)))
             .max_by_key(|(c, _)| *c);
         if let Some(l) = saturated.map(|(_, l)| l).or(open.first().copied()).or(base) {
-            dims.push(Dimension::Cpu(l));
+            // Beside every role's CPU, the server's alone: the all-roles figure carries the
+            // generator and the client library, which are the harness's, not the transport's.
+            dims.extend([Dimension::Cpu(l), Dimension::ServerCpu(l)]);
         }
         dims.push(Dimension::MaxThroughput);
         dims

@@ -691,10 +691,35 @@ pub fn server_capacity_of(m: &Measurement) -> CapacityReading {
     }
 }
 
+/// The gzipped copy of a results file: `results.json` → `results.json.gz`.
+pub fn gzipped(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".gz");
+    name.into()
+}
+
+/// Whether `dir` holds a results file, plain or gzipped.
+pub fn has_results(dir: &Path) -> bool {
+    let path = dir.join("results.json");
+    path.is_file() || gzipped(&path).is_file()
+}
+
 impl RunResults {
-    /// Reads a `results.json`.
+    /// Reads a `results.json`, or, when `path` is absent, the gzipped copy beside it
+    /// (`results.json.gz`: how the committed reference run is stored, to keep `results/` small).
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        let gz = gzipped(path);
+        let text = if !path.exists() && gz.is_file() {
+            use std::io::Read;
+            let file = std::fs::File::open(&gz).map_err(|e| Error::io(format!("read {}", gz.display()), e))?;
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(file)
+                .read_to_string(&mut text)
+                .map_err(|e| Error::io(format!("decompress {}", gz.display()), e))?;
+            text
+        } else {
+            std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?
+        };
         serde_json::from_str(&text)
             .map_err(|e| Error::Config(format!("{}: not a paybench results file: {e}", path.display())))
     }
@@ -709,6 +734,12 @@ impl RunResults {
         // latency's histogram is what spectra and merges need.
         for m in out.arms.iter_mut().flat_map(|a| a.points.iter_mut()).flat_map(|p| p.repetitions.iter_mut()) {
             m.service_time.histogram_v2_deflate_b64.clear();
+        }
+        // Schedule lag is read as percentiles only (its p99 in the arms table).
+        for m in out.arms.iter_mut().flat_map(|a| a.points.iter_mut()).flat_map(|p| p.repetitions.iter_mut()) {
+            if let Some(lag) = m.schedule_lag.as_mut() {
+                lag.histogram_v2_deflate_b64.clear();
+            }
         }
         // A server-capacity window is read for its rate and shares only.
         for m in out.server_capacity.iter_mut().flat_map(|a| a.points.iter_mut()).flat_map(|p| p.repetitions.iter_mut())
