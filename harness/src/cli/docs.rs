@@ -544,10 +544,8 @@ impl Inputs {
     /// Each arm's server capacity (replay client) beside its end-to-end capacity (full-stack
     /// client), for the headline profile: the report's capacities table.
     fn capacities(&self) -> anyhow::Result<String> {
+        // Sections take the server-capacity arms of their own scenario and profile.
         let report = self.headline_report();
-        let mut results = report.results.clone();
-        results.server_capacity.retain(|a| a.profile == HEADLINE_PROFILE);
-        let report = Report { run_dir: report.run_dir.clone(), results };
         let verdicts = report.verdicts()?;
         let Some(v) = verdicts.first() else { bail!("the reference run has no `{HEADLINE_PROFILE}` arms") };
         let table = tables::capacities_table(&v.section);

@@ -36,18 +36,9 @@ fn open_error(what: &str, path: &Path, e: std::io::Error) -> Error {
 }
 
 fn read_json(path: &Path) -> Result<Value> {
-    let gz = crate::results::gzipped(path);
-    let text = if !path.exists() && gz.is_file() {
-        // A committed reference run stores its results gzipped (`RunResults::read` reads both).
-        use std::io::Read;
-        let mut text = String::new();
-        std::fs::File::open(&gz)
-            .and_then(|f| flate2::read::GzDecoder::new(f).read_to_string(&mut text))
-            .map_err(|e| open_error("read", &gz, e))?;
-        text
-    } else {
-        std::fs::read_to_string(path).map_err(|e| open_error("read", path, e))?
-    };
+    // A committed reference run stores its results gzipped; both forms read the same.
+    let (read, text) = crate::results::read_stored(path);
+    let text = text.map_err(|e| open_error("read", &read, e))?;
     serde_json::from_str(&text).map_err(|e| input_error(path, format!("not valid JSON: {e}")))
 }
 

@@ -231,6 +231,15 @@ pub const MAX_DOWN_STEPS: u32 = 6;
 /// clamped and a tail understated.
 pub const MAX_TIMEOUT_MS: u64 = (HISTOGRAM_MAX_NS / 1_000_000) - GENERATOR_GRACE.as_millis() as u64;
 
+/// `Ok` when every arm in `listed` (the value of `field`) is one of the scenario's `names`; else
+/// the error naming the first that is not, and the arms allowed.
+fn known_arms(path: &Path, field: &str, listed: &[String], names: &[String]) -> Result<()> {
+    match listed.iter().find(|a| !names.contains(a)) {
+        Some(unknown) => Err(invalid(path, field, &format!("arms of this scenario: {}", names.join(", ")), unknown)),
+        None => Ok(()),
+    }
+}
+
 fn invalid(path: &Path, field: &str, allowed: &str, got: impl std::fmt::Debug) -> Error {
     Error::Config(format!("{}: field `{field}` is {got:?}; allowed: {allowed}", path.display()))
 }
@@ -309,14 +318,7 @@ impl Scenario {
                     &t.repetitions,
                 ));
             }
-            if let Some(unknown) = t.arms.iter().find(|a| !names.contains(a)) {
-                return Err(invalid(
-                    path,
-                    "tails.arms",
-                    &format!("arms of this scenario: {}", names.join(", ")),
-                    unknown,
-                ));
-            }
+            known_arms(path, "tails.arms", &t.arms, &names)?;
             if let Some(unknown) = t.profiles.iter().find(|p| !self.profiles.contains(p)) {
                 return Err(invalid(path, "tails.profiles", "profiles listed in `profiles`", unknown.name()));
             }
@@ -325,27 +327,13 @@ impl Scenario {
             if !(1..=10_000).contains(&c.concurrency) {
                 return Err(invalid(path, "server_capacity.concurrency", "1..=10000", c.concurrency));
             }
-            if let Some(unknown) = c.arms.iter().find(|a| !names.contains(a)) {
-                return Err(invalid(
-                    path,
-                    "server_capacity.arms",
-                    &format!("arms of this scenario: {}", names.join(", ")),
-                    unknown,
-                ));
-            }
+            known_arms(path, "server_capacity.arms", &c.arms, &names)?;
         }
         for (profile, arms) in &self.profile_transports {
             if !self.profiles.contains(profile) {
                 return Err(invalid(path, "profile_transports", "profiles listed in `profiles`", profile.name()));
             }
-            if let Some(unknown) = arms.iter().find(|a| !names.contains(a)) {
-                return Err(invalid(
-                    path,
-                    &format!("profile_transports.{profile}"),
-                    &format!("arms of this scenario: {}", names.join(", ")),
-                    unknown,
-                ));
-            }
+            known_arms(path, &format!("profile_transports.{profile}"), arms, &names)?;
         }
         Ok(())
     }
@@ -409,14 +397,7 @@ impl Scenario {
                 return Err(invalid(path, "operating_points", &format!("a scenario whose transports include {} and {} (the pair whose lower capacity places the points)", registry::claim::REST, registry::claim::GRPC), format!("transports without {needed}")));
             }
         }
-        if let Some(unknown) = op.arms.iter().find(|a| !names.contains(a)) {
-            return Err(invalid(
-                path,
-                "operating_points.arms",
-                &format!("arms of this scenario: {}", names.join(", ")),
-                unknown,
-            ));
-        }
+        known_arms(path, "operating_points.arms", &op.arms, names)?;
         Ok(())
     }
 

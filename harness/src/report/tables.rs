@@ -340,15 +340,14 @@ pub fn capacities_table(section: &Section<'_>) -> Table {
         "end-to-end capacity (full-stack client, open-loop search)",
         "client busy at its limit (median)",
     ];
-    let mut names: Vec<&str> = section.capacity.iter().map(|a| a.transport.name()).collect();
-    names.extend(section.arms.iter().filter(|a| a.sweep.is_some()).map(|a| a.transport.name()));
-    let mut seen = Vec::new();
-    names.retain(|n| {
-        !seen.contains(n) && {
-            seen.push(*n);
-            true
+    // Every arm with either capacity, once: the server-capacity arms first, in run order.
+    let mut names: Vec<&str> = Vec::new();
+    let measured = section.capacity.iter().copied().chain(section.arms.iter().copied().filter(|a| a.sweep.is_some()));
+    for name in measured.map(|a| a.transport.name()) {
+        if !names.contains(&name) {
+            names.push(name);
         }
-    });
+    }
     let median = |v: Vec<f64>| (!v.is_empty()).then(|| Spread::of(v).median);
     let pct = |x: Option<f64>| x.map_or("—".to_owned(), |x| format!("{:.0} %", x * 100.0));
     let rows = names
@@ -362,10 +361,7 @@ pub fn capacities_table(section: &Section<'_>) -> Table {
             let server_cell = match (median(server.clone()), readings.is_empty()) {
                 (_, true) => NOT_MEASURED.to_owned(),
                 (Some(rate), _) => format!("{rate:.0}/s ({} of {} windows server-bound)", server.len(), readings.len()),
-                (None, _) => {
-                    let best = readings.iter().max_by(|a, b| bound_of(a).total_cmp(&bound_of(b)));
-                    best.map_or("none".into(), reading_cell)
-                }
+                (None, _) => best_bound(&readings),
             };
             let server_busy = median(windows.iter().filter_map(|m| m.busy.as_ref()?.server).collect());
             let arm = section.arm(name);
@@ -381,10 +377,7 @@ pub fn capacities_table(section: &Section<'_>) -> Table {
                     searches.len(),
                     searches.iter().filter(|r| matches!(r, CapacityReading::EndToEnd { .. })).count()
                 ),
-                (None, _) => {
-                    let best = searches.iter().max_by(|a, b| bound_of(a).total_cmp(&bound_of(b)));
-                    best.map_or("none".into(), reading_cell)
-                }
+                (None, _) => best_bound(&searches),
             };
             let client_busy = median(
                 searches
@@ -401,15 +394,17 @@ pub fn capacities_table(section: &Section<'_>) -> Table {
     Table { header: header.map(String::from).to_vec(), rows }
 }
 
-/// The rate a reading vouches for (0 for none), to pick an arm's best lower bound.
-fn bound_of(r: &crate::results::CapacityReading) -> f64 {
+/// The cell of the reading that vouches for the highest rate (`none` when there is none): an
+/// arm's best lower bound, with its reason.
+fn best_bound(readings: &[crate::results::CapacityReading]) -> String {
     use crate::results::CapacityReading;
-    match r {
+    let rate = |r: &CapacityReading| match r {
         CapacityReading::Server { rate_per_s, .. }
         | CapacityReading::EndToEnd { rate_per_s, .. }
         | CapacityReading::LowerBound { rate_per_s, .. } => *rate_per_s,
         CapacityReading::Nothing => 0.0,
-    }
+    };
+    readings.iter().max_by(|a, b| rate(a).total_cmp(&rate(b))).map_or("none".into(), reading_cell)
 }
 
 /// The passing step at a search's capacity rate, for the CPU and sockets it took.

@@ -698,6 +698,21 @@ pub fn gzipped(path: &Path) -> std::path::PathBuf {
     name.into()
 }
 
+/// The text of a results file: `path`, or, when it is absent, its gzipped copy beside it; with the
+/// file it read, for errors.
+pub fn read_stored(path: &Path) -> (std::path::PathBuf, std::io::Result<String>) {
+    let gz = gzipped(path);
+    if path.exists() || !gz.is_file() {
+        return (path.to_path_buf(), std::fs::read_to_string(path));
+    }
+    let text = std::fs::File::open(&gz).and_then(|file| {
+        use std::io::Read;
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(file).read_to_string(&mut text).map(|_| text)
+    });
+    (gz, text)
+}
+
 /// Whether `dir` holds a results file, plain or gzipped.
 pub fn has_results(dir: &Path) -> bool {
     let path = dir.join("results.json");
@@ -708,18 +723,8 @@ impl RunResults {
     /// Reads a `results.json`, or, when `path` is absent, the gzipped copy beside it
     /// (`results.json.gz`: how the committed reference run is stored, to keep `results/` small).
     pub fn read(path: &Path) -> Result<Self> {
-        let gz = gzipped(path);
-        let text = if !path.exists() && gz.is_file() {
-            use std::io::Read;
-            let file = std::fs::File::open(&gz).map_err(|e| Error::io(format!("read {}", gz.display()), e))?;
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(file)
-                .read_to_string(&mut text)
-                .map_err(|e| Error::io(format!("decompress {}", gz.display()), e))?;
-            text
-        } else {
-            std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?
-        };
+        let (read, text) = read_stored(path);
+        let text = text.map_err(|e| Error::io(format!("read {}", read.display()), e))?;
         serde_json::from_str(&text)
             .map_err(|e| Error::Config(format!("{}: not a paybench results file: {e}", path.display())))
     }
