@@ -19,6 +19,8 @@
 //! - [`measure`]: wire bytes (kernel TCP counters), CPU per role (/proc), environment.
 //! - [`results`]: the `results.json` schema, shared by `run`, `report` and `compare`.
 //! - [`report`]: `paybench report`: report.html (inline SVG charts) and summary.md, the verdict.
+//! - [`experiment`]: timed experiments (`outage`): events on supervised processes, timelines.
+//! - [`supervise`]: process control: signals, supervised children (servers, workers), brokers' pids.
 //! - [`error`]: the crate's error type: per-call kinds apart from tool kinds (see its docs).
 
 pub mod brokers;
@@ -27,6 +29,7 @@ pub mod compare;
 pub mod criterion_data;
 pub mod endpoint;
 pub mod error;
+pub mod experiment;
 pub mod load;
 pub mod measure;
 pub mod payload;
@@ -35,6 +38,7 @@ pub mod pb;
 pub mod report;
 pub mod results;
 pub mod sizes;
+pub mod supervise;
 pub mod transport;
 
 pub use error::{CallError, CallResult, Error, Result};

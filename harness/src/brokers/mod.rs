@@ -27,6 +27,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::endpoint::{redact, socket_addrs};
+use crate::supervise::{self, Signal};
 use crate::{CallError, Error, Result};
 
 /// One broker the suite can talk to, and how to run a local one.
@@ -144,16 +145,16 @@ impl Broker {
     /// pid file names a live process.
     pub fn local_pid(&self) -> Option<u32> {
         let pid: u32 = std::fs::read_to_string(self.dir().join("paybench.pid")).ok()?.trim().parse().ok()?;
-        alive(pid).then_some(pid)
+        supervise::alive(pid).then_some(pid)
     }
 
     /// Kills the managed broker at once (SIGKILL), as a crash would, and waits until it is gone.
     /// Returns whether one was running. Its data directory stays, so [`start`] recovers from it.
     pub async fn kill_local(&self, deadline: Duration) -> Result<bool> {
         let Some(pid) = self.local_pid() else { return Ok(false) };
-        signal(pid, libc::SIGKILL);
-        wait_gone(pid, deadline).await;
-        if alive(pid) {
+        supervise::send(pid, Signal::Kill);
+        supervise::wait_gone(pid, deadline).await;
+        if supervise::alive(pid) {
             return Err(Error::Internal(format!("{}: pid {pid} still alive {deadline:?} after SIGKILL", self.name)));
         }
         Ok(true)
@@ -256,40 +257,15 @@ pub async fn stop(broker: &Broker, deadline: Duration) -> Result<bool> {
         return Ok(false);
     };
     if !broker.local_stop.is_some_and(|graceful| graceful(&broker.dir())) {
-        signal(pid, libc::SIGTERM);
+        supervise::send(pid, Signal::Terminate);
     }
-    wait_gone(pid, deadline).await;
-    if alive(pid) {
-        signal(pid, libc::SIGKILL);
-        wait_gone(pid, deadline).await;
+    supervise::wait_gone(pid, deadline).await;
+    if supervise::alive(pid) {
+        supervise::send(pid, Signal::Kill);
+        supervise::wait_gone(pid, deadline).await;
     }
     let _ = std::fs::remove_file(broker.dir().join("paybench.pid"));
     Ok(true)
-}
-
-/// Waits until `pid` has exited (or is a zombie), at most `deadline`.
-async fn wait_gone(pid: u32, deadline: Duration) {
-    let started = Instant::now();
-    while alive(pid) && started.elapsed() < deadline {
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-}
-
-/// Whether `pid` is a running process: it exists and is not a zombie (a broker that died while
-/// the process that spawned it still runs stays a zombie until that process exits).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()))
-        .is_some_and(|state| state != 'Z' && state != 'X')
-}
-
-fn signal(pid: u32, signal: libc::c_int) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return };
-    // SAFETY: kill(2) has no memory effects on this process; pid names the broker we started.
-    unsafe {
-        libc::kill(pid, signal);
-    }
 }
 
 /// The last `lines` lines of a log file, joined by " | ", for error messages.

@@ -313,7 +313,9 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let units: Vec<Unit<'_>> = planned
         .iter()
         .flat_map(|p| {
-            p.arms.iter().flat_map(move |arm| {
+            // A scenario of experiments only has no steady-state windows.
+            let steady = if p.scenario.has_steady_state() { p.arms.as_slice() } else { &[] };
+            steady.iter().flat_map(move |arm| {
                 p.scenario
                     .profiles
                     .iter()
@@ -347,6 +349,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let mut order: Vec<Vec<String>> = orders.iter().map(|o| o.iter().map(|&i| units[i].label()).collect()).collect();
     let operating_points = run_operating_points(&ctx, &planned, &mut arms, order_seed, &mut order, &obs)?;
     bar.finish_and_clear();
+    let experiments = run_experiments(&args, &planned, &client_rt, &endpoints, &namespace, &out)?;
     let brokers = arms.iter().filter_map(|a| a.broker.clone()).collect();
     let results = RunResults {
         schema_version: SCHEMA_VERSION,
@@ -367,6 +370,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         server_capacity,
         operating_points,
         codec,
+        experiments,
     };
     results.write(&out).with_context(|| format!("write results to {}", out.display()))?;
     print!("{}", super::run_table::render(&results.arms));
@@ -393,6 +397,59 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs every scenario's `[[experiment]]`s, each arm on a supervised `paybench serve` child
+/// pinned to the server's CPUs, the client on the client runtime.
+fn run_experiments(
+    args: &Args,
+    planned: &[Planned],
+    client_rt: &tokio::runtime::Runtime,
+    endpoints: &paybench::brokers::Endpoints,
+    namespace: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<Vec<paybench::results::experiment::ExperimentResult>> {
+    let mut results = Vec::new();
+    if planned.iter().all(|p| p.scenario.experiments.is_empty()) {
+        return Ok(results);
+    }
+    if args.target.is_some() {
+        anyhow::bail!("experiments start and stop their own servers: run them without --target");
+    }
+    let mut serve_args = args.arm_env.serve_args();
+    if let Some(cpus) = &args.server_cpus {
+        let list: Vec<String> = cpus.0.iter().map(usize::to_string).collect();
+        serve_args.extend(["--cpus".to_owned(), list.join(",")]);
+    }
+    for p in planned {
+        let ctx = paybench::experiment::ExperimentContext {
+            client: client_rt.handle().clone(),
+            serve_program: std::env::current_exe().context("the paybench binary's path")?,
+            serve_args: [
+                serve_args.clone(),
+                vec!["--service-time-us".to_owned(), p.scenario.service_time_us.to_string()],
+            ]
+            .concat(),
+            brokers: endpoints.clone(),
+            namespace: namespace.to_owned(),
+            log_dir: paybench::experiment::log_dir(out),
+            scenario_timeout_ms: p.scenario.timeout_ms,
+            seed: p.scenario.seed,
+        };
+        for spec in &p.scenario.experiments {
+            results.push(paybench::experiment::run(&ctx, &p.scenario.name, spec, &p.arms, &Lines)?);
+        }
+    }
+    Ok(results)
+}
+
+/// Experiment progress, one line each on stderr.
+struct Lines;
+
+impl paybench::experiment::Progress for Lines {
+    fn line(&self, text: &str) {
+        eprintln!("{text}");
+    }
 }
 
 /// Runs `orders[rep]` of `units` for every repetition, each unit on a fresh server and client,

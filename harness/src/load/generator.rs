@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::load::timeline::{Buckets, Ended};
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::results::stats::new_histogram;
 use crate::results::{Accounting, LatencyStats};
@@ -180,6 +181,8 @@ pub struct RawMeasurement {
     /// Open loop: how long the pacer spun before the window's calls (generator CPU on the
     /// client's worker, which the client's CPU counter includes).
     pub pacer_spin: Option<Duration>,
+    /// Open loop with a bucket sink ([`run_open_timeline`]): the window's calls by 100 ms bucket.
+    pub timeline: Option<Buckets>,
 }
 
 impl RawMeasurement {
@@ -300,6 +303,7 @@ pub async fn run_closed<T: Transport + 'static>(
         completion_span,
         offered_rate_per_s: None,
         pacer_spin: None,
+        timeline: None,
     })
 }
 
@@ -312,12 +316,45 @@ pub async fn run_open<T: Transport + 'static>(
     window: Window,
     probe: &mut impl WindowProbe,
 ) -> Result<RawMeasurement> {
+    run_open_sinks(client, rate_per_s, max_in_flight, pool, window, probe, None).await
+}
+
+/// [`run_open`] with a bucket sink as well: every measured call is also counted in the 100 ms
+/// bucket of its intended send time ([`RawMeasurement::timeline`]); ok calls slower than
+/// `late_after` count as late there.
+pub async fn run_open_timeline<T: Transport + 'static>(
+    client: Arc<T>,
+    rate_per_s: f64,
+    max_in_flight: u32,
+    pool: Arc<Vec<PaymentRequest>>,
+    window: Window,
+    probe: &mut impl WindowProbe,
+    late_after: Duration,
+) -> Result<RawMeasurement> {
+    run_open_sinks(client, rate_per_s, max_in_flight, pool, window, probe, Some(late_after)).await
+}
+
+async fn run_open_sinks<T: Transport + 'static>(
+    client: Arc<T>,
+    rate_per_s: f64,
+    max_in_flight: u32,
+    pool: Arc<Vec<PaymentRequest>>,
+    window: Window,
+    probe: &mut impl WindowProbe,
+    timeline_late_after: Option<Duration>,
+) -> Result<RawMeasurement> {
     let interval = Duration::from_secs_f64(1.0 / rate_per_s);
     let warmup_calls = (window.warmup.as_secs_f64() * rate_per_s).round() as u64;
     let measured_calls = ((window.duration.as_secs_f64() * rate_per_s).round() as u64).max(1);
+    // A short lead so that call 0 is not already late when the pacer gets there.
+    let start = Instant::now() + Duration::from_millis(2);
+    let first_intended = start + interval.mul_f64(warmup_calls as f64);
+    let span = interval.mul_f64(measured_calls as f64);
     let shared = Arc::new(OpenShared {
         slots: Semaphore::new(max_in_flight as usize),
         recorder: Mutex::new(Recorder::default()),
+        timeline: timeline_late_after
+            .map(|late| Mutex::new(Buckets::new(first_intended, span, crate::load::timeline::BUCKET, late))),
         dispatched: std::sync::atomic::AtomicU64::new(0),
         spun_ns: std::sync::atomic::AtomicU64::new(0),
         timeout: window.timeout,
@@ -328,9 +365,6 @@ pub async fn run_open<T: Transport + 'static>(
     let (opened, window_open) = tokio::sync::oneshot::channel::<()>();
     let (all_sent, sending_over) = tokio::sync::oneshot::channel::<()>();
     let pacer = Pacer { client, pool, shared: shared.clone(), interval };
-    // A short lead so that call 0 is not already late when the pacer gets there.
-    let start = Instant::now() + Duration::from_millis(2);
-    let first_intended = start + interval.mul_f64(warmup_calls as f64);
     // A task of the client runtime: it runs on the client's (pinned) worker, and the calls it
     // spawns start on that same worker, with no thread hop between the schedule and the send.
     let pacing = tokio::spawn(async move {
@@ -357,12 +391,16 @@ pub async fn run_open<T: Transport + 'static>(
     let window = interval.mul_f64(measured_calls as f64);
     let completion_span = recorder.last_done.map_or(window, |done| done.saturating_duration_since(first_intended));
     let pacer_spin = Some(Duration::from_nanos(shared.spun_ns.load(std::sync::atomic::Ordering::Relaxed)));
-    Ok(RawMeasurement { recorder, window, completion_span, offered_rate_per_s: Some(rate_per_s), pacer_spin })
+    let timeline =
+        shared.timeline.as_ref().map(|t| t.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone());
+    Ok(RawMeasurement { recorder, window, completion_span, offered_rate_per_s: Some(rate_per_s), pacer_spin, timeline })
 }
 
 struct OpenShared {
     slots: Semaphore,
     recorder: Mutex<Recorder>,
+    /// The bucket sink, when the window keeps a timeline.
+    timeline: Option<Mutex<Buckets>>,
     /// Measured calls handed to the runtime, counted by the pacer.
     dispatched: std::sync::atomic::AtomicU64,
     /// Nanoseconds the pacer spun before measured calls: generator CPU, not the client library's.
@@ -464,6 +502,13 @@ async fn open_call<T: Transport>(
     // A poisoned lock still holds valid counts; losing this outcome would hide the call.
     let mut rec = shared.recorder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     rec.lag.saturating_record(ns(lag));
+    if let Some(timeline) = &shared.timeline {
+        let ended = match &outcome {
+            Some((outcome, latency, _)) => Ended::of(outcome, *latency),
+            None => Ended::TimedOut,
+        };
+        timeline.lock().unwrap_or_else(std::sync::PoisonError::into_inner).record(intended, outcome.is_some(), ended);
+    }
     match outcome {
         Some((outcome, latency, service)) => rec.complete(&outcome, latency, service, intended + latency),
         None => {

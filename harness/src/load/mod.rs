@@ -16,3 +16,4 @@ pub mod placement;
 pub mod replay;
 pub mod runner;
 pub mod scenario;
+pub mod timeline;

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::experiment::spec::ExperimentSpec;
 use crate::load::generator::GENERATOR_GRACE;
 use crate::payload::{Profile, DEFAULT_SEED};
 use crate::results::stats::HISTOGRAM_MAX_NS;
@@ -68,6 +69,10 @@ pub struct Scenario {
     /// on its core; see [`ServerCapacitySpec`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_capacity: Option<ServerCapacitySpec>,
+    /// Timed experiments (`[[experiment]]`): an outage, with events on real processes, drawn as
+    /// a timeline; see [`crate::experiment`]. They run after the steady-state parts.
+    #[serde(default, rename = "experiment", skip_serializing_if = "Vec::is_empty")]
+    pub experiments: Vec<ExperimentSpec>,
 }
 
 /// `[server_capacity]`: each listed arm, on every profile it runs, also runs `repetitions`
@@ -298,8 +303,11 @@ impl Scenario {
         if self.service_busy_us > 1_000_000 {
             return Err(err("service_busy_us", "0..=1000000", &self.service_busy_us));
         }
-        if self.load.is_empty() && self.sweep.is_none() {
-            return Err(err("load", "at least one [[load]] point or a [sweep]", &self.load));
+        if self.load.is_empty() && self.sweep.is_none() && self.experiments.is_empty() {
+            return Err(err("load", "at least one [[load]] point, a [sweep] or an [[experiment]]", &self.load));
+        }
+        for (i, experiment) in self.experiments.iter().enumerate() {
+            experiment.validate(path, i, &names)?;
         }
         for (i, load) in self.load.iter().enumerate() {
             validate_load(load, i, path)?;
@@ -443,6 +451,15 @@ impl Scenario {
 
     /// Rough wall time of the scenario in seconds (measured windows and warm-ups only).
     pub fn estimated_seconds(&self) -> f64 {
+        self.steady_estimated_seconds() + self.experiments.iter().map(ExperimentSpec::estimated_seconds).sum::<f64>()
+    }
+
+    /// Whether it has steady-state parts (load points or a sweep) besides its experiments.
+    pub fn has_steady_state(&self) -> bool {
+        !self.load.is_empty() || self.sweep.is_some()
+    }
+
+    fn steady_estimated_seconds(&self) -> f64 {
         let point_ms = (self.warmup_ms + self.duration_ms) as f64 * self.load.len() as f64;
         // A search's length depends on where the capacity lies: count half the growth range, its
         // confirmation, and the bisection from one growth step down to the resolution, with half

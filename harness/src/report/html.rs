@@ -157,6 +157,28 @@ fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> 
     Ok(())
 }
 
+/// The outage claims table, its sentences and one timeline chart per arm.
+fn outage_section(out: &mut String, report: &Report) -> Result<()> {
+    let r = &report.results;
+    if super::outage::experiments(r).next().is_none() {
+        return Ok(());
+    }
+    let _ = write!(
+        out,
+        "<h2 id=\"outage\">Outage: {}?</h2>\n<p>Each arm's server (direct arms) or worker process (broker arms) ran as a supervised child; under an open-loop load it was frozen (SIGSTOP, then SIGCONT) or crashed (SIGKILL, then restarted). Lost = requests never answered and never failed, by idempotency-key accounting on the correlating (broker) clients; a request/response client cannot tell a lost request from a lost reply.</p>\n<div class=\"conclusion\">",
+        escape(super::outage::CLAIM)
+    );
+    list(out, &super::outage::sentences(r));
+    out.push_str("</div>\n");
+    table(out, &super::outage::claims_table(r), "outage");
+    out.push_str("<details><summary>Timelines, one per arm</summary>\n");
+    for chart in super::outage::timeline_charts(r)? {
+        figure(out, &chart);
+    }
+    out.push_str("</details>\n");
+    Ok(())
+}
+
 /// Renders the whole page: the headline chart and at most five generated sentences at the top,
 /// every section below with its details collapsed.
 pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
@@ -175,9 +197,13 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
             figure(&mut out, &chart);
         }
     }
-    out.push_str("<div class=\"conclusion headline\">");
-    list(&mut out, &verdict::headline(&profiles));
-    out.push_str("</div>\n<p>The claim: “thanks to binary encoding and network optimizations, gRPC is 5x faster than JSON” (popularised by a ByteByteGo post, Nov 2022, with no setup, payload or metric). Sections:</p>\n<ul>");
+    // A run of timed experiments only has no 5x verdict: its page starts at the experiments.
+    if !verdicts.is_empty() {
+        out.push_str("<div class=\"conclusion headline\">");
+        list(&mut out, &verdict::headline(&profiles));
+        out.push_str("</div>\n");
+    }
+    out.push_str("<p>The claim: “thanks to binary encoding and network optimizations, gRPC is 5x faster than JSON” (popularised by a ByteByteGo post, Nov 2022, with no setup, payload or metric). Sections:</p>\n<ul>");
     for (i, v) in verdicts.iter().enumerate() {
         let _ = write!(
             out,
@@ -190,6 +216,7 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
     for (i, v) in verdicts.iter().enumerate() {
         section(&mut out, report, v, i)?;
     }
+    outage_section(&mut out, report)?;
     out.push_str("<h2 id=\"brokers\">Brokers</h2>\n<details><summary>Broker identities and settings</summary><p>Broker arms (RabbitMQ RPC, Kafka request/reply, NATS request/reply) carry each call twice over TCP (client → broker → worker and back); their numbers are labelled with the broker's implementation and version. Settings results.json does not record are marked “not recorded”.</p>\n");
     table(&mut out, &tables::brokers_table(report), "brokers");
     out.push_str("</details>\n<h2 id=\"method\">Method and caveats</h2>\n<details><summary>How the figures were taken</summary>\n");

@@ -13,6 +13,7 @@
 pub mod charts;
 pub mod html;
 pub mod markdown;
+pub mod outage;
 pub mod tables;
 pub mod tails;
 pub mod verdict;

@@ -413,10 +413,12 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
             tails: None,
             server_capacity: None,
             profile_transports: Default::default(),
+            experiments: vec![],
         }],
         arms,
         operating_points: vec![],
         codec: vec![],
+        experiments: vec![],
     }
 }
 

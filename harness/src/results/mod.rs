@@ -11,7 +11,9 @@
 //! Units are in the field names: `_us` microseconds, `_s` seconds, `_per_s` per second.
 
 pub mod csv;
+pub mod experiment;
 pub mod stats;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -58,6 +60,9 @@ pub struct RunResults {
     /// Encode and decode time per body, measured by the run itself (`measure::codec`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codec: Vec<crate::measure::codec::CodecTiming>,
+    /// The scenarios' timed experiments (`[[experiment]]`), with their timelines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub experiments: Vec<experiment::ExperimentResult>,
 }
 
 /// The operating points of one scenario × profile: rates placed at fractions of the lower of the

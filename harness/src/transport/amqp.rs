@@ -288,11 +288,6 @@ impl Client {
         })
     }
 
-    /// Replies that matched no waiting call (duplicates after a redelivery, or late ones).
-    pub fn unmatched_replies(&self) -> u64 {
-        self.waiters.unmatched()
-    }
-
     async fn publish(&self, correlation_id: String, body: &[u8]) -> CallResult<()> {
         let properties = BasicProperties::default()
             .with_correlation_id(ShortString::from(correlation_id))
@@ -360,6 +355,14 @@ impl Drop for Client {
 impl Transport for Client {
     fn name(&self) -> &str {
         self.name
+    }
+
+    fn unmatched_replies(&self) -> u64 {
+        self.waiters.unmatched()
+    }
+
+    fn reply_ledger(&self) -> Option<crate::transport::ReplyLedger> {
+        Some(self.waiters.ledger())
     }
 
     async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {

@@ -6,9 +6,12 @@
 //! client ([`crate::load::replay`]) hands the raw reply frame, which it checks without decoding.
 //!
 //! Replies whose id is unknown (a duplicate after a redelivery, or one arriving after its call
-//! timed out) are counted, never delivered twice. A waiter is removed on every exit path.
+//! timed out) are counted, never delivered twice. A waiter is removed on every exit path. The
+//! ids of calls that ended without their reply (a deadline, or a caller that gave up) are kept,
+//! so that a stray reply is told apart as the late answer of such a call or as a duplicate
+//! ([`ReplyLedger`]): the idempotency-key accounting of the outage experiment.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -16,7 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::with_deadline;
+use super::{with_deadline, ReplyLedger};
 use crate::pb::PaymentResponse;
 use crate::{CallError, CallResult};
 
@@ -28,11 +31,26 @@ pub(crate) struct Correlator<R = PaymentResponse> {
     next_id: AtomicU64,
     waiting: Mutex<HashMap<u64, Waiter<R>>>,
     unmatched: AtomicU64,
+    ledger: Mutex<Ledger>,
+}
+
+/// Calls that ended without their reply, and what became of the strays.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// Ids of calls that ended without a reply and have had none since.
+    unanswered: HashSet<u64>,
+    late: u64,
+    duplicates: u64,
 }
 
 impl<R> Default for Correlator<R> {
     fn default() -> Self {
-        Self { next_id: AtomicU64::default(), waiting: Mutex::default(), unmatched: AtomicU64::default() }
+        Self {
+            next_id: AtomicU64::default(),
+            waiting: Mutex::default(),
+            unmatched: AtomicU64::default(),
+            ledger: Mutex::default(),
+        }
     }
 }
 
@@ -42,16 +60,34 @@ impl<R> Correlator<R> {
         self.unmatched.load(Ordering::Relaxed)
     }
 
+    /// The stray replies so far, told apart, and the calls still unanswered.
+    pub(crate) fn ledger(&self) -> ReplyLedger {
+        let ledger = self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        ReplyLedger { late: ledger.late, duplicates: ledger.duplicates, unanswered: ledger.unanswered.len() as u64 }
+    }
+
     /// Hands a reply to the call waiting for `id`.
     pub(crate) fn complete(&self, id: u64, reply: CallResult<R>) {
         let waiter = self.waiting.lock().ok().and_then(|mut w| w.remove(&id));
         match waiter {
             Some(tx) => {
-                let _ = tx.send(reply);
+                if tx.send(reply).is_err() {
+                    // The caller gave up just as its reply came: late, never a duplicate.
+                    self.unmatched.fetch_add(1, Ordering::Relaxed);
+                    self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner).late += 1;
+                }
             }
-            None => {
-                self.unmatched.fetch_add(1, Ordering::Relaxed);
-            }
+            None => self.stray(id),
+        }
+    }
+
+    fn stray(&self, id: u64) {
+        self.unmatched.fetch_add(1, Ordering::Relaxed);
+        let mut ledger = self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ledger.unanswered.remove(&id) {
+            ledger.late += 1;
+        } else {
+            ledger.duplicates += 1;
         }
     }
 
@@ -91,17 +127,36 @@ impl<R> Correlator<R> {
         let closed =
             || CallError::Call { transport, endpoint: endpoint.to_owned(), message: "reply stream closed".to_owned() };
         self.waiting.lock().map_err(|_| closed())?.insert(id, tx);
+        // Runs on every exit, a caller dropping this future included (the load generator's own
+        // deadline): a call that got no reply leaves no waiter and is remembered as unanswered.
+        let mut guard = Unanswered { correlator: self, id: Some(id) };
         let outcome = with_deadline(transport, endpoint, timeout, async {
             send(id).await?;
             rx.await.map_err(|_| closed())?
         })
         .await;
-        if outcome.is_err() {
-            if let Ok(mut waiting) = self.waiting.lock() {
-                waiting.remove(&id);
-            }
+        // An error reply or a failed send was reported to the caller: not unanswered.
+        if !matches!(outcome, Err(CallError::Timeout { .. })) {
+            guard.id = None;
         }
         outcome
+    }
+}
+
+/// Takes a call's waiter out and records it as unanswered, unless the call got its reply.
+struct Unanswered<'a, R> {
+    correlator: &'a Correlator<R>,
+    id: Option<u64>,
+}
+
+impl<R> Drop for Unanswered<'_, R> {
+    fn drop(&mut self) {
+        let Some(id) = self.id else { return };
+        let removed = self.correlator.waiting.lock().ok().and_then(|mut w| w.remove(&id)).is_some();
+        // A waiter already taken means its reply was handed over as the call ended: not unanswered.
+        if removed {
+            self.correlator.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner).unanswered.insert(id);
+        }
     }
 }
 
@@ -143,7 +198,32 @@ mod tests {
         let c = Correlator::default();
         let e = c.call("t", "e", Duration::from_millis(20), |_| async { Ok(()) }).await.unwrap_err();
         assert_eq!(e.kind(), "timeout");
+        assert_eq!(c.ledger(), ReplyLedger { late: 0, duplicates: 0, unanswered: 1 });
         c.complete(0, Ok(response("late")));
         assert_eq!(c.unmatched(), 1, "the late reply found no waiter");
+        assert_eq!(c.ledger(), ReplyLedger { late: 1, duplicates: 0, unanswered: 0 });
+        c.complete(0, Ok(response("again")));
+        assert_eq!(c.ledger(), ReplyLedger { late: 1, duplicates: 1, unanswered: 0 });
+    }
+
+    #[tokio::test]
+    async fn a_dropped_call_is_unanswered_and_an_answered_one_is_not() {
+        let c: Correlator = Correlator::default();
+        let pending = c.call("t", "e", Duration::from_secs(60), |_| async { Ok(()) });
+        // The caller gives up (the load generator's deadline) before any reply.
+        assert!(tokio::time::timeout(Duration::from_millis(10), pending).await.is_err());
+        assert_eq!(c.ledger().unanswered, 1);
+        let answered = c
+            .call("t", "e", Duration::from_secs(5), |id| {
+                let c = &c;
+                async move {
+                    c.complete(id, Ok(response("a")));
+                    Ok(())
+                }
+            })
+            .await;
+        assert!(answered.is_ok());
+        c.complete(1, Ok(response("duplicate")));
+        assert_eq!(c.ledger(), ReplyLedger { late: 0, duplicates: 1, unanswered: 1 });
     }
 }

@@ -486,11 +486,6 @@ impl Client {
         Ok(())
     }
 
-    /// Replies that matched no waiting call (duplicates after a redelivery, or late ones).
-    pub fn unmatched_replies(&self) -> u64 {
-        self.waiters.unmatched()
-    }
-
     async fn send(&self, correlation_id: String, body: &[u8]) -> CallResult<()> {
         let headers = OwnedHeaders::new()
             .insert(Header { key: HEADER_CORRELATION_ID, value: Some(correlation_id.as_bytes()) })
@@ -555,6 +550,14 @@ async fn read_replies(consumer: Arc<StreamConsumer>, waiters: Arc<Correlator>, n
 impl Transport for Client {
     fn name(&self) -> &str {
         self.name
+    }
+
+    fn unmatched_replies(&self) -> u64 {
+        self.waiters.unmatched()
+    }
+
+    fn reply_ledger(&self) -> Option<crate::transport::ReplyLedger> {
+        Some(self.waiters.ledger())
     }
 
     async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {

@@ -61,16 +61,50 @@ pub trait Transport: Send + Sync {
     fn name(&self) -> &str;
     /// Sends `req` and waits for its response.
     fn call(&self, req: PaymentRequest) -> impl Future<Output = CallResult<PaymentResponse>> + Send;
+    /// Replies that matched no waiting call so far: duplicates after a redelivery, or replies that
+    /// came after their call's deadline. Always 0 for a client that cannot receive one (a
+    /// request/response connection answers each request on its own stream).
+    fn unmatched_replies(&self) -> u64 {
+        0
+    }
+    /// The calls that ended without their reply and the strays told apart; `None` for a client
+    /// that cannot see a reply after its call ended (request/response connections).
+    fn reply_ledger(&self) -> Option<ReplyLedger> {
+        None
+    }
+}
+
+/// Idempotency-key accounting of a correlating client (broker arms): every call ends answered,
+/// failed, or unanswered; a stray reply is the late answer of an unanswered call (which then
+/// leaves `unanswered`) or a duplicate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyLedger {
+    /// Replies that came after their call had ended unanswered.
+    pub late: u64,
+    /// Replies to a call already answered (a redelivered request answered twice).
+    pub duplicates: u64,
+    /// Calls that ended with no reply and have had none since.
+    pub unanswered: u64,
 }
 
 /// The object-safe form of [`Transport`], so that the registry can hand out any family's client.
 trait DynTransport: Send + Sync + fmt::Debug {
     fn call_boxed(&self, req: PaymentRequest) -> BoxFuture<'_, CallResult<PaymentResponse>>;
+    fn unmatched_boxed(&self) -> u64;
+    fn ledger_boxed(&self) -> Option<ReplyLedger>;
 }
 
 impl<T: Transport + fmt::Debug> DynTransport for T {
     fn call_boxed(&self, req: PaymentRequest) -> BoxFuture<'_, CallResult<PaymentResponse>> {
         Box::pin(self.call(req))
+    }
+
+    fn unmatched_boxed(&self) -> u64 {
+        self.unmatched_replies()
+    }
+
+    fn ledger_boxed(&self) -> Option<ReplyLedger> {
+        self.reply_ledger()
     }
 }
 
@@ -96,6 +130,14 @@ impl Transport for AnyClient {
 
     fn call(&self, req: PaymentRequest) -> impl Future<Output = CallResult<PaymentResponse>> + Send {
         self.inner.call_boxed(req)
+    }
+
+    fn unmatched_replies(&self) -> u64 {
+        self.inner.unmatched_boxed()
+    }
+
+    fn reply_ledger(&self) -> Option<ReplyLedger> {
+        self.inner.ledger_boxed()
     }
 }
 

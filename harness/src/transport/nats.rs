@@ -176,11 +176,6 @@ impl Client {
         })
     }
 
-    /// Replies that matched no waiting call (duplicates or late arrivals).
-    pub fn unmatched_replies(&self) -> u64 {
-        self.waiters.unmatched()
-    }
-
     async fn publish(&self, correlation_id: u64, body: Bytes) -> CallResult<()> {
         let mut headers = HeaderMap::new();
         headers.insert(HEADER_CORRELATION_ID, correlation_id.to_string().as_str());
@@ -219,6 +214,14 @@ async fn read_replies(
 impl Transport for Client {
     fn name(&self) -> &str {
         self.name
+    }
+
+    fn unmatched_replies(&self) -> u64 {
+        self.waiters.unmatched()
+    }
+
+    fn reply_ledger(&self) -> Option<crate::transport::ReplyLedger> {
+        Some(self.waiters.ledger())
     }
 
     async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {

@@ -1,0 +1,130 @@
+//! Carries out an experiment's events on the real process, at their times from the timeline's
+//! start, on a thread of its own (never the client's runtime, whose timing is being measured).
+//! Each event is recorded with its intended and actual time and whether it took effect.
+
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::spec::{Action, EventSpec};
+use crate::load::generator::WindowProbe;
+use crate::results::experiment::EventRecord;
+use crate::supervise::{self, Signal, Supervised};
+
+/// How long a signal may take to show (state `T`, running again, gone).
+const EFFECT_WITHIN: Duration = Duration::from_secs(2);
+
+/// The events of one timeline, started when the window opens ([`WindowProbe::start`]).
+#[derive(Debug)]
+pub struct Schedule {
+    origin: Option<mpsc::Sender<Instant>>,
+    worker: Option<JoinHandle<Vec<EventRecord>>>,
+}
+
+impl Schedule {
+    /// A thread that waits for the timeline's start, then acts on `server` at each event's time.
+    /// `bind` is a direct server's address, checked after a restart.
+    pub fn start(server: Arc<Mutex<Supervised>>, events: Vec<EventSpec>, bind: Option<String>) -> Self {
+        let (tx, rx) = mpsc::channel::<Instant>();
+        let worker = std::thread::Builder::new()
+            .name("pb-events".to_owned())
+            .spawn(move || {
+                let Ok(origin) = rx.recv() else {
+                    return events.iter().map(|e| not_run(e, "the timeline never started")).collect();
+                };
+                events.iter().map(|event| carry_out(&server, event, origin, bind.as_deref())).collect()
+            })
+            .ok();
+        Self { origin: Some(tx), worker }
+    }
+
+    /// The events as carried out (waits for any still due).
+    pub fn finish(mut self) -> Vec<EventRecord> {
+        self.origin.take();
+        self.worker.take().and_then(|w| w.join().ok()).unwrap_or_default()
+    }
+}
+
+impl WindowProbe for Schedule {
+    fn start(&mut self) {
+        if let Some(tx) = self.origin.take() {
+            let _ = tx.send(Instant::now());
+        }
+    }
+
+    fn end(&mut self) {}
+}
+
+fn not_run(event: &EventSpec, why: &str) -> EventRecord {
+    EventRecord {
+        at_ms: event.at_ms,
+        actual_ms: None,
+        action: name(event.action).to_owned(),
+        target: "server".to_owned(),
+        took_effect: false,
+        detail: why.to_owned(),
+    }
+}
+
+/// The action as a scenario file writes it.
+pub fn name(action: Action) -> &'static str {
+    match action {
+        Action::Stop => "stop",
+        Action::Continue => "continue",
+        Action::Kill => "kill",
+        Action::Restart => "restart",
+    }
+}
+
+fn carry_out(server: &Mutex<Supervised>, event: &EventSpec, origin: Instant, bind: Option<&str>) -> EventRecord {
+    let due = origin + Duration::from_millis(event.at_ms);
+    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+        std::thread::sleep(wait);
+    }
+    let actual_ms = origin.elapsed().as_secs_f64() * 1e3;
+    let mut server = server.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pid = server.pid();
+    let (took_effect, detail) = match event.action {
+        Action::Stop => signal_and_see(&mut server, Signal::Stop, |pid| supervise::stopped(pid)),
+        Action::Continue => signal_and_see(&mut server, Signal::Continue, |pid| !supervise::stopped(pid)),
+        Action::Kill => {
+            let sent = server.signal(Signal::Kill);
+            let started = Instant::now();
+            while server.running() && started.elapsed() < EFFECT_WITHIN {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (sent && !server.running(), format!("SIGKILL to pid {pid}"))
+        }
+        Action::Restart => match server.restart() {
+            Ok(()) => {
+                let answers = bind.is_none_or(|addr| {
+                    addr.parse().is_ok_and(|a| TcpStream::connect_timeout(&a, EFFECT_WITHIN).is_ok())
+                });
+                (answers, format!("pid {pid} replaced by pid {}, ready: {}", server.pid(), server.ready_line()))
+            }
+            Err(e) => (false, format!("restart failed: {e}")),
+        },
+    };
+    EventRecord {
+        at_ms: event.at_ms,
+        actual_ms: Some(actual_ms),
+        action: name(event.action).to_owned(),
+        target: "server".to_owned(),
+        took_effect,
+        detail,
+    }
+}
+
+fn signal_and_see(server: &mut Supervised, signal: Signal, seen: impl Fn(u32) -> bool) -> (bool, String) {
+    let pid = server.pid();
+    if !server.signal(signal) {
+        return (false, format!("pid {pid} is not running"));
+    }
+    let started = Instant::now();
+    while !seen(pid) && started.elapsed() < EFFECT_WITHIN {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (seen(pid), format!("{signal:?} to pid {pid}"))
+}

@@ -1,0 +1,321 @@
+//! Timed experiments: a scenario's `[[experiment]]` entries ([`spec`]). Each arm runs on a
+//! supervised server or worker process (`paybench serve`, [`crate::supervise`]) while the load
+//! generator offers an open-loop load and keeps a timeline ([`crate::load::timeline`]); the
+//! events of the experiment act on that real process at their times ([`events`]). An experiment
+//! kind reads the timeline into its own figures.
+//!
+//! A kind is one file and one row of [`KINDS`]:
+//!
+//! | kind | file | reads |
+//! |---|---|---|
+//! | `outage` | [`outage`] | calls failed, timed out, late, lost and duplicated around a stopped or killed server; time back to the steady p99 |
+
+pub mod events;
+pub mod outage;
+pub mod spec;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+
+use crate::error::error_chain;
+use crate::load::generator::{self, Window};
+use crate::load::timeline::Buckets;
+use crate::payload;
+use crate::results::experiment::{ArmRecord, ArmTimeline, ExperimentResult};
+use crate::results::timeline::TimelineColumns;
+use crate::results::{Accounting, ArmStatus};
+use crate::supervise::{ProcessSpec, Supervised};
+use crate::transport::{self, AnyClient, Arm, ClientConfig, Transport};
+use crate::{brokers, CallError, Error, Result};
+use spec::ExperimentSpec;
+
+/// One experiment kind: its name in scenario files, and how it reads an arm's timeline.
+#[derive(Debug)]
+pub struct Kind {
+    /// `kind = "..."` in a scenario file.
+    pub name: &'static str,
+    /// One line for docs and errors.
+    pub about: &'static str,
+    /// Checks what the generic spec check cannot (which events the kind needs).
+    pub check: fn(&ExperimentSpec) -> std::result::Result<(), String>,
+    /// Reads one arm's timeline (the buckets still hold the histograms) into the kind's figures.
+    pub read: fn(&ExperimentSpec, &Buckets, &mut ArmTimeline),
+}
+
+/// Every experiment kind.
+pub static KINDS: &[Kind] = &[outage::KIND];
+
+/// The kind called `name`.
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+/// Where and how experiments run their arms: set by `paybench run` from its flags.
+#[derive(Debug, Clone)]
+pub struct ExperimentContext {
+    /// The client's (pinned) runtime: connects, load generator.
+    pub client: Handle,
+    /// The `paybench` binary and the arguments every `paybench serve` gets before the arm's name
+    /// (brokers, settings, namespace, CPUs).
+    pub serve_program: PathBuf,
+    /// Arguments for `paybench serve` after the arm (broker endpoints, settings, namespace, CPUs).
+    pub serve_args: Vec<String>,
+    /// Each broker's endpoint.
+    pub brokers: brokers::Endpoints,
+    /// Broker names' prefix.
+    pub namespace: String,
+    /// Folder of the servers' logs.
+    pub log_dir: PathBuf,
+    /// The scenario's call deadline, when an experiment gives none.
+    pub scenario_timeout_ms: u64,
+    /// Payload seed.
+    pub seed: u64,
+}
+
+/// Progress lines for the terminal.
+pub trait Progress {
+    /// A line about what runs now.
+    fn line(&self, text: &str);
+}
+
+/// Runs one experiment on every arm it names (`arms` are the scenario's resolved arms).
+pub fn run(
+    ctx: &ExperimentContext,
+    scenario: &str,
+    spec: &ExperimentSpec,
+    arms: &[Arm],
+    progress: &dyn Progress,
+) -> Result<ExperimentResult> {
+    let kind = kind(&spec.kind).ok_or_else(|| Error::Config(format!("unknown experiment kind {:?}", spec.kind)))?;
+    let mut result = ExperimentResult {
+        scenario: scenario.to_owned(),
+        kind: spec.kind.clone(),
+        name: spec.name.clone(),
+        profile: spec.profile,
+        arms: Vec::new(),
+    };
+    for name in &spec.arms {
+        let arm = arms.iter().find(|a| a.name() == name).ok_or_else(|| {
+            Error::Config(format!("experiment {}: arm {name} is not among the scenario's", spec.name))
+        })?;
+        progress.line(&format!("{scenario}/{}/{}: {arm}", spec.kind, spec.name));
+        let mut timeline = run_arm(ctx, spec, arm).unwrap_or_else(|e| unavailable(arm, &e));
+        if let (ArmStatus::Ran, Some(buckets)) = (&timeline.0.status, &timeline.1) {
+            (kind.read)(spec, buckets, &mut timeline.0);
+        }
+        progress.line(&format!("  {}", one_line(&timeline.0)));
+        result.arms.push(timeline.0);
+    }
+    Ok(result)
+}
+
+fn one_line(t: &ArmTimeline) -> String {
+    match &t.status {
+        ArmStatus::Unavailable { message, .. } => format!("{}: did not run: {message}", t.arm.name),
+        ArmStatus::Ran => {
+            let a = &t.accounting;
+            format!(
+                "{}: {:.0}/s offered, {} sent, {} ok, {} failed, {} timed out, {} unmatched replies",
+                t.arm.name, t.offered_rate_per_s, a.sent, a.ok, a.failed_total, a.timed_out, t.unmatched_replies
+            )
+        }
+    }
+}
+
+/// The plain record of a live arm.
+pub fn arm_record(arm: &Arm) -> ArmRecord {
+    ArmRecord {
+        name: arm.name().to_owned(),
+        family: arm.family().name.to_owned(),
+        codec: arm.codec().to_string(),
+        options: arm.options_owned(),
+        broker: arm.broker().map(str::to_owned),
+    }
+}
+
+fn unavailable(arm: &Arm, e: &Error) -> (ArmTimeline, Option<Buckets>) {
+    let timeline = ArmTimeline {
+        arm: arm_record(arm),
+        status: ArmStatus::Unavailable { kind: e.kind().to_owned(), message: error_chain(e) },
+        server: String::new(),
+        capacity_per_s: None,
+        offered_rate_per_s: 0.0,
+        events: Vec::new(),
+        accounting: Accounting::default(),
+        unmatched_replies: 0,
+        late_replies: None,
+        duplicate_replies: None,
+        unanswered: None,
+        timeline: TimelineColumns::default(),
+        outage: None,
+    };
+    (timeline, None)
+}
+
+/// How long a server or worker may take to print its ready line (a Kafka worker joins its group).
+const SERVER_READY_WITHIN: Duration = Duration::from_secs(60);
+/// How long the first call may take (a broker arm's reply path being set up).
+const FIRST_CALL_WITHIN: Duration = Duration::from_secs(30);
+/// After the timeline's last call ended: how long late and duplicate replies are still counted.
+const STRAY_GRACE: Duration = Duration::from_secs(2);
+
+/// One arm: a supervised server, a client, the capacity probe, the timeline with its events.
+fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<(ArmTimeline, Option<Buckets>)> {
+    let server = Supervised::spawn(serve_spec(ctx, arm, "127.0.0.1:0", spec))?;
+    let (endpoint, server) = server_endpoint(ctx, arm, server)?;
+    let server_line = format!("supervised `paybench serve {arm}`, first pid {}", server.pid());
+    let server = Arc::new(std::sync::Mutex::new(server));
+    let timeout = Duration::from_millis(spec.timeout_ms_or(ctx.scenario_timeout_ms));
+    let config = ClientConfig { timeout, namespace: ctx.namespace.clone(), ..ClientConfig::default() };
+    let client = connect(ctx, arm, &endpoint, &config)?;
+    let pool: Arc<Vec<_>> = Arc::new((0..64).map(|i| payload::generate(spec.profile, ctx.seed, i)).collect());
+    let capacity = match spec.load.capacity_fraction {
+        Some(_) => Some(probe_capacity(ctx, spec, &client, &pool, timeout)?),
+        None => None,
+    };
+    let rate = match (spec.load.rate_per_s, spec.load.capacity_fraction, capacity) {
+        (Some(rate), _, _) => rate,
+        (None, Some(f), Some(c)) => (f * c).max(1.0),
+        _ => return Err(Error::Internal("experiment load has neither a rate nor a capacity".to_owned())),
+    };
+    let window = Window {
+        warmup: Duration::from_millis(spec.warmup_ms),
+        duration: Duration::from_millis(spec.duration_ms),
+        timeout,
+    };
+    let strays_before = client.unmatched_replies();
+    let ledger_before = client.reply_ledger();
+    let mut probe = events::Schedule::start(server.clone(), spec.events.clone(), direct_bind(arm, &endpoint));
+    let raw = ctx.client.block_on(generator::run_open_timeline(
+        client.clone(),
+        rate,
+        spec.max_in_flight,
+        pool,
+        window,
+        &mut probe,
+        Duration::from_millis(spec.late_after_ms),
+    ))?;
+    let events = probe.finish();
+    std::thread::sleep(STRAY_GRACE);
+    let ledger = client.reply_ledger().map(|now| {
+        let before = ledger_before.unwrap_or_default();
+        (now.late - before.late, now.duplicates - before.duplicates, now.unanswered.saturating_sub(before.unanswered))
+    });
+    let unmatched = client.unmatched_replies() - strays_before;
+    drop(client);
+    if let Ok(server) = Arc::try_unwrap(server) {
+        server.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).shutdown();
+    }
+    let buckets = raw.timeline.clone();
+    let timeline = ArmTimeline {
+        arm: arm_record(arm),
+        status: ArmStatus::Ran,
+        server: server_line,
+        capacity_per_s: capacity,
+        offered_rate_per_s: rate,
+        events,
+        accounting: raw.recorder.accounting.clone(),
+        unmatched_replies: unmatched,
+        late_replies: ledger.map(|l| l.0),
+        duplicate_replies: ledger.map(|l| l.1),
+        unanswered: ledger.map(|l| l.2),
+        timeline: buckets.as_ref().map(Buckets::columns).unwrap_or_default(),
+        outage: None,
+    };
+    Ok((timeline, buckets))
+}
+
+fn serve_spec(ctx: &ExperimentContext, arm: &Arm, bind: &str, spec: &ExperimentSpec) -> ProcessSpec {
+    let mut args = vec!["serve".to_owned(), arm.name().to_owned(), "--bind".to_owned(), bind.to_owned()];
+    args.extend(ctx.serve_args.iter().cloned());
+    ProcessSpec {
+        name: format!("{arm} server"),
+        program: ctx.serve_program.clone(),
+        args,
+        ready_prefix: "serving ".to_owned(),
+        ready_within: SERVER_READY_WITHIN,
+        log: ctx.log_dir.join(format!("{}-{}-{arm}.log", spec.kind, spec.name)),
+    }
+}
+
+/// The endpoint a client connects to: the broker's for a broker arm, else the one the server's
+/// ready line names (`serving ARM on ENDPOINT pid N`). A direct server is restarted on the same
+/// address, so its later starts bind that one.
+fn server_endpoint(ctx: &ExperimentContext, arm: &Arm, mut server: Supervised) -> Result<(String, Supervised)> {
+    if let Some(broker) = arm.broker() {
+        let endpoint =
+            ctx.brokers.get(broker).cloned().ok_or_else(|| {
+                Error::Config(format!("{arm}: no endpoint for broker {broker} (see `paybench brokers`)"))
+            })?;
+        return Ok((endpoint, server));
+    }
+    let line = server.ready_line().to_owned();
+    let endpoint = line
+        .split_once(" on ")
+        .and_then(|(_, rest)| rest.split_once(" pid "))
+        .map(|(endpoint, _)| endpoint.to_owned())
+        .ok_or_else(|| Error::Internal(format!("{arm}: cannot read the endpoint from {line:?}")))?;
+    let mut args = vec!["serve".to_owned(), arm.name().to_owned(), "--bind".to_owned(), endpoint.clone()];
+    args.extend(ctx.serve_args.iter().cloned());
+    server.set_args(args);
+    Ok((endpoint, server))
+}
+
+/// The address a direct server listens on (events check a restarted one answers there).
+fn direct_bind(arm: &Arm, endpoint: &str) -> Option<String> {
+    arm.broker().is_none().then(|| endpoint.to_owned())
+}
+
+fn connect(ctx: &ExperimentContext, arm: &Arm, endpoint: &str, config: &ClientConfig) -> Result<Arc<AnyClient>> {
+    let (arm_owned, endpoint_owned, config) = (arm.clone(), endpoint.to_owned(), config.clone());
+    let client = ctx
+        .client
+        .block_on(ctx.client.spawn(async move {
+            match tokio::time::timeout(FIRST_CALL_WITHIN, transport::connect(&arm_owned, &endpoint_owned, &config))
+                .await
+            {
+                Ok(client) => client,
+                Err(_) => Err(CallError::Timeout {
+                    transport: "connect",
+                    endpoint: crate::endpoint::redact(&endpoint_owned),
+                    after: FIRST_CALL_WITHIN,
+                }
+                .into()),
+            }
+        }))
+        .map_err(|e| Error::Internal(format!("{arm}: connect task: {e}")))??;
+    let first = payload::generate(crate::payload::Profile::Small, ctx.seed, 0);
+    ctx.client.block_on(client.call(first))?;
+    Ok(Arc::new(client))
+}
+
+/// The arm's capacity on this server and client: ok calls per second of a closed loop.
+fn probe_capacity(
+    ctx: &ExperimentContext,
+    spec: &ExperimentSpec,
+    client: &Arc<AnyClient>,
+    pool: &Arc<Vec<crate::pb::PaymentRequest>>,
+    timeout: Duration,
+) -> Result<f64> {
+    let c = spec.capacity;
+    let window =
+        Window { warmup: Duration::from_millis(c.warmup_ms), duration: Duration::from_millis(c.duration_ms), timeout };
+    let raw =
+        ctx.client.block_on(generator::run_closed(client.clone(), c.concurrency, pool.clone(), window, &mut ()))?;
+    let ok = raw.recorder.accounting.ok;
+    if ok == 0 {
+        return Err(Error::Internal(format!(
+            "capacity probe: no call answered in {} ms (failures: {:?})",
+            c.duration_ms, raw.recorder.accounting.failed
+        )));
+    }
+    Ok(ok as f64 / raw.completion_span.as_secs_f64().max(1e-3))
+}
+
+/// The scenario-relative path of the servers' logs for a run written to `out`.
+pub fn log_dir(out: &Path) -> PathBuf {
+    out.join("logs")
+}

@@ -1,0 +1,280 @@
+//! `[[experiment]]` in a scenario file: what a timed experiment runs, as data. Its kind names
+//! one row of [`super::KINDS`]; its events are `{ at_ms, action, target }` records that the
+//! harness carries out on real processes ([`super::events`]).
+//!
+//! ```toml
+//! [[experiment]]
+//! kind = "outage"
+//! name = "stop"
+//! arms = ["grpc", "amqp-durable"]
+//! load = { capacity_fraction = 0.5 }
+//! warmup_ms = 2000
+//! duration_ms = 20000
+//! events = [
+//!   { at_ms = 5000, action = "stop", target = "server" },
+//!   { at_ms = 10000, action = "continue", target = "server" },
+//! ]
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::payload::Profile;
+use crate::{Error, Result};
+
+/// One experiment of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSpec {
+    /// Its kind, one of [`super::KINDS`] (`outage`).
+    pub kind: String,
+    /// Its name within the scenario (`stop`, `kill`), in results and the report.
+    pub name: String,
+    /// The arms it runs, by canonical name; each must be one of the scenario's `transports`.
+    pub arms: Vec<String>,
+    /// The payload profile (default `typical`).
+    #[serde(default = "default_profile")]
+    pub profile: Profile,
+    /// The offered load, open loop.
+    pub load: PhaseLoad,
+    /// Load before the timeline starts (not recorded), milliseconds.
+    pub warmup_ms: u64,
+    /// The timeline's length, milliseconds; events fall within it.
+    pub duration_ms: u64,
+    /// A call with no reply after this long counts as timed out, milliseconds (default: the
+    /// scenario's `timeout_ms`).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// An answered call slower than this (from its intended send) counts as late, milliseconds.
+    #[serde(default = "default_late_after_ms")]
+    pub late_after_ms: u64,
+    /// Most calls in flight at once, like a client's pool limit; calls past it wait for a slot,
+    /// and the wait counts in their latency and against their deadline.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: u32,
+    /// The closed-loop window that measures each arm's capacity when `load` is a fraction of it.
+    #[serde(default)]
+    pub capacity: CapacityProbeSpec,
+    /// What happens, and when.
+    pub events: Vec<EventSpec>,
+}
+
+fn default_profile() -> Profile {
+    Profile::Typical
+}
+fn default_late_after_ms() -> u64 {
+    1000
+}
+fn default_max_in_flight() -> u32 {
+    1024
+}
+
+/// The open-loop load of a timeline: a fixed rate, or a fraction of the capacity measured just
+/// before on the same server and client.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseLoad {
+    /// Calls per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_s: Option<f64>,
+    /// Share of the arm's capacity (0 < f ≤ 1) measured by [`CapacityProbeSpec`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_fraction: Option<f64>,
+}
+
+/// The capacity probe: a closed loop of `concurrency` callers on the arm's full-stack client,
+/// `duration_ms` long after `warmup_ms`, against the same supervised server the timeline uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityProbeSpec {
+    /// Closed-loop callers.
+    pub concurrency: u32,
+    /// Warm-up, milliseconds.
+    pub warmup_ms: u64,
+    /// Measured, milliseconds.
+    pub duration_ms: u64,
+}
+
+impl Default for CapacityProbeSpec {
+    fn default() -> Self {
+        Self { concurrency: 16, warmup_ms: 1000, duration_ms: 2000 }
+    }
+}
+
+/// One timed event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// When, milliseconds from the timeline's start.
+    pub at_ms: u64,
+    /// What.
+    pub action: Action,
+    /// On which process.
+    pub target: Target,
+}
+
+/// What an event does to its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// SIGSTOP: the process freezes; its sockets stay open, nothing is answered.
+    Stop,
+    /// SIGCONT.
+    Continue,
+    /// SIGKILL: a crash; the kernel closes its sockets, unacknowledged work is lost or handed back.
+    Kill,
+    /// Starts the process again (after a kill), on the same port for a direct server.
+    Restart,
+}
+
+/// Which process an event acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// The arm's server (direct arms) or its worker process (broker arms).
+    Server,
+}
+
+/// The actions, as a scenario file writes them (for errors).
+pub const ACTIONS: &str = "stop, continue, kill, restart";
+/// The targets, as a scenario file writes them.
+pub const TARGETS: &str = "server";
+
+impl ExperimentSpec {
+    /// Checks every value; errors name the file, the experiment and the allowed values.
+    /// `arms` are the scenario's canonical arm names.
+    pub fn validate(&self, path: &Path, index: usize, arms: &[String]) -> Result<()> {
+        let err = |field: &str, allowed: &str, got: &dyn std::fmt::Debug| {
+            Error::Config(format!(
+                "{}: experiment {} ({:?}): field `{field}` is {got:?}; allowed: {allowed}",
+                path.display(),
+                index + 1,
+                self.name
+            ))
+        };
+        let kinds: Vec<&str> = super::KINDS.iter().map(|k| k.name).collect();
+        if !kinds.contains(&self.kind.as_str()) {
+            return Err(err("kind", &kinds.join(", "), &self.kind));
+        }
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(err("name", "non-empty [A-Za-z0-9_-]", &self.name));
+        }
+        if self.arms.is_empty() {
+            return Err(err("arms", "at least one of the scenario's transports", &self.arms));
+        }
+        if let Some(unknown) = self.arms.iter().find(|a| !arms.contains(a)) {
+            return Err(err("arms", &format!("the scenario's transports: {}", arms.join(", ")), unknown));
+        }
+        match (self.load.rate_per_s, self.load.capacity_fraction) {
+            (Some(rate), None) if rate > 0.0 && rate <= 1_000_000.0 => {}
+            (None, Some(f)) if f > 0.0 && f <= 1.0 => {}
+            _ => {
+                return Err(err(
+                    "load",
+                    "exactly one of rate_per_s (0 < r <= 1000000) or capacity_fraction (0 < f <= 1)",
+                    &self.load,
+                ))
+            }
+        }
+        if !(100..=600_000).contains(&self.duration_ms) {
+            return Err(err("duration_ms", "100..=600000", &self.duration_ms));
+        }
+        if self.warmup_ms > 60_000 {
+            return Err(err("warmup_ms", "0..=60000", &self.warmup_ms));
+        }
+        if let Some(t) = self.timeout_ms.filter(|t| !(1..=120_000).contains(t)) {
+            return Err(err("timeout_ms", "1..=120000", &t));
+        }
+        if !(1..=100_000).contains(&self.max_in_flight) {
+            return Err(err("max_in_flight", "1..=100000", &self.max_in_flight));
+        }
+        let c = &self.capacity;
+        if !(1..=10_000).contains(&c.concurrency) || !(100..=60_000).contains(&c.duration_ms) || c.warmup_ms > 60_000 {
+            return Err(err("capacity", "concurrency 1..=10000, duration_ms 100..=60000, warmup_ms 0..=60000", c));
+        }
+        if self.events.is_empty() {
+            return Err(err(
+                "events",
+                &format!("at least one {{ at_ms, action ({ACTIONS}), target ({TARGETS}) }}"),
+                &self.events,
+            ));
+        }
+        if let Some(kind) = super::kind(&self.kind) {
+            (kind.check)(self).map_err(|why| err("events", &why, &self.events))?;
+        }
+        let mut last = 0;
+        for (i, event) in self.events.iter().enumerate() {
+            if event.at_ms >= self.duration_ms || event.at_ms < last {
+                return Err(err(
+                    &format!("events[{i}].at_ms"),
+                    &format!("in order, and within the timeline (0..{})", self.duration_ms),
+                    &event.at_ms,
+                ));
+            }
+            last = event.at_ms;
+        }
+        Ok(())
+    }
+
+    /// The call deadline: this experiment's, else the scenario's.
+    pub fn timeout_ms_or(&self, scenario_timeout_ms: u64) -> u64 {
+        self.timeout_ms.unwrap_or(scenario_timeout_ms)
+    }
+
+    /// About how long it runs per arm, seconds: server start, capacity probe, warm-up, timeline and
+    /// the drain of the last calls.
+    pub fn estimated_seconds(&self) -> f64 {
+        let probe_ms =
+            if self.load.capacity_fraction.is_some() { self.capacity.warmup_ms + self.capacity.duration_ms } else { 0 };
+        let per_arm_ms = 3000 + probe_ms + self.warmup_ms + self.duration_ms + 2000;
+        (per_arm_ms as f64 / 1000.0) * self.arms.len() as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ExperimentSpec> {
+        let spec: ExperimentSpec = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        spec.validate(Path::new("s.toml"), 0, &["grpc".to_owned(), "amqp-durable".to_owned()])?;
+        Ok(spec)
+    }
+
+    const GOOD: &str = r#"
+kind = "outage"
+name = "stop"
+arms = ["grpc"]
+load = { capacity_fraction = 0.5 }
+warmup_ms = 1000
+duration_ms = 10000
+events = [{ at_ms = 2000, action = "stop", target = "server" }, { at_ms = 4000, action = "continue", target = "server" }]
+"#;
+
+    #[test]
+    fn a_good_experiment_parses_with_its_defaults() {
+        let e = parse(GOOD).unwrap();
+        assert_eq!((e.profile, e.late_after_ms, e.max_in_flight), (Profile::Typical, 1000, 1024));
+        assert_eq!(e.events[1].action, Action::Continue);
+        assert_eq!(e.capacity, CapacityProbeSpec::default());
+    }
+
+    #[test]
+    fn bad_experiments_are_named_with_the_allowed_values() {
+        let cases = [
+            (GOOD.replace("\"outage\"", "\"meltdown\""), "field `kind` is \"meltdown\"; allowed: outage"),
+            (GOOD.replace("[\"grpc\"]", "[\"rest\"]"), "allowed: the scenario's transports: grpc, amqp-durable"),
+            (GOOD.replace("capacity_fraction = 0.5", "capacity_fraction = 1.5"), "field `load`"),
+            (GOOD.replace("capacity_fraction = 0.5", "capacity_fraction = 0.5, rate_per_s = 10"), "exactly one of"),
+            (GOOD.replace("at_ms = 4000", "at_ms = 1000"), "events[1].at_ms"),
+            (GOOD.replace("at_ms = 4000", "at_ms = 10000"), "within the timeline (0..10000)"),
+            (GOOD.replace("\"continue\"", "\"pause\""), "unknown variant `pause`"),
+            (GOOD.replace("\"server\" }]", "\"broker\" }]"), "unknown variant `broker`"),
+        ];
+        for (text, expected) in cases {
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(expected), "expected {expected:?} in: {e}");
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The outage section: the claims table ("messages are not lost, even if the service is
+//! temporarily unavailable"), one generated sentence per experiment, and one timeline chart per
+//! arm with its events marked. Read from `results.json`'s `experiments` alone; every word of a
+//! verdict cell follows from the figures in its row.
+
+use super::charts::{fmt_us, line_chart, Chart, LineSeries2, LineSpec};
+use super::tables::Table;
+use crate::results::experiment::{ArmTimeline, ExperimentResult, OutageSummary};
+use crate::results::{ArmStatus, RunResults};
+use crate::Result;
+use plotters::style::RGBColor;
+
+/// The claim the outage experiment tests, as the product's notes word it.
+pub const CLAIM: &str = "messages are not lost, even if the service is temporarily unavailable";
+
+/// Docs id of the claims table (`paybench docs` section `outage`).
+pub const DOCS_ID: &str = "outage";
+
+/// The outage experiments of a run.
+pub fn experiments(results: &RunResults) -> impl Iterator<Item = &ExperimentResult> {
+    results.experiments.iter().filter(|e| e.kind == "outage")
+}
+
+/// One row per experiment × arm.
+pub fn claims_table(results: &RunResults) -> Table {
+    let header = [
+        "outage",
+        "arm",
+        "durability promised",
+        "offered /s (capacity /s)",
+        "failed (caller told)",
+        "timed out",
+        "answered late",
+        "lost",
+        "answered twice",
+        "slowest answer",
+        "back to steady p99 after",
+        "the claim",
+    ];
+    let mut rows = Vec::new();
+    for e in experiments(results) {
+        for t in &e.arms {
+            rows.push(row(e, t));
+        }
+    }
+    Table { header: header.map(str::to_owned).to_vec(), rows }
+}
+
+fn row(e: &ExperimentResult, t: &ArmTimeline) -> Vec<String> {
+    let name = format!("{}: {}", e.name, events_text(t));
+    let Some(o) = t.outage.as_ref().filter(|_| t.status == ArmStatus::Ran) else {
+        let why = match &t.status {
+            ArmStatus::Unavailable { message, .. } => format!("not measured: {message}"),
+            ArmStatus::Ran => "not measured: no outage reading".to_owned(),
+        };
+        let mut cells = vec![name, t.arm.name.clone()];
+        cells.extend(std::iter::repeat_n("–".to_owned(), 9));
+        cells.push(why);
+        return cells;
+    };
+    let late_text = format!("{} (> {} ms)", o.late, t.timeline.late_after_ms);
+    vec![
+        name,
+        t.arm.name.clone(),
+        if o.promises_durability { "yes (durable)".to_owned() } else { "no".to_owned() },
+        format!("{:.0} ({})", t.offered_rate_per_s, t.capacity_per_s.map_or("–".to_owned(), |c| format!("{c:.0}"))),
+        o.failed.to_string(),
+        o.timed_out.to_string(),
+        late_text,
+        lost_text(t, o),
+        if t.duplicate_replies.is_some() { o.duplicates.to_string() } else { "cannot occur".to_owned() },
+        o.max_latency_us.map_or("–".to_owned(), fmt_us),
+        o.recovered_after_ms.map_or("not within the timeline".to_owned(), |ms| format!("{:.1} s", ms / 1e3)),
+        verdict(t, o),
+    ]
+}
+
+fn lost_text(t: &ArmTimeline, o: &OutageSummary) -> String {
+    match t.unanswered {
+        Some(_) => format!("{} of {}", o.lost, t.accounting.sent),
+        // A request/response client cannot tell a lost request from a lost reply.
+        None => format!("cannot tell ({} timed out)", o.timed_out),
+    }
+}
+
+fn events_text(t: &ArmTimeline) -> String {
+    t.events
+        .iter()
+        .map(|e| format!("{} at {:.1} s", e.action, e.actual_ms.unwrap_or(e.at_ms as f64) / 1e3))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The verdict cell: what the row's figures say of [`CLAIM`].
+pub fn verdict(t: &ArmTimeline, o: &OutageSummary) -> String {
+    if let Some(e) = t.events.iter().find(|e| !e.took_effect) {
+        return format!("not measured: event `{}` did not take effect ({})", e.action, e.detail);
+    }
+    if !t.accounting.balances() {
+        return "not measured: the calls do not add up (sent ≠ ok + failed + timed out)".to_owned();
+    }
+    let sent = t.accounting.sent;
+    match (t.unanswered.is_some(), o.lost, o.failed) {
+        (true, 0, 0) => format!(
+            "holds: all {sent} requests answered{}",
+            if o.promises_durability { "" } else { " (no durability promised; none was needed this time)" }
+        ),
+        (true, 0, failed) => format!("holds for what was accepted: 0 lost; {failed} refused, the caller was told"),
+        (true, lost, _) => format!(
+            "does not hold: {lost} of {sent} requests never answered{}",
+            if o.promises_durability { " despite durable mode" } else { " (transient mode: at most once)" }
+        ),
+        (false, _, 0) if o.timed_out == 0 => format!(
+            "holds: all {sent} calls answered, the slowest after {}",
+            o.max_latency_us.map_or("–".to_owned(), fmt_us)
+        ),
+        (false, _, failed) => format!(
+            "does not hold without retries: {failed} of {sent} calls failed{}",
+            if o.timed_out > 0 { format!(", {} timed out", o.timed_out) } else { String::new() }
+        ),
+    }
+}
+
+/// One sentence per outage experiment, from the table's figures.
+pub fn sentences(results: &RunResults) -> Vec<String> {
+    experiments(results)
+        .map(|e| {
+            let ran: Vec<(&ArmTimeline, &OutageSummary)> =
+                e.arms.iter().filter_map(|t| t.outage.as_ref().map(|o| (t, o))).collect();
+            let kept: Vec<&str> = ran
+                .iter()
+                .filter(|(t, o)| o.lost == 0 && o.failed == 0 && o.timed_out == 0 && t.accounting.balances())
+                .map(|(t, _)| t.arm.name.as_str())
+                .collect();
+            let lost: Vec<String> =
+                ran.iter().filter(|(_, o)| o.lost > 0).map(|(t, o)| format!("{} {}", t.arm.name, o.lost)).collect();
+            let failed: Vec<String> = ran
+                .iter()
+                .filter(|(_, o)| o.failed > 0)
+                .map(|(t, o)| format!("{} {}", t.arm.name, o.failed))
+                .collect();
+            let list = |v: &[String]| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
+            format!(
+                "Outage `{}` ({}): every call answered on {}; calls lost (never answered, never failed): {}; calls failed (the caller was told): {}.",
+                e.name,
+                e.arms.first().map(events_text).unwrap_or_default(),
+                if kept.is_empty() { "no arm".to_owned() } else { kept.join(", ") },
+                list(&lost),
+                list(&failed),
+            )
+        })
+        .collect()
+}
+
+/// One chart per experiment × arm: p50, p99 and max latency per 100 ms bucket of intended send
+/// time, the events as vertical lines.
+pub fn timeline_charts(results: &RunResults) -> Result<Vec<Chart>> {
+    let mut charts = Vec::new();
+    for e in experiments(results) {
+        for t in e.arms.iter().filter(|t| !t.timeline.is_empty()) {
+            if let Some(chart) = timeline_chart(e, t)? {
+                charts.push(chart);
+            }
+        }
+    }
+    Ok(charts)
+}
+
+fn timeline_chart(e: &ExperimentResult, t: &ArmTimeline) -> Result<Option<Chart>> {
+    let c = &t.timeline;
+    let x = |i: usize| (i as f64 + 0.5) * c.bucket_ms as f64 / 1e3;
+    let series = |label: &str, color: RGBColor, column: &[Option<f64>]| LineSeries2 {
+        label: label.to_owned(),
+        color,
+        // A bucket with no answered call breaks the line: the gap is the outage.
+        segments: column
+            .iter()
+            .enumerate()
+            .collect::<Vec<_>>()
+            .split(|(_, v)| v.is_none())
+            .filter(|run| !run.is_empty())
+            .map(|run| run.iter().filter_map(|(i, v)| v.map(|v| (x(*i), v))).collect())
+            .collect(),
+        markers: false,
+    };
+    let top = c.max_us.iter().flatten().copied().fold(1.0, f64::max);
+    let mut lines = vec![
+        series("p50", RGBColor(31, 119, 180), &c.p50_us),
+        series("p99", RGBColor(214, 39, 40), &c.p99_us),
+        series("max", RGBColor(150, 150, 150), &c.max_us),
+    ];
+    for ev in &t.events {
+        let at = ev.actual_ms.unwrap_or(ev.at_ms as f64) / 1e3;
+        lines.push(LineSeries2 {
+            label: format!("{} at {at:.1} s", ev.action),
+            color: RGBColor(60, 60, 60),
+            segments: vec![vec![(at, 10.0), (at, top)]],
+            markers: false,
+        });
+    }
+    let title = format!("{} / {}: latency per 100 ms of intended send time", e.name, t.arm.name);
+    let svg = line_chart(&LineSpec {
+        title: title.clone(),
+        x_desc: "seconds from the timeline's start",
+        y_desc: "latency (log)",
+        x_labels: 10,
+        x_format: &|v| format!("{v:.0}"),
+        series: lines,
+        reference: None,
+    })?;
+    let (offered, _, ok, timed_out, failed, _) = c.totals();
+    Ok(svg.map(|svg| Chart {
+        id: format!("timeline-{}-{}-{}", e.scenario, e.name, t.arm.name),
+        title,
+        note: format!(
+            "results.json experiments[{}/{}].arms[{}].timeline: {offered} calls offered, {ok} answered, {failed} failed, {timed_out} timed out; gaps are buckets with no answered call",
+            e.scenario, e.name, t.arm.name
+        ),
+        svg,
+    }))
+}

@@ -1,0 +1,140 @@
+//! What the timed experiments (`[[experiment]]`, `crate::experiment`) measured, as plain records:
+//! the arm by name and options, never a live arm, so an old file still reads after a family is
+//! renamed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::timeline::TimelineColumns;
+use super::{Accounting, ArmStatus};
+use crate::payload::Profile;
+
+/// One experiment of one scenario, every arm it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Experiment kind (`outage`).
+    pub kind: String,
+    /// Experiment name within the scenario (`stop`, `kill`).
+    pub name: String,
+    /// Payload profile.
+    pub profile: Profile,
+    /// Per arm, in run order.
+    pub arms: Vec<ArmTimeline>,
+}
+
+/// An arm as results name it: plain data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmRecord {
+    /// Canonical name (`amqp-durable`).
+    pub name: String,
+    /// Family (`amqp`).
+    pub family: String,
+    /// Body codec (`protobuf`, `json`).
+    pub codec: String,
+    /// Every option of the family, resolved.
+    pub options: BTreeMap<String, String>,
+    /// The broker it runs over, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<String>,
+}
+
+impl ArmRecord {
+    /// Whether the arm promises that an accepted request survives its worker's crash (broker arms
+    /// in durable mode: at-least-once delivery).
+    pub fn promises_durability(&self) -> bool {
+        self.broker.is_some() && self.options.get("durable").is_some_and(|v| v == "true")
+    }
+}
+
+/// One arm through one experiment's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmTimeline {
+    /// The arm.
+    pub arm: ArmRecord,
+    /// Whether it ran.
+    pub status: ArmStatus,
+    /// How its server or workers ran (`paybench serve grpc`, supervised, pid, CPUs).
+    pub server: String,
+    /// Capacity measured just before (closed loop on the full-stack client), calls/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_per_s: Option<f64>,
+    /// The open-loop rate offered through the timeline, calls/s.
+    pub offered_rate_per_s: f64,
+    /// The events as intended and as carried out.
+    pub events: Vec<EventRecord>,
+    /// The timeline's calls, every outcome.
+    pub accounting: Accounting,
+    /// Replies that matched no waiting call, from the timeline's start until its last call ended
+    /// plus a grace: duplicates after a redelivery, or answers that came after their deadline.
+    pub unmatched_replies: u64,
+    /// Of those, replies that came after their call had ended unanswered (correlating clients
+    /// only: broker arms; null for request/response arms, which cannot see one).
+    pub late_replies: Option<u64>,
+    /// Of those, replies to a call already answered: a redelivered request answered twice.
+    pub duplicate_replies: Option<u64>,
+    /// Calls that ended with no reply and had none by the end of the grace (correlating clients).
+    pub unanswered: Option<u64>,
+    /// The calls by 100 ms bucket of intended send time.
+    pub timeline: TimelineColumns,
+    /// The outage kind's reading of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage: Option<OutageSummary>,
+}
+
+/// One event: what was asked and what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRecord {
+    /// Intended time, milliseconds from the timeline's start.
+    pub at_ms: u64,
+    /// When it was carried out, milliseconds from the timeline's start (null: it was not).
+    pub actual_ms: Option<f64>,
+    /// `stop`, `continue`, `kill`, `restart`.
+    pub action: String,
+    /// `server`.
+    pub target: String,
+    /// Whether the process showed the effect (stopped, running again, gone, ready again).
+    pub took_effect: bool,
+    /// What was seen: pids, or why it did not take effect.
+    pub detail: String,
+}
+
+/// The `outage` kind's figures for one arm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutageSummary {
+    /// p99 of the ok calls intended before the first event, µs.
+    pub steady_p99_us: Option<f64>,
+    /// Calls the caller was told failed (an error, any kind).
+    pub failed: u64,
+    /// Calls with no answer and no error by their deadline: for a broker arm, requests lost
+    /// unless a late reply shows up among `unmatched_replies`.
+    pub timed_out: u64,
+    /// Answered calls slower than the timeline's `late_after_ms`.
+    pub late: u64,
+    /// The slowest answered call, µs.
+    pub max_latency_us: Option<f64>,
+    /// From the recovering event (continue, restart) to the first bucket after which every
+    /// bucket's calls were answered, none failed, and its p99 was within
+    /// [`RECOVERED_P99_FACTOR`] of the steady p99 (or 1 ms above it); null: not within the
+    /// timeline.
+    pub recovered_after_ms: Option<f64>,
+    /// Whether the arm promises durability (see [`ArmRecord::promises_durability`]).
+    pub promises_durability: bool,
+    /// Requests never answered, even late, and never reported as failed: the correlating
+    /// client's `unanswered` (each call's correlation id is tracked until its reply or the end of
+    /// the grace), or for a request/response arm its timed-out calls (it cannot tell). Every call
+    /// is answered, failed (reported to the caller), or counted here.
+    pub lost: u64,
+    /// Replies to calls already answered (`duplicate_replies`; 0 for request/response arms).
+    pub duplicates: u64,
+}
+
+/// A bucket's p99 is back to normal within this factor of the steady p99.
+pub const RECOVERED_P99_FACTOR: f64 = 2.0;
