@@ -12,6 +12,7 @@ use super::spec::{Action, ExperimentSpec};
 use super::Kind;
 use crate::load::timeline::Buckets;
 use crate::results::experiment::{ArmTimeline, OutageSummary, RECOVERED_P99_FACTOR};
+use crate::results::timeline::TimelineColumns;
 
 /// The `outage` row of [`super::KINDS`].
 pub const KIND: Kind = Kind {
@@ -52,9 +53,8 @@ pub fn summarize(spec: &ExperimentSpec, buckets: &Buckets, t: &ArmTimeline) -> O
         .map(|e| e.actual_ms.unwrap_or(e.at_ms as f64));
     let columns = &t.timeline;
     let recovered_after_ms = match (steady_p99_us, back_ms) {
-        (Some(steady), Some(back)) => {
-            recovered_bucket(columns, steady, back).map(|i| (i as f64 * columns.bucket_ms as f64 - back).max(0.0))
-        }
+        (Some(steady), Some(back)) => recovered_bucket(buckets, columns, steady, back)
+            .map(|i| (i as f64 * columns.bucket_ms as f64 - back).max(0.0)),
         _ => None,
     };
     let (_, _, _, timed_out, failed, late) = columns.totals();
@@ -73,61 +73,66 @@ pub fn summarize(spec: &ExperimentSpec, buckets: &Buckets, t: &ArmTimeline) -> O
     }
 }
 
-/// The first bucket at or after the one holding `back_ms` from which on every bucket with calls
-/// had them all answered, and a p99 within the recovered bound.
-fn recovered_bucket(c: &crate::results::timeline::TimelineColumns, steady_p99_us: f64, back_ms: f64) -> Option<usize> {
-    let bound = (steady_p99_us * RECOVERED_P99_FACTOR).max(steady_p99_us + RECOVERED_P99_SLACK_US);
-    let healthy = |i: usize| {
-        c.offered[i] == 0 || (c.timed_out[i] == 0 && c.failed_at(i) == 0 && c.p99_us[i].is_some_and(|p99| p99 <= bound))
-    };
+/// The first bucket at or after the one holding `back_ms` such that, from it to the end of the
+/// timeline, no call failed or timed out and the p99 of every answered call pooled was within the
+/// recovered bound. Pooled over the rest of the timeline, one slow call in a 100 ms bucket (a
+/// neighbour's wake-up) does not hide a recovery; a backlog still draining does.
+fn recovered_bucket(buckets: &Buckets, c: &TimelineColumns, steady_p99_us: f64, back_ms: f64) -> Option<usize> {
+    let bound_ns = (steady_p99_us * RECOVERED_P99_FACTOR).max(steady_p99_us + RECOVERED_P99_SLACK_US) * 1e3;
     let from = ((back_ms / c.bucket_ms.max(1) as f64) as usize).min(c.len());
-    // Walk back from the end: the recovered bucket is the start of the last healthy run, if that
-    // run starts after the service came back.
-    let mut start = c.len();
-    while start > from && healthy(start - 1) {
-        start -= 1;
+    let mut pooled = buckets.pooled(0..0);
+    let mut recovered = None;
+    for i in (from..c.len()).rev() {
+        if c.timed_out[i] > 0 || c.failed_at(i) > 0 {
+            break;
+        }
+        let _ = pooled.add(buckets.pooled(i..i + 1));
+        if pooled.is_empty() || (pooled.value_at_quantile(0.99) as f64) <= bound_ns {
+            recovered = Some(i);
+        }
     }
-    (start < c.len()).then_some(start)
+    recovered
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::timeline::TimelineColumns;
+    use crate::load::timeline::{Ended, BUCKET};
+    use std::time::{Duration, Instant};
 
-    fn columns(p99: &[Option<f64>], failed: &[u64]) -> TimelineColumns {
-        let n = p99.len();
-        TimelineColumns {
-            bucket_ms: 100,
-            offered: vec![10; n],
-            dispatched: vec![10; n],
-            ok: vec![10; n],
-            timed_out: vec![0; n],
-            failed: [("connect".to_owned(), failed.to_vec())].into(),
-            late: vec![0; n],
-            late_after_ms: 1000,
-            p50_us: p99.to_vec(),
-            p99_us: p99.to_vec(),
-            max_us: p99.to_vec(),
+    /// Buckets of 100 calls each with the given latency (ms), and failures where `failed`.
+    fn timeline(latency_ms: &[u64], failed: &[usize]) -> Buckets {
+        let origin = Instant::now();
+        let mut b = Buckets::new(origin, BUCKET * latency_ms.len() as u32, BUCKET, Duration::from_secs(1));
+        for (i, ms) in latency_ms.iter().enumerate() {
+            let at = origin + BUCKET * i as u32 + Duration::from_millis(1);
+            for _ in 0..100 {
+                b.record(at, true, Ended::Ok(Duration::from_millis(*ms)));
+            }
+            if failed.contains(&i) {
+                b.record(at, false, Ended::Failed("connect"));
+            }
         }
+        b
+    }
+
+    fn recovered(latency_ms: &[u64], failed: &[usize], back_ms: f64) -> Option<usize> {
+        let b = timeline(latency_ms, failed);
+        recovered_bucket(&b, &b.columns(), 1000.0, back_ms)
     }
 
     #[test]
-    fn recovery_is_the_start_of_the_last_healthy_run_after_the_service_came_back() {
-        let ok = Some(500.0);
-        let slow = Some(900_000.0);
-        // Back at 300 ms; buckets 3 and 4 still slow (the backlog), healthy from bucket 5 on.
-        let c = columns(&[ok, slow, slow, slow, slow, ok, ok, ok], &[0; 8]);
-        assert_eq!(recovered_bucket(&c, 500.0, 300.0), Some(5));
+    fn recovery_starts_where_the_rest_of_the_timeline_is_back_to_the_steady_p99() {
+        // Steady 1 ms; back at 300 ms; buckets 3 and 4 still drain a backlog (900 ms).
+        assert_eq!(recovered(&[1, 900, 900, 900, 900, 1, 1, 1], &[], 300.0), Some(5));
+        // Healthy at once: the bucket the service came back in.
+        assert_eq!(recovered(&[1, 1, 1, 1], &[], 150.0), Some(1));
+        // One slow call after the recovery (a neighbour's wake-up) does not hide it.
+        let mut b = timeline(&[1, 900, 1, 1, 1, 1, 1, 1], &[]);
+        b.record(Instant::now() + BUCKET * 4, true, Ended::Ok(Duration::from_millis(40)));
+        assert_eq!(recovered_bucket(&b, &b.columns(), 1000.0, 100.0), Some(2));
         // A failure in the last bucket: not recovered within the timeline.
-        let c = columns(&[ok, slow, ok, ok], &[0, 0, 0, 1]);
-        assert_eq!(recovered_bucket(&c, 500.0, 100.0), None);
-        // Healthy at once: recovered in the bucket the service came back in.
-        let c = columns(&[ok, ok, ok, ok], &[0; 4]);
-        assert_eq!(recovered_bucket(&c, 500.0, 150.0), Some(1));
-        // Within the 1 ms slack of a fast arm's p99.
-        let c = columns(&[Some(100.0), Some(1050.0)], &[0; 2]);
-        assert_eq!(recovered_bucket(&c, 100.0, 0.0), Some(0));
+        assert_eq!(recovered(&[1, 900, 1, 1], &[3], 100.0), None);
     }
 
     #[test]

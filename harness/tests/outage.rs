@@ -1,0 +1,124 @@
+//! The outage experiment against real servers and the real RabbitMQ (harness/scripts/test.sh
+//! starts it), with answers known before it runs:
+//!
+//! - a server frozen for 1 s under a steady open-loop load answers every call, the slowest about
+//!   1 s late (the calls intended as it froze wait the whole outage);
+//! - a killed direct server fails the calls sent while it is down, and the caller is told;
+//! - a durable RabbitMQ worker killed and restarted loses nothing: every request is answered
+//!   exactly once (idempotency-key accounting on the client);
+//! - a transient (auto-ack) worker killed with requests in hand loses them, and the accounting
+//!   sees it (so a ledger that always said 0 would fail here).
+//!
+//! One experiment at a time (each owns the machine's two cores while it runs).
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use paybench::experiment::{self, spec::ExperimentSpec, ExperimentContext, Progress};
+use paybench::results::experiment::{ArmTimeline, OutageSummary};
+use paybench::results::ArmStatus;
+use paybench::transport::Arm;
+
+static MACHINE: Mutex<()> = Mutex::new(());
+
+struct Print;
+
+impl Progress for Print {
+    fn line(&self, text: &str) {
+        eprintln!("{text}");
+    }
+}
+
+/// Runs one outage on one arm: `events` in the scenario's TOML syntax, 200 calls/s, a 4 s
+/// timeline, the worker's simulated service time `service_time_us`.
+fn outage(
+    arm: &str,
+    namespace: &str,
+    events: &str,
+    timeout_ms: u64,
+    service_time_us: u64,
+) -> (ArmTimeline, OutageSummary) {
+    let _machine = MACHINE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let spec: ExperimentSpec = toml::from_str(&format!(
+        "kind = \"outage\"\nname = \"{namespace}\"\narms = [\"{arm}\"]\nprofile = \"small\"\nload = {{ rate_per_s = 200 }}\nwarmup_ms = 500\nduration_ms = 4000\ntimeout_ms = {timeout_ms}\nevents = {events}\n"
+    ))
+    .unwrap();
+    let arm = Arm::parse(arm).unwrap();
+    spec.validate(std::path::Path::new("test"), 0, &[arm.name().to_owned()]).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let ctx = ExperimentContext {
+        client: rt.handle().clone(),
+        serve_program: PathBuf::from(env!("CARGO_BIN_EXE_paybench")),
+        serve_args: ["--namespace", namespace, "--service-time-us", &service_time_us.to_string()]
+            .map(str::to_owned)
+            .to_vec(),
+        brokers: paybench::brokers::endpoints(|var| std::env::var(var).ok()),
+        namespace: namespace.to_owned(),
+        log_dir: std::env::temp_dir().join(format!("paybench-outage-test-{}", std::process::id())),
+        scenario_timeout_ms: timeout_ms,
+        seed: paybench::payload::DEFAULT_SEED,
+    };
+    let result = experiment::run(&ctx, "test", &spec, std::slice::from_ref(&arm), &Print).unwrap();
+    let timeline = result.arms.into_iter().next().unwrap();
+    assert_eq!(timeline.status, ArmStatus::Ran, "{:?}", timeline.status);
+    for event in &timeline.events {
+        assert!(event.took_effect, "{event:?}");
+        let late_ms = event.actual_ms.unwrap() - event.at_ms as f64;
+        assert!((0.0..200.0).contains(&late_ms), "event carried out {late_ms} ms late: {event:?}");
+    }
+    assert!(timeline.accounting.balances(), "{:?}", timeline.accounting);
+    assert_eq!(timeline.accounting.sent, 800, "200/s for 4 s");
+    let summary = timeline.outage.clone().unwrap();
+    eprintln!("{summary:?}");
+    (timeline, summary)
+}
+
+const STOP_1S: &str =
+    "[{ at_ms = 1000, action = \"stop\", target = \"server\" }, { at_ms = 2000, action = \"continue\", target = \"server\" }]";
+const KILL_1S: &str =
+    "[{ at_ms = 1000, action = \"kill\", target = \"server\" }, { at_ms = 2000, action = \"restart\", target = \"server\" }]";
+
+#[test]
+fn a_frozen_server_answers_every_call_the_slowest_one_outage_late() {
+    let (t, o) = outage("grpc", "outage-test-stop", STOP_1S, 10_000, 0);
+    assert_eq!((o.failed, o.timed_out), (0, 0));
+    assert_eq!(t.accounting.ok, 800);
+    // The known answer: the call intended as the server froze waited the whole second.
+    let max_ms = o.max_latency_us.unwrap() / 1e3;
+    assert!((900.0..=1300.0).contains(&max_ms), "slowest answer {max_ms} ms, expected about 1000 ms");
+    assert!(o.recovered_after_ms.is_some_and(|ms| ms < 1500.0), "{o:?}");
+}
+
+#[test]
+fn a_killed_direct_server_fails_the_calls_sent_while_it_was_down() {
+    let (t, o) = outage("grpc", "outage-test-kill", KILL_1S, 10_000, 0);
+    // 1 s down at 200/s: about 200 calls failed, each told to the caller at once.
+    assert!((150..=260).contains(&o.failed), "{o:?}");
+    assert_eq!(o.timed_out, 0);
+    assert_eq!(t.accounting.ok + o.failed, 800);
+    assert!(o.max_latency_us.unwrap() < 500_000.0, "a refused connection fails fast: {o:?}");
+}
+
+#[test]
+fn a_killed_durable_worker_loses_nothing() {
+    let (t, o) = outage("amqp-durable", "outage-test-durable", KILL_1S, 10_000, 0);
+    assert!(o.promises_durability);
+    assert_eq!((o.lost, o.failed, o.timed_out), (0, 0, 0), "{o:?}");
+    assert_eq!(t.accounting.ok, 800, "every request answered");
+    assert_eq!(t.unanswered, Some(0));
+    // The requests sent while no worker ran waited in the queue: about 1 s.
+    let max_ms = o.max_latency_us.unwrap() / 1e3;
+    assert!(max_ms >= 800.0, "slowest answer {max_ms} ms: the outage did not hold requests");
+}
+
+#[test]
+fn a_killed_transient_worker_loses_the_requests_it_held_and_the_ledger_sees_them() {
+    // 50 ms of service time at 200/s: about 10 requests in the workers' hands when it dies,
+    // taken off the queue with auto-ack, so gone. A 3 s deadline bounds the wait for them.
+    let (t, o) = outage("amqp", "outage-test-transient", KILL_1S, 3000, 50_000);
+    assert!(!o.promises_durability);
+    assert!((1..=128).contains(&o.lost), "lost {}: {o:?}", o.lost);
+    assert_eq!(t.unanswered, Some(o.lost));
+    assert_eq!(o.timed_out, o.lost, "each lost request timed out, none was answered late");
+    assert_eq!(t.accounting.ok + o.failed + o.timed_out, 800);
+}
