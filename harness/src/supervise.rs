@@ -196,6 +196,18 @@ impl Drop for Supervised {
     }
 }
 
+/// The last `lines` lines of a log file, joined by " | ", for error messages.
+pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &tail[tail.len().saturating_sub(lines)..];
+    if tail.is_empty() {
+        "(empty log)".to_owned()
+    } else {
+        tail.join(" | ")
+    }
+}
+
 fn start(spec: &ProcessSpec) -> Result<(Child, String)> {
     let io = |what: &str, e| Error::io(format!("{}: {what} {}", spec.name, spec.log.display()), e);
     if let Some(dir) = spec.log.parent() {
@@ -229,7 +241,7 @@ fn start(spec: &ProcessSpec) -> Result<(Child, String)> {
         Err(_) => {
             let _ = child.kill();
             let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-            let tail = crate::brokers::log_tail(&spec.log, 5);
+            let tail = log_tail(&spec.log, 5);
             Err(Error::Internal(format!(
                 "{}: no line starting {:?} within {:?} ({status}); log {}: {tail}",
                 spec.name,

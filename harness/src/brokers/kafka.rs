@@ -215,7 +215,7 @@ fn format_storage(dir: &Path, lib: &Path) -> Result<()> {
         }
     };
     if !status.success() {
-        let tail = super::log_tail(&log_path, 5);
+        let tail = crate::supervise::log_tail(&log_path, 5);
         return Err(Error::Config(format!("kafka: format failed ({status}): {tail} (log: {})", log_path.display())));
     }
     Ok(())

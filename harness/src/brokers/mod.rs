@@ -201,7 +201,7 @@ async fn wait_ready(broker: &'static Broker, endpoint: &str, deadline: Duration,
     loop {
         if spawned && broker.local_pid().is_none() {
             let log = broker.dir().join("stdout.log");
-            let tail = log_tail(&log, 5);
+            let tail = supervise::log_tail(&log, 5);
             return Err(not_ready(format!(
                 "the broker process exited while starting: {tail} (log: {})",
                 log.display()
@@ -266,18 +266,6 @@ pub async fn stop(broker: &Broker, deadline: Duration) -> Result<bool> {
     }
     let _ = std::fs::remove_file(broker.dir().join("paybench.pid"));
     Ok(true)
-}
-
-/// The last `lines` lines of a log file, joined by " | ", for error messages.
-pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = &tail[tail.len().saturating_sub(lines)..];
-    if tail.is_empty() {
-        "(empty log)".to_owned()
-    } else {
-        tail.join(" | ")
-    }
 }
 
 #[cfg(test)]

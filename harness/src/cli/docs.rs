@@ -490,7 +490,7 @@ impl Inputs {
             .arms
             .iter()
             .filter(|a| keep(&a.transport))
-            .map(|a| paybench::report::charts::arm_label(a))
+            .map(|a| paybench::report::format::arm_label(a))
             .collect();
         let unloaded = verdict::unloaded(&v.section.loads).map(|l| l.label());
         let mut table = tables::arms_table(v);

@@ -248,6 +248,9 @@ fn load_scenarios(args: &Args, settings: &Settings) -> anyhow::Result<Vec<Planne
             anyhow::bail!("{}: nothing left to run after --transports/--profile filters", path.display());
         }
         let arms = s.arms(settings, path)?;
+        for (i, experiment) in s.experiments.iter().enumerate() {
+            paybench::experiment::check(experiment, path, i)?;
+        }
         if let Some(spec) = &s.server_capacity {
             for arm in arms.iter().filter(|a| spec.arms.iter().any(|n| n == a.name())) {
                 paybench::load::replay::supports(arm)

@@ -53,6 +53,24 @@ pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
 }
 
+/// Checks an experiment's kind against [`KINDS`], and what that kind needs of its events; the
+/// rest of the spec is checked with the scenario ([`ExperimentSpec::validate`]).
+pub fn check(spec: &ExperimentSpec, path: &Path, index: usize) -> Result<()> {
+    let err = |field: &str, allowed: &str, got: &dyn std::fmt::Debug| {
+        Error::Config(format!(
+            "{}: experiment {} ({:?}): field `{field}` is {got:?}; allowed: {allowed}",
+            path.display(),
+            index + 1,
+            spec.name
+        ))
+    };
+    let Some(kind) = kind(&spec.kind) else {
+        let kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        return Err(err("kind", &kinds.join(", "), &spec.kind));
+    };
+    (kind.check)(spec).map_err(|why| err("events", &why, &spec.events))
+}
+
 /// Where and how experiments run their arms: set by `paybench run` from its flags.
 #[derive(Debug, Clone)]
 pub struct ExperimentContext {
@@ -318,4 +336,22 @@ fn probe_capacity(
 /// The scenario-relative path of the servers' logs for a run written to `out`.
 pub fn log_dir(out: &Path) -> PathBuf {
     out.join("logs")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_kind_and_an_outage_without_a_return_are_named() {
+        let mut spec: ExperimentSpec = toml::from_str(
+            "kind = \"meltdown\"\nname = \"x\"\narms = [\"grpc\"]\nload = { rate_per_s = 10 }\nwarmup_ms = 0\nduration_ms = 1000\nevents = [{ at_ms = 100, action = \"stop\", target = \"server\" }]",
+        )
+        .unwrap();
+        let e = check(&spec, Path::new("s.toml"), 0).unwrap_err().to_string();
+        assert!(e.contains("s.toml: experiment 1 (\"x\"): field `kind` is \"meltdown\"; allowed: outage"), "{e}");
+        spec.kind = "outage".to_owned();
+        let e = check(&spec, Path::new("s.toml"), 0).unwrap_err().to_string();
+        assert!(e.contains("followed by a continue or restart"), "{e}");
+    }
 }

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::load::scenario::GENERATOR_GRACE;
 use crate::load::timeline::{Buckets, Ended};
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::results::stats::new_histogram;
@@ -211,10 +212,6 @@ impl RawMeasurement {
 
 /// What became of one call: its outcome, or the message of a panic in its task.
 type Completed = Result<CallResult<PaymentResponse>, String>;
-
-/// How long past its own deadline a closed-loop call may run before the generator gives up on it:
-/// transports enforce the timeout themselves, this only catches one that does not.
-pub const GENERATOR_GRACE: Duration = Duration::from_secs(1);
 
 /// A call that ends by `deadline` whatever the transport does, reported as a timeout of `timeout`
 /// then; a panic in the transport is caught and returned (so that it is counted, never lost).

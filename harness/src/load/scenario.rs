@@ -5,11 +5,11 @@
 //! anything runs.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::experiment::spec::ExperimentSpec;
-use crate::load::generator::GENERATOR_GRACE;
 use crate::payload::{Profile, DEFAULT_SEED};
 use crate::results::stats::HISTOGRAM_MAX_NS;
 use crate::transport::{registry, Arm, ArmRequest, Settings};
@@ -230,6 +230,10 @@ fn default_resolution() -> f64 {
 
 /// The search divides the start rate at most this many times looking for a passing rate.
 pub const MAX_DOWN_STEPS: u32 = 6;
+
+/// How long past its own deadline a closed-loop call may run before the generator gives up on it:
+/// transports enforce the timeout themselves, this only catches one that does not.
+pub const GENERATOR_GRACE: Duration = Duration::from_secs(1);
 
 /// Longest call timeout: every latency the generator records (at most the timeout, plus
 /// [`GENERATOR_GRACE`] in closed loop) must fit the latency histograms' range, or it would be

@@ -6,7 +6,7 @@
 //! loop for about [`BATCH_TARGET`]; the time over the iterations is one batch's figure. Batches of
 //! every (profile, codec, direction) are interleaved, round after round, so a slow second of the
 //! machine hits JSON and protobuf alike, and batch `i` of JSON is paired with batch `i` of
-//! protobuf for the ratio's interval (`report::verdict::paired_ratio`).
+//! protobuf for the ratio's interval (`report::ratio::paired_ratio`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::format::{arm_label, fmt_us, trim};
 use super::verdict::{self, Section};
 use crate::codec::ALL_CODECS;
 use crate::load::scenario::LoadSpec;
@@ -109,14 +110,6 @@ fn group_id(id: &str, i: usize) -> String {
 
 const SERIES_COLORS: [RGBColor; 4] =
     [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
-
-/// The label of an arm in legends: the transport, and for brokers the implementation and version.
-pub fn arm_label(arm: &ArmResult) -> String {
-    match &arm.broker {
-        Some(b) => format!("{} ({} {})", arm.transport, b.implementation, b.version),
-        None => arm.transport.to_string(),
-    }
-}
 
 /// A line in a [`LineSpec`]: several segments (e.g. one per repetition) share one colour and label.
 #[derive(Debug, Clone)]
@@ -251,30 +244,6 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
 
 fn x_range_lo(spec: &LineSpec<'_>) -> f64 {
     bounds(spec.series.iter().flat_map(|s| s.segments.iter().flatten()).map(|p| p.0)).map_or(0.0, |b| b.0.min(0.0))
-}
-
-/// Formats microseconds for an axis: `850 µs`, `1.2 ms`.
-pub fn fmt_us(us: f64) -> String {
-    if us >= 1_000.0 {
-        format!("{} ms", trim(us / 1_000.0))
-    } else {
-        format!("{} µs", trim(us))
-    }
-}
-
-fn trim(v: f64) -> String {
-    let s = if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
 }
 
 /// One row of a [`BarSpec`]: one value per series (`None` = not measured).
@@ -446,7 +415,7 @@ fn ratio_chart<'a>(
     title: String,
 ) -> Result<Option<Chart>> {
     use super::verdict::{Lean, CLAIM_FACTOR};
-    let rows: Vec<(&str, super::verdict::Ratio)> = rows
+    let rows: Vec<(&str, super::ratio::Ratio)> = rows
         .filter_map(|r| r.ratio.map(|x| (r.dimension.as_str(), x)))
         .filter(|(_, x)| x.estimate.is_finite())
         .collect();

@@ -9,11 +9,17 @@
 //! machine. [`verdict`] turns the figures into ratios and sentences, [`charts`] into SVG,
 //! [`html`] and [`markdown`] into the two files. Nothing in the report is typed by hand: a
 //! figure missing from the inputs is printed as "not measured in this run".
+//!
+//! The files form layers, each importing only from those below it: [`format`](mod@format) and [`ratio`]
+//! (text helpers; the paired ratio and its interval), then [`tails`] (pooled tail ratios), then
+//! [`verdict`], then [`tables`] and [`charts`], then [`html`] and [`markdown`].
 
 pub mod charts;
+pub mod format;
 pub mod html;
 pub mod markdown;
 pub mod outage;
+pub mod ratio;
 pub mod tables;
 pub mod tails;
 pub mod verdict;
@@ -26,7 +32,8 @@ use crate::payload::Profile;
 use crate::results::{write_atomic, ArmResult, RunResults};
 use crate::sizes::{self, SizeRow};
 use crate::{Error, Result};
-use verdict::{DecompositionRow, Ratio, Section, VerdictRow};
+use ratio::Ratio;
+use verdict::{DecompositionRow, Section, VerdictRow};
 
 /// The verdict of one scenario × profile.
 #[derive(Debug, Clone)]
@@ -191,8 +198,8 @@ fn codec_rows(codec: &[CodecTiming], profile: Profile, sizes: &[SizeRow]) -> Vec
                     .map(|t| crate::results::Spread::of(t.batches_ns_per_op.iter().copied()).median / 1_000.0)
             };
             let ratio = json.zip(protobuf).and_then(|(j, p)| {
-                verdict::paired_ratio(verdict::Direction::LowerIsBetter, &j.batches_us(), &p.batches_us())
-                    .map(|r| Ratio { source: verdict::SpreadSource::Batches, ..r })
+                ratio::paired_ratio(ratio::Direction::LowerIsBetter, &j.batches_us(), &p.batches_us())
+                    .map(|r| Ratio { source: ratio::SpreadSource::Batches, ..r })
             });
             VerdictRow {
                 kind: verdict::RowKind::Codec,

@@ -3,7 +3,8 @@
 //! arm with its events marked. Read from `results.json`'s `experiments` alone; every word of a
 //! verdict cell follows from the figures in its row.
 
-use super::charts::{fmt_us, line_chart, Chart, LineSeries2, LineSpec};
+use super::charts::{line_chart, Chart, LineSeries2, LineSpec};
+use super::format::fmt_us;
 use super::tables::Table;
 use crate::results::experiment::{ArmTimeline, ExperimentResult, OutageSummary};
 use crate::results::{ArmStatus, RunResults};

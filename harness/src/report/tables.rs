@@ -2,7 +2,9 @@
 //! [`super::markdown`]: the verdict, the decomposition, every arm's figures, the brokers, and the
 //! generated method-and-caveats list.
 
-use super::verdict::{self, DecompositionRow, Ratio, Section, SpreadSource, VerdictRow};
+use super::format::{arm_label, fmt_us, reading_cell};
+use super::ratio::{Ratio, Reach, SpreadSource};
+use super::verdict::{self, DecompositionRow, Section, VerdictRow};
 use super::{Report, Verdict};
 use crate::load::scenario::LoadSpec;
 use crate::payload::Profile;
@@ -24,7 +26,7 @@ pub const NOT_MEASURED: &str = "not measured in this run";
 pub fn fmt_value(value: Option<f64>, unit: &str) -> String {
     match value {
         None => "—".into(),
-        Some(v) if unit == "µs" => super::charts::fmt_us(v),
+        Some(v) if unit == "µs" => fmt_us(v),
         Some(v) if unit == "calls/s" => format!("{v:.0}/s"),
         Some(v) => format!("{v:.0} {unit}"),
     }
@@ -107,7 +109,7 @@ pub fn verdict_table(rows: &[VerdictRow]) -> Table {
                         |x| verdict::fmt_x(x.estimate),
                     ),
                     r.ratio.as_ref().map_or_else(|| "—".into(), fmt_spread),
-                    r.reach().map_or("—", verdict::Reach::label).into(),
+                    r.reach().map_or("—", Reach::label).into(),
                     notes.join("; "),
                 ]
             })
@@ -162,8 +164,7 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
     let mut rows = Vec::new();
     for arm in &verdict.section.arms {
         if let ArmStatus::Unavailable { kind, message } = &arm.status {
-            let mut cells =
-                vec![super::charts::arm_label(arm), arm.codec.clone(), format!("did not run ({kind}): {message}")];
+            let mut cells = vec![arm_label(arm), arm.codec.clone(), format!("did not run ({kind}): {message}")];
             cells.resize(header.len(), "—".into());
             rows.push(cells);
             continue;
@@ -175,21 +176,21 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
             // Every role, unattributed included, as the verdict's CPU row counts it.
             let cpu = Spread::of_some(p.repetitions.iter().map(verdict::cpu_total_us_per_call)).map(|s| s.median);
             rows.push(vec![
-                super::charts::arm_label(arm),
+                arm_label(arm),
                 arm.codec.clone(),
                 verdict.section.describe(&p.load),
                 s.repetitions.to_string(),
                 format!("{:.0}", s.achieved_rate_per_s.median),
-                super::charts::fmt_us(s.p50_us.median),
-                super::charts::fmt_us(s.p99_us.median),
+                fmt_us(s.p50_us.median),
+                fmt_us(s.p99_us.median),
                 if p.repetitions.iter().any(|m| m.latency.p999_low_count) {
                     format!(
                         "{} (low count: < {} calls)",
-                        super::charts::fmt_us(s.p999_us.median),
+                        fmt_us(s.p999_us.median),
                         crate::results::stats::P999_MIN_COUNT
                     )
                 } else {
-                    super::charts::fmt_us(s.p999_us.median)
+                    fmt_us(s.p999_us.median)
                 },
                 format!("{:.4}", s.error_ratio.max),
                 wire.map_or("—".into(), |w| format!("{w:.0}")),
@@ -200,10 +201,10 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
                     .map_or("—".into(), |n| n.to_string()),
                 cpu.map_or("—".into(), |c| format!("{c:.1}")),
                 Spread::of_some(p.repetitions.iter().map(|m| m.schedule_lag.as_ref().map(|l| l.p99_us)))
-                    .map_or("—".into(), |l| super::charts::fmt_us(l.median)),
+                    .map_or("—".into(), |l| fmt_us(l.median)),
                 floor_arm
                     .and_then(|f| f.points.iter().find(|q| q.load == p.load))
-                    .map_or("—".into(), |q| super::charts::fmt_us(q.summary.p50_us.median)),
+                    .map_or("—".into(), |q| fmt_us(q.summary.p50_us.median)),
                 p.repetitions
                     .iter()
                     .map(|m| {
@@ -263,7 +264,7 @@ pub fn fairness_table(report: &Report, verdict: &Verdict<'_>) -> Table {
                 .collect();
             let (connections, h2) = crate::transport::registry::connection_policy(&arm.transport, max_in_flight);
             vec![
-                super::charts::arm_label(arm),
+                arm_label(arm),
                 arm.client.clone(),
                 pinning.clone(),
                 if sockets.is_empty() { "—".into() } else { sockets.join("; ") },
@@ -308,20 +309,6 @@ pub fn capacity_cell(run: &crate::results::SweepRun) -> String {
             Some(fail) => format!("none (even {fail:.0}/s failed, {})", run.bottleneck.as_deref().unwrap_or("—")),
             None => "none".into(),
         },
-    }
-}
-
-/// A capacity reading without the search around it: `71744/s`, `≥ 52000/s (lower bound: the
-/// server was 71 % busy: not server-bound)`, `none`.
-pub fn reading_cell(reading: &crate::results::CapacityReading) -> String {
-    use crate::results::CapacityReading;
-    match reading {
-        CapacityReading::Server { rate_per_s, by } => format!("{rate_per_s:.0}/s ({by}-bound)"),
-        CapacityReading::EndToEnd { rate_per_s, client_share } => {
-            format!("≥ {rate_per_s:.0}/s end-to-end (client {:.0} % busy)", client_share * 100.0)
-        }
-        CapacityReading::LowerBound { rate_per_s, why } => format!("≥ {rate_per_s:.0}/s (lower bound: {why})"),
-        CapacityReading::Nothing => "none".into(),
     }
 }
 
@@ -434,9 +421,9 @@ pub fn capacity_table(arms: &[&ArmResult]) -> Table {
         .filter_map(|arm| {
             let sweep = arm.sweep.as_ref()?;
             Some(vec![
-                super::charts::arm_label(arm),
+                arm_label(arm),
                 arm.client.clone(),
-                format!("p99 ≤ {}", super::charts::fmt_us(sweep.slo_p99_us)),
+                format!("p99 ≤ {}", fmt_us(sweep.slo_p99_us)),
                 sweep.repetitions.iter().map(capacity_cell).collect::<Vec<_>>().join("; "),
                 sweep
                     .repetitions

@@ -11,7 +11,7 @@
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 
-use super::verdict::{Ratio, SpreadSource};
+use super::ratio::{Ratio, SpreadSource};
 
 /// Bootstrap resamples per ratio.
 pub const RESAMPLES: usize = 1000;
@@ -116,7 +116,7 @@ pub fn tail_ratio(rest: &[WindowCounts], grpc: &[WindowCounts], q: f64) -> Optio
     }
     draws.sort_by(f64::total_cmp);
     let at = |p: f64| draws[((p * (draws.len() - 1) as f64).round() as usize).min(draws.len() - 1)];
-    let alpha = 1.0 - super::verdict::CONFIDENCE;
+    let alpha = 1.0 - super::ratio::CONFIDENCE;
     // One window on a side cannot show between-window spread: no interval then.
     let (low, high) =
         if rest.len() < 2 || grpc.len() < 2 { (0.0, f64::INFINITY) } else { (at(alpha / 2.0), at(1.0 - alpha / 2.0)) };

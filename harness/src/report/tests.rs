@@ -1,7 +1,8 @@
 //! Unit tests of the verdict logic on constructed results: ratio direction, pairing by
 //! repetition, the "reaches 5x" decision, missing data, the decomposition, and a full render.
 
-use super::verdict::{self, paired_ratio, Dimension, Direction, Reach, Section};
+use super::ratio::{self, paired_ratio, Direction, Reach};
+use super::verdict::{self, Dimension, Section};
 use crate::load::scenario::{LoadSpec, Scenario, SweepSpec};
 use crate::payload::Profile;
 use crate::results::stats::new_histogram;
@@ -782,14 +783,14 @@ fn a_flagged_window_never_stands_in_a_row() {
 #[test]
 fn bonferroni_widens_an_interval_by_the_ratio_of_t_quantiles() {
     // 5 pairs (4 degrees of freedom): t(0.975) = 2.7764, t(1 - 0.025/10) = 5.5976.
-    let r = verdict::Ratio {
+    let r = ratio::Ratio {
         estimate: 4.0,
         low: 4.0 / 2f64,
         high: 4.0 * 2f64,
         min: 1.0,
         max: 9.0,
         pairs: 5,
-        source: verdict::SpreadSource::Repetitions,
+        source: ratio::SpreadSource::Repetitions,
     };
     assert_eq!(r.bonferroni(1), r);
     let wide = r.bonferroni(10);
@@ -798,7 +799,7 @@ fn bonferroni_widens_an_interval_by_the_ratio_of_t_quantiles() {
     assert!((wide.high - 4.0 * 2f64.powf(widen)).abs() < 1e-2, "{wide:?}");
     assert_eq!(wide.estimate, 4.0);
     // An exact ratio has no interval to widen.
-    assert_eq!(verdict::Ratio::exact(5.1).bonferroni(10), verdict::Ratio::exact(5.1));
+    assert_eq!(ratio::Ratio::exact(5.1).bonferroni(10), ratio::Ratio::exact(5.1));
 }
 
 #[test]

@@ -46,8 +46,8 @@ use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::{CallError, CallResult, Error, Result};
 
-pub use arm::{Arm, ArmRequest, Settings};
-pub use registry::{connect, serve};
+pub use arm::Arm;
+pub use registry::{connect, serve, ArmRequest, Settings};
 
 /// Sends one payment call over a specific wire protocol and waits for its reply.
 ///

@@ -4,47 +4,24 @@
 //! client, server or worker, tests) and one line below. Everything else in paybench handles arms
 //! as data ([`Arm`]): a family, a codec and options. Adding a family is one new module plus one
 //! line here: see `docs/adding-a-transport.md`.
+//!
+//! What reads arms against the families is here too: arm names ([`Arm::parse`], also behind
+//! `FromStr` and `Deserialize`), a scenario's [`ArmRequest`] and the [`Settings`] file. Options
+//! come from three places, later ones winning: the family's built-in defaults, a [`Settings`]
+//! file (`paybench run --settings FILE`, one table per family, with `PAYBENCH_*` environment
+//! overrides applied by the binary), and the arm's own table in the scenario. Every result records
+//! the resolved options.
 
-use futures::future::BoxFuture;
+use std::collections::BTreeMap;
+use std::path::Path;
 
-use super::arm::{Arm, OptionSpec};
+use serde::{Deserialize, Serialize};
+
+use super::arm::{allowed_keys, codec_of_token, Arm, Family, OptionValues};
 use super::{amqp, grpc, inproc, kafka, nats, rest, sim, tcp};
 use super::{AnyClient, ClientConfig, ServerConfig, ServerHandle};
 use crate::codec::Codec;
-use crate::Result;
-
-/// Starts a family's server (direct arms) or worker pool (broker arms) for an arm.
-pub type ServeFn = fn(&Arm, &ServerConfig) -> BoxFuture<'static, Result<ServerHandle>>;
-/// Connects a family's client for an arm to an endpoint (`host:port` or a broker URL).
-pub type ConnectFn = fn(&Arm, &str, &ClientConfig) -> BoxFuture<'static, Result<AnyClient>>;
-/// The client-library settings an arm's options resolve to, in a namespace, by name (recorded in
-/// results next to the broker).
-pub type SettingsFn = fn(&Arm, &str) -> Result<Vec<(&'static str, String)>>;
-
-/// A transport family: what the registry knows about one module.
-#[derive(Debug)]
-pub struct Family {
-    /// The family's name in scenario tables and settings files (`grpc`, `http`, `amqp`).
-    pub name: &'static str,
-    /// The first token of its arms' canonical names (`rest` for `http`, so `rest-h2` stays).
-    pub stem: &'static str,
-    /// The module that implements it, for docs and messages.
-    pub module: &'static str,
-    /// The body codec its arms use unless told otherwise.
-    pub default_codec: Codec,
-    /// The broker it goes through, by the name `brokers/` knows it (`rabbitmq`, `kafka`, `nats`).
-    pub broker: Option<&'static str>,
-    /// The options it accepts, in canonical-name order.
-    pub options: &'static [OptionSpec],
-    /// Its standard arms by canonical name: what benches and tests run when not told otherwise.
-    pub standard: &'static [&'static str],
-    /// How its server or workers start.
-    pub serve: ServeFn,
-    /// How its client connects.
-    pub connect: ConnectFn,
-    /// The library settings behind its figures, where its options do not name them one to one.
-    pub settings: Option<SettingsFn>,
-}
+use crate::{Error, Result};
 
 /// Every family, direct ones first (the order of `paybench` listings).
 #[rustfmt::skip] // one line per family: the registry reads as a table
@@ -147,9 +124,229 @@ pub async fn connect(arm: &Arm, endpoint: &str, config: &ClientConfig) -> Result
     (arm.family().connect)(arm, endpoint, config).await
 }
 
+/// Arm names are read against the registry: the stem names the family, the tokens its options.
+impl Arm {
+    /// Parses a canonical (or historical) arm name such as `rest-h2` or `amqp-json-durable`,
+    /// with every option it does not name at the family's built-in default.
+    pub fn parse(name: &str) -> Result<Self> {
+        let unknown =
+            || Error::Config(format!("unknown arm {name:?}; families: {} (e.g. {})", family_names(), EXAMPLES));
+        let mut tokens = name.split('-');
+        let stem = tokens.next().unwrap_or_default();
+        let family = family_by_stem(stem).ok_or_else(unknown)?;
+        let mut codec = None;
+        let mut values = OptionValues::new();
+        for token in tokens {
+            if let Some(c) = codec_of_token(token).filter(|_| codec.is_none() && values.is_empty()) {
+                codec = Some(c);
+                continue;
+            }
+            let (key, value) =
+                family.options.iter().find_map(|spec| spec.parse_token(token).map(|v| (spec.key, v))).ok_or_else(
+                    || {
+                        Error::Config(format!(
+                            "arm {name:?}: {} has no option token {token:?}; options: {}",
+                            family.name,
+                            allowed_keys(family)
+                        ))
+                    },
+                )?;
+            values.insert(key.to_owned(), value);
+        }
+        let arm = Arm::build(family, codec, &values, &format!("arm {name:?}"))?;
+        // A name is canonical only if it is what its spec derives (no `grpc-proto` for `grpc`).
+        if arm.name() != name {
+            return Err(Error::Config(format!("arm {name:?} is spelled {:?}", arm.name())));
+        }
+        Ok(arm)
+    }
+}
+
+const EXAMPLES: &str = "grpc, grpc-json, rest, rest-h2, rest-proto, amqp-json";
+
+impl std::str::FromStr for Arm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Arm::parse(s)
+    }
+}
+
+/// Results store an arm by its canonical name; reading one back parses it ([`Arm::parse`]).
+impl<'de> Deserialize<'de> for Arm {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Arm::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An arm as a scenario names it: a name (`"rest-h2"`), or a table with a family, an optional
+/// codec and options (`{ family = "amqp", codec = "json", durable = true }`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ArmRequest {
+    /// A canonical or historical name.
+    Name(String),
+    /// A family with options.
+    Table(ArmTable),
+}
+
+/// The table form of an [`ArmRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArmTable {
+    /// A family (`grpc`, `http`, `amqp`, ...) or an arm name to start from (`rest-h2`).
+    pub family: String,
+    /// `protobuf` or `json`; the family's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    /// The family's options.
+    #[serde(flatten)]
+    pub options: BTreeMap<String, toml::Value>,
+}
+
+impl ArmRequest {
+    /// What the scenario wrote, for filters and messages.
+    pub fn label(&self) -> String {
+        match self {
+            ArmRequest::Name(name) => name.clone(),
+            ArmRequest::Table(t) => {
+                let options: Vec<String> = t.options.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect();
+                let codec = t.codec.as_deref().map(|c| format!(" codec={c}")).unwrap_or_default();
+                format!("{}{codec} {}", t.family, options.join(" ")).trim_end().to_owned()
+            }
+        }
+    }
+
+    /// Resolves the request against `settings`; errors name `source` (the scenario file).
+    pub fn resolve(&self, settings: &Settings, source: &str) -> Result<Arm> {
+        let (base, codec, explicit) = match self {
+            ArmRequest::Name(name) => (Arm::parse(name).map_err(|e| in_file(source, e))?, None, OptionValues::new()),
+            ArmRequest::Table(t) => {
+                let base = match family(&t.family) {
+                    Some(family) => Arm::build(family, None, &OptionValues::new(), source)?,
+                    None => Arm::parse(&t.family).map_err(|e| in_file(source, e))?,
+                };
+                let codec = match t.codec.as_deref() {
+                    None => None,
+                    Some("protobuf") => Some(Codec::Protobuf),
+                    Some("json") => Some(Codec::Json),
+                    Some(other) => {
+                        return Err(Error::Config(format!(
+                            "{source}: arm {:?}: codec {other:?}; allowed: protobuf, json",
+                            t.family
+                        )))
+                    }
+                };
+                let explicit = t.options.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
+                (base, codec, explicit)
+            }
+        };
+        // Start from what the name says, let the settings fill what the name leaves at its
+        // default, and let the scenario's explicit options win.
+        let family = base.family();
+        let mut values: OptionValues = settings.family(family.name).clone();
+        for spec in family.options {
+            let named = &base.options()[spec.key];
+            if named != spec.default {
+                values.insert(spec.key.to_owned(), named.clone());
+            }
+        }
+        values.extend(explicit);
+        Arm::build(family, codec.or(Some(base.codec())), &values, &format!("{source}: arm {:?}", self.label()))
+    }
+}
+
+fn in_file(source: &str, e: Error) -> Error {
+    match e {
+        Error::Config(message) => Error::Config(format!("{source}: {message}")),
+        other => other,
+    }
+}
+
+fn value_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Per-family option defaults: HOW to run (like OpenMessaging Benchmark's driver files), apart from
+/// the scenario's WHAT. One TOML table per family:
+///
+/// ```toml
+/// [kafka]
+/// fetch_wait_max_ms = 1
+/// [amqp]
+/// workers = 4
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Family name → option key → value.
+    #[serde(flatten)]
+    pub families: BTreeMap<String, OptionValues>,
+}
+
+impl Settings {
+    /// Reads and validates a settings file: unknown families, keys and values are errors naming
+    /// the file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Input { path: path.display().to_string(), message: e.to_string() })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses settings text; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Self> {
+        let raw: BTreeMap<String, BTreeMap<String, toml::Value>> =
+            toml::from_str(text).map_err(|e| Error::Config(format!("{source}: {e}")))?;
+        let mut settings = Settings::default();
+        for (family, table) in raw {
+            for (key, value) in table {
+                settings.set(&family, &key, &value_text(&value), source)?;
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Applies `PAYBENCH_<FAMILY>_<OPTION>` variables (e.g. `PAYBENCH_KAFKA_FETCH_WAIT_MAX_MS=1`)
+    /// from `vars`. Only the binaries call this, with the process environment.
+    pub fn with_env_overrides(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let vars: BTreeMap<String, String> = vars.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect();
+        for family in FAMILIES {
+            for spec in family.options {
+                let var = format!("PAYBENCH_{}_{}", family.name, spec.key).to_uppercase();
+                if let Some(value) = vars.get(&var) {
+                    self.set(family.name, spec.key, value, &format!("environment variable {var}"))?;
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Sets one option, validating it.
+    pub fn set(&mut self, family_name: &str, key: &str, value: &str, source: &str) -> Result<()> {
+        let family = family(family_name).ok_or_else(|| {
+            Error::Config(format!("{source}: unknown family [{family_name}]; families: {}", family_names()))
+        })?;
+        let spec = family.options.iter().find(|o| o.key == key).ok_or_else(|| {
+            Error::Config(format!("{source}: [{family_name}] has no option `{key}`; allowed: {}", allowed_keys(family)))
+        })?;
+        let value =
+            spec.normalise(value).map_err(|why| Error::Config(format!("{source}: [{family_name}] `{key}`: {why}")))?;
+        self.families.entry(family_name.to_owned()).or_default().insert(key.to_owned(), value);
+        Ok(())
+    }
+
+    /// The values set for one family.
+    pub fn family(&self, name: &str) -> &OptionValues {
+        static EMPTY: OptionValues = OptionValues::new();
+        self.families.get(name).unwrap_or(&EMPTY)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::arm::OptionKind;
 
     #[test]
     fn names_and_stems_are_unique() {
@@ -183,5 +380,93 @@ mod tests {
                 "nats-json"
             ]
         );
+    }
+
+    #[test]
+    fn historical_names_keep_their_meaning() {
+        for (name, family, codec) in [
+            ("inproc", "inproc", Codec::Protobuf),
+            ("tcp", "tcp", Codec::Protobuf),
+            ("grpc", "grpc", Codec::Protobuf),
+            ("grpc-json", "grpc", Codec::Json),
+            ("rest", "http", Codec::Json),
+            ("rest-h2", "http", Codec::Json),
+            ("rest-proto", "http", Codec::Protobuf),
+            ("amqp", "amqp", Codec::Protobuf),
+            ("amqp-json", "amqp", Codec::Json),
+            ("kafka", "kafka", Codec::Protobuf),
+            ("kafka-json", "kafka", Codec::Json),
+            ("nats", "nats", Codec::Protobuf),
+            ("nats-json", "nats", Codec::Json),
+        ] {
+            let arm = Arm::parse(name).unwrap();
+            assert_eq!((arm.name(), arm.family().name, arm.codec()), (name, family, codec));
+        }
+        assert_eq!(Arm::parse("rest-h2").unwrap().option("http").unwrap(), "2");
+        assert_eq!(Arm::parse("rest").unwrap().option("http").unwrap(), "1.1");
+    }
+
+    #[test]
+    fn every_option_value_round_trips_through_its_name() {
+        for family in FAMILIES {
+            for codec in [Codec::Protobuf, Codec::Json] {
+                for spec in family.options {
+                    let values: Vec<String> = match spec.kind {
+                        OptionKind::Flag => vec!["true".into(), "false".into()],
+                        OptionKind::Choice(v) => v.iter().map(|s| (*s).to_owned()).collect(),
+                        OptionKind::Count { min, max } => vec![min.to_string(), max.to_string()],
+                    };
+                    for value in values {
+                        let arm =
+                            Arm::build(family, Some(codec), &[(spec.key.to_owned(), value.clone())].into(), "test")
+                                .unwrap();
+                        let back = Arm::parse(arm.name()).unwrap();
+                        assert_eq!(back.options(), arm.options(), "{}", arm.name());
+                        assert_eq!(back.codec(), codec);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_names_and_options_are_named() {
+        let e = Arm::parse("soap").unwrap_err().to_string();
+        assert!(e.contains("soap") && e.contains("families"), "{e}");
+        let e = Arm::parse("rest-h3").unwrap_err().to_string();
+        assert!(e.contains("h3") && e.contains("http"), "{e}");
+        let e = Arm::parse("grpc-proto").unwrap_err().to_string();
+        assert!(e.contains("spelled \"grpc\""), "{e}");
+        let table = ArmRequest::Table(ArmTable {
+            family: "amqp".into(),
+            codec: None,
+            options: [("durable".to_owned(), toml::Value::String("maybe".into()))].into(),
+        });
+        let e = table.resolve(&Settings::default(), "s.toml").unwrap_err().to_string();
+        assert!(e.contains("s.toml") && e.contains("durable") && e.contains("true, false"), "{e}");
+    }
+
+    #[test]
+    fn settings_fill_defaults_and_scenario_options_win() {
+        let settings = Settings::parse("[amqp]\nworkers = 4\ndurable = true\n", "settings.toml").unwrap();
+        let arm = ArmRequest::Name("amqp-json".into()).resolve(&settings, "s.toml").unwrap();
+        assert_eq!(arm.name(), "amqp-json-durable-w4");
+        let table = ArmRequest::Table(ArmTable {
+            family: "amqp".into(),
+            codec: Some("json".into()),
+            options: [("durable".to_owned(), toml::Value::Boolean(false))].into(),
+        });
+        assert_eq!(table.resolve(&settings, "s.toml").unwrap().name(), "amqp-json-w4");
+        let e = Settings::parse("[amqp]\nwarp = 9\n", "settings.toml").unwrap_err().to_string();
+        assert!(e.contains("settings.toml") && e.contains("warp") && e.contains("workers"), "{e}");
+        let env = Settings::default()
+            .with_env_overrides([("PAYBENCH_KAFKA_FETCH_WAIT_MAX_MS".to_owned(), "1".to_owned())])
+            .unwrap();
+        assert_eq!(env.family("kafka")["fetch_wait_max_ms"], "1");
+        let e = Settings::default()
+            .with_env_overrides([("PAYBENCH_KAFKA_FETCH_WAIT_MAX_MS".to_owned(), "soon".to_owned())])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PAYBENCH_KAFKA_FETCH_WAIT_MAX_MS"), "{e}");
     }
 }
