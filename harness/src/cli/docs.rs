@@ -57,7 +57,7 @@ const HEADLINE_PROFILE: Profile = Profile::Typical;
 
 /// Every generator; [`Inputs::generate`] says what each is made from, and `docs/report.md` lists
 /// them for readers.
-const GENERATORS: [&str; 16] = [
+const GENERATORS: [&str; 17] = [
     "headline",
     "decomposition",
     "not-measured",
@@ -74,6 +74,7 @@ const GENERATORS: [&str; 16] = [
     "instructions",
     "thresholds",
     "profile-sizes",
+    "outage",
 ];
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -266,6 +267,9 @@ struct Inputs {
     report: Report,
     /// The reference run's `summary.md`.
     summary: String,
+    /// The newest run with outage experiments (`results/<run-id>`, its results), if one is
+    /// committed.
+    outage: Option<(String, RunResults)>,
 }
 
 /// Whether a run can give the headline: `rest` and `grpc` both ran for [`HEADLINE_PROFILE`].
@@ -295,6 +299,7 @@ impl Inputs {
         }
         runs.sort_by(|a, b| b.1.run_id.cmp(&a.1.run_id));
         let count = runs.len();
+        let outage = runs.iter().find(|(_, r)| paybench::report::outage::experiments(r).next().is_some()).cloned();
         let Some(at) = runs.iter().position(|(_, r)| has_headline(r)) else {
             bail!(
                 "docs: none of the {count} runs under {} has both `rest` and `grpc` for profile `{HEADLINE_PROFILE}`; commit a reference run (`paybench run scenarios/full.toml`)",
@@ -317,7 +322,7 @@ impl Inputs {
             format!("docs: read {} (`paybench report {run_dir}` writes it)", summary_path.display())
         })?;
         let report = Report { run_dir: root.join(&run_dir), results };
-        Ok(Self { root: root.to_path_buf(), run_dir, report, summary })
+        Ok(Self { root: root.to_path_buf(), run_dir, report, summary, outage })
     }
 
     fn generate(&self, name: &str, links: &str) -> anyhow::Result<String> {
@@ -339,6 +344,7 @@ impl Inputs {
             "instructions" => self.instructions(links),
             "thresholds" => self.thresholds(links),
             "profile-sizes" => profile_sizes(),
+            "outage" => self.outage(links),
             other => bail!("no generator `{other}`"),
         }
     }
@@ -657,6 +663,24 @@ impl Inputs {
 /// `paybench sizes` prints, raw bytes only. Compressed sizes are left out because they move by a
 /// byte with the order of the metadata map, which is new in every process, and the section
 /// must be the same every time it is generated.
+impl Inputs {
+    /// The outage claims table and its sentences, rendered by the report's own section code from
+    /// the newest committed run with outage experiments.
+    fn outage(&self, links: &str) -> anyhow::Result<String> {
+        let Some((dir, results)) = &self.outage else {
+            bail!("docs: no committed run has outage experiments; commit one (`paybench run scenarios/outage.toml`)");
+        };
+        let mut out = format!(
+            "From [`{dir}`]({links}{dir}/report.html) (run `{}`, `paybench run scenarios/outage.toml`, {} cores):\n\n",
+            results.run_id, results.environment.cpu_cores
+        );
+        out.push_str(&paybench::report::markdown::table(&paybench::report::outage::claims_table(results)));
+        out.push('\n');
+        out.push_str(&bullets(paybench::report::outage::sentences(results)));
+        Ok(out)
+    }
+}
+
 fn profile_sizes() -> anyhow::Result<String> {
     let rows = sizes::measure(DEFAULT_SEED)?;
     let table = tables::Table {

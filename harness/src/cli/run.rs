@@ -396,7 +396,13 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     for window in &contaminated {
         eprintln!("paybench: contaminated (something outside the suite used the CPU beside it): {window}");
     }
-    if !unbalanced.is_empty() || (args.strict && (!unavailable.is_empty() || !contaminated.is_empty())) {
+    let experiment_problems = paybench::experiment::problems(&results.experiments);
+    for problem in &experiment_problems {
+        eprintln!("paybench: experiment: {problem}");
+    }
+    if !unbalanced.is_empty()
+        || (args.strict && (!unavailable.is_empty() || !contaminated.is_empty() || !experiment_problems.is_empty()))
+    {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -130,6 +130,32 @@ pub fn run(
     Ok(result)
 }
 
+/// What makes an experiment's arm unusable as a measurement, one line each: an arm that did not
+/// run, an event that did not take effect, calls that do not add up. `paybench run --strict`
+/// fails on any.
+pub fn problems(results: &[ExperimentResult]) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in results {
+        for t in &e.arms {
+            let label = format!("{}/{}/{}/{}", e.scenario, e.kind, e.name, t.arm.name);
+            if let ArmStatus::Unavailable { message, .. } = &t.status {
+                out.push(format!("{label}: did not run: {message}"));
+                continue;
+            }
+            for ev in t.events.iter().filter(|ev| !ev.took_effect) {
+                out.push(format!(
+                    "{label}: event `{}` at {} ms did not take effect: {}",
+                    ev.action, ev.at_ms, ev.detail
+                ));
+            }
+            if !t.accounting.balances() {
+                out.push(format!("{label}: the calls do not add up: {:?}", t.accounting));
+            }
+        }
+    }
+    out
+}
+
 fn one_line(t: &ArmTimeline) -> String {
     match &t.status {
         ArmStatus::Unavailable { message, .. } => format!("{}: did not run: {message}", t.arm.name),
