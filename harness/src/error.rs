@@ -86,6 +86,37 @@ impl CallError {
             CallError::Domain(_) => "domain",
         }
     }
+
+    /// The same error, naming the arm by its canonical name (`amqp-json-durable-w4`) where the
+    /// family's client named only its family and codec (`amqp-json`). The load generator's own
+    /// timeouts (`load generator`) keep their name: the generator, not the arm, gave up.
+    pub fn for_arm(mut self, arm: &'static str) -> Self {
+        match &mut self {
+            CallError::Connect { transport, .. }
+            | CallError::Call { transport, .. }
+            | CallError::Rejected { transport, .. }
+            | CallError::Timeout { transport, .. } => {
+                if *transport != "load generator" {
+                    *transport = arm;
+                }
+            }
+            CallError::Codec { .. } | CallError::Domain(_) => {}
+        }
+        self
+    }
+}
+
+/// `name` as a `&'static str`, allocated once per distinct name for the life of the process:
+/// errors name arms by `&'static str`, and a run has a few dozen arm names at most.
+pub fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(known) = names.iter().find(|n| **n == name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.push(leaked);
+    leaked
 }
 
 /// Everything that can stop paybench: a call's failure where a tool step needed the call to
@@ -174,4 +205,19 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_names_the_canonical_arm_and_a_generator_timeout_stays_the_generators() {
+        let e = CallError::Call { transport: "amqp-json", endpoint: "x".into(), message: "m".into() };
+        let e = e.for_arm(intern("amqp-json-durable-w4"));
+        assert!(e.to_string().starts_with("amqp-json-durable-w4: call to x failed"), "{e}");
+        let t = CallError::Timeout { transport: "load generator", endpoint: "x".into(), after: Duration::from_secs(1) };
+        assert!(t.for_arm("grpc").to_string().starts_with("load generator:"));
+        assert!(std::ptr::eq(intern("grpc-w2"), intern("grpc-w2")), "one allocation per name");
+    }
 }

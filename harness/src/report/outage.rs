@@ -101,12 +101,19 @@ pub fn verdict(t: &ArmTimeline, o: &OutageSummary) -> String {
         return "not measured: the calls do not add up (sent ≠ ok + failed + timed out)".to_owned();
     }
     let sent = t.accounting.sent;
+    let twice = if o.duplicates > 0 {
+        format!(", {} of them twice (redelivered after the crash: the payment must be idempotent)", o.duplicates)
+    } else {
+        String::new()
+    };
     match (t.unanswered.is_some(), o.lost, o.failed) {
         (true, 0, 0) => format!(
-            "holds: all {sent} requests answered{}",
+            "holds: all {sent} requests answered{twice}{}",
             if o.promises_durability { "" } else { " (no durability promised; none was needed this time)" }
         ),
-        (true, 0, failed) => format!("holds for what was accepted: 0 lost; {failed} refused, the caller was told"),
+        (true, 0, failed) => {
+            format!("holds for what was accepted: 0 lost{twice}; {failed} refused, the caller was told")
+        }
         (true, lost, _) => format!(
             "does not hold: {lost} of {sent} requests never answered{}",
             if o.promises_durability { " despite durable mode" } else { " (transient mode: at most once)" }

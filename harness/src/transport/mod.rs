@@ -112,24 +112,26 @@ impl<T: Transport + fmt::Debug> DynTransport for T {
 /// nanoseconds) is the price of not matching on families outside the registry.
 #[derive(Debug)]
 pub struct AnyClient {
-    name: String,
+    /// The arm's canonical name, which its call errors carry ([`CallError::for_arm`]).
+    name: &'static str,
     inner: Box<dyn DynTransport>,
 }
 
 impl AnyClient {
     /// Wraps a family's client under its arm's canonical name.
     pub fn new(arm: &Arm, client: impl Transport + fmt::Debug + 'static) -> Self {
-        Self { name: arm.name().to_owned(), inner: Box::new(client) }
+        Self { name: crate::error::intern(arm.name()), inner: Box::new(client) }
     }
 }
 
 impl Transport for AnyClient {
     fn name(&self) -> &str {
-        &self.name
+        self.name
     }
 
     fn call(&self, req: PaymentRequest) -> impl Future<Output = CallResult<PaymentResponse>> + Send {
-        self.inner.call_boxed(req)
+        let (name, call) = (self.name, self.inner.call_boxed(req));
+        async move { call.await.map_err(|e| e.for_arm(name)) }
     }
 
     fn unmatched_replies(&self) -> u64 {

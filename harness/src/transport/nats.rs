@@ -1,16 +1,19 @@
 //! `nats` and `nats-json`: RPC over NATS request/reply (async-nats; Debian's `nats-server`
 //! locally, or any server through `NATS_URL`).
 //!
-//! A client publishes each request to the subject `payments.authorize` with a reply subject, its
-//! own inbox (`_INBOX.<uuid>`), and two headers: `Correlation-Id` and `Content-Type`. Workers form
+//! A client publishes each request to the subject `payments.authorize` with a reply subject in
+//! its own inbox (`_INBOX.<uuid>.<correlation id>`), and two headers: `Correlation-Id` and
+//! `Content-Type`. Workers form
 //! one queue group on the subject, so the server hands each request to exactly one of them (the
 //! way NATS shares load among workers), call the shared business function and publish the reply to
 //! the inbox with the same `Correlation-Id`. One subscription to its inbox carries all of a
 //! client's replies, matched by id ([`Correlator`]); two clients never see each other's replies.
 //!
 //! NATS core is at-most-once: a request published while no worker listens is dropped by the
-//! server, and the caller times out. That is the protocol, measured as it is (JetStream, the
-//! persistent layer, is not used).
+//! server, which tells the requester with a "no responders" status message on the request's reply
+//! subject. The per-call reply subject lets the client match that notice to its call, which then
+//! fails at once (the caller is told) instead of timing out. That is the protocol, measured as it
+//! is (JetStream, the persistent layer, is not used).
 //!
 //! | option | default | why |
 //! |---|---|---|
@@ -150,7 +153,7 @@ impl Client {
         let name = name(codec);
         let nats = open(name, endpoint, client.timeout).await?;
         let inbox = format!("_INBOX.{}", uuid::Uuid::new_v4().simple());
-        let replies = nats.subscribe(inbox.clone()).await.map_err(|e| CallError::Call {
+        let replies = nats.subscribe(format!("{inbox}.*")).await.map_err(|e| CallError::Call {
             transport: name,
             endpoint: redact(endpoint),
             message: format!("subscribe {inbox}: {e}"),
@@ -180,9 +183,10 @@ impl Client {
         let mut headers = HeaderMap::new();
         headers.insert(HEADER_CORRELATION_ID, correlation_id.to_string().as_str());
         headers.insert(HEADER_CONTENT_TYPE, self.codec.content_type());
-        self.nats.publish_with_reply_and_headers(self.subject.clone(), self.inbox.clone(), headers, body).await.map_err(
-            |e| CallError::Call { transport: self.name, endpoint: self.endpoint.clone(), message: e.to_string() },
-        )
+        let reply_to = format!("{}.{correlation_id}", self.inbox);
+        self.nats.publish_with_reply_and_headers(self.subject.clone(), reply_to, headers, body).await.map_err(|e| {
+            CallError::Call { transport: self.name, endpoint: self.endpoint.clone(), message: e.to_string() }
+        })
     }
 }
 
@@ -197,12 +201,20 @@ async fn read_replies(
     while let Some(message) = replies.next().await {
         let headers = message.headers.as_ref();
         let header = |key: &str| headers.and_then(|h| h.get(key)).map(|v| v.as_str().to_owned());
-        let reply = if header(HEADER_TYPE).as_deref() == Some(TYPE_ERROR) {
+        let reply = if message.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+            Err(CallError::Call {
+                transport: name,
+                endpoint: endpoint.clone(),
+                message: "no responders: no worker was subscribed, the server dropped the request".to_owned(),
+            })
+        } else if header(HEADER_TYPE).as_deref() == Some(TYPE_ERROR) {
             Err(rejected(name, &message.payload))
         } else {
             codec.decode_response(&message.payload)
         };
-        waiters.complete_text(header(HEADER_CORRELATION_ID).as_deref(), reply);
+        // The server's status notices carry no headers of ours: the reply subject names the call.
+        let id = header(HEADER_CORRELATION_ID).or_else(|| message.subject.rsplit('.').next().map(str::to_owned));
+        waiters.complete_text(id.as_deref(), reply);
     }
     waiters.fail_all(|| CallError::Call {
         transport: name,

@@ -121,7 +121,11 @@ pub fn client_settings(arm: &Arm, namespace: &str) -> Result<Vec<(&'static str, 
 
 /// Connects a client for `arm` to `endpoint` (a `host:port` or a broker URL).
 pub async fn connect(arm: &Arm, endpoint: &str, config: &ClientConfig) -> Result<AnyClient> {
-    (arm.family().connect)(arm, endpoint, config).await
+    (arm.family().connect)(arm, endpoint, config).await.map_err(|e| match e {
+        // The family names itself (`amqp-json`); the error names the arm (`amqp-json-durable-w4`).
+        Error::Call(call) => Error::Call(call.for_arm(crate::error::intern(arm.name()))),
+        other => other,
+    })
 }
 
 /// Arm names are read against the registry: the stem names the family, the tokens its options.
