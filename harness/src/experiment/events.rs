@@ -87,7 +87,7 @@ fn carry_out(server: &Mutex<Supervised>, event: &EventSpec, origin: Instant, bin
     let mut server = server.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let pid = server.pid();
     let (took_effect, detail) = match event.action {
-        Action::Stop => signal_and_see(&mut server, Signal::Stop, |pid| supervise::stopped(pid)),
+        Action::Stop => signal_and_see(&mut server, Signal::Stop, supervise::stopped),
         Action::Continue => signal_and_see(&mut server, Signal::Continue, |pid| !supervise::stopped(pid)),
         Action::Kill => {
             let sent = server.signal(Signal::Kill);

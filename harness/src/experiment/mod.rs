@@ -56,14 +56,8 @@ pub fn kind(name: &str) -> Option<&'static Kind> {
 /// Checks an experiment's kind against [`KINDS`], and what that kind needs of its events; the
 /// rest of the spec is checked with the scenario ([`ExperimentSpec::validate`]).
 pub fn check(spec: &ExperimentSpec, path: &Path, index: usize) -> Result<()> {
-    let err = |field: &str, allowed: &str, got: &dyn std::fmt::Debug| {
-        Error::Config(format!(
-            "{}: experiment {} ({:?}): field `{field}` is {got:?}; allowed: {allowed}",
-            path.display(),
-            index + 1,
-            spec.name
-        ))
-    };
+    let err =
+        |field: &str, allowed: &str, got: &dyn std::fmt::Debug| spec.field_error(path, index, field, allowed, got);
     let Some(kind) = kind(&spec.kind) else {
         let kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
         return Err(err("kind", &kinds.join(", "), &spec.kind));
@@ -233,14 +227,14 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     let strays_before = client.unmatched_replies();
     let ledger_before = client.reply_ledger();
     let mut probe = events::Schedule::start(server.clone(), spec.events.clone(), direct_bind(arm, &endpoint));
-    let raw = ctx.client.block_on(generator::run_open_timeline(
+    let raw = ctx.client.block_on(generator::run_open_with(
         client.clone(),
         rate,
         spec.max_in_flight,
         pool,
         window,
         &mut probe,
-        Duration::from_millis(spec.late_after_ms),
+        Some(Duration::from_millis(spec.late_after_ms)),
     ))?;
     let events = probe.finish();
     std::thread::sleep(STRAY_GRACE);

@@ -142,18 +142,30 @@ pub const ACTIONS: &str = "stop, continue, kill, restart";
 pub const TARGETS: &str = "server";
 
 impl ExperimentSpec {
+    /// A bad value of this experiment: names the file, the experiment (number and name), the
+    /// field, what it was and what is allowed.
+    pub fn field_error(
+        &self,
+        path: &Path,
+        index: usize,
+        field: &str,
+        allowed: &str,
+        got: &dyn std::fmt::Debug,
+    ) -> Error {
+        Error::Config(format!(
+            "{}: experiment {} ({:?}): field `{field}` is {got:?}; allowed: {allowed}",
+            path.display(),
+            index + 1,
+            self.name
+        ))
+    }
+
     /// Checks every value but the kind (which [`super::check`] checks against the table of
     /// kinds: this file stays below them); errors name the file, the experiment and the allowed
     /// values. `arms` are the scenario's canonical arm names.
     pub fn validate(&self, path: &Path, index: usize, arms: &[String]) -> Result<()> {
-        let err = |field: &str, allowed: &str, got: &dyn std::fmt::Debug| {
-            Error::Config(format!(
-                "{}: experiment {} ({:?}): field `{field}` is {got:?}; allowed: {allowed}",
-                path.display(),
-                index + 1,
-                self.name
-            ))
-        };
+        let err =
+            |field: &str, allowed: &str, got: &dyn std::fmt::Debug| self.field_error(path, index, field, allowed, got);
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(err("name", "non-empty [A-Za-z0-9_-]", &self.name));
         }

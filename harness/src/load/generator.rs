@@ -182,7 +182,7 @@ pub struct RawMeasurement {
     /// Open loop: how long the pacer spun before the window's calls (generator CPU on the
     /// client's worker, which the client's CPU counter includes).
     pub pacer_spin: Option<Duration>,
-    /// Open loop with a bucket sink ([`run_open_timeline`]): the window's calls by 100 ms bucket.
+    /// Open loop with a bucket sink ([`run_open_with`]): the window's calls by 100 ms bucket.
     pub timeline: Option<Buckets>,
 }
 
@@ -313,25 +313,13 @@ pub async fn run_open<T: Transport + 'static>(
     window: Window,
     probe: &mut impl WindowProbe,
 ) -> Result<RawMeasurement> {
-    run_open_sinks(client, rate_per_s, max_in_flight, pool, window, probe, None).await
+    run_open_with(client, rate_per_s, max_in_flight, pool, window, probe, None).await
 }
 
-/// [`run_open`] with a bucket sink as well: every measured call is also counted in the 100 ms
-/// bucket of its intended send time ([`RawMeasurement::timeline`]); ok calls slower than
-/// `late_after` count as late there.
-pub async fn run_open_timeline<T: Transport + 'static>(
-    client: Arc<T>,
-    rate_per_s: f64,
-    max_in_flight: u32,
-    pool: Arc<Vec<PaymentRequest>>,
-    window: Window,
-    probe: &mut impl WindowProbe,
-    late_after: Duration,
-) -> Result<RawMeasurement> {
-    run_open_sinks(client, rate_per_s, max_in_flight, pool, window, probe, Some(late_after)).await
-}
-
-async fn run_open_sinks<T: Transport + 'static>(
+/// [`run_open`], and with `timeline_late_after` a bucket sink as well: every measured call is
+/// also counted in the 100 ms bucket of its intended send time ([`RawMeasurement::timeline`]);
+/// ok calls slower than `timeline_late_after` count as late there.
+pub async fn run_open_with<T: Transport + 'static>(
     client: Arc<T>,
     rate_per_s: f64,
     max_in_flight: u32,

@@ -100,6 +100,12 @@ pub fn verdict(t: &ArmTimeline, o: &OutageSummary) -> String {
     if !t.accounting.balances() {
         return "not measured: the calls do not add up (sent ≠ ok + failed + timed out)".to_owned();
     }
+    if let Some(steady) = o.steady_p99_us.filter(|p99| *p99 > t.timeline.late_after_ms as f64 * 1e3) {
+        return format!(
+            "not measured: calls were already late before the outage (p99 {} before the first event): the offered load was more than this arm and client sustain",
+            fmt_us(steady)
+        );
+    }
     let sent = t.accounting.sent;
     let twice = if o.duplicates > 0 {
         format!(", {} of them twice (redelivered after the crash: the payment must be idempotent)", o.duplicates)
@@ -133,8 +139,19 @@ pub fn verdict(t: &ArmTimeline, o: &OutageSummary) -> String {
 pub fn sentences(results: &RunResults) -> Vec<String> {
     experiments(results)
         .map(|e| {
-            let ran: Vec<(&ArmTimeline, &OutageSummary)> =
-                e.arms.iter().filter_map(|t| t.outage.as_ref().map(|o| (t, o))).collect();
+            // Rows whose verdict is "not measured" say nothing of the claim.
+            let ran: Vec<(&ArmTimeline, &OutageSummary)> = e
+                .arms
+                .iter()
+                .filter_map(|t| t.outage.as_ref().map(|o| (t, o)))
+                .filter(|(t, o)| !verdict(t, o).starts_with("not measured"))
+                .collect();
+            let unmeasured: Vec<&str> = e
+                .arms
+                .iter()
+                .filter(|t| t.outage.as_ref().is_none_or(|o| verdict(t, o).starts_with("not measured")))
+                .map(|t| t.arm.name.as_str())
+                .collect();
             let kept: Vec<&str> = ran
                 .iter()
                 .filter(|(t, o)| o.lost == 0 && o.failed == 0 && o.timed_out == 0 && t.accounting.balances())
@@ -149,12 +166,17 @@ pub fn sentences(results: &RunResults) -> Vec<String> {
                 .collect();
             let list = |v: &[String]| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
             format!(
-                "Outage `{}` ({}): every call answered on {}; calls lost (never answered, never failed): {}; calls failed (the caller was told): {}.",
+                "Outage `{}` ({}): every call answered on {}; calls lost (never answered, never failed): {}; calls failed (the caller was told): {}{}.",
                 e.name,
                 e.arms.first().map(events_text).unwrap_or_default(),
                 if kept.is_empty() { "no arm".to_owned() } else { kept.join(", ") },
                 list(&lost),
                 list(&failed),
+                if unmeasured.is_empty() {
+                    String::new()
+                } else {
+                    format!("; not measured: {}", unmeasured.join(", "))
+                },
             )
         })
         .collect()

@@ -138,3 +138,25 @@ pub struct OutageSummary {
 
 /// A bucket's p99 is back to normal within this factor of the steady p99.
 pub const RECOVERED_P99_FACTOR: f64 = 2.0;
+
+#[cfg(test)]
+mod tests {
+    use crate::results::RunResults;
+
+    /// A `results.json` written by the first version of this schema (an `outage-smoke` run) must
+    /// keep loading: an old file read by a newer report.
+    #[test]
+    fn the_first_experiment_schema_still_loads() {
+        let text = include_str!("../../tests/fixtures/outage-smoke-results.json");
+        let results: RunResults = serde_json::from_str(text).unwrap();
+        assert_eq!(results.experiments.len(), 2);
+        let kill = &results.experiments[1];
+        assert_eq!((kill.kind.as_str(), kill.name.as_str()), ("outage", "kill"));
+        let durable = &kill.arms[1];
+        assert!(durable.arm.promises_durability(), "{:?}", durable.arm);
+        assert_eq!(durable.timeline.len(), 40);
+        assert_eq!(durable.timeline.totals().0, 800);
+        assert!(durable.events.iter().all(|e| e.took_effect));
+        assert_eq!(durable.outage.as_ref().map(|o| o.lost), Some(0));
+    }
+}
