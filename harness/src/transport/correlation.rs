@@ -129,33 +129,34 @@ impl<R> Correlator<R> {
         self.waiting.lock().map_err(|_| closed())?.insert(id, tx);
         // Runs on every exit, a caller dropping this future included (the load generator's own
         // deadline): a call that got no reply leaves no waiter and is remembered as unanswered.
-        let mut guard = Unanswered { correlator: self, id: Some(id) };
+        let mut guard = Unanswered { correlator: self, id, reported: false };
         let outcome = with_deadline(transport, endpoint, timeout, async {
             send(id).await?;
             rx.await.map_err(|_| closed())?
         })
         .await;
-        // An error reply or a failed send was reported to the caller: not unanswered.
-        if !matches!(outcome, Err(CallError::Timeout { .. })) {
-            guard.id = None;
-        }
+        // An answer, an error reply or a failed send was reported to the caller: not unanswered.
+        guard.reported = !matches!(outcome, Err(CallError::Timeout { .. }));
         outcome
     }
 }
 
-/// Takes a call's waiter out and records it as unanswered, unless the call got its reply.
+/// Takes a call's waiter out on every exit, and records the call as unanswered unless its
+/// outcome was reported to the caller.
 struct Unanswered<'a, R> {
     correlator: &'a Correlator<R>,
-    id: Option<u64>,
+    id: u64,
+    /// The call ended with an answer or an error the caller saw (not a deadline, not dropped).
+    reported: bool,
 }
 
 impl<R> Drop for Unanswered<'_, R> {
     fn drop(&mut self) {
-        let Some(id) = self.id else { return };
-        let removed = self.correlator.waiting.lock().ok().and_then(|mut w| w.remove(&id)).is_some();
+        let removed = self.correlator.waiting.lock().ok().and_then(|mut w| w.remove(&self.id)).is_some();
         // A waiter already taken means its reply was handed over as the call ended: not unanswered.
-        if removed {
-            self.correlator.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner).unanswered.insert(id);
+        if removed && !self.reported {
+            let mut ledger = self.correlator.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            ledger.unanswered.insert(self.id);
         }
     }
 }
@@ -204,6 +205,21 @@ mod tests {
         assert_eq!(c.ledger(), ReplyLedger { late: 1, duplicates: 0, unanswered: 0 });
         c.complete(0, Ok(response("again")));
         assert_eq!(c.ledger(), ReplyLedger { late: 1, duplicates: 1, unanswered: 0 });
+    }
+
+    #[tokio::test]
+    async fn a_failed_send_leaves_no_waiter_and_is_not_unanswered() {
+        let c: Correlator = Correlator::default();
+        let failed = c
+            .call("t", "e", Duration::from_secs(5), |_| async {
+                Err(CallError::Call { transport: "t", endpoint: "e".into(), message: "publish refused".into() })
+            })
+            .await;
+        assert_eq!(failed.unwrap_err().kind(), "call");
+        assert!(c.waiting.lock().unwrap().is_empty(), "the waiter is gone");
+        assert_eq!(c.ledger().unanswered, 0, "the caller was told: not lost");
+        c.complete(0, Ok(response("after the failure")));
+        assert_eq!(c.ledger().duplicates, 1);
     }
 
     #[tokio::test]
