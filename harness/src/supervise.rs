@@ -63,19 +63,26 @@ pub fn stopped(pid: u32) -> bool {
     state(pid) == Some('T')
 }
 
-/// Pause between checks of a process's state.
+/// Pause between an async caller's checks of a process's state.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// Pause between a blocking caller's checks: a /proc read or a `waitpid`, cheap enough that an
+/// event's effect is seen within a millisecond.
+const POLL_BLOCKING: Duration = Duration::from_millis(1);
 
-/// Waits until `pid` has exited (or is a zombie), at most `deadline`; whether it is gone.
-pub fn wait_gone_blocking(pid: u32, deadline: Duration) -> bool {
+/// Checks `done` until it holds, at most `within`; whether it held. The one polling loop of the
+/// blocking callers (an event waiting for its effect, a shutdown waiting for the exit).
+pub fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     let started = Instant::now();
-    while alive(pid) && started.elapsed() < deadline {
-        std::thread::sleep(POLL_INTERVAL);
+    while !done() {
+        if started.elapsed() >= within {
+            return false;
+        }
+        std::thread::sleep(POLL_BLOCKING);
     }
-    !alive(pid)
+    true
 }
 
-/// [`wait_gone_blocking`] for async callers.
+/// Waits until `pid` has exited (or is a zombie), at most `deadline`; whether it is gone.
 pub async fn wait_gone(pid: u32, deadline: Duration) -> bool {
     let started = Instant::now();
     while alive(pid) && started.elapsed() < deadline {
@@ -173,10 +180,7 @@ impl Supervised {
         if self.running() {
             send(self.pid(), Signal::Continue);
             send(self.pid(), Signal::Terminate);
-            let started = Instant::now();
-            while self.running() && started.elapsed() < TERMINATE_GRACE {
-                std::thread::sleep(POLL_INTERVAL);
-            }
+            wait_until(TERMINATE_GRACE, || !self.running());
         }
         self.kill_and_reap();
     }
@@ -279,15 +283,10 @@ mod tests {
         let first = child.pid();
         assert!(child.ready_line().starts_with("ready"));
         assert!(child.signal(Signal::Stop));
-        let t = Instant::now();
-        while !stopped(first) && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(POLL_INTERVAL);
-        }
-        assert!(stopped(first), "SIGSTOP took effect");
+        assert!(wait_until(Duration::from_secs(5), || stopped(first)), "SIGSTOP took effect");
         assert!(child.signal(Signal::Continue));
         assert!(child.signal(Signal::Kill));
-        assert!(wait_gone_blocking(first, Duration::from_secs(5)) || !child.running());
-        assert!(!child.running());
+        assert!(wait_until(Duration::from_secs(5), || !child.running()), "SIGKILL took effect");
         assert!(!child.signal(Signal::Stop), "a dead child takes no signal");
         child.restart().unwrap();
         assert_ne!(child.pid(), first);

@@ -49,17 +49,16 @@ impl ArmEnv {
         }
     }
 
-    /// The same `--broker` flags, settings file and namespace as flags of a `paybench serve`
-    /// child (which inherits the environment: AMQP_URL and friends reach it that way).
-    pub(crate) fn serve_args(&self) -> Vec<String> {
+    /// The same `--broker` flags and settings file, and the run's checked `namespace`, as flags of
+    /// a `paybench serve` child (which inherits the environment: AMQP_URL and friends reach it
+    /// that way).
+    pub(crate) fn serve_args(&self, namespace: &str) -> Vec<String> {
         let mut args: Vec<String> = self.brokers.iter().flat_map(|b| ["--broker".to_owned(), b.clone()]).collect();
         if let Some(path) = &self.settings {
             args.extend(["--settings".to_owned(), path.display().to_string()]);
         }
-        if let Ok(ns) = self.namespace() {
-            if !ns.is_empty() {
-                args.extend(["--namespace".to_owned(), ns]);
-            }
+        if !namespace.is_empty() {
+            args.extend(["--namespace".to_owned(), namespace.to_owned()]);
         }
         args
     }

@@ -91,11 +91,7 @@ fn carry_out(server: &Mutex<Supervised>, event: &EventSpec, origin: Instant, bin
         Action::Continue => signal_and_see(&mut server, Signal::Continue, |pid| !supervise::stopped(pid)),
         Action::Kill => {
             let sent = server.signal(Signal::Kill);
-            let started = Instant::now();
-            while server.running() && started.elapsed() < EFFECT_WITHIN {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            (sent && !server.running(), format!("SIGKILL to pid {pid}"))
+            (sent && supervise::wait_until(EFFECT_WITHIN, || !server.running()), format!("SIGKILL to pid {pid}"))
         }
         Action::Restart => match server.restart() {
             Ok(()) => {
@@ -122,9 +118,5 @@ fn signal_and_see(server: &mut Supervised, signal: Signal, seen: impl Fn(u32) ->
     if !server.signal(signal) {
         return (false, format!("pid {pid} is not running"));
     }
-    let started = Instant::now();
-    while !seen(pid) && started.elapsed() < EFFECT_WITHIN {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    (seen(pid), format!("{signal:?} to pid {pid}"))
+    (supervise::wait_until(EFFECT_WITHIN, || seen(pid)), format!("{signal:?} to pid {pid}"))
 }

@@ -22,6 +22,7 @@ use tokio::runtime::Handle;
 
 use crate::error::error_chain;
 use crate::load::generator::{self, Window};
+use crate::load::runner;
 use crate::load::timeline::Buckets;
 use crate::payload;
 use crate::results::experiment::{ArmRecord, ArmTimeline, ExperimentResult};
@@ -29,7 +30,7 @@ use crate::results::timeline::TimelineColumns;
 use crate::results::{Accounting, ArmStatus};
 use crate::supervise::{ProcessSpec, Supervised};
 use crate::transport::{self, AnyClient, Arm, ClientConfig, Transport};
-use crate::{brokers, CallError, Error, Result};
+use crate::{brokers, Error, Result};
 use spec::ExperimentSpec;
 
 /// One experiment kind: its name in scenario files, and how it reads an arm's timeline.
@@ -266,13 +267,17 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     Ok((timeline, buckets))
 }
 
+/// `paybench serve ARM --bind BIND` and the run's own serve flags.
+fn serve_args(ctx: &ExperimentContext, arm: &Arm, bind: &str) -> Vec<String> {
+    let head = ["serve", arm.name(), "--bind", bind].map(str::to_owned);
+    head.into_iter().chain(ctx.serve_args.iter().cloned()).collect()
+}
+
 fn serve_spec(ctx: &ExperimentContext, arm: &Arm, bind: &str, spec: &ExperimentSpec) -> ProcessSpec {
-    let mut args = vec!["serve".to_owned(), arm.name().to_owned(), "--bind".to_owned(), bind.to_owned()];
-    args.extend(ctx.serve_args.iter().cloned());
     ProcessSpec {
         name: format!("{arm} server"),
         program: ctx.serve_program.clone(),
-        args,
+        args: serve_args(ctx, arm, bind),
         ready_prefix: "serving ".to_owned(),
         ready_within: SERVER_READY_WITHIN,
         log: ctx.log_dir.join(format!("{}-{}-{arm}.log", spec.kind, spec.name)),
@@ -296,9 +301,7 @@ fn server_endpoint(ctx: &ExperimentContext, arm: &Arm, mut server: Supervised) -
         .and_then(|(_, rest)| rest.split_once(" pid "))
         .map(|(endpoint, _)| endpoint.to_owned())
         .ok_or_else(|| Error::Internal(format!("{arm}: cannot read the endpoint from {line:?}")))?;
-    let mut args = vec!["serve".to_owned(), arm.name().to_owned(), "--bind".to_owned(), endpoint.clone()];
-    args.extend(ctx.serve_args.iter().cloned());
-    server.set_args(args);
+    server.set_args(serve_args(ctx, arm, &endpoint));
     Ok((endpoint, server))
 }
 
@@ -309,25 +312,9 @@ fn direct_bind(arm: &Arm, endpoint: &str) -> Option<String> {
 
 fn connect(ctx: &ExperimentContext, arm: &Arm, endpoint: &str, config: &ClientConfig) -> Result<Arc<AnyClient>> {
     let (arm_owned, endpoint_owned, config) = (arm.clone(), endpoint.to_owned(), config.clone());
-    let client = ctx
-        .client
-        .block_on(ctx.client.spawn(async move {
-            match tokio::time::timeout(FIRST_CALL_WITHIN, transport::connect(&arm_owned, &endpoint_owned, &config))
-                .await
-            {
-                Ok(client) => client,
-                Err(_) => Err(CallError::Timeout {
-                    transport: "connect",
-                    endpoint: crate::endpoint::redact(&endpoint_owned),
-                    after: FIRST_CALL_WITHIN,
-                }
-                .into()),
-            }
-        }))
-        .map_err(|e| Error::Internal(format!("{arm}: connect task: {e}")))??;
+    let connect = async move { transport::connect(&arm_owned, &endpoint_owned, &config).await };
     let first = payload::generate(crate::payload::Profile::Small, ctx.seed, 0);
-    ctx.client.block_on(client.call(first))?;
-    Ok(Arc::new(client))
+    runner::connect_and_prove(&ctx.client, arm, endpoint, FIRST_CALL_WITHIN, connect, first).map(Arc::new)
 }
 
 /// The arm's capacity on this server and client: ok calls per second of a closed loop.

@@ -334,6 +334,7 @@ pub async fn run_open_with<T: Transport + 'static>(
     // A short lead so that call 0 is not already late when the pacer gets there.
     let start = Instant::now() + Duration::from_millis(2);
     let first_intended = start + interval.mul_f64(warmup_calls as f64);
+    // The recorded window: the span of the measured calls' intended send times.
     let span = interval.mul_f64(measured_calls as f64);
     let shared = Arc::new(OpenShared {
         slots: Semaphore::new(max_in_flight as usize),
@@ -373,12 +374,18 @@ pub async fn run_open_with<T: Transport + 'static>(
     // Dispatches were counted by the pacer, outcomes by the calls: the two meet only here.
     recorder.accounting.sent = shared.dispatched.load(std::sync::atomic::Ordering::Acquire);
     recorder.accounting.scheduled = Some(measured_calls);
-    let window = interval.mul_f64(measured_calls as f64);
-    let completion_span = recorder.last_done.map_or(window, |done| done.saturating_duration_since(first_intended));
+    let completion_span = recorder.last_done.map_or(span, |done| done.saturating_duration_since(first_intended));
     let pacer_spin = Some(Duration::from_nanos(shared.spun_ns.load(std::sync::atomic::Ordering::Relaxed)));
     let timeline =
         shared.timeline.as_ref().map(|t| t.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone());
-    Ok(RawMeasurement { recorder, window, completion_span, offered_rate_per_s: Some(rate_per_s), pacer_spin, timeline })
+    Ok(RawMeasurement {
+        recorder,
+        window: span,
+        completion_span,
+        offered_rate_per_s: Some(rate_per_s),
+        pacer_spin,
+        timeline,
+    })
 }
 
 struct OpenShared {

@@ -218,37 +218,20 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
     };
     let probe_req = payload::generate(profile, scenario.seed, u64::MAX);
     let pool: Vec<_> = (0..REQUEST_POOL).map(|i| payload::generate(profile, scenario.seed, i)).collect();
-    // Connected on a worker of the (pinned) client runtime, like the server above, so that a
-    // client library's own threads inherit the client's CPUs.
     let (connect_arm, connect_endpoint, kind) = (arm.clone(), endpoint.clone(), ctx.client_kind);
     let requests: Vec<_> = match kind {
         // Replay encodes its bytes now, for the pool and the preflight request.
         ClientKind::Replay => pool.iter().chain([&probe_req]).cloned().collect(),
         ClientKind::FullStack => Vec::new(),
     };
-    let client = ctx
-        .client
-        .block_on(ctx.client.spawn(async move {
-            let (arm, endpoint) = (&connect_arm, &connect_endpoint);
-            let connect = async {
-                match kind {
-                    ClientKind::FullStack => transport::connect(arm, endpoint, &config).await,
-                    ClientKind::Replay => {
-                        Ok(AnyClient::new(arm, replay::connect(arm, endpoint, &requests, &config).await?))
-                    }
-                }
-            };
-            match tokio::time::timeout(timeout, connect).await {
-                Ok(client) => client,
-                Err(_) => {
-                    Err(CallError::Timeout { transport: "connect", endpoint: redact_url(endpoint), after: timeout }
-                        .into())
-                }
-            }
-        }))
-        .map_err(|e| Error::Internal(format!("{arm}: connect task: {e}")))??;
-    // Fail fast on an unreachable or broken arm: reqwest connects lazily, so only a call proves it.
-    ctx.client.block_on(client.call(probe_req))?;
+    let connect = async move {
+        let (arm, endpoint) = (&connect_arm, &connect_endpoint);
+        match kind {
+            ClientKind::FullStack => transport::connect(arm, endpoint, &config).await,
+            ClientKind::Replay => Ok(AnyClient::new(arm, replay::connect(arm, endpoint, &requests, &config).await?)),
+        }
+    };
+    let client = connect_and_prove(&ctx.client, arm, &endpoint, timeout, connect, probe_req)?;
     let broker_pid = broker_pid(arm);
     let cpu = CpuSources {
         server_in_process: ctx.server.is_some() && ctx.target.is_none(),
@@ -262,6 +245,31 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
     };
     let arm = Rig { client: Arc::new(client), pool: Arc::new(pool), wire, cpu, cores: ctx.cores };
     Ok((server, arm, endpoint))
+}
+
+/// Connects a client with `connect`, on a worker of the (pinned) client runtime `rt`, so that a
+/// client library's own threads inherit the client's CPUs; bounded by `within`. Then proves the
+/// arm answers with one call of `first`: reqwest connects lazily, so only a call shows an
+/// unreachable or broken arm, and it fails fast here instead of in every window.
+pub fn connect_and_prove(
+    rt: &Handle,
+    arm: &Arm,
+    endpoint: &str,
+    within: Duration,
+    connect: impl std::future::Future<Output = Result<AnyClient>> + Send + 'static,
+    first: PaymentRequest,
+) -> Result<AnyClient> {
+    let redacted = redact_url(endpoint);
+    let client = rt
+        .block_on(rt.spawn(async move {
+            match tokio::time::timeout(within, connect).await {
+                Ok(client) => client,
+                Err(_) => Err(CallError::Timeout { transport: "connect", endpoint: redacted, after: within }.into()),
+            }
+        }))
+        .map_err(|e| Error::Internal(format!("{arm}: connect task: {e}")))??;
+    rt.block_on(client.call(first))?;
+    Ok(client)
 }
 
 /// The port whose sockets carry the arm's traffic: the server's or the broker's; `None` for an

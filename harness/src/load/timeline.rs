@@ -80,10 +80,12 @@ impl Buckets {
         Self { origin, width, late_after, rows: vec![Bucket::default(); n.max(1)] }
     }
 
+    /// The bucket of a call intended at `intended`; one intended past the window (a rounding of
+    /// its end) is kept in the last, never lost.
     fn row(&mut self, intended: Instant) -> &mut Bucket {
-        let i = (intended.saturating_duration_since(self.origin).as_nanos() / self.width.as_nanos().max(1)) as usize;
         let last = self.rows.len() - 1;
-        &mut self.rows[i.min(last)]
+        let i = self.index_of(intended.saturating_duration_since(self.origin)).min(last);
+        &mut self.rows[i]
     }
 
     /// Counts one measured call intended at `intended`, which was `dispatched` (sent) or not, and

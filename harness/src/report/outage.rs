@@ -92,19 +92,27 @@ fn events_text(t: &ArmTimeline) -> String {
         .join(", ")
 }
 
-/// The verdict cell: what the row's figures say of [`CLAIM`].
-pub fn verdict(t: &ArmTimeline, o: &OutageSummary) -> String {
+/// Why a row says nothing of [`CLAIM`], if it does not: an event that did not take effect, calls
+/// that do not add up, or calls already late before the outage.
+fn not_measured(t: &ArmTimeline, o: &OutageSummary) -> Option<String> {
     if let Some(e) = t.events.iter().find(|e| !e.took_effect) {
-        return format!("not measured: event `{}` did not take effect ({})", e.action, e.detail);
+        return Some(format!("event `{}` did not take effect ({})", e.action, e.detail));
     }
     if !t.accounting.balances() {
-        return "not measured: the calls do not add up (sent ≠ ok + failed + timed out)".to_owned();
+        return Some("the calls do not add up (sent ≠ ok + failed + timed out)".to_owned());
     }
-    if let Some(steady) = o.steady_p99_us.filter(|p99| *p99 > t.timeline.late_after_ms as f64 * 1e3) {
-        return format!(
-            "not measured: calls were already late before the outage (p99 {} before the first event): the offered load was more than this arm and client sustain",
+    o.steady_p99_us.filter(|p99| *p99 > t.timeline.late_after_ms as f64 * 1e3).map(|steady| {
+        format!(
+            "calls were already late before the outage (p99 {} before the first event): the offered load was more than this arm and client sustain",
             fmt_us(steady)
-        );
+        )
+    })
+}
+
+/// The verdict cell: what the row's figures say of [`CLAIM`].
+pub fn verdict(t: &ArmTimeline, o: &OutageSummary) -> String {
+    if let Some(why) = not_measured(t, o) {
+        return format!("not measured: {why}");
     }
     let sent = t.accounting.sent;
     let twice = if o.duplicates > 0 {
@@ -139,22 +147,16 @@ pub fn verdict(t: &ArmTimeline, o: &OutageSummary) -> String {
 pub fn sentences(results: &RunResults) -> Vec<String> {
     experiments(results)
         .map(|e| {
-            // Rows whose verdict is "not measured" say nothing of the claim.
-            let ran: Vec<(&ArmTimeline, &OutageSummary)> = e
-                .arms
-                .iter()
-                .filter_map(|t| t.outage.as_ref().map(|o| (t, o)))
-                .filter(|(t, o)| !verdict(t, o).starts_with("not measured"))
-                .collect();
-            let unmeasured: Vec<&str> = e
-                .arms
-                .iter()
-                .filter(|t| t.outage.as_ref().is_none_or(|o| verdict(t, o).starts_with("not measured")))
-                .map(|t| t.arm.name.as_str())
-                .collect();
+            // Rows that are not measured say nothing of the claim.
+            let (ran, unmeasured): (Vec<_>, Vec<_>) = e.arms.iter().partition(|t| {
+                t.status == ArmStatus::Ran && t.outage.as_ref().is_some_and(|o| not_measured(t, o).is_none())
+            });
+            let ran: Vec<(&ArmTimeline, &OutageSummary)> =
+                ran.into_iter().filter_map(|t| t.outage.as_ref().map(|o| (t, o))).collect();
+            let unmeasured: Vec<&str> = unmeasured.iter().map(|t| t.arm.name.as_str()).collect();
             let kept: Vec<&str> = ran
                 .iter()
-                .filter(|(t, o)| o.lost == 0 && o.failed == 0 && o.timed_out == 0 && t.accounting.balances())
+                .filter(|(_, o)| o.lost == 0 && o.failed == 0 && o.timed_out == 0)
                 .map(|(t, _)| t.arm.name.as_str())
                 .collect();
             let lost: Vec<String> =
