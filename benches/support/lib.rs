@@ -14,6 +14,7 @@ use paybench::brokers;
 use paybench::payload::{generate, Profile, DEFAULT_SEED};
 use paybench::payment::fee_minor;
 use paybench::pb::PaymentRequest;
+use paybench::transport::registry::Resolve;
 use paybench::transport::{self, AnyClient, ArmRequest, ClientConfig, ServerConfig, ServerHandle, Settings, Transport};
 
 /// A dedicated runtime for servers and workers, apart from the runtime that does the timing.

@@ -83,11 +83,13 @@ run_benches() {
       tail -20 "$dir/bench.log" >&2
       exit 2
     }
-  "$paybench" compare --snapshot-instructions "$dir/gungraun" --output "$dir/instructions.json"
+  "$compare" --snapshot-instructions "$dir/gungraun" --output "$dir/instructions.json"
 }
 
-cargo build --quiet -p paybench --bin paybench
-paybench="${CARGO_TARGET_DIR:-target}/debug/paybench"
+# `paybench-compare` is `paybench compare` built from the model and report crates only: the gate
+# reads counts and results without compiling any transport.
+cargo build --quiet -p paybench-report --bin paybench-compare
+compare="${CARGO_TARGET_DIR:-target}/debug/paybench-compare"
 run_benches "$gate_dir"
 snapshot="$gate_dir/instructions.json"
 
@@ -104,7 +106,7 @@ if [ "$noise_runs" -gt 0 ]; then
   for i in $(seq 1 "$noise_runs"); do
     run_benches "$gate_dir/noise-$i"
     code=0
-    "$paybench" compare "$baseline" "$gate_dir/noise-$i/instructions.json" --format json \
+    "$compare" "$baseline" "$gate_dir/noise-$i/instructions.json" --format json \
       --output "$gate_dir/noise-$i/compare.json" 2>/dev/null || code=$?
     [ "$code" -gt 1 ] && { echo "regression-gate: compare failed ($code) on run $i" >&2; exit "$code"; }
     [ "$code" = 1 ] && flagged=$((flagged + 1))
@@ -118,7 +120,7 @@ if [ "$noise_runs" -gt 0 ]; then
 fi
 
 status=0
-"$paybench" compare "$baseline" "$snapshot" --format "${PAYBENCH_GATE_FORMAT:-table}" || status=$?
+"$compare" "$baseline" "$snapshot" --format "${PAYBENCH_GATE_FORMAT:-table}" || status=$?
 count=$(grep -c '": [0-9]' "$snapshot" || true)
 case "$status" in
   0) verdict="pass: no instruction count rose beyond the threshold" ;;

@@ -25,20 +25,20 @@
 
 pub mod brokers;
 pub mod codec;
-pub mod compare;
-pub mod criterion_data;
 pub mod endpoint;
-pub mod error;
 pub mod experiment;
 pub mod load;
 pub mod measure;
-pub mod payload;
 pub mod payment;
 pub mod pb;
-pub mod report;
-pub mod results;
-pub mod sizes;
 pub mod supervise;
 pub mod transport;
+
+// The model and the report are crates of their own (their dependencies enforce the layers); their
+// modules are re-exported under the paths the rest of the code and the docs use.
+pub use paybench_model::{criterion_data, error, payload, results, sizes};
+/// `paybench report`: the verdict, report.html and summary.md (the `paybench-report` crate).
+pub use paybench_report as report;
+pub use paybench_report::compare;
 
 pub use error::{CallError, CallResult, Error, Result};

@@ -31,7 +31,7 @@ enum Command {
     /// Render report.html and summary.md for a run directory.
     Report(cli::report::Args),
     /// Compare two results (or criterion baselines) and gate on regressions.
-    Compare(cli::compare::Args),
+    Compare(paybench::compare::cli::Args),
     /// Rewrite the generated sections of README.md and docs/*.md from committed results (--check: only compare).
     Docs(cli::docs::Args),
 }
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Command::Brokers(args) => cli::brokers::run(args),
         Command::Run(args) => cli::run::run(args),
         Command::Report(args) => cli::report::run(args),
-        Command::Compare(args) => cli::compare::run(args),
+        Command::Compare(args) => paybench::compare::cli::run(args),
         Command::Docs(args) => cli::docs::run(args),
     };
     match outcome {

@@ -1,8 +1,8 @@
-//! The generated protobuf types and tonic services for `payment.v1`.
-//!
-//! `pb::PaymentRequest` and `pb::PaymentResponse` are the one in-memory representation used by
-//! every transport: prost encodes them as protobuf, serde (attributes added in `build.rs`) as JSON.
+//! The `payment.v1` contract: the model crate's messages (re-exported) and the tonic services
+//! generated against them in `build.rs`.
 #![allow(missing_docs, unreachable_pub, clippy::all)]
+
+pub use paybench_model::pb::*;
 
 tonic::include_proto!("payment.v1");
 

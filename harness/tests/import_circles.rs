@@ -1,8 +1,10 @@
-//! No import circle between the files of `harness/src`: run alone with
-//! `cargo test -p paybench --test import_circles` (docs/architecture.md).
+//! No import circle between the files of any of the three crates (`harness/src`,
+//! `harness/model/src`, `harness/report/src`): run alone with
+//! `cargo test -p paybench --test import_circles` (docs/architecture.md). Between the crates,
+//! Cargo itself forbids circles.
 //!
-//! Every `.rs` file under `harness/src` reached from `lib.rs` or `main.rs` by `mod` declarations
-//! is read, and what it imports from other files of the crate is collected:
+//! Every `.rs` file of a crate reached from its roots (`lib.rs`, and its binary's file) by `mod`
+//! declarations is read, and what it imports from other files of the crate is collected:
 //!
 //! - `use crate::a::b::{...}` (and `paybench::...` in the binary's files), `use super::...` and
 //!   `use self::...`, in any block;
@@ -24,23 +26,33 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+/// Each crate: its source folder under `harness/`, its binary's root file (beside `lib.rs`), and
+/// fewer arrows than it certainly has (a reader that saw nothing would find no circle).
+const CRATES: [(&str, Option<&str>, usize); 3] =
+    [("src", Some("main.rs"), 100), ("model/src", None, 20), ("report/src", Some("bin/paybench-compare.rs"), 30)];
+
 #[test]
 fn no_import_circle_between_files() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = BTreeMap::new();
-    read_tree(&src, &src, &mut files);
-    let graph = Graph::of(&files).unwrap_or_else(|e| panic!("harness/src: {e}"));
-    // A reader that saw nothing would find no circle: the crate has well over a hundred arrows.
-    let arrows: usize = graph.edges.values().map(BTreeMap::len).sum();
-    assert!(arrows > 100, "only {arrows} imports read from {} files: the reader is broken", graph.files.len());
-    let circles = graph.circles();
-    assert!(
-        circles.is_empty(),
-        "{} import circle(s) between files of harness/src (cut each by moving the shared names down, into \
-         the lower file or a new file below both; see docs/architecture.md):\n{}",
-        circles.len(),
-        circles.join("\n")
-    );
+    for (folder, binary, fewer_arrows) in CRATES {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+        let mut files = BTreeMap::new();
+        read_tree(&src, &src, &mut files);
+        let graph = Graph::of(&files, binary).unwrap_or_else(|e| panic!("harness/{folder}: {e}"));
+        let arrows: usize = graph.edges.values().map(BTreeMap::len).sum();
+        assert!(
+            arrows > fewer_arrows,
+            "harness/{folder}: only {arrows} imports read from {} files: the reader is broken",
+            graph.files.len()
+        );
+        let circles = graph.circles();
+        assert!(
+            circles.is_empty(),
+            "{} import circle(s) between files of harness/{folder} (cut each by moving the shared names down, \
+             into the lower file or a new file below both; see docs/architecture.md):\n{}",
+            circles.len(),
+            circles.join("\n")
+        );
+    }
 }
 
 /// Every `.rs` file under `dir`, by its path relative to `src` (`/`-separated).
@@ -66,7 +78,7 @@ struct Graph {
     edges: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
 }
 
-/// Which crate a file belongs to: the library (`lib.rs`) or the binary (`main.rs`).
+/// Which target a file belongs to: the library (`lib.rs`) or the binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Krate {
     Lib,
@@ -74,17 +86,16 @@ enum Krate {
 }
 
 impl Graph {
-    /// The import graph of `files` (path relative to `src` -> source).
-    fn of(files: &BTreeMap<String, String>) -> Result<Graph, String> {
+    /// The import graph of `files` (path relative to `src` -> source), whose binary's root is
+    /// `binary` (if any).
+    fn of(files: &BTreeMap<String, String>, binary: Option<&str>) -> Result<Graph, String> {
         // Module tree, from each root by `mod` declarations.
         let mut modules: BTreeMap<(Krate, Vec<String>), String> = BTreeMap::new();
         let mut module_of: BTreeMap<String, (Krate, Vec<String>)> = BTreeMap::new();
         // Files declared by `#[cfg(test)] mod x;` (and their children): test code.
         let mut test_code: BTreeSet<String> = BTreeSet::new();
-        for (krate, root) in [(Krate::Lib, "lib.rs"), (Krate::Bin, "main.rs")] {
-            if !files.contains_key(root) {
-                continue;
-            }
+        for (krate, root) in [(Krate::Lib, Some("lib.rs")), (Krate::Bin, binary)] {
+            let Some(root) = root.filter(|r| files.contains_key(*r)) else { continue };
             let mut todo = vec![(root.to_owned(), Vec::<String>::new(), false)];
             while let Some((file, path, test)) = todo.pop() {
                 let tokens = tokens(&strip(&files[&file]));
@@ -111,7 +122,7 @@ impl Graph {
             }
         }
         if let Some(lost) = files.keys().find(|f| !module_of.contains_key(*f)) {
-            return Err(format!("{lost} is not reached from lib.rs or main.rs by `mod` declarations"));
+            return Err(format!("{lost} is not reached from lib.rs or the binary by `mod` declarations"));
         }
         let mut graph = Graph { files: BTreeSet::new(), edges: BTreeMap::new() };
         for (file, (krate, path)) in &module_of {
@@ -650,7 +661,7 @@ fn resolve(
 
 fn graph(files: &[(&str, &str)]) -> Graph {
     let files: BTreeMap<String, String> = files.iter().map(|(p, s)| ((*p).to_owned(), (*s).to_owned())).collect();
-    Graph::of(&files).unwrap()
+    Graph::of(&files, Some("main.rs")).unwrap()
 }
 
 fn arrow(g: &Graph, from: &str, to: &str) -> Option<Vec<String>> {
@@ -760,10 +771,10 @@ fn a_missing_module_file_is_an_error_not_a_pass() {
         .iter()
         .map(|(p, s)| ((*p).to_owned(), (*s).to_owned()))
         .collect();
-    let e = Graph::of(&files).unwrap_err();
+    let e = Graph::of(&files, Some("main.rs")).unwrap_err();
     assert!(e.contains("gone"), "{e}");
     let files: BTreeMap<String, String> =
         [("lib.rs", ""), ("stray.rs", "")].iter().map(|(p, s)| ((*p).to_owned(), (*s).to_owned())).collect();
-    let e = Graph::of(&files).unwrap_err();
+    let e = Graph::of(&files, Some("main.rs")).unwrap_err();
     assert!(e.contains("stray.rs"), "{e}");
 }

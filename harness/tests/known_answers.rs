@@ -60,7 +60,9 @@ impl Runtimes {
     }
 
     fn run_with(&self, scenario_toml: &str, arm: &str, client_kind: ClientKind) -> ArmResult {
-        let scenario = Scenario::parse(scenario_toml, Path::new("known-answers.toml")).unwrap();
+        let scenario =
+            Scenario::parse(scenario_toml, Path::new("known-answers.toml"), &paybench::transport::registry::Registry)
+                .unwrap();
         let cores = allowed_cpus().len();
         let half = (cores / 2).max(1);
         let ctx = RunContext {

@@ -228,7 +228,7 @@ fn run_writes_results_with_unavailable_broker_recorded() {
     assert_eq!(tcp.points[0].summary.repetitions, 2);
     assert!(run.environment.cpu_cores > 0 && !run.environment.kernel.is_empty());
     let [capacity] = &run.server_capacity[..] else { panic!("one server-capacity arm: {:?}", run.server_capacity) };
-    assert_eq!((capacity.transport.name(), capacity.client.as_str()), ("tcp", "replay"));
+    assert_eq!((capacity.transport.as_str(), capacity.client.as_str()), ("tcp", "replay"));
     assert_eq!(capacity.points.len(), 1, "its closed loop only: {:?}", capacity.points);
     assert_eq!(capacity.points[0].load, paybench::load::scenario::LoadSpec::Closed { concurrency: 2 });
     assert_eq!(capacity.points[0].repetitions.len(), 2);

@@ -31,10 +31,9 @@ use anyhow::{bail, Context};
 use paybench::compare::{sources, MetricClass, Thresholds};
 use paybench::payload::{Profile, DEFAULT_SEED};
 use paybench::report::{markdown, tables, verdict, Report};
-use paybench::results::{ArmStatus, RunResults};
+use paybench::results::{ArmResult, ArmStatus, RunResults};
 use paybench::sizes;
 use paybench::transport::registry::claim;
-use paybench::transport::Arm;
 
 /// Arguments of `paybench docs`.
 #[derive(Debug, clap::Args)]
@@ -278,7 +277,7 @@ fn has_headline(results: &RunResults) -> bool {
         results
             .arms
             .iter()
-            .any(|a| a.transport.name() == *name && a.profile == HEADLINE_PROFILE && a.status == ArmStatus::Ran)
+            .any(|a| a.transport.as_str() == *name && a.profile == HEADLINE_PROFILE && a.status == ArmStatus::Ran)
     })
 }
 
@@ -336,7 +335,7 @@ impl Inputs {
             "generator-bound" => Ok(self.generator_bound()),
             "arms-unloaded" => self.arms_table(|_| true, true),
             "broker-settings" => self.broker_settings(),
-            "broker-arms" => self.arms_table(|arm| arm.broker().is_some(), false),
+            "broker-arms" => self.arms_table(ArmResult::is_broker_arm, false),
             "sweeps" => Ok(self.sweeps()),
             "capacities" => self.capacities(),
             "generator-validation" => self.generator_validation(links),
@@ -353,7 +352,7 @@ impl Inputs {
     fn headline_scenario(&self) -> &str {
         let arms = &self.report.results.arms;
         arms.iter()
-            .find(|a| a.transport.name() == claim::GRPC && a.profile == HEADLINE_PROFILE)
+            .find(|a| a.transport.as_str() == claim::GRPC && a.profile == HEADLINE_PROFILE)
             .map_or("", |a| &a.scenario)
     }
 
@@ -487,17 +486,12 @@ impl Inputs {
     /// The report's per-arm table for the headline profile: the arms `keep` selects, at the lowest
     /// load point only or at every point. The CPU column is left out: CPU per call is in the
     /// verdict and the report, next to how it was read.
-    fn arms_table(&self, keep: impl Fn(&Arm) -> bool, unloaded_only: bool) -> anyhow::Result<String> {
+    fn arms_table(&self, keep: impl Fn(&ArmResult) -> bool, unloaded_only: bool) -> anyhow::Result<String> {
         let report = self.headline_report();
         let verdicts = report.verdicts()?;
         let Some(v) = verdicts.first() else { bail!("the reference run has no `{HEADLINE_PROFILE}` arms") };
-        let labels: Vec<String> = v
-            .section
-            .arms
-            .iter()
-            .filter(|a| keep(&a.transport))
-            .map(|a| paybench::report::format::arm_label(a))
-            .collect();
+        let labels: Vec<String> =
+            v.section.arms.iter().filter(|a| keep(a)).map(|a| paybench::report::format::arm_label(a)).collect();
         let unloaded = verdict::unloaded(&v.section.loads).map(|l| l.label());
         let mut table = tables::arms_table(v);
         let (arm_col, load_col) = (column(&table, "arm")?, column(&table, "load")?);

@@ -1,8 +1,8 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run(Args) -> anyhow::Result<ExitCode>`.
 
+// `compare` is `paybench_report::compare::cli`, shared with the `paybench-compare` binary.
 pub(crate) mod bench_table;
 pub(crate) mod brokers;
-pub(crate) mod compare;
 pub(crate) mod docs;
 pub(crate) mod edge;
 pub(crate) mod peer_check;

@@ -19,6 +19,7 @@ use paybench::measure::cpu::{CLIENT_THREAD_PREFIX, SERVER_THREAD_PREFIX};
 use paybench::measure::env;
 use paybench::payload::Profile;
 use paybench::results::{ArmResult, ArmStatus, RunResults, RunSettings, SCHEMA_VERSION};
+use paybench::transport::registry::{self, Registry};
 use paybench::transport::{Arm, Settings};
 
 use super::edge::ArmEnv;
@@ -198,12 +199,11 @@ fn server_capacity_units<'a>(planned: &'a [Planned], target: bool) -> impl Itera
         let listed = p.scenario.server_capacity.as_ref().map(|c| c.arms.as_slice()).unwrap_or_default();
         p.capacity.iter().flat_map(move |scenario| {
             p.arms.iter().filter(|a| listed.iter().any(|n| n == a.name())).flat_map(move |arm| {
-                scenario.profiles.iter().filter(|&&profile| scenario.runs(arm, profile)).map(move |&profile| Unit {
-                    scenario,
-                    arm,
-                    profile,
-                    stage: Stage::ServerCapacity,
-                })
+                scenario
+                    .profiles
+                    .iter()
+                    .filter(|&&profile| scenario.runs(arm.name(), profile))
+                    .map(move |&profile| Unit { scenario, arm, profile, stage: Stage::ServerCapacity })
             })
         })
     })
@@ -243,11 +243,12 @@ fn load_scenarios(args: &Args, settings: &Settings) -> anyhow::Result<Vec<Planne
         if args.scenarios.is_empty() { vec![PathBuf::from("scenarios/quick.toml")] } else { args.scenarios.clone() };
     let mut out = Vec::new();
     for path in &paths {
-        let s = Scenario::load(path)?.filtered(args.transports.as_deref(), args.profiles.as_deref());
+        let s =
+            Scenario::load(path, &Registry)?.filtered(args.transports.as_deref(), args.profiles.as_deref(), &Registry);
         if s.transports.is_empty() || s.profiles.is_empty() {
             anyhow::bail!("{}: nothing left to run after --transports/--profile filters", path.display());
         }
-        let arms = s.arms(settings, path)?;
+        let arms = registry::scenario_arms(&s, settings, path)?;
         for (i, experiment) in s.experiments.iter().enumerate() {
             paybench::experiment::check(experiment, path, i)?;
         }
@@ -322,7 +323,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
                 p.scenario
                     .profiles
                     .iter()
-                    .filter(|&&profile| p.scenario.runs(arm, profile))
+                    .filter(|&&profile| p.scenario.runs(arm.name(), profile))
                     .map(move |&profile| (p, arm, profile))
             })
         })
@@ -541,7 +542,7 @@ fn run_operating_points(
     let mut phases: Vec<(Scenario, &Arm, Profile, Vec<String>)> = Vec::new();
     for p in planned {
         let Some(spec) = &p.scenario.operating_points else { continue };
-        let measured = p.scenario.operating_arms(&p.arms);
+        let measured: Vec<&Arm> = p.arms.iter().filter(|a| p.scenario.at_operating_points(a.name())).collect();
         let names: Vec<String> = measured.iter().map(|a| a.name().to_owned()).collect();
         for &profile in &p.scenario.profiles {
             let all: Vec<&ArmResult> = arms.iter().collect();
@@ -552,7 +553,7 @@ fn run_operating_points(
                 let (point_names, loads): (Vec<String>, Vec<_>) =
                     operating::loads(&plan, spec.max_in_flight).into_iter().unzip();
                 let phase = Scenario { load: loads, sweep: None, operating_points: None, ..p.scenario.clone() };
-                for arm in p.arms.iter().filter(|a| measured.contains(a) && p.scenario.runs(a, profile)) {
+                for arm in measured.iter().copied().filter(|a| p.scenario.runs(a.name(), profile)) {
                     phases.push((phase.clone(), arm, profile, point_names.clone()));
                 }
             }
@@ -571,7 +572,7 @@ fn run_operating_points(
     for ((scenario, arm, profile, point_names), result) in phases.iter().zip(results) {
         let Some(result) = result else { continue };
         let Some(target) =
-            arms.iter_mut().find(|a| a.scenario == scenario.name && a.transport == **arm && a.profile == *profile)
+            arms.iter_mut().find(|a| a.scenario == scenario.name && a.transport == arm.name() && a.profile == *profile)
         else {
             continue;
         };
@@ -653,22 +654,14 @@ mod tests {
         let lost = Accounting { ok: 4, ..balanced.clone() };
         let arm = Arm::parse("tcp").unwrap();
         let result = ArmResult {
-            scenario: "unit".into(),
-            transport: arm.clone(),
-            codec: arm.codec().to_string(),
-            options: arm.options_owned(),
-            profile: Profile::Small,
             endpoint: "127.0.0.1:1".into(),
-            broker: None,
-            status: ArmStatus::Ran,
             points: vec![PointResult {
                 load: LoadSpec::Closed { concurrency: 1 },
                 operating_point: None,
                 repetitions: vec![window(0, balanced), window(1, lost)],
                 summary: PointSummary::default(),
             }],
-            sweep: None,
-            client: "full-stack".into(),
+            ..runner::arm_result("unit", &arm, Profile::Small, ClientKind::FullStack)
         };
         let bad = unbalanced_windows(&[result]);
         assert_eq!(bad.len(), 1, "{bad:?}");
@@ -681,7 +674,7 @@ mod tests {
             let text = format!(
                 "name = \"u\"\ntransports = [\"grpc\"]\nprofiles = [\"small\"]\nrepetitions = {reps}\nwarmup_ms = 1\nduration_ms = 1\ntimeout_ms = 1\n[[load]]\nmodel = \"closed\"\nconcurrency = 1\n"
             );
-            Scenario::parse(&text, std::path::Path::new("u.toml")).unwrap()
+            Scenario::parse(&text, std::path::Path::new("u.toml"), &Registry).unwrap()
         };
         let (five, two) = (scenario(5), scenario(2));
         let arms: Vec<Arm> =

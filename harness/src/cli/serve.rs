@@ -15,7 +15,8 @@ use paybench::endpoint::redact;
 use paybench::measure::cpu::SERVER_THREAD_PREFIX;
 use paybench::payload::{self, Profile, DEFAULT_SEED};
 use paybench::payment::PaymentService;
-use paybench::transport::{self, ServerConfig};
+use paybench::transport::registry::Resolve;
+use paybench::transport::{self, ArmRequest, ServerConfig};
 
 use super::edge::ArmEnv;
 use paybench::load::placement::{self as pinning, CpuList};
@@ -51,7 +52,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let name = args.transport.context("a transport is required")?;
-    let arm = paybench::transport::ArmRequest::Name(name).resolve(&args.arm_env.settings()?, "paybench serve")?;
+    let arm = ArmRequest::Name(name).resolve(&args.arm_env.settings()?, "paybench serve")?;
     let rt = pinning::runtime(SERVER_THREAD_PREFIX, args.threads, args.cpus.clone())?;
     let broker_url = match arm.broker() {
         Some(broker) => args.arm_env.endpoints()?.get(broker).cloned(),

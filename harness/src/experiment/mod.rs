@@ -12,7 +12,7 @@
 
 pub mod events;
 pub mod outage;
-pub mod spec;
+pub use paybench_model::experiment_spec as spec;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

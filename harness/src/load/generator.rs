@@ -35,9 +35,9 @@ use crate::results::{Accounting, LatencyStats};
 use crate::transport::Transport;
 use crate::{CallError, CallResult, Error, Result};
 
-/// Schedule lag at p99 above this (and above half the corrected p99 latency) means the generator,
-/// not the server, set the tail: see [`RawMeasurement::schedule_lagged`].
-pub const GENERATOR_LAG_LIMIT: Duration = Duration::from_millis(1);
+/// Schedule lag at p99 above this (in the model, which the report reads): see
+/// [`RawMeasurement::schedule_lagged`].
+pub use crate::load::scenario::GENERATOR_LAG_LIMIT;
 
 /// Timing of one measured window.
 #[derive(Debug, Clone, Copy)]

@@ -11,9 +11,9 @@
 //!   [`crate::results`] types.
 
 pub mod generator;
-pub mod operating;
+pub use paybench_model::operating;
 pub mod placement;
 pub mod replay;
 pub mod runner;
-pub mod scenario;
+pub use paybench_model::scenario;
 pub mod timeline;

@@ -89,6 +89,26 @@ pub fn run_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profil
     result
 }
 
+/// The record of `arm` on `profile` in `scenario` (plain data: name, family, broker, codec,
+/// options), with nothing measured yet.
+pub fn arm_result(scenario: &str, arm: &Arm, profile: Profile, client: ClientKind) -> ArmResult {
+    ArmResult {
+        scenario: scenario.to_owned(),
+        transport: arm.name().to_owned(),
+        family: arm.family().name.to_owned(),
+        broker_kind: arm.broker().map(str::to_owned),
+        codec: arm.codec().to_string(),
+        options: arm.options_owned(),
+        profile,
+        endpoint: String::new(),
+        broker: None,
+        status: ArmStatus::Ran,
+        points: Vec::new(),
+        sweep: None,
+        client: client.label().to_owned(),
+    }
+}
+
 /// Runs repetition `repetition` of one arm: starts a fresh server (or worker pool) and a fresh
 /// client, measures one window per load point and, while `repetition` is below the sweep's
 /// repetitions, one capacity search, then stops both. Merge repetitions with [`merge_repetition`].
@@ -101,19 +121,7 @@ pub fn run_repetition(
     obs: &dyn Observer,
 ) -> ArmResult {
     let label = format!("{}/{arm}/{profile}", scenario.name);
-    let mut result = ArmResult {
-        scenario: scenario.name.clone(),
-        transport: arm.clone(),
-        codec: arm.codec().to_string(),
-        options: arm.options_owned(),
-        profile,
-        endpoint: String::new(),
-        broker: None,
-        status: ArmStatus::Ran,
-        points: Vec::new(),
-        sweep: None,
-        client: ctx.client_kind.label().to_owned(),
-    };
+    let mut result = arm_result(&scenario.name, arm, profile, ctx.client_kind);
     let started = endpoint_for(ctx, arm).and_then(|endpoint| {
         result.endpoint = redact_url(&endpoint);
         start_arm(ctx, scenario, arm, profile, &endpoint)
@@ -298,7 +306,13 @@ fn broker_meta(ctx: &RunContext, arm: &Arm, endpoint: &str) -> Option<BrokerMeta
         Ok(client) => settings.extend(client.into_iter().map(|(k, v)| (k.to_owned(), v))),
         Err(e) => tracing::warn!("{arm}: cannot resolve its client settings: {e}"),
     }
-    Some(BrokerMeta { transport: arm.clone(), implementation, version, endpoint: redact_url(endpoint), settings })
+    Some(BrokerMeta {
+        transport: arm.name().to_owned(),
+        implementation,
+        version,
+        endpoint: redact_url(endpoint),
+        settings,
+    })
 }
 
 /// The broker's pid for CPU per call: the suite's own local broker process, and only one whose

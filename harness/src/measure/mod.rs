@@ -5,7 +5,7 @@
 //! the start and one at the end of a measured window and divides the difference by the calls.
 
 pub mod busy;
-pub mod codec;
+pub use paybench_model::codec_timing as codec;
 pub mod cpu;
 pub mod env;
 pub mod wire;

@@ -146,11 +146,9 @@ impl Transport for AnyClient {
 /// Default largest request or response body a server accepts: 4 MiB, gRPC's customary default.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS` every HTTP/2 server here announces. axum's `serve`
-/// takes hyper's server default (200), which it does not let callers change; tonic would announce
-/// no limit, so it is set to this value, and both servers offer a client the same streams per
-/// connection (`direct_transports` reads the SETTINGS frame of each to check).
-pub const HTTP2_MAX_CONCURRENT_STREAMS: u32 = 200;
+/// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS` every HTTP/2 server here announces (in the model,
+/// whose connection policy the report prints).
+pub use paybench_model::connections::HTTP2_MAX_CONCURRENT_STREAMS;
 
 /// Settings shared by every server and worker.
 #[derive(Debug, Clone)]

@@ -17,6 +17,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use paybench_model::arm_request::{value_text, ArmNames};
+pub use paybench_model::arm_request::{ArmRequest, ArmTable};
+use paybench_model::scenario::Scenario;
+
 use super::arm::{allowed_keys, codec_of_token, Arm, Family, OptionValues};
 use super::{amqp, grpc, inproc, kafka, nats, rest, sim, tcp};
 use super::{AnyClient, ClientConfig, ServerConfig, ServerHandle};
@@ -36,51 +40,14 @@ pub static FAMILIES: &[Family] = &[
     Family { name: "nats", stem: "nats", module: "transport::nats", default_codec: Codec::Protobuf, broker: Some("nats"), options: nats::OPTIONS, standard: &["nats", "nats-json"], serve: nats::serve_arm, connect: nats::connect_arm, settings: None },
 ];
 
-/// The arms the claim under test and its decomposition are about, by canonical name. The report
-/// refers to them only through these constants.
-pub mod claim {
-    /// The claim's "JSON": REST, JSON, HTTP/1.1.
-    pub const REST: &str = "rest";
-    /// REST with JSON over HTTP/2: the HTTP version changed, the format held.
-    pub const REST_H2: &str = "rest-h2";
-    /// REST with a protobuf body over HTTP/1.1: the format changed, the HTTP version held.
-    pub const REST_PROTO: &str = "rest-proto";
-    /// gRPC framing with a JSON body: the format changed under gRPC.
-    pub const GRPC_JSON: &str = "grpc-json";
-    /// The claim's "gRPC".
-    pub const GRPC: &str = "grpc";
-    /// The network floor every arm is compared with: bare frames on one TCP connection.
-    pub const NETWORK_FLOOR: &str = "tcp";
-    /// The generator's floor: the in-process arm's latency at a load point is what the generator
-    /// and the business function cost with no transport, shown beside every other arm's.
-    pub const GENERATOR_FLOOR: &str = "inproc";
-    /// The arms of the decomposition, REST/JSON first: measured at the operating points by default.
-    pub const CHAIN_ARMS: [&str; 5] = [REST, REST_H2, REST_PROTO, GRPC_JSON, GRPC];
-}
+/// The arms the claim under test and its decomposition are about, by canonical name (in the model
+/// crate, which the report reads).
+pub use paybench_model::claim;
 
-/// How the arm's client holds connections, and the HTTP/2 settings its server announces, for a
-/// run whose points keep at most `max_in_flight` calls outstanding (the report's fairness table).
-/// The only place that knows which families pool and which multiplex.
+/// How the arm's client holds connections, and the HTTP/2 settings its server announces (see
+/// [`paybench_model::connections::connection_policy`], which the report reads from the records).
 pub fn connection_policy(arm: &Arm, max_in_flight: usize) -> (String, String) {
-    let h2 = || {
-        format!(
-            "max concurrent streams {} (server), flow-control windows hyper's defaults",
-            super::HTTP2_MAX_CONCURRENT_STREAMS
-        )
-    };
-    match arm.family().name {
-        "http" if arm.option("http").ok() == Some("2") => ("1 h2c connection, calls multiplexed".into(), h2()),
-        "http" => {
-            (format!("pool of at most {max_in_flight} HTTP/1.1 connections (one per call in flight)"), "—".into())
-        }
-        "grpc" => {
-            let n = arm.option("channels").unwrap_or("1");
-            (format!("{n} HTTP/2 connection(s), calls multiplexed round-robin"), h2())
-        }
-        "tcp" => ("1 TCP connection, calls multiplexed by id".into(), "—".into()),
-        "inproc" | "sim" => ("none (in-process)".into(), "—".into()),
-        _ => ("1 connection to the broker per client".into(), "—".into()),
-    }
+    paybench_model::connections::connection_policy(arm.family().name, &arm.options_owned(), max_in_flight)
 }
 
 /// The family called `name`.
@@ -183,45 +150,14 @@ impl<'de> Deserialize<'de> for Arm {
     }
 }
 
-/// An arm as a scenario names it: a name (`"rest-h2"`), or a table with a family, an optional
-/// codec and options (`{ family = "amqp", codec = "json", durable = true }`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ArmRequest {
-    /// A canonical or historical name.
-    Name(String),
-    /// A family with options.
-    Table(ArmTable),
-}
-
-/// The table form of an [`ArmRequest`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ArmTable {
-    /// A family (`grpc`, `http`, `amqp`, ...) or an arm name to start from (`rest-h2`).
-    pub family: String,
-    /// `protobuf` or `json`; the family's default when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codec: Option<String>,
-    /// The family's options.
-    #[serde(flatten)]
-    pub options: BTreeMap<String, toml::Value>,
-}
-
-impl ArmRequest {
-    /// What the scenario wrote, for filters and messages.
-    pub fn label(&self) -> String {
-        match self {
-            ArmRequest::Name(name) => name.clone(),
-            ArmRequest::Table(t) => {
-                let options: Vec<String> = t.options.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect();
-                let codec = t.codec.as_deref().map(|c| format!(" codec={c}")).unwrap_or_default();
-                format!("{}{codec} {}", t.family, options.join(" ")).trim_end().to_owned()
-            }
-        }
-    }
-
+/// Resolving a scenario's [`ArmRequest`] (a model record) against the families.
+pub trait Resolve {
     /// Resolves the request against `settings`; errors name `source` (the scenario file).
-    pub fn resolve(&self, settings: &Settings, source: &str) -> Result<Arm> {
+    fn resolve(&self, settings: &Settings, source: &str) -> Result<Arm>;
+}
+
+impl Resolve for ArmRequest {
+    fn resolve(&self, settings: &Settings, source: &str) -> Result<Arm> {
         let (base, codec, explicit) = match self {
             ArmRequest::Name(name) => (Arm::parse(name).map_err(|e| in_file(source, e))?, None, OptionValues::new()),
             ArmRequest::Table(t) => {
@@ -259,17 +195,50 @@ impl ArmRequest {
     }
 }
 
+/// The registry as the model's scenario checks see it: canonical names for a scenario's requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Registry;
+
+impl ArmNames for Registry {
+    fn canonical_names(&self, requests: &[ArmRequest], source: &str) -> Result<Vec<String>> {
+        Ok(resolve_all(requests, &Settings::default(), source)?.iter().map(|a| a.name().to_owned()).collect())
+    }
+
+    fn canonical_name(&self, request: &ArmRequest) -> Option<String> {
+        request.resolve(&Settings::default(), "").ok().map(|a| a.name().to_owned())
+    }
+
+    fn vocabulary(&self) -> String {
+        format!(
+            "transports: names such as {} or tables with a `family` (one of {})",
+            standard_arms().iter().map(|a| a.name().to_owned()).collect::<Vec<_>>().join(", "),
+            family_names()
+        )
+    }
+}
+
+/// A scenario's arms, resolved against `settings`; two requests that resolve to the same arm are
+/// an error (their results would be indistinguishable). `path` names the scenario in errors.
+pub fn scenario_arms(scenario: &Scenario, settings: &Settings, path: &Path) -> Result<Vec<Arm>> {
+    resolve_all(&scenario.transports, settings, &path.display().to_string())
+}
+
+fn resolve_all(requests: &[ArmRequest], settings: &Settings, source: &str) -> Result<Vec<Arm>> {
+    let mut arms: Vec<Arm> = Vec::new();
+    for request in requests {
+        let arm = request.resolve(settings, source)?;
+        if arms.contains(&arm) {
+            return Err(Error::Config(format!("{source}: transports: arm {arm} is listed twice")));
+        }
+        arms.push(arm);
+    }
+    Ok(arms)
+}
+
 fn in_file(source: &str, e: Error) -> Error {
     match e {
         Error::Config(message) => Error::Config(format!("{source}: {message}")),
         other => other,
-    }
-}
-
-fn value_text(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -352,6 +321,51 @@ mod tests {
     use super::*;
     use crate::transport::arm::OptionKind;
 
+    /// The reference scenario's budget: its estimate (windows and warm-ups; broker starts and
+    /// server restarts add a few minutes) stays within 60 minutes (the last reference run took 52
+    /// minutes on an estimate of 47).
+    #[test]
+    fn the_reference_scenario_fits_its_budget() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/full.toml");
+        let s = Scenario::load(&path, &Registry).unwrap();
+        let minutes = s.estimated_seconds() / 60.0;
+        eprintln!("scenarios/full.toml: about {minutes:.1} minutes of windows and warm-ups");
+        assert!(minutes <= 60.0, "{minutes:.1} minutes");
+        assert_eq!(
+            s.repetitions_for("grpc", crate::payload::Profile::Typical),
+            30,
+            "the headline's tails get 30 windows"
+        );
+    }
+
+    /// The report colours arms from their records (family and name), with no registry: every
+    /// standard arm and some variants still get a colour of their own, the same in every run.
+    #[test]
+    fn every_arm_gets_a_stable_colour_of_its_own() {
+        use crate::report::charts::arm_color;
+        let mut arms = standard_arms();
+        for name in ["grpc-ch4", "amqp-json-durable", "kafka-fetchwait1", "rest-proto-h2", "nats-w4"] {
+            arms.push(Arm::parse(name).unwrap());
+        }
+        let colours: Vec<_> = arms.iter().map(|a| arm_color(a.family().name, a.name())).collect();
+        for (i, a) in colours.iter().enumerate() {
+            for (j, b) in colours.iter().enumerate().skip(i + 1) {
+                assert_ne!(a, b, "{} and {} share a colour", arms[i], arms[j]);
+            }
+        }
+        let i = arms.iter().position(|a| a.name() == "rest-h2").unwrap();
+        assert_eq!(arm_color("http", "rest-h2"), colours[i]);
+    }
+
+    /// Files before schema 3 get each arm's family and broker from a frozen table of stems: it
+    /// must agree with today's registry on every family it lists.
+    #[test]
+    fn the_schema_2_family_table_agrees_with_the_registry() {
+        for (stem, family_name, broker) in paybench_model::results::SCHEMA_2_FAMILIES {
+            let f = family(family_name).unwrap_or_else(|| panic!("{family_name} is no longer a family"));
+            assert_eq!((f.stem, f.broker), (stem, broker), "{family_name}");
+        }
+    }
     #[test]
     fn names_and_stems_are_unique() {
         for (i, a) in FAMILIES.iter().enumerate() {

@@ -79,8 +79,9 @@ pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
     help: "HTTP version: 1.1 with keep-alive and a connection pool (what most REST clients do), or 2 as h2c with prior knowledge on one connection",
 }];
 
-/// The one route.
-pub const PATH: &str = "/v1/payments/authorize";
+/// The one route, and the error body every REST error response carries: the REST contract, in
+/// the model crate with the OpenAPI document that describes them.
+pub use crate::codec::openapi::{ErrorBody, ErrorDetail, AUTHORIZE_PATH as PATH};
 
 /// How long a connect past `max_connections` waits for a pooled connection to come back before it
 /// is taken to replace a dead one. The gap it normally covers is one task wake-up (microseconds);
@@ -328,22 +329,6 @@ impl Transport for Client {
         }
         codec.decode_response(&bytes)
     }
-}
-
-/// The JSON error body every REST error response carries.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
-/// What went wrong, machine- and human-readable.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct ErrorDetail {
-    /// Stable code: `malformed_body`, `body_too_large`, `unsupported_media_type`, or a domain code.
-    pub code: String,
-    /// Explanation naming the offending part.
-    pub message: String,
 }
 
 fn error_response(status: StatusCode, code: &str, message: String) -> Response {

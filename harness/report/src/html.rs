@@ -225,8 +225,8 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
     let _ = writeln!(
         out,
         "<p>A window is flagged when the client was its bottleneck (busy, CPU time plus run-queue wait, for at least {:.0} % of its cores or of one thread's time), or (open loop) the p99 schedule lag exceeded {} and half the corrected p99: its figures describe the load generator, not the server.</p>",
-        crate::measure::busy::SATURATED_SHARE * 100.0,
-        super::format::fmt_us(crate::load::generator::GENERATOR_LAG_LIMIT.as_secs_f64() * 1e6)
+        crate::results::busy::SATURATED_SHARE * 100.0,
+        super::format::fmt_us(crate::scenario::GENERATOR_LAG_LIMIT.as_secs_f64() * 1e6)
     );
     let bound = tables::generator_bound(report);
     if bound.is_empty() {

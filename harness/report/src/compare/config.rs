@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn the_shipped_file_matches_the_defaults() {
-        let shipped = Thresholds::parse(include_str!("../../compare.toml"), "compare.toml").unwrap();
+        let shipped = Thresholds::parse(include_str!("../../../compare.toml"), "compare.toml").unwrap();
         assert_eq!(shipped, Thresholds::default());
     }
 

@@ -6,9 +6,9 @@ use super::format::{arm_label, fmt_us, reading_cell};
 use super::ratio::{Ratio, Reach, SpreadSource};
 use super::verdict::{self, DecompositionRow, Section, VerdictRow};
 use super::{Report, Verdict};
-use crate::load::scenario::LoadSpec;
 use crate::payload::Profile;
 use crate::results::{ArmResult, ArmStatus, Spread};
+use crate::scenario::LoadSpec;
 
 /// A table: header cells and rows of cells (plain text; renderers escape).
 #[derive(Debug, Clone, Default)]
@@ -160,7 +160,7 @@ pub fn arms_table(verdict: &Verdict<'_>) -> Table {
         "generator floor p50 (inproc, same point)",
         "bottleneck, per repetition",
     ];
-    let floor_arm = verdict.section.arm(crate::transport::registry::claim::GENERATOR_FLOOR);
+    let floor_arm = verdict.section.arm(crate::claim::GENERATOR_FLOOR);
     let mut rows = Vec::new();
     for arm in &verdict.section.arms {
         if let ArmStatus::Unavailable { kind, message } = &arm.status {
@@ -244,7 +244,7 @@ pub fn fairness_table(report: &Report, verdict: &Verdict<'_>) -> Table {
         .scenarios
         .iter()
         .find(|s| s.name == verdict.section.scenario)
-        .map_or(1, crate::load::scenario::Scenario::max_in_flight);
+        .map_or(1, crate::scenario::Scenario::max_in_flight);
     let rows = verdict
         .section
         .arms
@@ -262,7 +262,7 @@ pub fn fairness_table(report: &Report, verdict: &Verdict<'_>) -> Table {
                     Some(format!("{}: {n}", verdict.section.describe(&p.load)))
                 })
                 .collect();
-            let (connections, h2) = crate::transport::registry::connection_policy(&arm.transport, max_in_flight);
+            let (connections, h2) = crate::connections::connection_policy(&arm.family, &arm.options, max_in_flight);
             vec![
                 arm_label(arm),
                 arm.client.clone(),
@@ -318,7 +318,7 @@ pub fn capacity_cell(run: &crate::results::SweepRun) -> String {
 /// client or the server limited). Where an arm has no such window or search, its best lower bound
 /// and the reason.
 pub fn capacities_table(section: &Section<'_>) -> Table {
-    use crate::load::operating;
+    use crate::operating;
     use crate::results::{server_capacity_of, CapacityReading};
     let header = [
         "arm",
@@ -330,7 +330,7 @@ pub fn capacities_table(section: &Section<'_>) -> Table {
     // Every arm with either capacity, once: the server-capacity arms first, in run order.
     let mut names: Vec<&str> = Vec::new();
     let measured = section.capacity.iter().copied().chain(section.arms.iter().copied().filter(|a| a.sweep.is_some()));
-    for name in measured.map(|a| a.transport.name()) {
+    for name in measured.map(|a| a.transport.as_str()) {
         if !names.contains(&name) {
             names.push(name);
         }
@@ -340,7 +340,7 @@ pub fn capacities_table(section: &Section<'_>) -> Table {
     let rows = names
         .into_iter()
         .map(|name| {
-            let replay = section.capacity.iter().find(|a| a.transport.name() == name);
+            let replay = section.capacity.iter().find(|a| a.transport.as_str() == name);
             let windows: Vec<&crate::results::Measurement> =
                 replay.iter().flat_map(|a| &a.points).flat_map(|p| &p.repetitions).collect();
             let readings: Vec<CapacityReading> = windows.iter().map(|m| server_capacity_of(m)).collect();
@@ -473,7 +473,7 @@ pub fn brokers_table(report: &Report) -> Table {
         .results
         .arms
         .iter()
-        .filter(|a| a.transport.broker().is_some())
+        .filter(|a| a.is_broker_arm())
         .map(|arm| {
             let status = match &arm.status {
                 ArmStatus::Ran => "ran".to_string(),
@@ -570,7 +570,7 @@ pub fn caveats(report: &Report) -> Vec<String> {
         .arms
         .iter()
         .filter(|a| a.status != ArmStatus::Ran)
-        .map(|a| a.transport.name())
+        .map(|a| a.transport.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -609,11 +609,7 @@ pub fn caveats(report: &Report) -> Vec<String> {
             plan.basis_arm.as_deref().unwrap_or("the basis arm")
         ));
     }
-    if r.arms
-        .iter()
-        .filter(|a| a.transport.broker().is_some())
-        .any(|a| a.broker.as_ref().is_none_or(|b| b.settings.is_empty()))
-    {
+    if r.arms.iter().filter(|a| a.is_broker_arm()).any(|a| a.broker.as_ref().is_none_or(|b| b.settings.is_empty())) {
         out.push(format!(
             "Some broker arms have no recorded latency settings ({}): see the Brokers table.",
             BROKER_SETTINGS.join(", ")

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::load::scenario::LoadSpec;
 use crate::results::{ArmStatus, Measurement, PointResult, RunResults, SCHEMA_VERSION};
+use crate::scenario::LoadSpec;
 
 use super::{Better, Metric, MetricClass, MetricSet};
 use crate::{Error, Result};
@@ -230,7 +230,7 @@ pub fn results_json(results: &RunResults, path: &Path) -> MetricSet {
     let mut metrics = Vec::new();
     let mut transports = Vec::new();
     for arm in results.arms.iter().filter(|a| a.status == ArmStatus::Ran) {
-        transports.push(arm.transport.name());
+        transports.push(arm.transport.as_str());
         let arm_name = format!("{}/{}/{}", arm.scenario, arm.transport, arm.profile);
         for point in &arm.points {
             let prefix = format!("{arm_name}/{}", point.load.label());
@@ -306,8 +306,8 @@ mod tests {
     fn committed_results_give_per_repetition_metrics_for_every_arm_that_ran() {
         // The steady-state reference run: the committed run with a `tcp` arm (an outage run has
         // experiments only).
-        let has_tcp = |r: &RunResults| r.arms.iter().any(|a| a.transport.name() == "tcp");
-        let (path, results) = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../results"))
+        let has_tcp = |r: &RunResults| r.arms.iter().any(|a| a.transport.as_str() == "tcp");
+        let (path, results) = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../results"))
             .unwrap()
             .filter_map(|e| Some(e.ok()?.path()))
             .filter(|d| crate::results::has_results(d))
@@ -318,7 +318,7 @@ mod tests {
         let tcp = results
             .arms
             .iter()
-            .find(|a| a.transport.name() == "tcp" && a.status == ArmStatus::Ran)
+            .find(|a| a.transport.as_str() == "tcp" && a.status == ArmStatus::Ran)
             .expect("the reference run has a tcp arm");
         let point = &tcp.points[0];
         let name = format!("{}/tcp/{}/{}/p99_us", tcp.scenario, tcp.profile, point.load.label());

@@ -16,6 +16,7 @@
 //! different transport set, or metrics present on one side only give [`Error::BaselineMismatch`],
 //! which the CLI maps to its own exit code.
 
+pub mod cli;
 pub mod config;
 pub mod format;
 pub mod sources;

@@ -3,11 +3,52 @@
 
 use super::ratio::{self, paired_ratio, Direction, Reach};
 use super::verdict::{self, Dimension, Section};
-use crate::load::scenario::{LoadSpec, Scenario, SweepSpec};
 use crate::payload::Profile;
 use crate::results::stats::new_histogram;
 use crate::results::*;
-use crate::transport::Arm;
+use crate::scenario::{LoadSpec, Scenario, SweepSpec};
+use paybench_model::arm_request::ArmRequest;
+use std::collections::BTreeMap;
+
+/// Canonical names of the standard arms (`paybench` crate's `registry::standard_arms` when this
+/// was written; the report only needs a realistic mix of direct and broker arms).
+pub(crate) const STANDARD_ARMS: [&str; 14] = [
+    "inproc",
+    "sim",
+    "tcp",
+    "grpc",
+    "grpc-json",
+    "rest",
+    "rest-h2",
+    "rest-proto",
+    "amqp",
+    "amqp-json",
+    "kafka",
+    "kafka-json",
+    "nats",
+    "nats-json",
+];
+
+/// What a run records of the arm called `name` (one of the names these tests use): its family and
+/// broker (the schema-2 table reads them off the name), codec and the options the name spells.
+fn record(name: &str) -> (String, Option<String>, String, BTreeMap<String, String>) {
+    let stem = name.split('-').next().unwrap();
+    let (_, family, broker) = SCHEMA_2_FAMILIES.iter().find(|(s, _, _)| *s == stem).expect("a known stem");
+    let tokens: Vec<&str> = name.split('-').skip(1).collect();
+    let json = tokens.contains(&"json") || (*family == "http" && !tokens.contains(&"proto"));
+    let mut options = BTreeMap::new();
+    for token in &tokens {
+        if let Some(n) = token.strip_prefix("ch") {
+            options.insert("channels".to_owned(), n.to_owned());
+        } else if let Some(v) = token.strip_prefix('h') {
+            options.insert("http".to_owned(), v.to_owned());
+        } else if *token == "durable" {
+            options.insert("durable".to_owned(), "true".to_owned());
+        }
+    }
+    let codec = if json { "json" } else { "protobuf" };
+    ((*family).to_owned(), broker.map(str::to_owned), codec.to_owned(), options)
+}
 
 const C1: LoadSpec = LoadSpec::Closed { concurrency: 1 };
 
@@ -41,11 +82,14 @@ fn measurement(rep: u32, latency_us: u64, cpu_us: f64) -> Measurement {
 fn arm(name: &str, latencies_us: &[u64], max_rates: &[Option<f64>]) -> ArmResult {
     let reps: Vec<Measurement> =
         latencies_us.iter().enumerate().map(|(i, l)| measurement(i as u32, *l, *l as f64 / 10.0)).collect();
+    let (family, broker_kind, codec, options) = record(name);
     ArmResult {
         scenario: "unit".into(),
-        transport: Arm::parse(name).unwrap(),
-        codec: Arm::parse(name).unwrap().codec().name().into(),
-        options: Arm::parse(name).unwrap().options_owned(),
+        transport: name.to_owned(),
+        family,
+        broker_kind,
+        codec,
+        options,
         profile: Profile::Small,
         endpoint: "127.0.0.1:1".into(),
         broker: None,
@@ -91,7 +135,7 @@ fn failing_step(rate: f64, bottleneck: &str) -> Measurement {
     Measurement {
         offered_rate_per_s: Some(rate),
         generator_bound: bottleneck == "client",
-        busy: Some(crate::measure::busy::BusyShares {
+        busy: Some(crate::results::busy::BusyShares {
             client,
             server: Some(server),
             machine: (client + server) / 2.0,
@@ -130,7 +174,7 @@ fn capacity_arm(name: &str, windows: &[(f64, f64)]) -> ArmResult {
         .enumerate()
         .map(|(i, &(rate, server))| Measurement {
             achieved_rate_per_s: rate,
-            busy: Some(crate::measure::busy::BusyShares {
+            busy: Some(crate::results::busy::BusyShares {
                 client: 0.95,
                 server: Some(server),
                 machine: (0.95 + server) / 2.0,
@@ -389,7 +433,7 @@ fn run_results(arms: Vec<ArmResult>) -> RunResults {
         scenarios: vec![Scenario {
             name: "unit".into(),
             description: "constructed".into(),
-            transports: ["rest", "grpc", "amqp"].map(|n| crate::transport::ArmRequest::Name(n.into())).to_vec(),
+            transports: ["rest", "grpc", "amqp"].map(|n| ArmRequest::Name(n.into())).to_vec(),
             profiles: vec![Profile::Small],
             repetitions: 2,
             warmup_ms: 1,
@@ -472,32 +516,13 @@ fn conclusion_gives_the_codecs_measured_share_of_a_call() {
 }
 
 #[test]
-fn every_arm_gets_a_stable_colour_of_its_own() {
-    use crate::report::charts::transport_color;
-    let names: Vec<String> = crate::transport::registry::standard_arms()
-        .iter()
-        .map(|a| a.name().to_owned())
-        .chain(["grpc-ch4", "amqp-json-durable", "kafka-fetchwait1", "rest-proto-h2", "nats-w4"].map(String::from))
-        .collect();
-    let colours: Vec<_> = names.iter().map(|n| transport_color(&Arm::parse(n).unwrap())).collect();
-    for (i, a) in colours.iter().enumerate() {
-        for (j, b) in colours.iter().enumerate().skip(i + 1) {
-            assert_ne!(a, b, "{} and {} share a colour", names[i], names[j]);
-        }
-    }
-    // Derived from the name alone: the same arm gets the same colour in every run and report.
-    let i = names.iter().position(|n| n == "rest-h2").unwrap();
-    assert_eq!(transport_color(&Arm::parse("rest-h2").unwrap()), colours[i]);
-}
-
-#[test]
 fn charts_with_many_arms_are_split_at_eight_lines() {
-    use crate::report::charts::{spectrum_chart, MAX_SERIES_PER_CHART};
-    let names: Vec<String> = crate::transport::registry::standard_arms().iter().map(|a| a.name().to_owned()).collect();
+    use crate::charts::{spectrum_chart, MAX_SERIES_PER_CHART};
+    let names: Vec<String> = STANDARD_ARMS.map(String::from).to_vec();
     let arms: Vec<ArmResult> = names.iter().map(|n| arm(n, &[100, 120], &[Some(1.0); 2])).collect();
     let charts = spectrum_chart(&section(&arms), C1, "spectrum-unloaded").unwrap();
     // 7 direct arms fit in one chart; the 6 broker arms get a chart of their own.
-    let direct = names.iter().filter(|n| Arm::parse(n).unwrap().broker().is_none()).count();
+    let direct = names.iter().filter(|n| record(n).1.is_none()).count();
     assert!(direct <= MAX_SERIES_PER_CHART);
     assert_eq!(charts.len(), 2, "{:?}", charts.iter().map(|c| &c.id).collect::<Vec<_>>());
     assert_eq!(charts[0].id, "spectrum-unloaded");
@@ -514,8 +539,8 @@ fn charts_with_many_arms_are_split_at_eight_lines() {
 
 fn scenario_with_operating_points() -> Scenario {
     let mut s = run_results(vec![]).scenarios.remove(0);
-    s.transports = ["rest", "grpc"].map(|n| crate::transport::ArmRequest::Name(n.into())).to_vec();
-    s.operating_points = Some(crate::load::scenario::OperatingPointsSpec {
+    s.transports = ["rest", "grpc"].map(|n| ArmRequest::Name(n.into())).to_vec();
+    s.operating_points = Some(crate::scenario::OperatingPointsSpec {
         fractions: vec![0.5, 0.25, 0.75],
         at_capacity: true,
         arms: vec![],
@@ -536,7 +561,7 @@ fn with_bottleneck(mut a: ArmResult, bottlenecks: &[&str]) -> ArmResult {
 
 #[test]
 fn operating_points_are_fractions_of_the_lower_server_bound_capacity() {
-    use crate::load::operating;
+    use crate::operating;
     let s = scenario_with_operating_points();
     let rest = arm("rest", &[100; 3], &[Some(4_000.0), Some(4_400.0), Some(3_800.0)]);
     // gRPC's client-bound search (2000/s) is the generator's limit, not gRPC's: left out.
@@ -711,7 +736,7 @@ fn a_point_is_called_at_capacity_only_when_the_server_was_that_busy_there() {
         ["rest", "grpc"].map(|name| {
             let mut a = with_operating_point(arm(name, &[100], &[Some(5_188.0)]), "capacity", 5_188.0, &[300, 300]);
             for m in &mut a.points[1].repetitions {
-                m.busy = Some(crate::measure::busy::BusyShares { server: Some(server), ..Default::default() });
+                m.busy = Some(crate::results::busy::BusyShares { server: Some(server), ..Default::default() });
             }
             a
         })

@@ -3,8 +3,8 @@
 //! `results.json`.
 //!
 //! [`Report::load`] gathers every figure the report shows: the run's `results.json`
-//! ([`crate::results`], which holds the run's own codec timing, [`crate::measure::codec`]) and
-//! body sizes computed from the run's payload seed ([`crate::sizes`]). Nothing else is read, so
+//! ([`crate::results`], which holds the run's own codec timing, [`crate::codec_timing`]) and
+//! body sizes computed from the run's payload seed ([`sizes`]). Nothing else is read, so
 //! `paybench report` regenerates the same `summary.md` from the same `results.json` on any
 //! machine. [`verdict`] turns the figures into ratios and sentences, [`charts`] into SVG,
 //! [`html`] and [`markdown`] into the two files. Nothing in the report is typed by hand: a
@@ -15,6 +15,7 @@
 //! [`verdict`], then [`tables`] and [`charts`], then [`html`] and [`markdown`].
 
 pub mod charts;
+pub mod compare;
 pub mod format;
 pub mod html;
 pub mod markdown;
@@ -26,12 +27,17 @@ pub mod verdict;
 
 use std::path::{Path, PathBuf};
 
+// The model's modules, under the paths this crate's files use (`crate::results`, ...).
+use paybench_model::{
+    claim, codec, codec_timing, connections, criterion_data, operating, payload, results, scenario, sizes,
+};
+use paybench_model::{Error, Result};
+
 use crate::codec::Codec;
-use crate::measure::codec::CodecTiming;
+use crate::codec_timing::CodecTiming;
 use crate::payload::Profile;
 use crate::results::{write_atomic, ArmResult, RunResults};
-use crate::sizes::{self, SizeRow};
-use crate::{Error, Result};
+use crate::sizes::SizeRow;
 use ratio::Ratio;
 use verdict::{DecompositionRow, Section, VerdictRow};
 
@@ -186,7 +192,7 @@ pub fn profile_verdicts<'v>(verdicts: &'v [Verdict<'_>]) -> Vec<verdict::Profile
 /// Codec time per call (the run's own timing, `results.codec` operation `call`: request and
 /// response, each encoded and decoded) and raw body bytes (computed) for `profile`.
 fn codec_rows(codec: &[CodecTiming], profile: Profile, sizes: &[SizeRow]) -> Vec<VerdictRow> {
-    let mut rows: Vec<VerdictRow> = [crate::measure::codec::CALL]
+    let mut rows: Vec<VerdictRow> = [crate::codec_timing::CALL]
         .into_iter()
         .map(|operation| {
             let find = |name: &str| {

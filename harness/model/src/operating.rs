@@ -16,10 +16,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::load::scenario::{LoadSpec, Scenario};
+use crate::claim;
 use crate::payload::Profile;
 use crate::results::{ArmResult, ArmStatus, CapacityReading, OperatingPlan, OperatingPoint, Spread, SweepRun};
-use crate::transport::registry::claim;
+use crate::scenario::{LoadSpec, Scenario};
 
 /// Name of the point at a server-bound basis capacity (the server was at least 90 % busy there).
 pub const AT_CAPACITY: &str = "capacity";
@@ -81,8 +81,7 @@ pub fn plan(scenario: &Scenario, profile: Profile, arms: &[&ArmResult], measured
     let pair: Vec<(&str, Option<&&ArmResult>)> = [claim::REST, claim::GRPC]
         .into_iter()
         .map(|name| {
-            let arm =
-                arms.iter().find(|a| a.scenario == scenario.name && a.profile == profile && a.transport.name() == name);
+            let arm = arms.iter().find(|a| a.scenario == scenario.name && a.profile == profile && a.transport == name);
             (name, arm)
         })
         .collect();

@@ -10,6 +10,7 @@
 //!
 //! Units are in the field names: `_us` microseconds, `_s` seconds, `_per_s` per second.
 
+pub mod busy;
 pub mod csv;
 pub mod experiment;
 pub mod stats;
@@ -20,15 +21,16 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::scenario::{LoadSpec, Scenario};
 use crate::payload::Profile;
-use crate::transport::Arm;
+use crate::scenario::{LoadSpec, Scenario};
 use crate::{Error, Result};
 
 pub use stats::{LatencyStats, Spread};
 
 /// Version of this schema; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 3 records each arm's family and broker kind (plain records; before it, an arm was
+/// read back through the transport registry).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything one `paybench run` produced: `results/<run-id>/results.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,7 +61,7 @@ pub struct RunResults {
     pub operating_points: Vec<OperatingPlan>,
     /// Encode and decode time per body, measured by the run itself (`measure::codec`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub codec: Vec<crate::measure::codec::CodecTiming>,
+    pub codec: Vec<crate::codec_timing::CodecTiming>,
     /// The scenarios' timed experiments (`[[experiment]]`), with their timelines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub experiments: Vec<experiment::ExperimentResult>,
@@ -132,8 +134,8 @@ pub struct Environment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerMeta {
-    /// Transport arm that used it (`amqp`, `kafka-json`, ...).
-    pub transport: Arm,
+    /// Canonical name of the arm that used it (`amqp`, `kafka-json`, ...).
+    pub transport: String,
     /// The product as the broker module names it (`RabbitMQ`, `Apache Kafka`, `nats-server`; runs
     /// before 2026-12 name `Tansu`), or `unknown`.
     pub implementation: String,
@@ -210,8 +212,16 @@ pub enum ArmStatus {
 pub struct ArmResult {
     /// Scenario name.
     pub scenario: String,
-    /// Transport arm.
-    pub transport: Arm,
+    /// Transport arm, by canonical name (`rest-h2`, `amqp-json-durable`).
+    pub transport: String,
+    /// The arm's family (`http`, `grpc`, `amqp`, ...). Files before schema 3 do not store it:
+    /// [`RunResults::read`] fills it in from [`SCHEMA_2_FAMILIES`].
+    #[serde(default)]
+    pub family: String,
+    /// The broker the family runs over (`rabbitmq`, `kafka`, `nats`); `null` for a direct arm.
+    /// Filled in as `family` is for older files.
+    #[serde(default)]
+    pub broker_kind: Option<String>,
     /// Body codec of the arm (`protobuf` or `json`).
     pub codec: String,
     /// Every option of the arm's family, resolved (defaults, `--settings`, the scenario's table).
@@ -237,8 +247,50 @@ pub struct ArmResult {
     pub client: String,
 }
 
+/// The `client` of an arm driven by the transport's own client.
+pub const FULL_STACK_CLIENT: &str = "full-stack";
+
 fn full_stack() -> String {
-    crate::load::replay::ClientKind::FullStack.label().to_owned()
+    FULL_STACK_CLIENT.to_owned()
+}
+
+/// Family and broker of the arms in files written before schema 3, by the first part of the
+/// canonical name (the family's stem). Frozen with schema 2: later families are recorded in the
+/// file, so reading one never consults today's transport registry.
+pub const SCHEMA_2_FAMILIES: [(&str, &str, Option<&str>); 8] = [
+    ("inproc", "inproc", None),
+    ("sim", "sim", None),
+    ("tcp", "tcp", None),
+    ("grpc", "grpc", None),
+    ("rest", "http", None),
+    ("amqp", "amqp", Some("rabbitmq")),
+    ("kafka", "kafka", Some("kafka")),
+    ("nats", "nats", Some("nats")),
+];
+
+impl ArmResult {
+    /// Fills in `family` and `broker_kind` for a file before schema 3 (see [`SCHEMA_2_FAMILIES`]).
+    fn upgrade_from_schema_2(&mut self) -> Result<()> {
+        if !self.family.is_empty() {
+            return Ok(());
+        }
+        let stem = self.transport.split('-').next().unwrap_or_default();
+        let (_, family, broker) = SCHEMA_2_FAMILIES.iter().find(|(s, _, _)| *s == stem).ok_or_else(|| {
+            Error::Config(format!(
+                "arm {:?} records no family, and {stem:?} is not a schema-2 family stem ({})",
+                self.transport,
+                SCHEMA_2_FAMILIES.map(|(s, _, _)| s).join(", ")
+            ))
+        })?;
+        self.family = (*family).to_owned();
+        self.broker_kind = broker.map(str::to_owned);
+        Ok(())
+    }
+
+    /// Whether the arm runs over a broker.
+    pub fn is_broker_arm(&self) -> bool {
+        self.broker_kind.is_some()
+    }
 }
 
 /// One load point (model + concurrency or rate), every repetition.
@@ -286,7 +338,7 @@ pub struct Measurement {
     /// Busy shares of client, server, broker and machine over the send phase, and the bottleneck
     /// they name (`measure::busy`); `null` for a window that could not be measured.
     #[serde(default)]
-    pub busy: Option<crate::measure::busy::BusyShares>,
+    pub busy: Option<busy::BusyShares>,
     /// Every call's outcome.
     pub accounting: Accounting,
     /// Latency as a user sees it: from the intended send time in open loop (coordinated-omission
@@ -730,8 +782,18 @@ impl RunResults {
     pub fn read(path: &Path) -> Result<Self> {
         let (read, text) = read_stored(path);
         let text = text.map_err(|e| Error::io(format!("read {}", read.display()), e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::Config(format!("{}: not a paybench results file: {e}", path.display())))
+        let mut results: Self = serde_json::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: not a paybench results file: {e}", path.display())))?;
+        results.upgrade().map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        Ok(results)
+    }
+
+    /// Brings a file of an older schema to this one's records (see [`SCHEMA_2_FAMILIES`]).
+    pub fn upgrade(&mut self) -> Result<()> {
+        for arm in self.arms.iter_mut().chain(self.server_capacity.iter_mut()) {
+            arm.upgrade_from_schema_2()?;
+        }
+        Ok(())
     }
 
     /// The form `results.json` is written in: every fixed and operating point keeps the lossless
@@ -789,4 +851,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).map_err(|e| io("write", e))?;
     file.sync_all().map_err(|e| io("sync", e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("rename to {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod schema_tests {
+    /// A file of schema 2 (before arms recorded their family) still loads: each arm gets its
+    /// family and broker from the frozen stem table.
+    #[test]
+    fn a_schema_2_file_loads_with_families_filled_in() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/small-run/results.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(r#"{"schema_version":2"#), "the fixture is of schema 2");
+        let results = super::RunResults::read(&path).unwrap();
+        assert!(!results.arms.is_empty());
+        for arm in &results.arms {
+            let stem = arm.transport.split('-').next().unwrap();
+            let expected = if stem == "rest" { "http" } else { stem };
+            assert_eq!(arm.family, expected, "{}", arm.transport);
+            assert_eq!(arm.is_broker_arm(), ["amqp", "kafka", "nats"].contains(&stem), "{}", arm.transport);
+        }
+        let mut unknown = results.arms[0].clone();
+        unknown.family.clear();
+        unknown.transport = "carrier-pigeon".into();
+        let e = unknown.upgrade_from_schema_2().unwrap_err().to_string();
+        assert!(e.contains("carrier-pigeon") && e.contains("rest, amqp"), "{e}");
+    }
 }

@@ -1,6 +1,6 @@
 //! `[[experiment]]` in a scenario file: what a timed experiment runs, as data. Its kind names
 //! one row of `crate::experiment::KINDS`; its events are `{ at_ms, action, target }` records that the
-//! harness carries out on real processes ([`super::events`]).
+//! harness carries out on real processes (the `paybench` crate's `experiment::events`).
 //!
 //! ```toml
 //! [[experiment]]
@@ -160,7 +160,7 @@ impl ExperimentSpec {
         ))
     }
 
-    /// Checks every value but the kind (which [`super::check`] checks against the table of
+    /// Checks every value but the kind (which the `paybench` crate's `experiment::check` checks against the table of
     /// kinds: this file stays below them); errors name the file, the experiment and the allowed
     /// values. `arms` are the scenario's canonical arm names.
     pub fn validate(&self, path: &Path, index: usize, arms: &[String]) -> Result<()> {

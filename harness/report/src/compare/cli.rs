@@ -1,7 +1,8 @@
-//! `paybench compare`: the regression gate. Compares a candidate with a baseline, prints one row
+//! `paybench compare` (and `paybench-compare`, the same command in a binary without transports,
+//! which the CI gate builds): the regression gate. Compares a candidate with a baseline, prints one row
 //! per metric, and exits non-zero when something regressed.
 //!
-//! Inputs (logic in `paybench::compare`):
+//! Inputs (logic in [`crate::compare`]):
 //! - two files: `results.json` files, or instruction baselines (`benches/baselines/*.json`); a
 //!   directory is read as gungraun output (`target/gungraun`);
 //! - `--criterion DIR --baseline NAME --candidate NAME`: two criterion baselines saved with
@@ -17,18 +18,18 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::compare::{self, format, sources, Better, MetricSet, Thresholds};
 use anyhow::Context as _;
-use paybench::compare::{self, format, sources, Better, MetricSet, Thresholds};
-use paybench::Error;
+use paybench_model::Error;
 
 /// Exit status when at least one metric regressed.
-pub(crate) const EXIT_REGRESSED: u8 = 1;
+pub const EXIT_REGRESSED: u8 = 1;
 /// Exit status when the baseline is missing or does not match the candidate.
-pub(crate) const EXIT_MISMATCH: u8 = 3;
+pub const EXIT_MISMATCH: u8 = 3;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Format {
+pub enum Format {
     /// Aligned terminal table (default).
     Table,
     /// Markdown table, for a pull-request comment or job summary.
@@ -49,7 +50,7 @@ Thresholds: harness/compare.toml. Examples:\n  \
 paybench compare benches/baselines/instructions.json target/regression-gate/instructions.json\n  \
 paybench compare --criterion target/criterion --baseline main --candidate new\n  \
 paybench compare results/A/results.json results/B/results.json --format markdown")]
-pub(crate) struct Args {
+pub struct Args {
     /// Baseline: a results.json, an instruction baseline file, or a gungraun output directory.
     #[arg(value_name = "BASELINE", required_unless_present_any = ["criterion", "snapshot_instructions"])]
     baseline_path: Option<PathBuf>,
@@ -86,14 +87,15 @@ pub(crate) struct Args {
 
 /// Direction selector for github-action-benchmark output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum BetterArg {
+pub enum BetterArg {
     /// Smaller is better.
     Lower,
     /// Bigger is better.
     Higher,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// Runs the command: the exit status, or the error to print (exit status 2).
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match gate(&args) {
         Ok(code) => Ok(code),
         Err(e) => match e.downcast_ref::<Error>() {

@@ -131,8 +131,8 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
-/// `transport::rest::ErrorBody`, written out here so that `codec` does not depend on `transport`;
-/// `error_body_schema_matches_what_the_server_writes` checks it against a serialized `ErrorBody`.
+/// [`ErrorBody`]'s schema, written out by hand; `error_body_schema_matches_what_the_server_writes`
+/// checks it against a serialized one.
 fn error_body() -> RefOr<Schema> {
     let detail = ObjectBuilder::new()
         .description(Some("What went wrong, machine- and human-readable."))
@@ -155,14 +155,32 @@ fn error_body() -> RefOr<Schema> {
         .into()
 }
 
+/// The REST arms' one route.
+pub const AUTHORIZE_PATH: &str = "/v1/payments/authorize";
+
+/// The JSON error body every REST error response carries.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, machine- and human-readable.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ErrorDetail {
+    /// Stable code: `malformed_body`, `body_too_large`, `unsupported_media_type`, or a domain code.
+    pub code: String,
+    /// Explanation naming the offending part.
+    pub message: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::payment::DomainError;
-    use crate::transport::rest::{ErrorBody, ErrorDetail, PATH};
 
     fn json() -> serde_json::Value {
-        serde_json::from_str(&document_json(PATH).expect("document serializes")).expect("document is JSON")
+        serde_json::from_str(&document_json(AUTHORIZE_PATH).expect("document serializes")).expect("document is JSON")
     }
 
     fn keys(value: &serde_json::Value) -> Vec<&str> {
@@ -255,7 +273,7 @@ mod tests {
         for omitted in ["authorizationCode", "declineReason"] {
             assert!(!required.iter().any(|r| r == omitted), "{omitted} is left out when empty");
         }
-        let path = &doc["paths"][PATH]["post"];
+        let path = &doc["paths"][AUTHORIZE_PATH]["post"];
         assert!(path["requestBody"]["content"]["application/json"].is_object(), "{path}");
         assert!(path["requestBody"]["content"]["application/x-protobuf"].is_object(), "{path}");
         for status in ["200", "400", "413", "415", "422", "500"] {

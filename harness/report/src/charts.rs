@@ -12,11 +12,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::format::{arm_label, fmt_us, trim};
 use super::verdict::{self, Section};
 use crate::codec::ALL_CODECS;
-use crate::load::scenario::LoadSpec;
-use crate::measure::codec::CodecTiming;
+use crate::codec_timing::CodecTiming;
 use crate::results::{ArmResult, ArmStatus, Measurement, Spread};
+use crate::scenario::LoadSpec;
 use crate::sizes::SizeRow;
-use crate::transport::{registry, Arm};
 use crate::{Error, Result};
 
 /// One rendered chart.
@@ -39,18 +38,33 @@ fn chart_error(e: impl std::fmt::Display) -> Error {
     Error::Report(format!("svg chart: {e}"))
 }
 
+/// The families' hues, evenly spaced around the colour wheel in this order (the registry's order
+/// when colours were fixed); a family not listed takes a hue from its name.
+pub const FAMILY_HUES: [&str; 8] = ["inproc", "sim", "tcp", "grpc", "http", "amqp", "kafka", "nats"];
+
+/// FNV-1a, 64 bit: a stable number for a text (std's hasher is randomly seeded).
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// An arm's colour, derived from its family and the rest of its canonical name, so an arm looks
 /// the same in every chart of every run, and any number of arms gets one: the family picks the
-/// hue (families evenly spaced around the colour wheel, in registry order), the codec and options
-/// pick the lightness and a small hue shift. No palette to outgrow.
-pub fn transport_color(arm: &Arm) -> RGBColor {
-    let families = registry::FAMILIES.len().max(1) as f64;
-    let index = registry::FAMILIES.iter().position(|f| std::ptr::eq(f, arm.family())).unwrap_or(0) as f64;
-    // The variant part of the name (after the stem) as a stable number; FNV-1a, not std's
-    // randomly seeded hasher.
-    let variant = arm.name().strip_prefix(arm.family().stem).unwrap_or("");
-    let hash =
-        variant.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+/// hue (see [`FAMILY_HUES`]), the codec and options pick the lightness and a small hue shift. No
+/// palette to outgrow.
+pub fn transport_color(arm: &ArmResult) -> RGBColor {
+    arm_color(&arm.family, &arm.transport)
+}
+
+/// The colour of the arm called `name` (canonical), of `family`: see [`transport_color`].
+pub fn arm_color(family: &str, name: &str) -> RGBColor {
+    let families = FAMILY_HUES.len() as f64;
+    let index = FAMILY_HUES
+        .iter()
+        .position(|f| *f == family)
+        .map_or_else(|| (stable_hash(family) % 360) as f64 * families / 360.0, |i| i as f64);
+    // The variant part of the name (after the family's stem, its first word) as a stable number.
+    let variant = name.find('-').map_or("", |i| &name[i..]);
+    let hash = stable_hash(variant);
     // Eleven hue shifts within ±20° times four lightness steps: variants of one family stay in
     // its hue range and differ from the family's plain arm (lightness 0.40) and, almost always,
     // from each other; the legend names every line in any case.
@@ -87,7 +101,7 @@ pub const MAX_SERIES_PER_CHART: usize = 8;
 /// first, broker arms apart (their latencies are orders of magnitude apart), each group split
 /// further when it is too large. Each group comes with a suffix for the chart id and title.
 fn chart_groups<'a>(section: &'a Section<'a>) -> Vec<(String, Vec<&'a ArmResult>)> {
-    let (direct, broker): (Vec<_>, Vec<_>) = ran(section).partition(|a| a.transport.broker().is_none());
+    let (direct, broker): (Vec<_>, Vec<_>) = ran(section).partition(|a| !a.is_broker_arm());
     let mut groups = Vec::new();
     for (what, arms) in [("direct arms", direct), ("broker arms", broker)] {
         let chunks: Vec<_> = arms.chunks(MAX_SERIES_PER_CHART).collect();
@@ -570,7 +584,7 @@ fn spectrum_group(
             .collect();
         series.push(LineSeries2 {
             label: arm_label(arm),
-            color: transport_color(&arm.transport),
+            color: transport_color(arm),
             segments: vec![line],
             markers: false,
         });
@@ -633,12 +647,7 @@ fn throughput_group(section: &Section<'_>, id: &str, group: &str, arms: &[&ArmRe
                 points.into_iter().map(|(_, achieved, p99)| (achieved, p99)).collect()
             })
             .collect();
-        series.push(LineSeries2 {
-            label: arm_label(arm),
-            color: transport_color(&arm.transport),
-            segments,
-            markers: true,
-        });
+        series.push(LineSeries2 { label: arm_label(arm), color: transport_color(arm), segments, markers: true });
     }
     let spec = LineSpec {
         title: format!("Latency vs throughput, rate sweep ({}, {}, {group})", section.profile, section.scenario),

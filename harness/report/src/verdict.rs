@@ -8,10 +8,10 @@
 
 use super::format::{fmt_us, reading_cell};
 use super::ratio::{paired_ratio, Direction, Ratio, Reach};
-use crate::load::scenario::LoadSpec;
+use crate::claim;
 use crate::payload::Profile;
 use crate::results::{ArmResult, ArmStatus, Measurement, OperatingPlan, OperatingPoint, PointResult};
-use crate::transport::registry::claim;
+use crate::scenario::LoadSpec;
 
 /// The factor the claim names.
 pub const CLAIM_FACTOR: f64 = 5.0;
@@ -319,14 +319,14 @@ pub struct Section<'a> {
 impl<'a> Section<'a> {
     /// The arm called `name`, if the run had it.
     pub fn arm(&self, name: &str) -> Option<&'a ArmResult> {
-        self.arms.iter().copied().find(|a| a.transport.name() == name)
+        self.arms.iter().copied().find(|a| a.transport.as_str() == name)
     }
 
     /// The arm called `name` that `dim` reads: its `[server_capacity]` arm for the throughput
     /// row, else [`Section::arm`].
     pub fn arm_for(&self, dim: Dimension, name: &str) -> Option<&'a ArmResult> {
         match dim {
-            Dimension::MaxThroughput => self.capacity.iter().copied().find(|a| a.transport.name() == name),
+            Dimension::MaxThroughput => self.capacity.iter().copied().find(|a| a.transport.as_str() == name),
             _ => self.arm(name),
         }
     }
@@ -391,9 +391,7 @@ impl<'a> Section<'a> {
                 None => format!("{what}, {:.0}/s", p.rate_per_s),
             };
             let basis = if self.end_to_end_basis() { "end-to-end capacity" } else { "capacity" };
-            return if p.name == crate::load::operating::AT_CAPACITY
-                || p.name == crate::load::operating::AT_END_TO_END_CAPACITY
-            {
+            return if p.name == crate::operating::AT_CAPACITY || p.name == crate::operating::AT_END_TO_END_CAPACITY {
                 // Nothing is called "at capacity" unless the server was that busy there.
                 match share {
                     Some(share) if !self.end_to_end_basis() && share < crate::results::SERVER_BOUND_SHARE => {
