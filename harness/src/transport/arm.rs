@@ -139,6 +139,20 @@ pub struct Family {
     pub connect: ConnectFn,
     /// The library settings behind its figures, where its options do not name them one to one.
     pub settings: Option<SettingsFn>,
+    /// The wire the replay client (pre-encoded bytes, `load::replay`) speaks to its server, if it
+    /// can drive it: a capability of the family, as TLS will be.
+    pub replay: Option<ReplayWire>,
+}
+
+/// What the replay client sends a family's server: pre-encoded bytes on the family's own wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayWire {
+    /// `tcp`'s length-prefixed frames with correlation ids.
+    Frames,
+    /// gRPC over h2c: length-prefixed message, `grpc-status` trailer.
+    Grpc,
+    /// A plain HTTP body; HTTP/1.1 or h2c by the arm's `http` option.
+    Http,
 }
 
 /// One measured arm: a family, a codec and every option of the family, resolved.

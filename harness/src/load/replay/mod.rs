@@ -44,8 +44,9 @@ use crate::codec::grpc::{wire_body, wire_message, MESSAGE_PREFIX_BYTES};
 use crate::codec::Codec;
 use crate::payment::process_at;
 use crate::pb::{PaymentRequest, PaymentResponse};
+use crate::transport::arm::ReplayWire;
 use crate::transport::tcp::{wire_frame, wire_unframe, FRAME_HEADER_BYTES, LENGTH_PREFIX_BYTES, STATUS_OK};
-use crate::transport::{Arm, ClientConfig, Transport};
+use crate::transport::{registry, Arm, ClientConfig, Transport};
 use crate::{CallError, CallResult, Error, Result};
 
 /// Which client `paybench run` drives an arm with.
@@ -97,15 +98,6 @@ enum Wire {
     Frames,
 }
 
-/// The families replay speaks, by family name (never by arm name).
-///
-/// Why a table here rather than a trait of the arm: an arm exposes its codec, its broker and its
-/// options, and the HTTP version is an option (`http`), but nothing an arm carries tells `tcp`'s
-/// frames from `inproc`'s function call or says that `grpc` is HTTP/2; and a new field on every
-/// registry line would spread the replay client's concern over all families for three of them.
-/// Every family not listed (inproc, the broker families) gets an error that lists these.
-const REPLAY_FAMILIES: &[(&str, Wire)] = &[("tcp", Wire::Frames), ("grpc", Wire::Grpc), ("http", Wire::Http1)];
-
 /// `Ok` when the replay client can drive `arm`; else the error [`connect`] would give, naming the
 /// families replay speaks (checked before a run starts, so a scenario cannot ask for the
 /// impossible an hour in).
@@ -113,16 +105,25 @@ pub fn supports(arm: &Arm) -> Result<()> {
     wire_of(arm).map(|_| ())
 }
 
+/// The wire for `arm`, from its family's replay capability in the registry ([`Family::replay`]).
+///
+/// [`Family::replay`]: crate::transport::arm::Family::replay
 fn wire_of(arm: &Arm) -> Result<Wire> {
     let family = arm.family().name;
-    let wire = REPLAY_FAMILIES.iter().find(|(name, _)| *name == family).map(|(_, wire)| *wire);
-    match wire {
+    match arm.family().replay {
+        Some(ReplayWire::Frames) => Ok(Wire::Frames),
+        Some(ReplayWire::Grpc) => Ok(Wire::Grpc),
         // The `http` family's HTTP version is an arm option, read as data.
-        Some(Wire::Http1) if arm.option("http")? == "2" => Ok(Wire::Http2),
-        Some(wire) => Ok(wire),
+        Some(ReplayWire::Http) if arm.option("http")? == "2" => Ok(Wire::Http2),
+        Some(ReplayWire::Http) => Ok(Wire::Http1),
         None => Err(Error::Config(format!(
             "{arm}: the replay client has no path for family `{family}`; replay supports the families {} (direct servers it can send pre-encoded bytes to); use --client full for {arm}",
-            REPLAY_FAMILIES.iter().map(|(name, _)| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+            registry::FAMILIES
+                .iter()
+                .filter(|f| f.replay.is_some())
+                .map(|f| format!("`{}`", f.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
