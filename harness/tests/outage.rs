@@ -38,9 +38,22 @@ fn outage(
     timeout_ms: u64,
     service_time_us: u64,
 ) -> (ArmTimeline, OutageSummary) {
+    outage_with_load(arm, namespace, events, timeout_ms, service_time_us, "load = { rate_per_s = 200 }\n")
+}
+
+/// [`outage`] with its load given in the scenario's TOML syntax (`load` and `[[phases]]`), which
+/// must offer 800 calls over the 4 s.
+fn outage_with_load(
+    arm: &str,
+    namespace: &str,
+    events: &str,
+    timeout_ms: u64,
+    service_time_us: u64,
+    load: &str,
+) -> (ArmTimeline, OutageSummary) {
     let _machine = MACHINE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let spec: ExperimentSpec = toml::from_str(&format!(
-        "kind = \"outage\"\nname = \"{namespace}\"\narms = [\"{arm}\"]\nprofile = \"small\"\nload = {{ rate_per_s = 200 }}\nwarmup_ms = 500\nduration_ms = 4000\ntimeout_ms = {timeout_ms}\nevents = {events}\n"
+        "kind = \"outage\"\nname = \"{namespace}\"\narms = [\"{arm}\"]\nprofile = \"small\"\nwarmup_ms = 500\nduration_ms = 4000\ntimeout_ms = {timeout_ms}\nevents = {events}\n{load}"
     ))
     .unwrap();
     let arm = Arm::parse(arm).unwrap();
@@ -109,6 +122,36 @@ fn a_killed_durable_worker_loses_nothing() {
     // The requests sent while no worker ran waited in the queue: about 1 s.
     let max_ms = o.max_latency_us.unwrap() / 1e3;
     assert!(max_ms >= 800.0, "slowest answer {max_ms} ms: the outage did not hold requests");
+    // Known answer of the backlog, read from RabbitMQ: 1 s without a worker at 200/s leaves about
+    // 200 requests in the queue; before the kill the workers keep it near 0.
+    assert!(t.backlog_source.as_deref().is_some_and(|s| s.starts_with("RabbitMQ: messages ready")), "{t:?}");
+    let backlog = &t.timeline.backlog;
+    assert_eq!(backlog.len(), t.timeline.len());
+    let peak = t.timeline.peak_backlog().unwrap();
+    assert!((150..=260).contains(&peak), "peak backlog {peak}: {backlog:?}");
+    let before: u64 = backlog[..9].iter().flatten().copied().max().unwrap();
+    assert!(before <= 20, "backlog before the kill {before}: {backlog:?}");
+}
+
+/// Load in phases: 100/s, then 300/s from 1 s, then 100/s from 3 s, on a server frozen from 1 s
+/// to 2 s. Known answer: each 100 ms bucket is offered 10, 30 and 10 calls in turn (the schedule
+/// is by intended time, whatever the server does), 800 in all.
+#[test]
+fn load_in_phases_offers_each_rate_in_its_buckets() {
+    let load = "load = { rate_per_s = 100 }\n[[phases]]\nfrom_ms = 1000\nload = { rate_per_s = 300 }\n[[phases]]\nfrom_ms = 3000\nload = { rate_per_s = 100 }\n";
+    let (t, o) = outage_with_load("grpc", "outage-test-phases", STOP_1S, 10_000, 0, load);
+    assert_eq!((o.failed, o.timed_out), (0, 0));
+    let rates: Vec<(u64, f64)> = t.offered_phases.iter().map(|p| (p.from_ms, p.rate_per_s)).collect();
+    assert_eq!(rates, [(0, 100.0), (1000, 300.0), (3000, 100.0)]);
+    let offered = &t.timeline.offered;
+    assert_eq!(offered.len(), 40);
+    let sum = |r: std::ops::Range<usize>| offered[r].iter().sum::<u64>();
+    assert_eq!((sum(0..10), sum(10..30), sum(30..40)), (100, 600, 100), "{offered:?}");
+    for (i, n) in offered.iter().enumerate() {
+        let expected = if (10..30).contains(&i) { 30 } else { 10 };
+        assert!(n.abs_diff(expected) <= 1, "bucket {i}: {n} offered, expected {expected}: {offered:?}");
+    }
+    assert!(t.timeline.backlog.is_empty() && t.backlog_source.is_none(), "a direct arm has no broker backlog");
 }
 
 #[test]

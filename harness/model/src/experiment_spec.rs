@@ -36,8 +36,13 @@ pub struct ExperimentSpec {
     /// The payload profile (default `typical`).
     #[serde(default = "default_profile")]
     pub profile: Profile,
-    /// The offered load, open loop.
+    /// The offered load, open loop, from the start (and through the warm-up).
     pub load: PhaseLoad,
+    /// Later changes of the offered load (`[[experiment.phases]]`), each from its `from_ms` into
+    /// the timeline on: a burst is `load` at half the capacity, a phase at 3x, a phase back at
+    /// half. Empty: `load` throughout.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<LoadPhase>,
     /// Load before the timeline starts (not recorded), milliseconds.
     pub warmup_ms: u64,
     /// The timeline's length, milliseconds; events fall within it.
@@ -70,15 +75,30 @@ fn default_max_in_flight() -> u32 {
     1024
 }
 
+/// A change of a timeline's offered load.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadPhase {
+    /// When it starts, milliseconds into the timeline.
+    pub from_ms: u64,
+    /// The load from then on.
+    pub load: PhaseLoad,
+}
+
+/// Largest load as a multiple of the capacity: a burst goes past it (3x in the `burst` claim),
+/// ten times is past any sensible one.
+pub const MAX_CAPACITY_FRACTION: f64 = 10.0;
+
 /// The open-loop load of a timeline: a fixed rate, or a fraction of the capacity measured just
-/// before on the same server and client.
+/// before on the same server and client (above 1 for a burst past it).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseLoad {
     /// Calls per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_s: Option<f64>,
-    /// Share of the arm's capacity (0 < f ≤ 1) measured by [`CapacityProbeSpec`].
+    /// Multiple of the arm's capacity (0 < f ≤ [`MAX_CAPACITY_FRACTION`]) measured by
+    /// [`CapacityProbeSpec`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_fraction: Option<f64>,
 }
@@ -94,6 +114,20 @@ pub struct CapacityProbeSpec {
     pub warmup_ms: u64,
     /// Measured, milliseconds.
     pub duration_ms: u64,
+}
+
+impl PhaseLoad {
+    /// What a load may be, for errors.
+    pub const ALLOWED: &'static str =
+        "exactly one of rate_per_s (0 < r <= 1000000) or capacity_fraction (0 < f <= 10, a multiple of capacity)";
+
+    fn is_valid(&self) -> bool {
+        match (self.rate_per_s, self.capacity_fraction) {
+            (Some(rate), None) => rate > 0.0 && rate <= 1_000_000.0,
+            (None, Some(f)) => f > 0.0 && f <= MAX_CAPACITY_FRACTION,
+            _ => false,
+        }
+    }
 }
 
 impl Default for CapacityProbeSpec {
@@ -175,19 +209,25 @@ impl ExperimentSpec {
         if let Some(unknown) = self.arms.iter().find(|a| !arms.contains(a)) {
             return Err(err("arms", &format!("the scenario's transports: {}", arms.join(", ")), unknown));
         }
-        match (self.load.rate_per_s, self.load.capacity_fraction) {
-            (Some(rate), None) if rate > 0.0 && rate <= 1_000_000.0 => {}
-            (None, Some(f)) if f > 0.0 && f <= 1.0 => {}
-            _ => {
-                return Err(err(
-                    "load",
-                    "exactly one of rate_per_s (0 < r <= 1000000) or capacity_fraction (0 < f <= 1)",
-                    &self.load,
-                ))
-            }
+        if !self.load.is_valid() {
+            return Err(err("load", PhaseLoad::ALLOWED, &self.load));
         }
         if !(100..=600_000).contains(&self.duration_ms) {
             return Err(err("duration_ms", "100..=600000", &self.duration_ms));
+        }
+        let mut after = 0;
+        for (i, phase) in self.phases.iter().enumerate() {
+            if phase.from_ms <= after || phase.from_ms >= self.duration_ms {
+                return Err(err(
+                    &format!("phases[{i}].from_ms"),
+                    &format!("increasing, and within the timeline (1..{})", self.duration_ms),
+                    &phase.from_ms,
+                ));
+            }
+            if !phase.load.is_valid() {
+                return Err(err(&format!("phases[{i}].load"), PhaseLoad::ALLOWED, &phase.load));
+            }
+            after = phase.from_ms;
         }
         if self.warmup_ms > 60_000 {
             return Err(err("warmup_ms", "0..=60000", &self.warmup_ms));
@@ -228,11 +268,29 @@ impl ExperimentSpec {
         self.timeout_ms.unwrap_or(scenario_timeout_ms)
     }
 
+    /// Whether a load of it is a fraction of the capacity, which the probe must measure first.
+    pub fn needs_capacity(&self) -> bool {
+        std::iter::once(&self.load).chain(self.phases.iter().map(|p| &p.load)).any(|l| l.capacity_fraction.is_some())
+    }
+
+    /// The offered rates, calls/s: from 0, then from each phase's start (milliseconds), given the
+    /// capacity measured by the probe (needed when [`Self::needs_capacity`]). At least 1 call/s.
+    pub fn rates(&self, capacity_per_s: Option<f64>) -> Result<Vec<(u64, f64)>> {
+        let at = |from_ms: u64, load: &PhaseLoad| match (load.rate_per_s, load.capacity_fraction, capacity_per_s) {
+            (Some(rate), _, _) => Ok((from_ms, rate)),
+            (None, Some(f), Some(c)) => Ok((from_ms, (f * c).max(1.0))),
+            _ => Err(Error::Internal(format!(
+                "experiment {:?}: load at {from_ms} ms has neither a rate nor a measured capacity",
+                self.name
+            ))),
+        };
+        std::iter::once(at(0, &self.load)).chain(self.phases.iter().map(|p| at(p.from_ms, &p.load))).collect()
+    }
+
     /// About how long it runs per arm, seconds: server start, capacity probe, warm-up, timeline and
     /// the drain of the last calls.
     pub fn estimated_seconds(&self) -> f64 {
-        let probe_ms =
-            if self.load.capacity_fraction.is_some() { self.capacity.warmup_ms + self.capacity.duration_ms } else { 0 };
+        let probe_ms = if self.needs_capacity() { self.capacity.warmup_ms + self.capacity.duration_ms } else { 0 };
         let per_arm_ms = 3000 + probe_ms + self.warmup_ms + self.duration_ms + 2000;
         (per_arm_ms as f64 / 1000.0) * self.arms.len() as f64
     }
@@ -266,16 +324,41 @@ events = [{ at_ms = 2000, action = "stop", target = "server" }, { at_ms = 4000, 
         assert_eq!(e.capacity, CapacityProbeSpec::default());
     }
 
+    const BURST: &str = r#"
+[[phases]]
+from_ms = 2000
+load = { capacity_fraction = 3.0 }
+[[phases]]
+from_ms = 5000
+load = { rate_per_s = 40 }
+"#;
+
+    /// Known answer: half of a capacity of 200/s, then 3x it, then a fixed 40/s.
+    #[test]
+    fn phases_give_rates_from_the_measured_capacity() {
+        let e = parse(&format!("{GOOD}{BURST}")).unwrap();
+        assert!(e.needs_capacity());
+        assert_eq!(e.rates(Some(200.0)).unwrap(), vec![(0, 100.0), (2000, 600.0), (5000, 40.0)]);
+        let e = e.rates(None).unwrap_err().to_string();
+        assert!(e.contains("at 0 ms") && e.contains("capacity"), "{e}");
+        let fixed = parse(&GOOD.replace("capacity_fraction = 0.5", "rate_per_s = 10")).unwrap();
+        assert!(!fixed.needs_capacity());
+        assert_eq!(fixed.rates(None).unwrap(), vec![(0, 10.0)]);
+    }
+
     #[test]
     fn bad_experiments_are_named_with_the_allowed_values() {
         let cases = [
             (GOOD.replace("[\"grpc\"]", "[\"rest\"]"), "allowed: the scenario's transports: grpc, amqp-durable"),
-            (GOOD.replace("capacity_fraction = 0.5", "capacity_fraction = 1.5"), "field `load`"),
+            (GOOD.replace("capacity_fraction = 0.5", "capacity_fraction = 10.5"), "field `load`"),
             (GOOD.replace("capacity_fraction = 0.5", "capacity_fraction = 0.5, rate_per_s = 10"), "exactly one of"),
             (GOOD.replace("at_ms = 4000", "at_ms = 1000"), "events[1].at_ms"),
             (GOOD.replace("at_ms = 4000", "at_ms = 10000"), "within the timeline (0..10000)"),
             (GOOD.replace("\"continue\"", "\"pause\""), "unknown variant `pause`"),
             (GOOD.replace("\"server\" }]", "\"broker\" }]"), "unknown variant `broker`"),
+            (format!("{GOOD}{BURST}").replace("from_ms = 5000", "from_ms = 2000"), "phases[1].from_ms"),
+            (format!("{GOOD}{BURST}").replace("from_ms = 5000", "from_ms = 10000"), "within the timeline (1..10000)"),
+            (format!("{GOOD}{BURST}").replace("capacity_fraction = 3.0", "capacity_fraction = 0"), "phases[0].load"),
         ];
         for (text, expected) in cases {
             let e = parse(&text).unwrap_err().to_string();

@@ -64,7 +64,7 @@ fn row(e: &ExperimentResult, t: &ArmTimeline) -> Vec<String> {
         name,
         t.arm.name.clone(),
         if o.promises_durability { "yes (durable)".to_owned() } else { "no".to_owned() },
-        format!("{:.0} ({})", t.offered_rate_per_s, t.capacity_per_s.map_or("–".to_owned(), |c| format!("{c:.0}"))),
+        format!("{} ({})", offered(t), t.capacity_per_s.map_or("–".to_owned(), |c| format!("{c:.0}"))),
         o.failed.to_string(),
         o.timed_out.to_string(),
         late_text,
@@ -241,13 +241,27 @@ fn timeline_chart(e: &ExperimentResult, t: &ArmTimeline) -> Result<Option<Chart>
         reference: None,
     })?;
     let (offered, _, ok, timed_out, failed, _) = c.totals();
+    let backlog = match (&t.backlog_source, c.peak_backlog()) {
+        (Some(source), Some(peak)) => format!("; broker backlog ({source}): at most {peak}"),
+        (Some(source), None) => format!("; broker backlog {source}"),
+        (None, _) => String::new(),
+    };
     Ok(svg.map(|svg| Chart {
         id: format!("timeline-{}-{}-{}", e.scenario, e.name, t.arm.name),
         title,
         note: format!(
-            "results.json experiments[{}/{}].arms[{}].timeline: {offered} calls offered, {ok} answered, {failed} failed, {timed_out} timed out; gaps are buckets with no answered call",
+            "results.json experiments[{}/{}].arms[{}].timeline: {offered} calls offered, {ok} answered, {failed} failed, {timed_out} timed out{backlog}; gaps are buckets with no answered call",
             e.scenario, e.name, t.arm.name
         ),
         svg,
     }))
+}
+
+/// The offered rate, calls/s: one figure, or each phase's (`1000→3000→1000`).
+fn offered(t: &ArmTimeline) -> String {
+    if t.offered_phases.is_empty() {
+        format!("{:.0}", t.offered_rate_per_s)
+    } else {
+        t.offered_phases.iter().map(|p| format!("{:.0}", p.rate_per_s)).collect::<Vec<_>>().join("→")
+    }
 }

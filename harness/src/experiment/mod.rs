@@ -21,11 +21,13 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 
 use crate::error::error_chain;
+use crate::load::arrivals::Arrivals;
 use crate::load::generator::{self, Window};
 use crate::load::runner;
 use crate::load::timeline::Buckets;
+use crate::measure::backlog;
 use crate::payload;
-use crate::results::experiment::{ArmRecord, ArmTimeline, ExperimentResult};
+use crate::results::experiment::{ArmRecord, ArmTimeline, ExperimentResult, OfferedPhase};
 use crate::results::timeline::TimelineColumns;
 use crate::results::{Accounting, ArmStatus};
 use crate::supervise::{ProcessSpec, Supervised};
@@ -182,6 +184,8 @@ fn unavailable(arm: &Arm, e: &Error) -> (ArmTimeline, Option<Buckets>) {
         server: String::new(),
         capacity_per_s: None,
         offered_rate_per_s: 0.0,
+        offered_phases: Vec::new(),
+        backlog_source: None,
         events: Vec::new(),
         accounting: Accounting::default(),
         unmatched_replies: 0,
@@ -211,15 +215,11 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     let config = ClientConfig { timeout, namespace: ctx.namespace.clone(), ..ClientConfig::default() };
     let client = connect(ctx, arm, &endpoint, &config)?;
     let pool: Arc<Vec<_>> = Arc::new((0..64).map(|i| payload::generate(spec.profile, ctx.seed, i)).collect());
-    let capacity = match spec.load.capacity_fraction {
-        Some(_) => Some(probe_capacity(ctx, spec, &client, &pool, timeout)?),
-        None => None,
-    };
-    let rate = match (spec.load.rate_per_s, spec.load.capacity_fraction, capacity) {
-        (Some(rate), _, _) => rate,
-        (None, Some(f), Some(c)) => (f * c).max(1.0),
-        _ => return Err(Error::Internal("experiment load has neither a rate nor a capacity".to_owned())),
-    };
+    let capacity = if spec.needs_capacity() { Some(probe_capacity(ctx, spec, &client, &pool, timeout)?) } else { None };
+    let rates = spec.rates(capacity)?;
+    let rate = rates[0].1;
+    let changes = rates[1..].iter().map(|&(from_ms, rate)| (Duration::from_millis(from_ms), rate)).collect();
+    let arrivals = Arrivals::phased(rate, changes)?;
     let window = Window {
         warmup: Duration::from_millis(spec.warmup_ms),
         duration: Duration::from_millis(spec.duration_ms),
@@ -227,10 +227,19 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     };
     let strays_before = client.unmatched_replies();
     let ledger_before = client.reply_ledger();
+    // The broker's backlog, read from the broker through the timeline (families that keep one).
+    let (sampler, backlog_error) = match arm.family().backlog.map(|open| open(arm, &endpoint, &ctx.namespace)) {
+        None => (None, None),
+        Some(Ok(reader)) => match backlog::Sampler::start(reader, backlog::EVERY) {
+            Ok(sampler) => (Some(sampler), None),
+            Err(e) => (None, Some(format!("not read: cannot start its thread: {e}"))),
+        },
+        Some(Err(e)) => (None, Some(format!("not read: {e}"))),
+    };
     let mut probe = events::Schedule::start(server.clone(), spec.events.clone(), direct_bind(arm, &endpoint));
     let raw = ctx.client.block_on(generator::run_open_with(
         client.clone(),
-        rate,
+        &arrivals,
         spec.max_in_flight,
         pool,
         window,
@@ -238,6 +247,7 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
         Some(Duration::from_millis(spec.late_after_ms)),
     ))?;
     let events = probe.finish();
+    let readings = sampler.map(backlog::Sampler::finish);
     std::thread::sleep(STRAY_GRACE);
     let ledger = client.reply_ledger().map(|now| {
         let before = ledger_before.unwrap_or_default();
@@ -248,13 +258,28 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     if let Ok(server) = Arc::try_unwrap(server) {
         server.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).shutdown();
     }
-    let buckets = raw.timeline.clone();
+    let mut buckets = raw.timeline.clone();
+    if let (Some(buckets), Some(r)) = (buckets.as_mut(), &readings) {
+        buckets.set_backlog(&r.readings);
+    }
+    let backlog_source = backlog_error.or_else(|| {
+        readings.map(|r| match r.error {
+            None => r.source,
+            Some(e) => format!("{} (sampling stopped early: {e})", r.source),
+        })
+    });
     let timeline = ArmTimeline {
         arm: arm_record(arm),
         status: ArmStatus::Ran,
         server: server_line,
         capacity_per_s: capacity,
         offered_rate_per_s: rate,
+        backlog_source,
+        offered_phases: if arrivals.is_phased() {
+            rates.iter().map(|&(from_ms, rate_per_s)| OfferedPhase { from_ms, rate_per_s }).collect()
+        } else {
+            Vec::new()
+        },
         events,
         accounting: raw.recorder.accounting.clone(),
         unmatched_replies: unmatched,

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::load::arrivals::{Arrivals, Schedule};
 use crate::load::scenario::GENERATOR_GRACE;
 use crate::load::timeline::{Buckets, Ended};
 use crate::pb::{PaymentRequest, PaymentResponse};
@@ -313,29 +314,32 @@ pub async fn run_open<T: Transport + 'static>(
     window: Window,
     probe: &mut impl WindowProbe,
 ) -> Result<RawMeasurement> {
-    run_open_with(client, rate_per_s, max_in_flight, pool, window, probe, None).await
+    run_open_with(client, &Arrivals::constant(rate_per_s), max_in_flight, pool, window, probe, None).await
 }
 
-/// [`run_open`], and with `timeline_late_after` a bucket sink as well: every measured call is
-/// also counted in the 100 ms bucket of its intended send time ([`RawMeasurement::timeline`]);
-/// ok calls slower than `timeline_late_after` count as late there.
+/// [`run_open`] at `arrivals` (one rate, or load in phases), and with `timeline_late_after` a
+/// bucket sink as well: every measured call is also counted in the 100 ms bucket of its intended
+/// send time ([`RawMeasurement::timeline`]); ok calls slower than `timeline_late_after` count as
+/// late there.
 pub async fn run_open_with<T: Transport + 'static>(
     client: Arc<T>,
-    rate_per_s: f64,
+    arrivals: &Arrivals,
     max_in_flight: u32,
     pool: Arc<Vec<PaymentRequest>>,
     window: Window,
     probe: &mut impl WindowProbe,
     timeline_late_after: Option<Duration>,
 ) -> Result<RawMeasurement> {
-    let interval = Duration::from_secs_f64(1.0 / rate_per_s);
-    let warmup_calls = (window.warmup.as_secs_f64() * rate_per_s).round() as u64;
-    let measured_calls = ((window.duration.as_secs_f64() * rate_per_s).round() as u64).max(1);
+    let schedule = arrivals.schedule(window.warmup, window.duration);
+    let measured_calls = schedule.measured_calls;
     // A short lead so that call 0 is not already late when the pacer gets there.
     let start = Instant::now() + Duration::from_millis(2);
-    let first_intended = start + interval.mul_f64(warmup_calls as f64);
+    let first_intended = start + schedule.window_start();
     // The recorded window: the span of the measured calls' intended send times.
-    let span = interval.mul_f64(measured_calls as f64);
+    let span = schedule.span();
+    // One rate: the rate asked for, as before; in phases: the window's mean.
+    let offered_rate_per_s =
+        if arrivals.is_phased() { schedule.offered_rate_per_s() } else { arrivals.first_rate_per_s() };
     let shared = Arc::new(OpenShared {
         slots: Semaphore::new(max_in_flight as usize),
         recorder: Mutex::new(Recorder::default()),
@@ -350,13 +354,13 @@ pub async fn run_open_with<T: Transport + 'static>(
     let (alive, mut all_done) = mpsc::channel::<()>(1);
     let (opened, window_open) = tokio::sync::oneshot::channel::<()>();
     let (all_sent, sending_over) = tokio::sync::oneshot::channel::<()>();
-    let pacer = Pacer { client, pool, shared: shared.clone(), interval };
+    let pacer = Pacer { client, pool, shared: shared.clone(), schedule };
     // A task of the client runtime: it runs on the client's (pinned) worker, and the calls it
     // spawns start on that same worker, with no thread hop between the schedule and the send.
     let pacing = tokio::spawn(async move {
         // One schedule: the warm-up runs straight into the window, whose calls are the ones
         // intended from `first_intended` on.
-        let paced = pacer.pace(start, warmup_calls, measured_calls, opened, alive).await;
+        let paced = pacer.pace(start, opened, alive).await;
         let _ = all_sent.send(());
         paced
     });
@@ -382,7 +386,7 @@ pub async fn run_open_with<T: Transport + 'static>(
         recorder,
         window: span,
         completion_span,
-        offered_rate_per_s: Some(rate_per_s),
+        offered_rate_per_s: Some(offered_rate_per_s),
         pacer_spin,
         timeline,
     })
@@ -404,11 +408,11 @@ struct Pacer<T> {
     client: Arc<T>,
     pool: Arc<Vec<PaymentRequest>>,
     shared: Arc<OpenShared>,
-    interval: Duration,
+    schedule: Schedule,
 }
 
 impl<T: Transport + 'static> Pacer<T> {
-    /// Waits for each call's intended time (`start + i * interval`) on a `timerfd` and spawns the
+    /// Waits for each call's intended time (`start` + its offset in the schedule) on a `timerfd` and spawns the
     /// call on this worker; when late, spawns every due call at once (their latency still counts
     /// from their intended times). tokio's own timer rounds up to whole milliseconds, which would
     /// be charged to every call as schedule lag; a timerfd wakes the worker's epoll at the
@@ -416,8 +420,6 @@ impl<T: Transport + 'static> Pacer<T> {
     async fn pace(
         self,
         start: Instant,
-        warmup_calls: u64,
-        measured_calls: u64,
         opened: tokio::sync::oneshot::Sender<()>,
         alive: mpsc::Sender<()>,
     ) -> std::io::Result<()> {
@@ -427,9 +429,10 @@ impl<T: Transport + 'static> Pacer<T> {
         // 50 µs late, which every call would carry as schedule lag. The spin holds this worker
         // (its CPU is counted apart, as the pacer's); it is short, and capped at a share of the
         // interval.
-        let spin = SPIN_BEFORE_DUE.min(self.interval.mul_f64(SPIN_SHARE_OF_INTERVAL));
-        for i in 0..warmup_calls + measured_calls {
-            let intended = start + self.interval.mul_f64(i as f64);
+        let spin = SPIN_BEFORE_DUE.min(self.schedule.shortest_interval().mul_f64(SPIN_SHARE_OF_INTERVAL));
+        let warmup_calls = self.schedule.warmup_calls;
+        for i in 0..self.schedule.total_calls() {
+            let intended = start + self.schedule.offset(i);
             // Cloned while there is time to spare, not after the intended time.
             let req = self.pool[i as usize % self.pool.len()].clone();
             let measured = i >= warmup_calls;

@@ -1,6 +1,7 @@
 //! `paybench run`'s load generator.
 //!
 //! - [`scenario`]: scenario files (WHAT to run), parsed strictly and validated.
+//! - [`arrivals`]: when an open loop's calls are intended: one rate, or load in phases.
 //! - [`generator`]: the closed-loop and open-loop (coordinated-omission corrected) engines,
 //!   generic over [`crate::transport::Transport`].
 //! - [`placement`]: pinned, named runtimes for client and server, and the default placement.
@@ -10,6 +11,7 @@
 //!   and attaches wire bytes and CPU per call from [`crate::measure`] to each window, producing the
 //!   [`crate::results`] types.
 
+pub mod arrivals;
 pub mod generator;
 pub use paybench_model::operating;
 pub mod placement;

@@ -47,6 +47,9 @@ pub struct Buckets {
     width: Duration,
     late_after: Duration,
     rows: Vec<Bucket>,
+    /// The broker's backlog per bucket, by the wall time of each reading (the most read in it):
+    /// empty until [`Buckets::set_backlog`].
+    backlog: Vec<Option<u64>>,
 }
 
 /// How one call ended, as a bucket counts it.
@@ -77,7 +80,22 @@ impl Buckets {
     /// `late_after` are also counted as late.
     pub fn new(origin: Instant, span: Duration, width: Duration, late_after: Duration) -> Self {
         let n = (span.as_nanos().div_ceil(width.as_nanos().max(1))) as usize;
-        Self { origin, width, late_after, rows: vec![Bucket::default(); n.max(1)] }
+        Self { origin, width, late_after, rows: vec![Bucket::default(); n.max(1)], backlog: Vec::new() }
+    }
+
+    /// The broker's backlog readings `(when read, backlog)` taken through the window: each bucket
+    /// keeps the most read within its span of wall time. Readings before the window's first
+    /// intended call or past its last bucket are left out; a bucket with none is `None`.
+    pub fn set_backlog(&mut self, readings: &[(Instant, u64)]) {
+        let mut backlog = vec![None; self.rows.len()];
+        for &(at, depth) in readings {
+            let Some(since) = at.checked_duration_since(self.origin) else { continue };
+            let i = self.index_of(since);
+            if let Some(slot) = backlog.get_mut(i) {
+                *slot = Some(slot.map_or(depth, |d: u64| d.max(depth)));
+            }
+        }
+        self.backlog = backlog;
     }
 
     /// The bucket of a call intended at `intended`; one intended past the window (a rounding of
@@ -146,6 +164,7 @@ impl Buckets {
             p50_us: self.rows.iter().map(|r| quantile(&r.latency, 0.5)).collect(),
             p99_us: self.rows.iter().map(|r| quantile(&r.latency, 0.99)).collect(),
             max_us: self.rows.iter().map(|r| (!r.latency.is_empty()).then(|| r.latency.max() as f64 / 1e3)).collect(),
+            backlog: self.backlog.clone(),
         }
     }
 }
@@ -173,6 +192,13 @@ mod tests {
         assert_eq!(c.failed["connect"][2], 1);
         assert_eq!(c.failed_at(2), 1);
         assert_eq!(c.ok[9], 1);
+        assert!(c.backlog.is_empty(), "no backlog read: no column");
+        // Readings by wall time: the most per bucket; before the window or past it, left out.
+        b.set_backlog(&[(origin + ms(10), 3), (origin + ms(90), 7), (origin + ms(150), 2), (origin + ms(1500), 9)]);
+        let c = b.columns();
+        assert_eq!(c.backlog[..3], [Some(7), Some(2), None]);
+        assert_eq!(c.backlog.len(), 10);
+        assert!(c.backlog[3..].iter().all(Option::is_none));
         assert_eq!(c.totals(), (5, 4, 3, 1, 1, 1));
         let p99 = c.p99_us[0].unwrap();
         assert!((79_000.0..=81_000.0).contains(&p99), "{p99}");

@@ -203,7 +203,7 @@ impl Config {
 }
 
 /// Opens a connection on the current tokio runtime, failing within `timeout` with the URL named.
-async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> CallResult<Connection> {
+pub(crate) async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> CallResult<Connection> {
     let properties = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio::current());

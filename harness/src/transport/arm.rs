@@ -142,7 +142,21 @@ pub struct Family {
     /// The wire the replay client (pre-encoded bytes, `load::replay`) speaks to its server, if it
     /// can drive it: a capability of the family, as TLS will be.
     pub replay: Option<ReplayWire>,
+    /// How to read its broker's backlog (requests waiting for a worker), if the broker keeps one.
+    pub backlog: Option<BacklogFn>,
 }
+
+/// Reads one arm's backlog from its broker: requests sent and not yet taken by a worker, as the
+/// broker itself counts them (never inferred from the client's counts).
+pub trait Backlog: Send {
+    /// The backlog now.
+    fn read(&mut self) -> Result<u64>;
+    /// What is read, for results and the report (`RabbitMQ: messages ready in queue payments`).
+    fn describe(&self) -> String;
+}
+
+/// Opens a backlog reader for an arm, given its broker endpoint and the run's namespace.
+pub type BacklogFn = fn(&Arm, &str, &str) -> Result<Box<dyn Backlog>>;
 
 /// What the replay client sends a family's server: pre-encoded bytes on the family's own wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -268,7 +268,7 @@ impl Config {
     }
 
     /// Settings every client of this arm shares.
-    fn base(&self, brokers: &str) -> KafkaClientConfig {
+    pub(crate) fn base(&self, brokers: &str) -> KafkaClientConfig {
         let mut c = KafkaClientConfig::new();
         c.set("bootstrap.servers", brokers).set("socket.nagle.disable", "true").set("client.id", "paybench");
         c

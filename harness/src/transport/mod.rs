@@ -22,6 +22,7 @@
 
 pub mod amqp;
 pub mod arm;
+pub mod backlog;
 pub(crate) mod correlation;
 pub mod grpc;
 pub mod inproc;

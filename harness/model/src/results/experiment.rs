@@ -64,8 +64,16 @@ pub struct ArmTimeline {
     /// Capacity measured just before (closed loop on the full-stack client), calls/s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_per_s: Option<f64>,
-    /// The open-loop rate offered through the timeline, calls/s.
+    /// The open-loop rate offered from the timeline's start, calls/s (throughout, without phases).
     pub offered_rate_per_s: f64,
+    /// With load in phases: the rate offered from each phase's start, the first from 0 (the
+    /// experiment's `phases`, rates from the measured capacity). Empty for one rate throughout.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered_phases: Vec<OfferedPhase>,
+    /// What the timeline's `backlog` column counts (`RabbitMQ: messages ready in queue ...`), or
+    /// why it was not read; absent for a family whose broker keeps no queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog_source: Option<String>,
     /// The events as intended and as carried out.
     pub events: Vec<EventRecord>,
     /// The timeline's calls, every outcome.
@@ -85,6 +93,16 @@ pub struct ArmTimeline {
     /// The outage kind's reading of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outage: Option<OutageSummary>,
+}
+
+/// The offered rate from a point of a timeline on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferedPhase {
+    /// Milliseconds into the timeline.
+    pub from_ms: u64,
+    /// Calls/s from then on.
+    pub rate_per_s: f64,
 }
 
 /// One event: what was asked and what happened.

@@ -33,6 +33,12 @@ pub struct TimelineColumns {
     pub p99_us: Vec<Option<f64>>,
     /// Maximum, µs.
     pub max_us: Vec<Option<f64>>,
+    /// The broker's backlog (requests waiting for a worker, read from the broker every 100 ms
+    /// by wall time): the most read in the bucket, `null` where none was read. Empty for an arm
+    /// whose broker keeps no queue, and for direct arms. What it counts is the arm's
+    /// `backlog_source`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backlog: Vec<Option<u64>>,
 }
 
 impl TimelineColumns {
@@ -49,6 +55,11 @@ impl TimelineColumns {
     /// Calls that failed in bucket `i`, every kind.
     pub fn failed_at(&self, i: usize) -> u64 {
         self.failed.values().map(|column| column.get(i).copied().unwrap_or(0)).sum()
+    }
+
+    /// The most backlog read in the whole timeline.
+    pub fn peak_backlog(&self) -> Option<u64> {
+        self.backlog.iter().flatten().copied().max()
     }
 
     /// Every column summed: (offered, dispatched, ok, timed out, failed, late).

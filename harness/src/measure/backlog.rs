@@ -1,0 +1,102 @@
+//! Samples an arm's broker backlog ([`crate::transport::arm::Backlog`]) through a window, every
+//! 100 ms on a thread of its own, so the reads never wait on the client's or the server's
+//! threads. A failed read ends the sampling with its error, which the results keep.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::transport::arm::Backlog;
+
+/// How often the backlog is read: the timeline's bucket width.
+pub const EVERY: Duration = crate::load::timeline::BUCKET;
+
+/// What a sampling read.
+#[derive(Debug, Clone, Default)]
+pub struct Readings {
+    /// What was read (the reader's description).
+    pub source: String,
+    /// (when read, backlog), in order.
+    pub readings: Vec<(Instant, u64)>,
+    /// The error that ended the sampling early, if one did.
+    pub error: Option<String>,
+}
+
+/// A running sampling; [`Sampler::finish`] stops it and hands its readings over.
+#[derive(Debug)]
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Readings>,
+}
+
+impl Sampler {
+    /// Reads `reader` every `every` from now until [`Sampler::finish`].
+    pub fn start(mut reader: Box<dyn Backlog>, every: Duration) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new().name("pb-backlog".into()).spawn(move || {
+            let mut out = Readings { source: reader.describe(), ..Readings::default() };
+            let mut next = Instant::now();
+            while !stopped.load(Ordering::Acquire) {
+                match reader.read() {
+                    Ok(backlog) => out.readings.push((Instant::now(), backlog)),
+                    Err(e) => {
+                        out.error = Some(e.to_string());
+                        break;
+                    }
+                }
+                next += every;
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+            out
+        })?;
+        Ok(Self { stop, thread })
+    }
+
+    /// Stops the sampling (within one read, at most `backlog::READ_WITHIN`) and returns what it read.
+    pub fn finish(self) -> Readings {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().unwrap_or_else(|_| Readings {
+            error: Some("the backlog sampler panicked".to_owned()),
+            ..Readings::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backlog that grows by one per read, then fails at its fifth.
+    struct Counting(u64);
+
+    impl Backlog for Counting {
+        fn read(&mut self) -> crate::Result<u64> {
+            self.0 += 1;
+            if self.0 == 5 {
+                return Err(crate::Error::Config("broker gone".to_owned()));
+            }
+            Ok(self.0)
+        }
+        fn describe(&self) -> String {
+            "counting".to_owned()
+        }
+    }
+
+    #[test]
+    fn readings_come_in_order_until_a_read_fails_and_the_error_is_kept() {
+        let sampler = Sampler::start(Box::new(Counting(0)), Duration::from_millis(1)).unwrap();
+        // Bounded: the fifth read fails and ends the thread; finish joins it.
+        let mut waited = 0;
+        while !sampler.thread.is_finished() && waited < 2000 {
+            std::thread::sleep(Duration::from_millis(1));
+            waited += 1;
+        }
+        let r = sampler.finish();
+        assert_eq!(r.source, "counting");
+        assert_eq!(r.readings.iter().map(|r| r.1).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert!(r.readings.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert_eq!(r.error.as_deref(), Some("broker gone"));
+    }
+}
