@@ -40,43 +40,24 @@ use futures::future::BoxFuture;
 use crate::codec::Codec;
 use crate::endpoint::redact;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::arm::{Arm, OptionKind, OptionSpec};
+use crate::transport::arm::{family_options, Arm, OptionKind, OptionSpec};
 use crate::transport::correlation::Correlator;
 use crate::transport::rpc::{handle_request, rejected};
 use crate::transport::{AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{CallError, CallResult, Error, Result};
 
-/// The `amqp` family's options (see the module table for the reasons behind the defaults).
-pub const OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        key: "reply_to",
-        kind: OptionKind::Choice(&["direct", "queue"]),
-        default: "direct",
-        token: "reply",
-        help: "direct reply-to (amq.rabbitmq.reply-to) or an exclusive reply queue per client",
-    },
-    OptionSpec {
-        key: "durable",
-        kind: OptionKind::Flag,
-        default: "false",
-        token: "durable",
-        help: "persistent messages, publisher confirms and manual ack after the reply (at-least-once)",
-    },
-    OptionSpec {
-        key: "workers",
-        kind: OptionKind::Count { min: 1, max: 64 },
-        default: "2",
-        token: "w",
-        help: "worker connections; 2 = the reference machine's cores",
-    },
-    OptionSpec {
-        key: "prefetch",
-        kind: OptionKind::Count { min: 1, max: 65535 },
-        default: "64",
-        token: "prefetch",
-        help: "requests one worker processes at once (basic.qos in durable mode)",
-    },
-];
+family_options! {
+    /// The `amqp` family's options (see the module table for the reasons behind the defaults).
+    pub struct Options {
+        reply_to: String = "direct", OptionKind::Choice(&["direct", "queue"]), token "reply", help "direct reply-to (amq.rabbitmq.reply-to) or an exclusive reply queue per client";
+        durable: bool = "false", OptionKind::Flag, token "durable", help "persistent messages, publisher confirms and manual ack after the reply (at-least-once)";
+        workers: usize = "2", OptionKind::Count { min: 1, max: 64 }, token "w", help "worker connections; 2 = the reference machine's cores";
+        prefetch: u16 = "64", OptionKind::Count { min: 1, max: 65535 }, token "prefetch", help "requests one worker processes at once (basic.qos in durable mode)";
+    }
+}
+
+/// The `amqp` family's option specs, from [`Options`].
+pub const OPTIONS: &[OptionSpec] = Options::SPECS;
 
 /// The request queue every worker consumes.
 pub const DEFAULT_QUEUE: &str = "payments.authorize";
@@ -124,31 +105,25 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            queue: DEFAULT_QUEUE.to_owned(),
-            reply_to: ReplyTo::Direct,
-            durable: false,
-            workers: 2,
-            prefetch: 64,
-            queue_expires: None,
-        }
+        Self::with(Options::defaults())
     }
 }
 
 impl Config {
     /// The defaults with an arm's options applied.
     pub fn from_arm(arm: &Arm) -> Result<Self> {
-        let reply_to = match arm.option("reply_to")? {
-            "queue" => ReplyTo::ExclusiveQueue,
-            _ => ReplyTo::Direct,
-        };
-        Ok(Self {
-            reply_to,
-            durable: arm.flag("durable")?,
-            workers: arm.count("workers")?,
-            prefetch: arm.count("prefetch")?,
-            ..Self::default()
-        })
+        Ok(Self::with(Options::of(arm)?))
+    }
+
+    fn with(options: Options) -> Self {
+        Self {
+            queue: DEFAULT_QUEUE.to_owned(),
+            reply_to: if options.reply_to == "queue" { ReplyTo::ExclusiveQueue } else { ReplyTo::Direct },
+            durable: options.durable,
+            workers: options.workers,
+            prefetch: options.prefetch,
+            queue_expires: None,
+        }
     }
 
     /// Prefixes the request queue with a run's namespace.

@@ -243,21 +243,103 @@ impl Arm {
         })
     }
 
-    /// A flag option.
-    pub fn flag(&self, key: &str) -> Result<bool> {
-        Ok(self.option(key)? == "true")
-    }
-
-    /// A numeric option.
-    pub fn count<T: TryFrom<u64>>(&self, key: &str) -> Result<T> {
+    /// An option as its typed value (see [`family_options!`]): the text was validated against the
+    /// option's spec when the arm was built, so a failure here is a declaration that disagrees with
+    /// its spec.
+    pub fn typed<T: OptionValue>(&self, key: &str) -> Result<T> {
         let value = self.option(key)?;
-        value
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| T::try_from(n).ok())
-            .ok_or_else(|| Error::Internal(format!("{}: option `{key}` = {value:?} does not fit", self.name)))
+        T::from_text(value)
+            .ok_or_else(|| Error::Internal(format!("{}: option `{key}` = {value:?} does not fit its field", self.name)))
     }
 }
+
+/// A typed option value, from the text an option resolves to.
+pub trait OptionValue: Sized {
+    /// The value `text` (normalised by its spec) stands for.
+    fn from_text(text: &str) -> Option<Self>;
+}
+
+impl OptionValue for bool {
+    fn from_text(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+}
+
+/// A choice, as its text.
+impl OptionValue for String {
+    fn from_text(text: &str) -> Option<Self> {
+        Some(text.to_owned())
+    }
+}
+
+macro_rules! counts_are_option_values {
+    ($($t:ty),*) => {$(
+        impl OptionValue for $t {
+            fn from_text(text: &str) -> Option<Self> {
+                text.parse().ok()
+            }
+        }
+    )*};
+}
+counts_are_option_values!(u16, u32, u64, usize, i32);
+
+/// Declares a family's options once, as a struct with one typed field per option: the same lines
+/// give the field, its spec (`SPECS`, the registry's `options`, in canonical-name order), its
+/// reading from an arm (`of`) and the built-in defaults (`defaults`, parsed from the specs, never
+/// restated). An option's key is its field's name, and its help is the field's doc.
+///
+/// ```ignore
+/// family_options! {
+///     /// The `nats` family's options.
+///     pub struct Options {
+///         workers: usize = "2", OptionKind::Count { min: 1, max: 64 }, token "w", help "worker connections";
+///     }
+/// }
+/// ```
+macro_rules! family_options {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $field:ident : $ty:ty = $default:literal, $kind:expr, token $token:literal, help $help:literal;
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        $vis struct $name {
+            $( #[doc = $help] pub $field: $ty, )*
+        }
+
+        impl $name {
+            /// The options' specs, in canonical-name order.
+            pub const SPECS: &'static [$crate::transport::arm::OptionSpec] = &[
+                $( $crate::transport::arm::OptionSpec {
+                    key: stringify!($field),
+                    kind: $kind,
+                    default: $default,
+                    token: $token,
+                    help: $help,
+                }, )*
+            ];
+
+            /// The options of `arm`, typed.
+            pub fn of(arm: &$crate::transport::arm::Arm) -> $crate::Result<Self> {
+                Ok(Self { $( $field: arm.typed(stringify!($field))?, )* })
+            }
+
+            /// The built-in defaults, parsed from the specs. Every family's test checks that they
+            /// parse and equal the options of the family's plain arm.
+            pub fn defaults() -> Self {
+                Self { $(
+                    $field: <$ty as $crate::transport::arm::OptionValue>::from_text($default)
+                        .expect(concat!("the default of `", stringify!($field), "` fits its field")),
+                )* }
+            }
+        }
+    };
+}
+pub(crate) use family_options;
 
 pub(super) fn allowed_keys(family: &Family) -> String {
     if family.options.is_empty() {

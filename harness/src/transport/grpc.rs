@@ -28,18 +28,19 @@ use crate::codec::grpc::oversize_as_resource_exhausted;
 use crate::codec::Codec;
 use crate::payment::{DomainError, PaymentService};
 use crate::pb::{self, PaymentRequest, PaymentResponse};
-use crate::transport::arm::{Arm, OptionKind, OptionSpec};
+use crate::transport::arm::{family_options, Arm, OptionKind, OptionSpec};
 use crate::transport::{bind, with_deadline, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{CallError, CallResult, Error, Result};
 
-/// The `grpc` family's options.
-pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
-    key: "channels",
-    kind: OptionKind::Count { min: 1, max: 64 },
-    default: "1",
-    token: "ch",
-    help: "HTTP/2 connections per client, used round-robin; 1 is what a tonic Channel does by default",
-}];
+family_options! {
+    /// The `grpc` family's options.
+    pub struct Options {
+        channels: usize = "1", OptionKind::Count { min: 1, max: 64 }, token "ch", help "HTTP/2 connections per client, used round-robin; 1 is what a tonic Channel does by default";
+    }
+}
+
+/// The `grpc` family's option specs, from [`Options`].
+pub const OPTIONS: &[OptionSpec] = Options::SPECS;
 
 fn arm_name(codec: Codec) -> &'static str {
     match codec {
@@ -282,7 +283,7 @@ pub(crate) fn serve_arm(arm: &Arm, config: &ServerConfig) -> BoxFuture<'static, 
 pub(crate) fn connect_arm(arm: &Arm, endpoint: &str, config: &ClientConfig) -> BoxFuture<'static, Result<AnyClient>> {
     let (arm, endpoint, config) = (arm.clone(), endpoint.to_owned(), config.clone());
     Box::pin(async move {
-        let client = Client::connect_channels(arm.codec(), arm.count("channels")?, &endpoint, &config).await?;
+        let client = Client::connect_channels(arm.codec(), Options::of(&arm)?.channels, &endpoint, &config).await?;
         Ok(AnyClient::new(&arm, client))
     })
 }

@@ -71,7 +71,7 @@ use futures::future::BoxFuture;
 
 use crate::codec::Codec;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::arm::{Arm, OptionKind, OptionSpec};
+use crate::transport::arm::{family_options, Arm, OptionKind, OptionSpec};
 use crate::transport::correlation::Correlator;
 use crate::transport::rpc::{handle_request, rejected};
 use crate::transport::AnyClient;
@@ -109,58 +109,21 @@ fn name(codec: Codec) -> &'static str {
     }
 }
 
-/// The `kafka` family's options (see the module table for the reasons behind the defaults).
-pub const OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        key: "durable",
-        kind: OptionKind::Flag,
-        default: "false",
-        token: "durable",
-        help: "acks=all, idempotent producer, commit each request after its reply (at-least-once)",
-    },
-    OptionSpec {
-        key: "workers",
-        kind: OptionKind::Count { min: 1, max: 64 },
-        default: "2",
-        token: "w",
-        help: "consumers in the workers' group; 2 = the reference machine's cores",
-    },
-    OptionSpec {
-        key: "partitions",
-        kind: OptionKind::Count { min: 1, max: 256 },
-        default: "4",
-        token: "p",
-        help: "partitions of the request topic when the suite creates it (at least `workers`)",
-    },
-    OptionSpec {
-        key: "linger_ms",
-        kind: OptionKind::Count { min: 0, max: 10_000 },
-        default: "0",
-        token: "linger",
-        help: "producer linger.ms: each of the two hops waits this long to batch",
-    },
-    OptionSpec {
-        key: "fetch_wait_max_ms",
-        kind: OptionKind::Count { min: 0, max: 10_000 },
-        default: "5",
-        token: "fetchwait",
-        help: "consumer fetch.wait.max.ms: how long the broker may hold a fetch that has no data",
-    },
-    OptionSpec {
-        key: "fetch_min_bytes",
-        kind: OptionKind::Count { min: 1, max: 1_048_576 },
-        default: "1",
-        token: "fetchmin",
-        help: "consumer fetch.min.bytes: the broker answers a fetch once this much data is there",
-    },
-    OptionSpec {
-        key: "group_protocol",
-        kind: OptionKind::Choice(&["classic", "consumer"]),
-        default: "classic",
-        token: "gp",
-        help: "the workers' consumer group protocol: classic, or consumer (KIP-848)",
-    },
-];
+family_options! {
+    /// The `kafka` family's options (see the module table for the reasons behind the defaults).
+    pub struct Options {
+        durable: bool = "false", OptionKind::Flag, token "durable", help "acks=all, idempotent producer, commit each request after its reply (at-least-once)";
+        workers: usize = "2", OptionKind::Count { min: 1, max: 64 }, token "w", help "consumers in the workers' group; 2 = the reference machine's cores";
+        partitions: i32 = "4", OptionKind::Count { min: 1, max: 256 }, token "p", help "partitions of the request topic when the suite creates it (at least `workers`)";
+        linger_ms: u32 = "0", OptionKind::Count { min: 0, max: 10_000 }, token "linger", help "producer linger.ms: each of the two hops waits this long to batch";
+        fetch_wait_max_ms: u32 = "5", OptionKind::Count { min: 0, max: 10_000 }, token "fetchwait", help "consumer fetch.wait.max.ms: how long the broker may hold a fetch that has no data";
+        fetch_min_bytes: u32 = "1", OptionKind::Count { min: 1, max: 1_048_576 }, token "fetchmin", help "consumer fetch.min.bytes: the broker answers a fetch once this much data is there";
+        group_protocol: String = "classic", OptionKind::Choice(&["classic", "consumer"]), token "gp", help "the workers' consumer group protocol: classic, or consumer (KIP-848)";
+    }
+}
+
+/// The `kafka` family's option specs, from [`Options`].
+pub const OPTIONS: &[OptionSpec] = Options::SPECS;
 
 /// Kafka-specific settings (see the module table).
 #[derive(Debug, Clone)]
@@ -187,33 +150,28 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            request_topic: DEFAULT_REQUEST_TOPIC.to_owned(),
-            group: DEFAULT_GROUP.to_owned(),
-            partitions: 4,
-            workers: 2,
-            linger_ms: 0,
-            fetch_wait_max_ms: 5,
-            fetch_min_bytes: 1,
-            group_protocol: "classic".to_owned(),
-            durable: false,
-        }
+        Self::with(Options::defaults())
     }
 }
 
 impl Config {
     /// The defaults with an arm's options applied.
     pub fn from_arm(arm: &Arm) -> Result<Self> {
-        Ok(Self {
-            durable: arm.flag("durable")?,
-            workers: arm.count("workers")?,
-            partitions: arm.count("partitions")?,
-            linger_ms: arm.count("linger_ms")?,
-            fetch_wait_max_ms: arm.count("fetch_wait_max_ms")?,
-            fetch_min_bytes: arm.count("fetch_min_bytes")?,
-            group_protocol: arm.option("group_protocol")?.to_owned(),
-            ..Self::default()
-        })
+        Ok(Self::with(Options::of(arm)?))
+    }
+
+    fn with(o: Options) -> Self {
+        Self {
+            request_topic: DEFAULT_REQUEST_TOPIC.to_owned(),
+            group: DEFAULT_GROUP.to_owned(),
+            partitions: o.partitions,
+            workers: o.workers,
+            linger_ms: o.linger_ms,
+            fetch_wait_max_ms: o.fetch_wait_max_ms,
+            fetch_min_bytes: o.fetch_min_bytes,
+            group_protocol: o.group_protocol,
+            durable: o.durable,
+        }
     }
 
     /// Prefixes the request topic and the workers' group with a run's namespace.

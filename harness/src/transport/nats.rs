@@ -40,20 +40,21 @@ use crate::codec::Codec;
 use crate::endpoint::redact;
 use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::arm::{Arm, OptionKind, OptionSpec};
+use crate::transport::arm::{family_options, Arm, OptionKind, OptionSpec};
 use crate::transport::correlation::Correlator;
 use crate::transport::rpc::{handle_request, rejected};
 use crate::transport::{AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{CallError, CallResult, Error, Result};
 
-/// The `nats` family's options.
-pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
-    key: "workers",
-    kind: OptionKind::Count { min: 1, max: 64 },
-    default: "2",
-    token: "w",
-    help: "worker connections in the queue group; 2 = the reference machine's cores",
-}];
+family_options! {
+    /// The `nats` family's options.
+    pub struct Options {
+        workers: usize = "2", OptionKind::Count { min: 1, max: 64 }, token "w", help "worker connections in the queue group; 2 = the reference machine's cores";
+    }
+}
+
+/// The `nats` family's option specs, from [`Options`].
+pub const OPTIONS: &[OptionSpec] = Options::SPECS;
 
 /// The subject requests go to.
 pub const DEFAULT_SUBJECT: &str = "payments.authorize";
@@ -88,14 +89,22 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { subject: DEFAULT_SUBJECT.to_owned(), queue_group: DEFAULT_QUEUE_GROUP.to_owned(), workers: 2 }
+        Self::with(Options::defaults())
     }
 }
 
 impl Config {
     /// The defaults with an arm's options applied.
     pub fn from_arm(arm: &Arm) -> Result<Self> {
-        Ok(Self { workers: arm.count("workers")?, ..Self::default() })
+        Ok(Self::with(Options::of(arm)?))
+    }
+
+    fn with(options: Options) -> Self {
+        Self {
+            subject: DEFAULT_SUBJECT.to_owned(),
+            queue_group: DEFAULT_QUEUE_GROUP.to_owned(),
+            workers: options.workers,
+        }
     }
 
     /// Prefixes the request subject and the queue group with a run's namespace.

@@ -338,6 +338,26 @@ mod tests {
         );
     }
 
+    /// Each family's typed options: the defaults parsed from its specs are the options of its
+    /// plain arm, and an option away from its default reads typed.
+    #[test]
+    fn typed_options_agree_with_the_specs() {
+        let arm = |name: &str| Arm::parse(name).unwrap();
+        assert_eq!(amqp::Options::defaults(), amqp::Options::of(&arm("amqp")).unwrap());
+        assert_eq!(kafka::Options::defaults(), kafka::Options::of(&arm("kafka")).unwrap());
+        assert_eq!(nats::Options::defaults(), nats::Options::of(&arm("nats")).unwrap());
+        assert_eq!(grpc::Options::defaults(), grpc::Options::of(&arm("grpc")).unwrap());
+        assert_eq!(rest::Options::defaults(), rest::Options::of(&arm("rest")).unwrap());
+        assert_eq!(sim::Options::defaults(), sim::Options::of(&arm("sim")).unwrap());
+        let o = amqp::Options::of(&arm("amqp-json-durable-w4")).unwrap();
+        assert_eq!((o.durable, o.workers, o.prefetch, o.reply_to.as_str()), (true, 4, 64, "direct"));
+        assert_eq!(rest::Options::of(&arm("rest-h2")).unwrap().http, "2");
+        assert_eq!(grpc::Options::of(&arm("grpc-ch4")).unwrap().channels, 4);
+        // The configs' defaults are the specs' (no second list of defaults to drift).
+        let c = kafka::Config::default();
+        assert_eq!((c.partitions, c.workers, c.fetch_wait_max_ms, c.durable), (4, 2, 5, false));
+    }
+
     /// The report colours arms from their records (family and name), with no registry: every
     /// standard arm and some variants still get a colour of their own, the same in every run.
     #[test]

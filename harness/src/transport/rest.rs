@@ -66,18 +66,19 @@ use crate::codec::Codec;
 use crate::error::error_chain;
 use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::arm::{Arm, OptionKind, OptionSpec};
+use crate::transport::arm::{family_options, Arm, OptionKind, OptionSpec};
 use crate::transport::{bind, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{CallError, CallResult, Error, Result};
 
-/// The `http` family's options.
-pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
-    key: "http",
-    kind: OptionKind::Choice(&["1.1", "2"]),
-    default: "1.1",
-    token: "h",
-    help: "HTTP version: 1.1 with keep-alive and a connection pool (what most REST clients do), or 2 as h2c with prior knowledge on one connection",
-}];
+family_options! {
+    /// The `http` family's options.
+    pub struct Options {
+        http: String = "1.1", OptionKind::Choice(&["1.1", "2"]), token "h", help "HTTP version: 1.1 with keep-alive and a connection pool (what most REST clients do), or 2 as h2c with prior knowledge on one connection";
+    }
+}
+
+/// The `http` family's option specs, from [`Options`].
+pub const OPTIONS: &[OptionSpec] = Options::SPECS;
 
 /// The one route, and the error body every REST error response carries: the REST contract, in
 /// the model crate with the OpenAPI document that describes them.
@@ -184,7 +185,7 @@ pub struct Flavor {
 impl Flavor {
     /// The flavor an arm of the `http` family asks for.
     pub fn of(arm: &Arm) -> Result<Self> {
-        Ok(Self { codec: arm.codec(), http2: arm.option("http")? == "2" })
+        Ok(Self { codec: arm.codec(), http2: Options::of(arm)?.http == "2" })
     }
 
     fn name(self) -> &'static str {

@@ -35,56 +35,25 @@ use futures::future::BoxFuture;
 
 use crate::payment;
 use crate::pb::{PaymentRequest, PaymentResponse};
-use crate::transport::arm::{Arm, OptionKind, OptionSpec};
+use crate::transport::arm::{family_options, Arm, OptionKind, OptionSpec};
 use crate::transport::{AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{CallError, CallResult, Error, Result};
 
-/// `sim`'s options: its workers, its service time, an optional periodic stall and an optional
-/// slow call every so many.
-pub const OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        key: "workers",
-        kind: OptionKind::Count { min: 1, max: 64 },
-        default: "1",
-        token: "w",
-        help: "worker threads; capacity is workers / service time while each has a core (1 on a 2-core machine, the other core runs the generator)",
-    },
-    OptionSpec {
-        key: "service_us",
-        kind: OptionKind::Count { min: 1, max: 1_000_000 },
-        default: "200",
-        token: "s",
-        help: "wall time each call holds its worker, microseconds; 200 µs gives 5,000 calls/s per worker, within every sweep's range",
-    },
-    OptionSpec {
-        key: "stall_ms",
-        kind: OptionKind::Count { min: 0, max: 10_000 },
-        default: "0",
-        token: "stall",
-        help: "every worker freezes this long at the start of each stall period (0: never)",
-    },
-    OptionSpec {
-        key: "stall_period_ms",
-        kind: OptionKind::Count { min: 1, max: 600_000 },
-        default: "1000",
-        token: "every",
-        help: "length of the stall period, milliseconds, counted from the server's start",
-    },
-    OptionSpec {
-        key: "slow_every",
-        kind: OptionKind::Count { min: 0, max: 1_000_000 },
-        default: "0",
-        token: "slow",
-        help: "every this-many-th call a worker serves holds it `slow_factor` times the service time (0: never): a tail of known size and share",
-    },
-    OptionSpec {
-        key: "slow_factor",
-        kind: OptionKind::Count { min: 1, max: 1_000 },
-        default: "10",
-        token: "x",
-        help: "how many service times a slow call takes",
-    },
-];
+family_options! {
+    /// `sim`'s options: its workers, its service time, an optional periodic stall and an optional
+    /// slow call every so many.
+    pub struct Options {
+        workers: usize = "1", OptionKind::Count { min: 1, max: 64 }, token "w", help "worker threads; capacity is workers / service time while each has a core (1 on a 2-core machine, the other core runs the generator)";
+        service_us: u64 = "200", OptionKind::Count { min: 1, max: 1_000_000 }, token "s", help "wall time each call holds its worker, microseconds; 200 µs gives 5,000 calls/s per worker, within every sweep's range";
+        stall_ms: u64 = "0", OptionKind::Count { min: 0, max: 10_000 }, token "stall", help "every worker freezes this long at the start of each stall period (0: never)";
+        stall_period_ms: u64 = "1000", OptionKind::Count { min: 1, max: 600_000 }, token "every", help "length of the stall period, milliseconds, counted from the server's start";
+        slow_every: u64 = "0", OptionKind::Count { min: 0, max: 1_000_000 }, token "slow", help "every this-many-th call a worker serves holds it `slow_factor` times the service time (0: never): a tail of known size and share";
+        slow_factor: u32 = "10", OptionKind::Count { min: 1, max: 1_000 }, token "x", help "how many service times a slow call takes";
+    }
+}
+
+/// The `sim` family's option specs, from [`Options`].
+pub const OPTIONS: &[OptionSpec] = Options::SPECS;
 
 /// How long an idle worker waits for a call before it looks at the stop flag again.
 const WORKER_POLL: Duration = Duration::from_millis(50);
@@ -109,13 +78,14 @@ pub struct Config {
 impl Config {
     /// The options of a `sim` arm.
     pub fn from_arm(arm: &Arm) -> Result<Self> {
+        let o = Options::of(arm)?;
         Ok(Self {
-            workers: arm.count("workers")?,
-            service: Duration::from_micros(arm.count("service_us")?),
-            stall: Duration::from_millis(arm.count("stall_ms")?),
-            stall_period: Duration::from_millis(arm.count("stall_period_ms")?),
-            slow_every: arm.count("slow_every")?,
-            slow_factor: arm.count("slow_factor")?,
+            workers: o.workers,
+            service: Duration::from_micros(o.service_us),
+            stall: Duration::from_millis(o.stall_ms),
+            stall_period: Duration::from_millis(o.stall_period_ms),
+            slow_every: o.slow_every,
+            slow_factor: o.slow_factor,
         })
     }
 

@@ -114,7 +114,7 @@ fn wire_of(arm: &Arm) -> Result<Wire> {
         Some(ReplayWire::Frames) => Ok(Wire::Frames),
         Some(ReplayWire::Grpc) => Ok(Wire::Grpc),
         // The `http` family's HTTP version is an arm option, read as data.
-        Some(ReplayWire::Http) if arm.option("http")? == "2" => Ok(Wire::Http2),
+        Some(ReplayWire::Http) if crate::transport::rest::Options::of(arm)?.http == "2" => Ok(Wire::Http2),
         Some(ReplayWire::Http) => Ok(Wire::Http1),
         None => Err(Error::Config(format!(
             "{arm}: the replay client has no path for family `{family}`; replay supports the families {} (direct servers it can send pre-encoded bytes to); use --client full for {arm}",
@@ -238,7 +238,7 @@ pub async fn connect(
         }
         Wire::Grpc => {
             // The arm's `channels` option: N HTTP/2 connections, as its tonic client would open.
-            let channels = arm.count::<usize>("channels")?;
+            let channels = crate::transport::grpc::Options::of(arm)?.channels;
             ("replay (gRPC)", Conn::Http2(http2::Conn::connect(endpoint, http2::Flavor::Grpc, channels, config).await?))
         }
         Wire::Frames => ("replay (tcp)", Conn::Frames(frames::Conn::connect(endpoint, config).await?)),
