@@ -165,3 +165,20 @@ fn a_killed_transient_worker_loses_the_requests_it_held_and_the_ledger_sees_them
     assert_eq!(o.timed_out, o.lost, "each lost request timed out, none was answered late");
     assert_eq!(t.accounting.ok + o.failed + o.timed_out, 800);
 }
+
+/// A queue group of two durable worker processes: both killed for 1 s, both restarted, then the
+/// group scaled to three. Known answer: nothing lost, and each event acts on every process.
+#[test]
+fn a_queue_group_is_killed_restarted_and_scaled_as_one() {
+    let events = "[{ at_ms = 1000, action = \"kill\", target = \"server\" }, { at_ms = 2000, action = \"restart\", target = \"server\" }, { at_ms = 3000, action = \"scale\", target = \"server\", to = 3 }]";
+    let load = "processes = 2\nload = { rate_per_s = 200 }\n";
+    let (t, o) = outage_with_load("amqp-durable", "outage-test-group", events, 10_000, 0, load);
+    assert_eq!((o.lost, o.failed, o.timed_out), (0, 0, 0), "{o:?}");
+    assert!(t.server.contains("2 process(es)"), "{}", t.server);
+    let pids_in =
+        |detail: &str| detail.split_once('[').map_or(0, |(_, rest)| rest.split(']').next().unwrap().split(',').count());
+    assert_eq!(pids_in(&t.events[0].detail), 2, "the kill reached both: {:?}", t.events[0]);
+    assert!(t.events[1].detail.contains("replaced by pids"), "{:?}", t.events[1]);
+    assert!(t.events[2].detail.starts_with("2 to 3 processes"), "{:?}", t.events[2]);
+    assert_eq!(t.events[2].detail.rsplit_once('[').unwrap().1.split(',').count(), 3, "{:?}", t.events[2]);
+}

@@ -61,8 +61,20 @@ pub struct ExperimentSpec {
     /// The closed-loop window that measures each arm's capacity when `load` is a fraction of it.
     #[serde(default)]
     pub capacity: CapacityProbeSpec,
+    /// Server processes at the start: 1 for a direct arm (N backends need a load balancer, not
+    /// yet built); for a broker arm, a queue group of this many `paybench serve` worker processes
+    /// (each with its arm's `workers` connections). Events act on every one of them.
+    #[serde(default = "default_processes")]
+    pub processes: u32,
     /// What happens, and when.
     pub events: Vec<EventSpec>,
+}
+
+/// Most server processes an experiment may run at once.
+pub const MAX_PROCESSES: u32 = 16;
+
+fn default_processes() -> u32 {
+    1
 }
 
 fn default_profile() -> Profile {
@@ -146,6 +158,9 @@ pub struct EventSpec {
     pub action: Action,
     /// On which process.
     pub target: Target,
+    /// For `scale`: how many server processes from then on (a broker arm's queue group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<u32>,
 }
 
 /// What an event does to its target.
@@ -160,6 +175,8 @@ pub enum Action {
     Kill,
     /// Starts the process again (after a kill), on the same port for a direct server.
     Restart,
+    /// Starts or stops worker processes (SIGTERM) until the queue group has `to` of them.
+    Scale,
 }
 
 /// Which process an event acts on.
@@ -171,7 +188,7 @@ pub enum Target {
 }
 
 /// The actions, as a scenario file writes them (for errors).
-pub const ACTIONS: &str = "stop, continue, kill, restart";
+pub const ACTIONS: &str = "stop, continue, kill, restart, scale (with `to`)";
 /// The targets, as a scenario file writes them.
 pub const TARGETS: &str = "server";
 
@@ -249,8 +266,19 @@ impl ExperimentSpec {
                 &self.events,
             ));
         }
+        if !(1..=MAX_PROCESSES).contains(&self.processes) {
+            return Err(err("processes", &format!("1..={MAX_PROCESSES}"), &self.processes));
+        }
         let mut last = 0;
         for (i, event) in self.events.iter().enumerate() {
+            match (event.action, event.to) {
+                (Action::Scale, Some(to)) if (1..=MAX_PROCESSES).contains(&to) => {}
+                (Action::Scale, to) => {
+                    return Err(err(&format!("events[{i}].to"), &format!("1..={MAX_PROCESSES} with `scale`"), &to))
+                }
+                (_, Some(to)) => return Err(err(&format!("events[{i}].to"), "only with `scale`", &to)),
+                (_, None) => {}
+            }
             if event.at_ms >= self.duration_ms || event.at_ms < last {
                 return Err(err(
                     &format!("events[{i}].at_ms"),
@@ -356,6 +384,16 @@ load = { rate_per_s = 40 }
             (GOOD.replace("at_ms = 4000", "at_ms = 10000"), "within the timeline (0..10000)"),
             (GOOD.replace("\"continue\"", "\"pause\""), "unknown variant `pause`"),
             (GOOD.replace("\"server\" }]", "\"broker\" }]"), "unknown variant `broker`"),
+            (GOOD.replace("\"continue\", target = \"server\"", "\"scale\", target = \"server\""), "events[1].to"),
+            (
+                GOOD.replace("\"continue\", target = \"server\"", "\"scale\", target = \"server\", to = 17"),
+                "1..=16 with `scale`",
+            ),
+            (
+                GOOD.replace("\"continue\", target = \"server\"", "\"continue\", target = \"server\", to = 2"),
+                "only with `scale`",
+            ),
+            (format!("processes = 0\n{GOOD}"), "field `processes`"),
             (format!("{GOOD}{BURST}").replace("from_ms = 5000", "from_ms = 2000"), "phases[1].from_ms"),
             (format!("{GOOD}{BURST}").replace("from_ms = 5000", "from_ms = 10000"), "within the timeline (1..10000)"),
             (format!("{GOOD}{BURST}").replace("capacity_fraction = 3.0", "capacity_fraction = 0"), "phases[0].load"),

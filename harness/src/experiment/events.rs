@@ -9,9 +9,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::spec::{Action, EventSpec};
+use super::topology::Servers;
 use crate::load::generator::WindowProbe;
 use crate::results::experiment::EventRecord;
-use crate::supervise::{self, Signal, Supervised};
+use crate::supervise::{self, Signal};
 
 /// How long a signal may take to show (state `T`, running again, gone).
 const EFFECT_WITHIN: Duration = Duration::from_secs(2);
@@ -24,9 +25,9 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// A thread that waits for the timeline's start, then acts on `server` at each event's time.
+    /// A thread that waits for the timeline's start, then acts on `servers` at each event's time.
     /// `bind` is a direct server's address, checked after a restart.
-    pub fn start(server: Arc<Mutex<Supervised>>, events: Vec<EventSpec>, bind: Option<String>) -> Self {
+    pub fn start(servers: Arc<Mutex<Servers>>, events: Vec<EventSpec>, bind: Option<String>) -> Self {
         let (tx, rx) = mpsc::channel::<Instant>();
         let worker = std::thread::Builder::new()
             .name("pb-events".to_owned())
@@ -34,7 +35,7 @@ impl Schedule {
                 let Ok(origin) = rx.recv() else {
                     return events.iter().map(|e| not_run(e, "the timeline never started")).collect();
                 };
-                events.iter().map(|event| carry_out(&server, event, origin, bind.as_deref())).collect()
+                events.iter().map(|event| carry_out(&servers, event, origin, bind.as_deref())).collect()
             })
             .ok();
         Self { origin: Some(tx), worker }
@@ -75,33 +76,49 @@ pub fn name(action: Action) -> &'static str {
         Action::Continue => "continue",
         Action::Kill => "kill",
         Action::Restart => "restart",
+        Action::Scale => "scale",
     }
 }
 
-fn carry_out(server: &Mutex<Supervised>, event: &EventSpec, origin: Instant, bind: Option<&str>) -> EventRecord {
+fn carry_out(servers: &Mutex<Servers>, event: &EventSpec, origin: Instant, bind: Option<&str>) -> EventRecord {
     let due = origin + Duration::from_millis(event.at_ms);
     if let Some(wait) = due.checked_duration_since(Instant::now()) {
         std::thread::sleep(wait);
     }
     let actual_ms = origin.elapsed().as_secs_f64() * 1e3;
-    let mut server = server.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let pid = server.pid();
+    let mut servers = servers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pids = servers.pids();
     let (took_effect, detail) = match event.action {
-        Action::Stop => signal_and_see(&mut server, Signal::Stop, supervise::stopped),
-        Action::Continue => signal_and_see(&mut server, Signal::Continue, |pid| !supervise::stopped(pid)),
-        Action::Kill => {
-            let sent = server.signal(Signal::Kill);
-            (sent && supervise::wait_until(EFFECT_WITHIN, || !server.running()), format!("SIGKILL to pid {pid}"))
+        Action::Stop => signal_and_see(&mut servers, Signal::Stop, |pids| pids.iter().all(|p| supervise::stopped(*p))),
+        Action::Continue => {
+            signal_and_see(&mut servers, Signal::Continue, |pids| pids.iter().all(|p| !supervise::stopped(*p)))
         }
-        Action::Restart => match server.restart() {
+        Action::Kill => {
+            let sent = servers.signal_all(Signal::Kill);
+            (
+                sent && supervise::wait_until(EFFECT_WITHIN, || !servers.any_running()),
+                format!("SIGKILL to pids {pids:?}"),
+            )
+        }
+        Action::Restart => match servers.restart_all() {
             Ok(()) => {
                 let answers = bind.is_none_or(|addr| {
                     addr.parse().is_ok_and(|a| TcpStream::connect_timeout(&a, EFFECT_WITHIN).is_ok())
                 });
-                (answers, format!("pid {pid} replaced by pid {}, ready: {}", server.pid(), server.ready_line()))
+                let ready = servers.first().ready_line().to_owned();
+                (answers, format!("pids {pids:?} replaced by pids {:?}, ready: {ready}", servers.pids()))
             }
             Err(e) => (false, format!("restart failed: {e}")),
         },
+        Action::Scale => {
+            let to = event.to.unwrap_or(1) as usize;
+            match servers.scale(to) {
+                Ok(()) => {
+                    (servers.len() == to, format!("{} to {} processes: pids {:?}", pids.len(), to, servers.pids()))
+                }
+                Err(e) => (false, format!("scale from {} to {to} failed: {e}", pids.len())),
+            }
+        }
     };
     EventRecord {
         at_ms: event.at_ms,
@@ -113,10 +130,10 @@ fn carry_out(server: &Mutex<Supervised>, event: &EventSpec, origin: Instant, bin
     }
 }
 
-fn signal_and_see(server: &mut Supervised, signal: Signal, seen: impl Fn(u32) -> bool) -> (bool, String) {
-    let pid = server.pid();
-    if !server.signal(signal) {
-        return (false, format!("pid {pid} is not running"));
+fn signal_and_see(servers: &mut Servers, signal: Signal, seen: impl Fn(&[u32]) -> bool) -> (bool, String) {
+    let pids = servers.pids();
+    if !servers.signal_all(signal) {
+        return (false, format!("not every one of pids {pids:?} is running"));
     }
-    (supervise::wait_until(EFFECT_WITHIN, || seen(pid)), format!("{signal:?} to pid {pid}"))
+    (supervise::wait_until(EFFECT_WITHIN, || seen(&pids)), format!("{signal:?} to pids {pids:?}"))
 }

@@ -12,6 +12,7 @@
 
 pub mod events;
 pub mod outage;
+pub mod topology;
 pub use paybench_model::experiment_spec as spec;
 
 use std::path::{Path, PathBuf};
@@ -30,10 +31,11 @@ use crate::payload;
 use crate::results::experiment::{ArmRecord, ArmTimeline, ExperimentResult, OfferedPhase};
 use crate::results::timeline::TimelineColumns;
 use crate::results::{Accounting, ArmStatus};
-use crate::supervise::{ProcessSpec, Supervised};
+use crate::supervise::ProcessSpec;
 use crate::transport::{self, AnyClient, Arm, ClientConfig, Transport};
 use crate::{brokers, Error, Result};
 use spec::ExperimentSpec;
+use topology::Servers;
 
 /// One experiment kind: its name in scenario files, and how it reads an arm's timeline.
 #[derive(Debug)]
@@ -65,7 +67,26 @@ pub fn check(spec: &ExperimentSpec, path: &Path, index: usize) -> Result<()> {
         let kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
         return Err(err("kind", &kinds.join(", "), &spec.kind));
     };
-    (kind.check)(spec).map_err(|why| err("events", &why, &spec.events))
+    (kind.check)(spec).map_err(|why| err("events", &why, &spec.events))?;
+    // A direct arm has one server: N backends need a load balancer in front (see `topology`).
+    let scales = spec.events.iter().any(|e| e.action == spec::Action::Scale);
+    if spec.processes > 1 || scales {
+        let direct: Vec<&str> = spec
+            .arms
+            .iter()
+            .filter(|a| Arm::parse(a).is_ok_and(|a| a.broker().is_none()))
+            .map(String::as_str)
+            .collect();
+        if !direct.is_empty() {
+            let field = if scales { "events" } else { "processes" };
+            return Err(err(
+                field,
+                "more than one server process, or `scale`, only on broker arms (a queue group of workers); a direct arm has one server",
+                &direct,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where and how experiments run their arms: set by `paybench run` from its flags.
@@ -207,10 +228,11 @@ const STRAY_GRACE: Duration = Duration::from_secs(2);
 
 /// One arm: a supervised server, a client, the capacity probe, the timeline with its events.
 fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<(ArmTimeline, Option<Buckets>)> {
-    let server = Supervised::spawn(serve_spec(ctx, arm, "127.0.0.1:0", spec))?;
-    let (endpoint, server) = server_endpoint(ctx, arm, server)?;
-    let server_line = format!("supervised `paybench serve {arm}`, first pid {}", server.pid());
-    let server = Arc::new(std::sync::Mutex::new(server));
+    let servers = Servers::start(serve_spec(ctx, arm, "127.0.0.1:0", spec), spec.processes as usize)?;
+    let (endpoint, servers) = server_endpoint(ctx, arm, servers)?;
+    let server_line =
+        format!("supervised `paybench serve {arm}`, {} process(es), first pids {:?}", servers.len(), servers.pids());
+    let server = Arc::new(std::sync::Mutex::new(servers));
     let timeout = Duration::from_millis(spec.timeout_ms_or(ctx.scenario_timeout_ms));
     let config = ClientConfig { timeout, namespace: ctx.namespace.clone(), ..ClientConfig::default() };
     let client = connect(ctx, arm, &endpoint, &config)?;
@@ -312,7 +334,7 @@ fn serve_spec(ctx: &ExperimentContext, arm: &Arm, bind: &str, spec: &ExperimentS
 /// The endpoint a client connects to: the broker's for a broker arm, else the one the server's
 /// ready line names (`serving ARM on ENDPOINT pid N`). A direct server is restarted on the same
 /// address, so its later starts bind that one.
-fn server_endpoint(ctx: &ExperimentContext, arm: &Arm, mut server: Supervised) -> Result<(String, Supervised)> {
+fn server_endpoint(ctx: &ExperimentContext, arm: &Arm, mut server: Servers) -> Result<(String, Servers)> {
     if let Some(broker) = arm.broker() {
         let endpoint =
             ctx.brokers.get(broker).cloned().ok_or_else(|| {
@@ -320,7 +342,7 @@ fn server_endpoint(ctx: &ExperimentContext, arm: &Arm, mut server: Supervised) -
             })?;
         return Ok((endpoint, server));
     }
-    let line = server.ready_line().to_owned();
+    let line = server.first().ready_line().to_owned();
     let endpoint = line
         .split_once(" on ")
         .and_then(|(_, rest)| rest.split_once(" pid "))
@@ -385,5 +407,12 @@ mod tests {
         spec.kind = "outage".to_owned();
         let e = check(&spec, Path::new("s.toml"), 0).unwrap_err().to_string();
         assert!(e.contains("followed by a continue or restart"), "{e}");
+        spec.events.push(toml::from_str("at_ms = 200\naction = \"continue\"\ntarget = \"server\"").unwrap());
+        check(&spec, Path::new("s.toml"), 0).unwrap();
+        spec.processes = 2;
+        let e = check(&spec, Path::new("s.toml"), 0).unwrap_err().to_string();
+        assert!(e.contains("field `processes` is [\"grpc\"]") && e.contains("only on broker arms"), "{e}");
+        spec.arms = vec!["amqp".to_owned()];
+        check(&spec, Path::new("s.toml"), 0).unwrap();
     }
 }
