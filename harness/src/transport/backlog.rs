@@ -17,6 +17,8 @@ use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::arm::{Arm, Backlog};
@@ -27,6 +29,10 @@ use crate::{Error, Result};
 /// A backlog read that takes longer than this is an error: the broker is down or stuck, and the
 /// sampler says so instead of waiting.
 pub const READ_WITHIN: Duration = Duration::from_secs(2);
+
+/// How long a new Kafka backlog reader waits for the group's coordinator: on a fresh broker the
+/// offsets topic is created at the first group request, which takes seconds.
+pub const COORDINATOR_WITHIN: Duration = Duration::from_secs(30);
 
 /// RabbitMQ: messages ready in the arm's request queue.
 struct QueueReady {
@@ -99,7 +105,41 @@ pub(crate) fn kafka_group_lag(arm: &Arm, endpoint: &str, namespace: &str) -> Res
         .set("enable.auto.commit", "false")
         .create()
         .map_err(|e| Error::Config(format!("kafka backlog: consumer for {endpoint}: {e}")))?;
-    Ok(Box::new(GroupLag { consumer, topic: config.request_topic, group: config.group }))
+    let reader = GroupLag { consumer, topic: config.request_topic, group: config.group };
+    // The coordinator ready before the window opens, not during it (an empty list would not ask it).
+    let mut first = TopicPartitionList::new();
+    first.add_partition(&reader.topic, 0);
+    reader
+        .committed(first, COORDINATOR_WITHIN)
+        .map_err(|e| Error::Config(format!("kafka backlog: the coordinator of group {}: {e}", reader.group)))?;
+    Ok(Box::new(reader))
+}
+
+impl GroupLag {
+    /// The group's committed offsets of `list`, retried while the group's coordinator is moving
+    /// or loading (retriable, and usual on a broker that just started), for at most `within`.
+    fn committed(&self, list: TopicPartitionList, within: Duration) -> KafkaResult<TopicPartitionList> {
+        let until = std::time::Instant::now() + within;
+        loop {
+            match self.consumer.committed_offsets(list.clone(), READ_WITHIN) {
+                Err(e) if coordinator_not_ready(&e) && std::time::Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+fn coordinator_not_ready(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+        )
+    )
 }
 
 impl Backlog for GroupLag {
@@ -115,8 +155,7 @@ impl Backlog for GroupLag {
         for &p in &partitions {
             list.add_partition(&self.topic, p);
         }
-        let committed =
-            self.consumer.committed_offsets(list, READ_WITHIN).map_err(|e| fail("committed offsets", &e))?;
+        let committed = self.committed(list, READ_WITHIN).map_err(|e| fail("committed offsets", &e))?;
         let mut lag = 0;
         for &p in &partitions {
             let (low, high) =
