@@ -277,7 +277,7 @@ fn committed_summaries_regenerate_byte_for_byte_from_their_results() {
         let committed = std::fs::read_to_string(&summary).unwrap_or_else(|e| panic!("{}: {e}", summary.display()));
         let report = paybench::report::Report::load(&entry.path()).unwrap();
         let verdicts = report.verdicts().unwrap();
-        let regenerated = paybench::report::markdown::render(&report, &verdicts);
+        let regenerated = paybench::report::markdown::render(&report, &verdicts).unwrap();
         if regenerated != committed {
             let line = regenerated.lines().zip(committed.lines()).position(|(a, b)| a != b);
             panic!(

@@ -1,16 +1,16 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, no network, no script needed to
-//! read it). At the top, the headline chart and at most [`verdict::HEADLINE_SENTENCES`]
-//! generated sentences; below, each section's verdict table, with everything else in collapsed
-//! `<details>`. A short inline script only records each chart's rendered size and position into
-//! `data-rendered-*` attributes, which the browser test reads (a collapsed chart measures 0).
+//! read it), laid out from [`sections::SECTIONS`]: at the top, the headline chart and at most
+//! [`crate::verdict::HEADLINE_SENTENCES`] generated sentences; below, each verdict's table open,
+//! with its other sections in collapsed `<details>`; then the run's sections. A short inline
+//! script only records each chart's rendered size and position into `data-rendered-*`
+//! attributes, which the browser test reads (a collapsed chart measures 0).
 
 use std::fmt::Write as _;
 
-use super::charts::{self, Chart};
-use super::tables::{self, Table};
-use super::verdict;
-use super::{Report, Verdict};
-use crate::Result;
+use crate::charts::Chart;
+use crate::sections::{self, Part, Scope, Section, Show};
+use crate::tables::{self, Table};
+use crate::{Report, Result, Verdict};
 
 const CSS: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px; padding: 1.5em; color: #222; line-height: 1.45; }
@@ -122,65 +122,69 @@ fn list(out: &mut String, items: &[String]) {
     out.push_str("</ul>\n");
 }
 
-fn section(out: &mut String, report: &Report, v: &Verdict<'_>, index: usize) -> Result<()> {
-    let (scenario, profile) = (v.section.scenario, v.section.profile);
-    let _ = writeln!(
-        out,
-        "<h2 id=\"verdict-{index}\">Scenario <code>{}</code>, profile <code>{profile}</code></h2>",
-        escape(scenario)
-    );
-    out.push_str("<p>Ratios read “how many times better gRPC/protobuf is than REST/JSON over HTTP/1.1”: the REST figure over the gRPC figure for times, bytes and CPU; gRPC over REST for throughput. Repetition <i>i</i> of one arm is paired with repetition <i>i</i> of the other (same scenario, profile and load); the ratio is the geometric mean of the paired ratios with a 95 % t-interval on their logarithms. An interval that contains 1x reads “no measurable difference” when it lies within 0.5x–2x, and “inconclusive” when it is wider; “reaches 5x” is <i>yes</i> only when the whole interval is at or above 5x. Operating points are fractions of the lower of the two arms' measured capacities (server-bound where both have one, else end-to-end, as each row says), and each prints the server's measured busy share.</p>\n");
-    table(out, &tables::verdict_table(&v.rows), "verdict");
-    out.push_str("<details><summary>Conclusion, generated from the table</summary>\n<div class=\"conclusion\">");
-    list(out, &v.conclusion);
-    out.push_str("</div></details>\n");
-    out.push_str("<details><summary>Format or transport? The gap decomposed into stack effects</summary>\n<p>Each column changes one thing, and each is an effect of these implementations, not a protocol constant: hyper's HTTP/1.1 against its HTTP/2 (rest / rest-h2), axum and reqwest against tonic on the same HTTP/2 (rest-h2 / grpc-json), serde_json against prost under tonic (grpc-json / grpc). Along the chain the first three ratios multiply to the total (geometric means over the same paired repetitions); rest / rest-proto measures the format effect again under HTTP/1.1. Cells: geometric mean with its 95 % interval; above 1x the second arm is better.</p>\n");
-    table(out, &tables::decomposition_table(&v.decomposition), "decomposition");
-    out.push_str("</details>\n<details><summary>Fairness: what each arm was given</summary>\n");
-    table(out, &tables::fairness_table(report, v), "fairness");
-    out.push_str("</details>\n<details><summary>Charts</summary>\n");
-    if let Some(chart) = charts::verdict_chart(&v.rows, profile)? {
-        figure(out, &chart);
+/// A section's part: its lead, tables, sentences and charts, laid out as its [`Show`] says.
+/// `anchor` is its id on the page.
+fn part(out: &mut String, section: &Section, part: &Part, anchor: &str) {
+    let lead = |out: &mut String| {
+        if let Some(lead) = &part.lead {
+            let _ = writeln!(out, "<p>{}</p>", escape(lead));
+        }
+    };
+    let tables = |out: &mut String| {
+        for t in &part.tables {
+            table(out, t, section.id);
+        }
+    };
+    let figures = |out: &mut String| {
+        for chart in &part.charts {
+            figure(out, chart);
+        }
+    };
+    match section.show {
+        Show::Lead => {
+            figures(out);
+            let _ = write!(out, "<div class=\"conclusion {}\">", section.id);
+            list(out, &part.sentences);
+            out.push_str("</div>\n");
+            lead(out);
+            tables(out);
+        }
+        Show::Open => {
+            if section.scope != Scope::Verdict {
+                let _ = writeln!(out, "<h2 id=\"{anchor}\">{}</h2>", escape(section.title));
+            }
+            lead(out);
+            tables(out);
+            if !part.sentences.is_empty() {
+                out.push_str("<div class=\"conclusion\">");
+                list(out, &part.sentences);
+                out.push_str("</div>\n");
+            }
+            if !part.charts.is_empty() {
+                let _ = writeln!(out, "<details><summary>Charts: {}</summary>", escape(section.title));
+                figures(out);
+                out.push_str("</details>\n");
+            }
+        }
+        Show::Collapsed | Show::Expanded => {
+            let open = if section.show == Show::Expanded { " open" } else { "" };
+            let _ = writeln!(out, "<details id=\"{anchor}\"{open}><summary>{}</summary>", escape(section.title));
+            lead(out);
+            tables(out);
+            if !part.sentences.is_empty() {
+                list(out, &part.sentences);
+            }
+            figures(out);
+            out.push_str("</details>\n");
+        }
     }
-    for chart in charts::section_charts(&v.section, &v.sizes, &report.results.codec)? {
-        figure(out, &chart);
-    }
-    out.push_str("</details>\n<details><summary>Every arm's figures (medians of repetitions)</summary>\n");
-    table(out, &tables::arms_table(v), "arms");
-    out.push_str("</details>\n<details><summary>Capacities: the server's (replay client) and end to end (full-stack client)</summary>\n");
-    table(out, &tables::capacities_table(&v.section), "capacities");
-    out.push_str(
-        "</details>\n<details><summary>Capacity searches: the highest offered rate that met the SLO</summary>\n",
-    );
-    table(out, &tables::capacity_table(&v.section.arms), "capacity");
-    out.push_str("</details>\n");
-    Ok(())
 }
 
-/// The outage claims table, its sentences and one timeline chart per arm.
-fn outage_section(out: &mut String, report: &Report) -> Result<()> {
-    let r = &report.results;
-    if super::outage::experiments(r).next().is_none() {
-        return Ok(());
-    }
-    let _ = write!(
-        out,
-        "<h2 id=\"outage\">Outage: {}?</h2>\n<p>Each arm's server (direct arms) or worker process (broker arms) ran as a supervised child; under an open-loop load it was frozen (SIGSTOP, then SIGCONT) or crashed (SIGKILL, then restarted). Lost = requests never answered and never failed, by idempotency-key accounting on the correlating (broker) clients; a request/response client cannot tell a lost request from a lost reply.</p>\n<div class=\"conclusion\">",
-        escape(super::outage::CLAIM)
-    );
-    list(out, &super::outage::sentences(r));
-    out.push_str("</div>\n");
-    table(out, &super::outage::claims_table(r), "outage");
-    out.push_str("<details><summary>Timelines, one per arm</summary>\n");
-    for chart in super::outage::timeline_charts(r)? {
-        figure(out, &chart);
-    }
-    out.push_str("</details>\n");
-    Ok(())
-}
+/// Heading of the sections below the verdicts that are not shown open.
+const RUN_HEADING: &str = "Brokers, method and caveats";
 
-/// Renders the whole page: the headline chart and at most five generated sentences at the top,
-/// every section below with its details collapsed.
+/// Renders the whole page: the lead (the headline chart and at most five generated sentences), each
+/// verdict's sections, then the run's, every one from [`sections::SECTIONS`].
 pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
     let r = &report.results;
     let mut out = String::with_capacity(1 << 20);
@@ -191,18 +195,10 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
         cpu = escape(&r.environment.cpu_model),
         cores = r.environment.cpu_cores
     );
-    let profiles = super::profile_verdicts(verdicts);
-    if let Some(i) = verdict::headline_profile(&profiles) {
-        if let Some(chart) = charts::headline_chart(&verdicts[i].rows, verdicts[i].section.profile)? {
-            figure(&mut out, &chart);
-        }
+    for (s, p) in sections::parts(Scope::Top, sections::all, report, verdicts, None)? {
+        part(&mut out, s, &p, s.id);
     }
-    // A run of timed experiments only has no 5x verdict: its page starts at the experiments.
-    if !verdicts.is_empty() {
-        out.push_str("<div class=\"conclusion headline\">");
-        list(&mut out, &verdict::headline(&profiles));
-        out.push_str("</div>\n");
-    }
+    let run = sections::parts(Scope::Run, sections::all, report, verdicts, None)?;
     out.push_str("<p>The claim: “thanks to binary encoding and network optimizations, gRPC is 5x faster than JSON” (popularised by a ByteByteGo post, Nov 2022, with no setup, payload or metric). Sections:</p>\n<ul>");
     for (i, v) in verdicts.iter().enumerate() {
         let _ = write!(
@@ -212,35 +208,28 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
             v.section.profile
         );
     }
-    out.push_str("<li><a href=\"#brokers\">brokers</a></li><li><a href=\"#method\">method and caveats</a></li></ul>\n");
+    for (s, _) in &run {
+        let _ = write!(out, "<li><a href=\"#{}\">{}</a></li>", s.id, escape(s.title));
+    }
+    out.push_str("</ul>\n");
     for (i, v) in verdicts.iter().enumerate() {
-        section(&mut out, report, v, i)?;
+        let _ = writeln!(
+            out,
+            "<h2 id=\"verdict-{i}\">Scenario <code>{}</code>, profile <code>{}</code></h2>",
+            escape(v.section.scenario),
+            v.section.profile
+        );
+        for (s, p) in sections::parts(Scope::Verdict, sections::all, report, verdicts, Some(v))? {
+            part(&mut out, s, &p, &format!("{}-{i}", s.id));
+        }
     }
-    outage_section(&mut out, report)?;
-    out.push_str("<h2 id=\"brokers\">Brokers</h2>\n<details><summary>Broker identities and settings</summary><p>Broker arms (RabbitMQ RPC, Kafka request/reply, NATS request/reply) carry each call twice over TCP (client → broker → worker and back); their numbers are labelled with the broker's implementation and version. Settings results.json does not record are marked “not recorded”.</p>\n");
-    table(&mut out, &tables::brokers_table(report), "brokers");
-    out.push_str("</details>\n<h2 id=\"method\">Method and caveats</h2>\n<details><summary>How the figures were taken</summary>\n");
-    list(&mut out, &tables::method(report));
-    out.push_str("</details>\n<details><summary>Generator-bound measurements</summary>\n");
-    let _ = writeln!(
-        out,
-        "<p>A window is flagged when the client was its bottleneck (busy, CPU time plus run-queue wait, for at least {:.0} % of its cores or of one thread's time), or (open loop) the p99 schedule lag exceeded {} and half the corrected p99: its figures describe the load generator, not the server.</p>",
-        crate::results::busy::SATURATED_SHARE * 100.0,
-        super::format::fmt_us(crate::scenario::GENERATOR_LAG_LIMIT.as_secs_f64() * 1e6)
-    );
-    let bound = tables::generator_bound(report);
-    if bound.is_empty() {
-        out.push_str("<p>None.</p>\n");
-    } else {
-        list(&mut out, &bound);
-    }
-    out.push_str("</details>\n<details open><summary>What this run did not measure</summary>\n");
-    list(&mut out, &tables::caveats(report));
-    out.push_str("</details>\n");
-    let unavailable = tables::unavailable(&report.unavailable());
-    if !unavailable.is_empty() {
-        out.push_str("<h3>Arms that did not run</h3>\n");
-        list(&mut out, &unavailable);
+    let mut headed = false;
+    for (s, p) in &run {
+        if s.show != Show::Open && !headed {
+            let _ = writeln!(out, "<h2>{RUN_HEADING}</h2>");
+            headed = true;
+        }
+        part(&mut out, s, p, s.id);
     }
     let _ = write!(out, "<script>{MEASURE_SCRIPT}</script>\n</body></html>\n");
     Ok(out)

@@ -7,20 +7,23 @@
 //! body sizes computed from the run's payload seed ([`sizes`]). Nothing else is read, so
 //! `paybench report` regenerates the same `summary.md` from the same `results.json` on any
 //! machine. [`verdict`] turns the figures into ratios and sentences, [`charts`] into SVG,
-//! [`html`] and [`markdown`] into the two files. Nothing in the report is typed by hand: a
+//! [`sections`] into the report's parts (each section one file, listed once in
+//! [`sections::SECTIONS`]), and [`html`] and [`markdown`] lay the parts out as the two files.
+//! Nothing in the report is typed by hand: a
 //! figure missing from the inputs is printed as "not measured in this run".
 //!
 //! The files form layers, each importing only from those below it: [`format`](mod@format) and [`ratio`]
 //! (text helpers; the paired ratio and its interval), then [`tails`] (pooled tail ratios), then
-//! [`verdict`], then [`tables`] and [`charts`], then [`html`] and [`markdown`].
+//! [`verdict`], then [`tables`] (the table type and cell formats) and [`charts`], then the
+//! section files, then [`sections`]' list, then [`html`] and [`markdown`].
 
 pub mod charts;
 pub mod compare;
 pub mod format;
 pub mod html;
 pub mod markdown;
-pub mod outage;
 pub mod ratio;
+pub mod sections;
 pub mod tables;
 pub mod tails;
 pub mod verdict;
@@ -148,7 +151,7 @@ impl Report {
         let html_path = self.run_dir.join("report.html");
         let summary_path = self.run_dir.join("summary.md");
         write_atomic(&html_path, html::render(self, &verdicts)?.as_bytes())?;
-        write_atomic(&summary_path, markdown::render(self, &verdicts).as_bytes())?;
+        write_atomic(&summary_path, markdown::render(self, &verdicts)?.as_bytes())?;
         Ok(Written { html: html_path, summary: summary_path })
     }
 

@@ -298,7 +298,7 @@ fn the_capacity_table_sets_the_server_capacity_beside_the_end_to_end_one() {
     let arms = [rest];
     let capacity = [capacity_arm("rest", &[(9_000.0, 0.95), (9_400.0, 0.96), (7_000.0, 0.5)])];
     let s = Section { capacity: capacity.iter().collect(), ..section(&arms) };
-    let t = super::tables::capacities_table(&s);
+    let t = super::sections::capacities::capacities_table(&s);
     assert_eq!(t.rows.len(), 1);
     assert_eq!(t.rows[0][0], "rest");
     assert_eq!(t.rows[0][1], "9200/s (2 of 3 windows server-bound)");
@@ -319,7 +319,7 @@ fn missing_arm_is_reported_as_not_measured() {
     assert!(decomposition.iter().all(|d| d.factors.iter().all(|(_, r)| r.is_none())));
     let text = verdict::conclusion(Profile::Small, &rows, &decomposition).join("\n");
     assert!(text.contains("Not measured in this run: p50 latency (unloaded, closed c=1)"), "{text}");
-    let table = super::tables::verdict_table(&rows);
+    let table = super::sections::verdict::verdict_table(&rows);
     assert_eq!(table.rows[0][4], super::tables::NOT_MEASURED);
 }
 
@@ -870,4 +870,58 @@ fn a_difference_in_segments_per_call_gets_a_sentence_and_equal_counts_none() {
     assert!(text.contains("a gRPC call crosses the client's socket in 3.0 TCP segments out and 2.0 in, a REST/JSON call in 1.0 and 1.0"), "{text}");
     let arms = [with_segments("rest", 2, 1), with_segments("grpc", 2, 1)];
     assert_eq!(verdict::segments_sentence(&section(&arms)), None);
+}
+
+#[test]
+fn sections_are_listed_once_in_page_order_and_each_output_lays_out_its_own() {
+    use super::sections::{self, Scope, SECTIONS};
+    let ids: Vec<&str> = SECTIONS.iter().map(|s| s.id).collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "a section id is listed twice: {ids:?}");
+    let rank = |s: Scope| match s {
+        Scope::Top => 0,
+        Scope::Verdict => 1,
+        Scope::Run => 2,
+    };
+    assert!(SECTIONS.windows(2).all(|w| rank(w[0].scope) <= rank(w[1].scope)), "not in page order: {ids:?}");
+    let err = sections::section("meltdown").unwrap_err().to_string();
+    assert!(err.contains("`meltdown`") && err.contains("headline, verdict"), "{err}");
+
+    let dir = std::env::temp_dir().join(format!("paybench-report-sections-{}", std::process::id()));
+    let results = run_results(vec![
+        arm("rest", &[300, 300], &[Some(1_000.0); 2]),
+        arm("grpc", &[100, 100], &[Some(2_000.0); 2]),
+        unavailable("amqp"),
+    ]);
+    results.write(&dir).unwrap();
+    let report = super::Report::load(&dir).unwrap();
+    let verdicts = report.verdicts().unwrap();
+    let err = sections::build("fairness", &report, &verdicts, None).unwrap_err().to_string();
+    assert!(err.contains("`fairness`") && err.contains("per verdict"), "{err}");
+    // No outage experiment in this run: that section has nothing to show, and says so by `None`.
+    assert!(sections::build("outage", &report, &verdicts, None).unwrap().is_none());
+
+    let html = super::html::render(&report, &verdicts).unwrap();
+    let summary = super::markdown::render(&report, &verdicts).unwrap();
+    for s in SECTIONS.iter().filter(|s| s.id != "outage") {
+        let anchor = match s.scope {
+            Scope::Top => format!("class=\"conclusion {}\"", s.id),
+            Scope::Verdict if s.show == sections::Show::Open => format!("<table class=\"{}\">", s.id),
+            Scope::Verdict => format!("id=\"{}-0\"", s.id),
+            Scope::Run => format!("id=\"{}\"", s.id),
+        };
+        assert!(html.contains(&anchor), "report.html has no {anchor} for section `{}`", s.id);
+        let titled = summary.contains(&format!("#### {}\n", s.title));
+        if s.scope != Scope::Verdict {
+            assert_eq!(titled, s.in_summary, "summary.md and section `{}`'s in_summary disagree", s.id);
+        }
+    }
+    let lead = |id: &str| sections::build(id, &report, &verdicts, verdicts.first()).unwrap().unwrap().lead.unwrap();
+    assert!(summary.contains(&lead("decomposition")), "summary.md carries the decomposition");
+    assert!(!summary.contains("Fairness") && !html.contains("#### "), "each output keeps to its own sections");
+    assert!(
+        html.contains("amqp / small: connect: amqp: cannot connect"),
+        "the unavailable arm is listed with its reason"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

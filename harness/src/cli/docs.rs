@@ -15,21 +15,23 @@
 //! The inputs are all committed: the reference run (the newest `results/*/results.json` by run id
 //! that has both `rest` and `grpc` for the headline profile, with its `summary.md` and `charts/`),
 //! `benches/baselines/instructions.json`, `harness/compare.toml`, and for `profile-sizes` the
-//! payload generator and codecs themselves (sizes are a function of the code). Tables are rendered by the
-//! report's own code ([`paybench::report::tables`], [`paybench::report::markdown`]); the verdict
-//! and its conclusion are copied from the run's `summary.md`, because they also hold criterion's
-//! codec figures, which are not committed.
+//! payload generator and codecs themselves (sizes are a function of the code). Every part of the
+//! report is the report's own section ([`paybench::report::sections`]) built from the run's
+//! `results.json` and rendered by [`paybench::report::markdown::part`]: nothing is read back from
+//! a rendered `summary.md`.
 //!
 //! `--check` writes nothing and exits 1 after naming every stale section (CI gates on it). An
 //! unknown generator, a start marker without its end or an end marker without its start is an
 //! error (exit 2) that names the file and line.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use paybench::compare::{sources, MetricClass, Thresholds};
 use paybench::payload::{Profile, DEFAULT_SEED};
+use paybench::report::sections::{self, Part, Scope};
 use paybench::report::{markdown, tables, verdict, Report};
 use paybench::results::{ArmResult, ArmStatus, RunResults};
 use paybench::sizes;
@@ -54,27 +56,44 @@ const END: &str = "<!-- /generated:";
 /// The profile of the headline verdict: the everyday checkout, neither tiny nor bulk.
 const HEADLINE_PROFILE: Profile = Profile::Typical;
 
-/// Every generator; [`Inputs::generate`] says what each is made from, and `docs/report.md` lists
-/// them for readers.
-const GENERATORS: [&str; 17] = [
-    "headline",
-    "decomposition",
-    "not-measured",
-    "charts",
-    "run-facts",
-    "generator-bound",
-    "arms-unloaded",
-    "broker-settings",
-    "broker-arms",
-    "sweeps",
-    "capacities",
-    "generator-validation",
-    "peer-check",
-    "instructions",
-    "thresholds",
-    "profile-sizes",
-    "outage",
+/// A generator: the text of its section, given the page's way up to the root ("" or "../").
+type Generate = fn(&Inputs, &str) -> anyhow::Result<String>;
+
+/// Every generator, by the name markers give it; `docs/report.md` lists them for readers. Those
+/// that show a part of the report render that report section ([`paybench::report::sections`]) of
+/// the reference run; the others read their own committed file.
+const GENERATORS: [(&str, Generate); 17] = [
+    ("headline", Inputs::headline),
+    ("decomposition", Inputs::decomposition),
+    ("not-measured", Inputs::not_measured),
+    ("charts", Inputs::charts),
+    ("run-facts", Inputs::run_facts),
+    ("generator-bound", Inputs::generator_bound),
+    ("arms-unloaded", Inputs::arms_unloaded),
+    ("broker-settings", Inputs::broker_settings),
+    ("broker-arms", Inputs::broker_arms),
+    ("sweeps", Inputs::sweeps),
+    ("capacities", Inputs::capacities),
+    ("generator-validation", Inputs::generator_validation),
+    ("peer-check", |inputs, links| super::peer_check::section(&inputs.root, links)),
+    ("instructions", Inputs::instructions),
+    ("thresholds", Inputs::thresholds),
+    ("profile-sizes", |_, _| profile_sizes()),
+    ("report-sections", |_, _| Ok(report_sections())),
 ];
+
+/// Every name a marker can give: [`GENERATORS`], then any report section's id not among them
+/// (rendered by [`Inputs::section`] from the newest committed run that has something for it), so
+/// that a new report section needs no line here to be embedded in the docs.
+fn generator_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = GENERATORS.iter().map(|(name, _)| *name).collect();
+    for s in &sections::SECTIONS {
+        if !names.contains(&s.id) {
+            names.push(s.id);
+        }
+    }
+    names
+}
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Loaded at the first section: pages without sections need no reference run.
@@ -207,8 +226,8 @@ fn parse(file: &str, text: &str) -> anyhow::Result<Vec<Section>> {
                     start + 1
                 );
             }
-            if !GENERATORS.contains(&name) {
-                bail!("docs: {file}:{line_no}: unknown generator `{name}`; known: {}", GENERATORS.join(", "));
+            if !generator_names().contains(&name) {
+                bail!("docs: {file}:{line_no}: unknown generator `{name}`; known: {}", generator_names().join(", "));
             }
             open = Some((name, i));
         } else if let Some(name) = marker(file, line_no, line, END)? {
@@ -262,13 +281,14 @@ struct Inputs {
     root: PathBuf,
     /// The reference run's folder, relative to the root (`results/<run-id>`).
     run_dir: String,
-    /// The reference run, without criterion figures (those are not committed).
+    /// The reference run.
     report: Report,
-    /// The reference run's `summary.md`.
-    summary: String,
-    /// The newest run with outage experiments (`results/<run-id>`, its results), if one is
-    /// committed.
-    outage: Option<(String, RunResults)>,
+    /// Every committed run (`results/<run-id>`, its results), newest first by run id.
+    runs: Vec<(String, RunResults)>,
+    /// The reference run's report sections ([`report_parts`]).
+    parts: BTreeMap<&'static str, Part>,
+    /// The same, of the reference run restricted to [`HEADLINE_PROFILE`].
+    headline_parts: BTreeMap<&'static str, Part>,
 }
 
 /// Whether a run can give the headline: `rest` and `grpc` both ran for [`HEADLINE_PROFILE`].
@@ -279,6 +299,48 @@ fn has_headline(results: &RunResults) -> bool {
             .iter()
             .any(|a| a.transport.as_str() == *name && a.profile == HEADLINE_PROFILE && a.status == ArmStatus::Ran)
     })
+}
+
+/// `report` restricted to [`HEADLINE_PROFILE`].
+fn headline_report(report: &Report) -> Report {
+    let mut results = report.results.clone();
+    results.arms.retain(|a| a.profile == HEADLINE_PROFILE);
+    Report { run_dir: report.run_dir.clone(), results }
+}
+
+/// Every section of `report` but the charts (markdown has none): the sections once per run, and
+/// those per verdict about its headline verdict, by id. Built once, because a verdict is costly
+/// to compute.
+fn report_parts(report: &Report) -> anyhow::Result<BTreeMap<&'static str, Part>> {
+    let no_charts = |s: &sections::Section| s.id != sections::figures::SECTION.id;
+    let verdicts = report.verdicts()?;
+    let headline = paybench::report::headline_verdict(&verdicts);
+    let mut parts = BTreeMap::new();
+    for scope in [Scope::Top, Scope::Run] {
+        parts.extend(sections::parts(scope, no_charts, report, &verdicts, None)?.into_iter().map(|(s, p)| (s.id, p)));
+    }
+    if headline.is_some() {
+        let per_verdict = sections::parts(Scope::Verdict, no_charts, report, &verdicts, headline)?;
+        parts.extend(per_verdict.into_iter().map(|(s, p)| (s.id, p)));
+    }
+    Ok(parts)
+}
+
+/// Section `id` of `parts` (the reference run's, or the headline profile's); an error when the
+/// run has nothing for it.
+fn part<'p>(parts: &'p BTreeMap<&'static str, Part>, id: &str) -> anyhow::Result<&'p Part> {
+    match parts.get(id) {
+        Some(part) => Ok(part),
+        None => bail!("the reference run has nothing for report section `{id}`"),
+    }
+}
+
+/// The one table of a report section's part.
+fn only_table(part: &Part, id: &str) -> anyhow::Result<tables::Table> {
+    match part.tables.as_slice() {
+        [table] => Ok(table.clone()),
+        tables => bail!("report section `{id}` has {} tables, not one", tables.len()),
+    }
 }
 
 impl Inputs {
@@ -298,54 +360,33 @@ impl Inputs {
         }
         runs.sort_by(|a, b| b.1.run_id.cmp(&a.1.run_id));
         let count = runs.len();
-        let outage = runs.iter().find(|(_, r)| paybench::report::outage::experiments(r).next().is_some()).cloned();
         let Some(at) = runs.iter().position(|(_, r)| has_headline(r)) else {
             bail!(
                 "docs: none of the {count} runs under {} has both `rest` and `grpc` for profile `{HEADLINE_PROFILE}`; commit a reference run (`paybench run scenarios/full.toml`)",
                 results_dir.display()
             );
         };
-        for (dir, r) in &runs[..at] {
-            println!(
-                "docs: skipping {dir} (run {}): no `rest` and `grpc` arms for profile `{HEADLINE_PROFILE}`",
-                r.run_id
-            );
-        }
-        let (run_dir, results) = runs.swap_remove(at);
+        let (run_dir, results) = runs[at].clone();
         println!(
             "docs: reference run {run_dir} (run {}, the newest of {count} by run id with a headline)",
             results.run_id
         );
-        let summary_path = root.join(&run_dir).join("summary.md");
-        let summary = std::fs::read_to_string(&summary_path).with_context(|| {
-            format!("docs: read {} (`paybench report {run_dir}` writes it)", summary_path.display())
-        })?;
         let report = Report { run_dir: root.join(&run_dir), results };
-        Ok(Self { root: root.to_path_buf(), run_dir, report, summary, outage })
+        let parts = report_parts(&report)?;
+        let headline_parts = report_parts(&headline_report(&report))?;
+        Ok(Self { root: root.to_path_buf(), run_dir, report, runs, parts, headline_parts })
     }
 
     fn generate(&self, name: &str, links: &str) -> anyhow::Result<String> {
-        let run = format!("{links}{}", self.run_dir);
-        match name {
-            "headline" => self.headline(&run),
-            "decomposition" => self.decomposition(&run),
-            "not-measured" => Ok(self.not_measured()?.to_owned()),
-            "charts" => self.charts(&run),
-            "run-facts" => Ok(bullets(tables::method(&self.report))),
-            "generator-bound" => Ok(self.generator_bound()),
-            "arms-unloaded" => self.arms_table(|_| true, true),
-            "broker-settings" => self.broker_settings(),
-            "broker-arms" => self.arms_table(ArmResult::is_broker_arm, false),
-            "sweeps" => Ok(self.sweeps()),
-            "capacities" => self.capacities(),
-            "generator-validation" => self.generator_validation(links),
-            "peer-check" => super::peer_check::section(&self.root, links),
-            "instructions" => self.instructions(links),
-            "thresholds" => self.thresholds(links),
-            "profile-sizes" => profile_sizes(),
-            "outage" => self.outage(links),
-            other => bail!("no generator `{other}`"),
+        match GENERATORS.iter().find(|(n, _)| *n == name) {
+            Some((_, generate)) => generate(self, links),
+            None => self.section(name, links),
         }
+    }
+
+    /// The reference run's folder as a link from the page.
+    fn run_link(&self, links: &str) -> String {
+        format!("{links}{}", self.run_dir)
     }
 
     /// The scenario whose [`HEADLINE_PROFILE`] section the headline is about.
@@ -356,34 +397,9 @@ impl Inputs {
             .map_or("", |a| &a.scenario)
     }
 
-    /// The paragraphs of the headline profile's part of `summary.md` (between its heading and the
-    /// next heading).
-    fn summary_paragraphs(&self) -> anyhow::Result<Vec<&str>> {
-        let heading = markdown::section_heading(self.headline_scenario(), HEADLINE_PROFILE);
-        let Some(at) = self.summary.find(&heading) else {
-            bail!("{}/summary.md has no {heading:?}: rerun `paybench report {}`", self.run_dir, self.run_dir);
-        };
-        let body = &self.summary[at + heading.len()..];
-        let body = body.find("\n#").map_or(body, |end| &body[..end]);
-        Ok(body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect())
-    }
-
-    /// The verdict table, the paragraphs between it and the conclusion, and the conclusion.
-    fn summary_parts(&self) -> anyhow::Result<(&str, Vec<&str>, &str)> {
-        let paragraphs = self.summary_paragraphs()?;
-        let table = paragraphs.iter().position(|p| p.starts_with('|'));
-        let conclusion = paragraphs.iter().position(|p| p.starts_with("- "));
-        match (table, conclusion) {
-            (Some(t), Some(c)) if t < c => Ok((paragraphs[t], paragraphs[t + 1..c].to_vec(), paragraphs[c])),
-            _ => bail!(
-                "{}/summary.md: the `{HEADLINE_PROFILE}` section has no verdict table followed by a conclusion",
-                self.run_dir
-            ),
-        }
-    }
-
-    fn run_line(&self, run: &str) -> String {
+    fn run_line(&self, links: &str) -> String {
         let r = &self.report.results;
+        let run = self.run_link(links);
         format!(
             "Reference run [`{}`]({run}/) (scenario `{}`, profile `{HEADLINE_PROFILE}`; {}, {} cores), from its [`summary.md`]({run}/summary.md); [`report.html`]({run}/report.html) has every chart and every arm's figures.",
             r.run_id,
@@ -393,21 +409,12 @@ impl Inputs {
         )
     }
 
-    /// The five generated sentences of `summary.md`, the headline chart, and the headline
-    /// profile's verdict table.
-    fn headline(&self, run: &str) -> anyhow::Result<String> {
-        let (table, _, _) = self.summary_parts()?;
-        let Some(at) = self.summary.find(markdown::HEADLINE_HEADING) else {
-            bail!(
-                "{}/summary.md has no {:?}: rerun `paybench report {}`",
-                self.run_dir,
-                markdown::HEADLINE_HEADING,
-                self.run_dir
-            );
-        };
-        let sentences = self.summary[at + markdown::HEADLINE_HEADING.len()..].trim_start();
-        let sentences = sentences.split("\n\n").next().unwrap_or("").trim();
-        let mut out = format!("{}\n\n{sentences}\n\n", self.run_line(run));
+    /// The headline section's sentences, the headline chart, and the headline profile's verdict
+    /// table.
+    fn headline(&self, links: &str) -> anyhow::Result<String> {
+        let run = self.run_link(links);
+        let sentences = part(&self.parts, "headline")?.sentences.clone();
+        let mut out = format!("{}\n\n{}\n", self.run_line(links), bullets(sentences));
         let chart = Path::new(&self.run_dir).join("charts").join("headline.svg");
         if self.root.join(&chart).is_file() {
             out.push_str(&format!(
@@ -419,26 +426,26 @@ impl Inputs {
                 self.run_dir
             ));
         }
-        out.push_str(&format!("The verdict table of profile `{HEADLINE_PROFILE}`:\n\n{table}"));
+        let table = only_table(part(&self.headline_parts, "verdict")?, "verdict")?;
+        out.push_str(&format!("The verdict table of profile `{HEADLINE_PROFILE}`:\n\n{}", markdown::table(&table)));
         Ok(out)
     }
 
-    fn decomposition(&self, run: &str) -> anyhow::Result<String> {
-        let (_, middle, _) = self.summary_parts()?;
-        if !middle.iter().any(|p| p.starts_with('|')) {
-            bail!("{}/summary.md: the `{HEADLINE_PROFILE}` section has no decomposition table", self.run_dir);
-        }
-        Ok(format!("{}\n\n{}", self.run_line(run), middle.join("\n\n")))
+    fn decomposition(&self, links: &str) -> anyhow::Result<String> {
+        let decomposition = part(&self.headline_parts, "decomposition")?;
+        Ok(format!("{}\n\n{}", self.run_line(links), markdown::part(decomposition)))
     }
 
-    fn not_measured(&self) -> anyhow::Result<&str> {
-        match self.summary.find(markdown::CAVEATS_HEADING) {
-            Some(at) => Ok(self.summary[at + markdown::CAVEATS_HEADING.len()..].trim()),
-            None => bail!("{}/summary.md has no {:?}", self.run_dir, markdown::CAVEATS_HEADING),
-        }
+    fn not_measured(&self, _: &str) -> anyhow::Result<String> {
+        Ok(bullets(part(&self.parts, "not-measured")?.sentences.clone()))
     }
 
-    fn charts(&self, run: &str) -> anyhow::Result<String> {
+    fn run_facts(&self, _: &str) -> anyhow::Result<String> {
+        Ok(bullets(part(&self.parts, "run-facts")?.sentences.clone()))
+    }
+
+    fn charts(&self, links: &str) -> anyhow::Result<String> {
+        let run = self.run_link(links);
         let dir = self.root.join(&self.run_dir).join("charts");
         let mut names: Vec<String> = match std::fs::read_dir(&dir) {
             Ok(entries) => entries
@@ -463,37 +470,40 @@ impl Inputs {
         Ok(out)
     }
 
-    fn generator_bound(&self) -> String {
-        let windows = tables::generator_bound(&self.headline_report());
+    fn generator_bound(&self, _: &str) -> anyhow::Result<String> {
+        let windows = sections::generator_bound::generator_bound(&headline_report(&self.report));
         if windows.is_empty() {
-            return format!(
+            return Ok(format!(
                 "No window of the reference run was flagged generator-bound in profile `{HEADLINE_PROFILE}`."
-            );
+            ));
         }
-        format!(
+        Ok(format!(
             "Windows of the reference run flagged generator-bound in profile `{HEADLINE_PROFILE}` (arm, profile, load: repetitions):\n\n{}",
             bullets(windows)
-        )
+        ))
     }
 
-    /// The reference run restricted to [`HEADLINE_PROFILE`].
-    fn headline_report(&self) -> Report {
-        let mut results = self.report.results.clone();
-        results.arms.retain(|a| a.profile == HEADLINE_PROFILE);
-        Report { run_dir: self.report.run_dir.clone(), results }
+    fn arms_unloaded(&self, _: &str) -> anyhow::Result<String> {
+        self.arms_table(|_| true, true)
     }
 
-    /// The report's per-arm table for the headline profile: the arms `keep` selects, at the lowest
+    fn broker_arms(&self, _: &str) -> anyhow::Result<String> {
+        self.arms_table(ArmResult::is_broker_arm, false)
+    }
+
+    /// The report's arms section for the headline profile: the arms `keep` selects, at the lowest
     /// load point only or at every point. The CPU column is left out: CPU per call is in the
     /// verdict and the report, next to how it was read.
     fn arms_table(&self, keep: impl Fn(&ArmResult) -> bool, unloaded_only: bool) -> anyhow::Result<String> {
-        let report = self.headline_report();
-        let verdicts = report.verdicts()?;
-        let Some(v) = verdicts.first() else { bail!("the reference run has no `{HEADLINE_PROFILE}` arms") };
+        // The arms and loads alone (`sections()`), not the costly verdict.
+        let report = headline_report(&self.report);
+        let Some(section) = report.sections().into_iter().next() else {
+            bail!("the reference run has no `{HEADLINE_PROFILE}` arms")
+        };
         let labels: Vec<String> =
-            v.section.arms.iter().filter(|a| keep(a)).map(|a| paybench::report::format::arm_label(a)).collect();
-        let unloaded = verdict::unloaded(&v.section.loads).map(|l| l.label());
-        let mut table = tables::arms_table(v);
+            section.arms.iter().filter(|a| keep(a)).map(|a| paybench::report::format::arm_label(a)).collect();
+        let unloaded = verdict::unloaded(&section.loads).map(|l| l.label());
+        let mut table = only_table(part(&self.headline_parts, "arms")?, "arms")?;
         let (arm_col, load_col) = (column(&table, "arm")?, column(&table, "load")?);
         table.rows.retain(|row| {
             labels.contains(&row[arm_col]) && (!unloaded_only || Some(&row[load_col]) == unloaded.as_ref())
@@ -513,50 +523,38 @@ impl Inputs {
         ))
     }
 
-    fn broker_settings(&self) -> anyhow::Result<String> {
-        let table = tables::brokers_table(&self.headline_report());
+    /// A one-table section of the report for the headline profile, under `what`, or `empty` when
+    /// the table has no rows.
+    fn headline_table(&self, id: &str, what: &str, empty: &str) -> anyhow::Result<String> {
+        let table = only_table(part(&self.headline_parts, id)?, id)?;
         if table.rows.is_empty() {
-            return Ok("The reference run has no broker arms.".to_owned());
+            return Ok(empty.to_owned());
         }
         Ok(format!(
-            "Reference run `{}`, profile `{HEADLINE_PROFILE}` (the report's brokers table):\n\n{}",
+            "Reference run `{}`, profile `{HEADLINE_PROFILE}`{what}:\n\n{}",
             self.report.results.run_id,
             markdown::table(&table)
         ))
+    }
+
+    fn broker_settings(&self, _: &str) -> anyhow::Result<String> {
+        self.headline_table("broker-settings", " (the report's brokers table)", "The reference run has no broker arms.")
     }
 
     /// Each arm's capacity searches: the highest offered rate that met the SLO, its resolution and
     /// bottleneck.
-    fn sweeps(&self) -> String {
-        let arms: Vec<&paybench::results::ArmResult> =
-            self.report.results.arms.iter().filter(|a| a.profile == HEADLINE_PROFILE).collect();
-        let table = tables::capacity_table(&arms);
-        if table.rows.is_empty() {
-            return format!("The reference run has no sweep for profile `{HEADLINE_PROFILE}`.");
-        }
-        format!(
-            "Reference run `{}`, profile `{HEADLINE_PROFILE}`:\n\n{}",
-            self.report.results.run_id,
-            markdown::table(&table)
-        )
+    fn sweeps(&self, _: &str) -> anyhow::Result<String> {
+        self.headline_table("sweeps", "", &format!("The reference run has no sweep for profile `{HEADLINE_PROFILE}`."))
     }
 
     /// Each arm's server capacity (replay client) beside its end-to-end capacity (full-stack
     /// client), for the headline profile: the report's capacities table.
-    fn capacities(&self) -> anyhow::Result<String> {
-        // Sections take the server-capacity arms of their own scenario and profile.
-        let report = self.headline_report();
-        let verdicts = report.verdicts()?;
-        let Some(v) = verdicts.first() else { bail!("the reference run has no `{HEADLINE_PROFILE}` arms") };
-        let table = tables::capacities_table(&v.section);
-        if table.rows.is_empty() {
-            return Ok(format!("The reference run has no capacity for profile `{HEADLINE_PROFILE}`."));
-        }
-        Ok(format!(
-            "Reference run `{}`, profile `{HEADLINE_PROFILE}` (the report's capacities table):\n\n{}",
-            self.report.results.run_id,
-            markdown::table(&table)
-        ))
+    fn capacities(&self, _: &str) -> anyhow::Result<String> {
+        self.headline_table(
+            "capacities",
+            " (the report's capacities table)",
+            &format!("The reference run has no capacity for profile `{HEADLINE_PROFILE}`."),
+        )
     }
 
     /// `harness/scripts/validate-generator.sh`'s last committed table: each paybench client's
@@ -651,30 +649,63 @@ impl Inputs {
         };
         Ok(format!("From [`{path}`]({links}{path}):\n\n{}", markdown::table(&table)))
     }
+
+    /// Report section `id` of the newest committed run that has something for it (about its
+    /// headline verdict, for a section per verdict), with where it comes from.
+    fn section(&self, id: &str, links: &str) -> anyhow::Result<String> {
+        sections::section(id)?;
+        for (dir, results) in &self.runs {
+            let report = Report { run_dir: self.root.join(dir), results: results.clone() };
+            let verdicts = report.verdicts()?;
+            let verdict = paybench::report::headline_verdict(&verdicts);
+            let Some(part) = sections::build(id, &report, &verdicts, verdict)? else { continue };
+            let command = results.settings.command_line.get(1..).unwrap_or_default().join(" ");
+            return Ok(format!(
+                "From [`{dir}`]({links}{dir}/report.html) (run `{}`, `paybench {command}`, {} cores):\n\n{}",
+                results.run_id,
+                results.environment.cpu_cores,
+                markdown::part(&part)
+            ));
+        }
+        bail!("docs: no committed run has anything for report section `{id}`; commit a run that does")
+    }
+}
+
+/// The report's sections, in page order, from [`sections::SECTIONS`] itself.
+fn report_sections() -> String {
+    let table = tables::Table {
+        header: ["id", "title", "appears", "in report.html", "in summary.md"].map(String::from).to_vec(),
+        rows: sections::SECTIONS
+            .iter()
+            .map(|s| {
+                let appears = match s.scope {
+                    sections::Scope::Top => "once, at the top",
+                    sections::Scope::Verdict => "per scenario × profile",
+                    sections::Scope::Run => "once, below the verdicts",
+                };
+                let shown = match s.show {
+                    sections::Show::Lead => "the page's lead",
+                    sections::Show::Open => "open",
+                    sections::Show::Collapsed => "collapsed",
+                    sections::Show::Expanded => "collapsible, open",
+                };
+                vec![
+                    format!("`{}`", s.id),
+                    s.title.to_owned(),
+                    appears.to_owned(),
+                    shown.to_owned(),
+                    if s.in_summary { "yes" } else { "no" }.to_owned(),
+                ]
+            })
+            .collect(),
+    };
+    format!("From `paybench::report::sections::SECTIONS`:\n\n{}", markdown::table(&table))
 }
 
 /// Request body sizes of every profile at the default seed, from the code rather than a run: what
 /// `paybench sizes` prints, raw bytes only. Compressed sizes are left out because they move by a
 /// byte with the order of the metadata map, which is new in every process, and the section
 /// must be the same every time it is generated.
-impl Inputs {
-    /// The outage claims table and its sentences, rendered by the report's own section code from
-    /// the newest committed run with outage experiments.
-    fn outage(&self, links: &str) -> anyhow::Result<String> {
-        let Some((dir, results)) = &self.outage else {
-            bail!("docs: no committed run has outage experiments; commit one (`paybench run scenarios/outage.toml`)");
-        };
-        let mut out = format!(
-            "From [`{dir}`]({links}{dir}/report.html) (run `{}`, `paybench run scenarios/outage.toml`, {} cores):\n\n",
-            results.run_id, results.environment.cpu_cores
-        );
-        out.push_str(&paybench::report::markdown::table(&paybench::report::outage::claims_table(results)));
-        out.push('\n');
-        out.push_str(&bullets(paybench::report::outage::sentences(results)));
-        Ok(out)
-    }
-}
-
 fn profile_sizes() -> anyhow::Result<String> {
     let rows = sizes::measure(DEFAULT_SEED)?;
     let table = tables::Table {
@@ -864,7 +895,8 @@ mod tests {
     fn every_generator_renders_the_committed_reference_run() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let inputs = Inputs::load(&root).unwrap();
-        for name in GENERATORS {
+        // The generators, and the one report section the docs embed by its id today.
+        for name in GENERATORS.iter().map(|(name, _)| *name).chain(["outage"]) {
             let text = inputs.generate(name, "../").unwrap();
             assert!(!text.trim().is_empty(), "{name} is empty");
             assert_eq!(inputs.generate(name, "../").unwrap(), text, "{name} is not deterministic");

@@ -3,19 +3,43 @@
 //! arm with its events marked. Read from `results.json`'s `experiments` alone; every word of a
 //! verdict cell follows from the figures in its row.
 
-use super::charts::{line_chart, Chart, LineSeries2, LineSpec};
-use super::format::fmt_us;
-use super::tables::Table;
+use super::part::{Context, Part, Scope, Section, Show};
+use crate::charts::{line_chart, Chart, LineSeries2, LineSpec};
+use crate::format::fmt_us;
 use crate::results::experiment::{ArmTimeline, ExperimentResult, OutageSummary};
 use crate::results::{ArmStatus, RunResults};
+use crate::tables::Table;
 use crate::Result;
 use plotters::style::RGBColor;
 
 /// The claim the outage experiment tests, as the product's notes word it.
 pub const CLAIM: &str = "messages are not lost, even if the service is temporarily unavailable";
 
-/// Docs id of the claims table (`paybench docs` section `outage`).
-pub const DOCS_ID: &str = "outage";
+/// The outage claims table of a run with outage experiments.
+pub const SECTION: Section = Section {
+    id: "outage",
+    title: "Outage: messages are not lost, even if the service is temporarily unavailable?",
+    scope: Scope::Run,
+    show: Show::Open,
+    in_summary: true,
+    build,
+};
+
+/// How to read the table.
+pub const LEAD: &str = "Each arm's server (direct arms) or worker process (broker arms) ran as a supervised child; under an open-loop load it was frozen (SIGSTOP, then SIGCONT) or crashed (SIGKILL, then restarted). Lost = requests never answered and never failed, by idempotency-key accounting on the correlating (broker) clients; a request/response client cannot tell a lost request from a lost reply.";
+
+fn build(cx: &Context<'_>) -> Result<Option<Part>> {
+    let r = &cx.report.results;
+    if experiments(r).next().is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Part {
+        lead: Some(LEAD.to_owned()),
+        sentences: sentences(r),
+        tables: vec![claims_table(r)],
+        charts: timeline_charts(r)?,
+    }))
+}
 
 /// The outage experiments of a run.
 pub fn experiments(results: &RunResults) -> impl Iterator<Item = &ExperimentResult> {
