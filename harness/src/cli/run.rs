@@ -10,17 +10,17 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use paybench::endpoint::redact as redact_url;
-use paybench::load::operating;
+use paybench::experiment::steady::{self, Planned, SteadyResult};
 use paybench::load::replay::ClientKind;
-use paybench::load::runner::{self, Observer, RunContext};
-use paybench::load::scenario::{LoadSpec, Scenario};
+use paybench::load::runner::{Observer, RunContext};
+use paybench::load::scenario::Scenario;
 use paybench::measure::busy::RoleCores;
 use paybench::measure::cpu::{CLIENT_THREAD_PREFIX, SERVER_THREAD_PREFIX};
 use paybench::measure::env;
 use paybench::payload::Profile;
 use paybench::results::{ArmResult, ArmStatus, RunResults, RunSettings, SCHEMA_VERSION};
 use paybench::transport::registry::{self, Registry};
-use paybench::transport::{Arm, Settings};
+use paybench::transport::Settings;
 
 use super::edge::ArmEnv;
 use paybench::load::placement::{self as pinning, allowed_cpus, default_pinning, CpuList};
@@ -137,6 +137,21 @@ impl Bars {
     }
 }
 
+impl steady::Progress for Bars {
+    fn observer(&self) -> &dyn Observer {
+        self
+    }
+    fn more_units(&self, n: u64) {
+        self.bar.inc_length(n);
+    }
+    fn unit_done(&self) {
+        self.bar.inc(1);
+    }
+    fn note(&self, line: &str) {
+        self.say(line.to_owned());
+    }
+}
+
 impl Observer for Bars {
     fn window_started(&self, label: &str, _expected: Duration) {
         self.bar.set_message(label.to_owned());
@@ -147,95 +162,6 @@ impl Observer for Bars {
     fn arm_unavailable(&self, label: &str, kind: &str, message: &str) {
         self.say(format!("  {label}: UNAVAILABLE ({kind}) {message}"));
     }
-}
-
-/// A scenario with its arms resolved against the settings.
-struct Planned {
-    scenario: Scenario,
-    arms: Vec<Arm>,
-    /// What its `[server_capacity]` units run ([`server_capacity_scenario`]).
-    capacity: Option<Scenario>,
-}
-
-/// What a unit measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// The scenario's fixed points and capacity searches, with the run's client.
-    Points,
-    /// The server's capacity: the replay client in a closed loop (`[server_capacity]`).
-    ServerCapacity,
-    /// Phase two: the operating points (its scenario holds them as `load`).
-    Operating,
-}
-
-/// One arm of one scenario in one profile: what a repetition runs once, on a fresh server.
-struct Unit<'a> {
-    scenario: &'a Scenario,
-    arm: &'a Arm,
-    profile: Profile,
-    stage: Stage,
-}
-
-impl Unit<'_> {
-    /// Repetitions it runs ([`Scenario::repetitions_for`]).
-    fn repetitions(&self) -> u32 {
-        self.scenario.repetitions_for(self.arm.name(), self.profile)
-    }
-
-    fn label(&self) -> String {
-        let phase = match self.stage {
-            Stage::Points => "",
-            Stage::ServerCapacity => "/server-capacity",
-            Stage::Operating => "/operating-points",
-        };
-        format!("{}/{}/{}{phase}", self.scenario.name, self.arm, self.profile)
-    }
-}
-
-/// The `[server_capacity]` units of every scenario: each listed arm on each profile it runs.
-/// None with `--target` (an external server is not the suite's to pin alone on a core).
-fn server_capacity_units<'a>(planned: &'a [Planned], target: bool) -> impl Iterator<Item = Unit<'a>> + 'a {
-    planned.iter().filter(move |_| !target).flat_map(|p| {
-        let listed = p.scenario.server_capacity.as_ref().map(|c| c.arms.as_slice()).unwrap_or_default();
-        p.capacity.iter().flat_map(move |scenario| {
-            p.arms.iter().filter(|a| listed.iter().any(|n| n == a.name())).flat_map(move |arm| {
-                scenario
-                    .profiles
-                    .iter()
-                    .filter(|&&profile| scenario.runs(arm.name(), profile))
-                    .map(move |&profile| Unit { scenario, arm, profile, stage: Stage::ServerCapacity })
-            })
-        })
-    })
-}
-
-/// The scenario a `[server_capacity]` unit runs: its closed loop as the only point, no search,
-/// no operating points, the scenario's repetitions.
-fn server_capacity_scenario(s: &Scenario) -> Option<Scenario> {
-    let spec = s.server_capacity.as_ref()?;
-    Some(Scenario {
-        load: vec![LoadSpec::Closed { concurrency: spec.concurrency }],
-        sweep: None,
-        operating_points: None,
-        tails: None,
-        server_capacity: None,
-        ..s.clone()
-    })
-}
-
-/// The order of each repetition: every unit whose scenario has that many repetitions, shuffled
-/// by a generator seeded from `seed` and the repetition, so the order is random but reproducible.
-fn repetition_orders<'a>(units: &[Unit<'a>], seed: u64) -> Vec<Vec<usize>> {
-    use rand::seq::SliceRandom;
-    use rand::SeedableRng;
-    let max_reps = units.iter().map(Unit::repetitions).max().unwrap_or(0);
-    (0..max_reps)
-        .map(|rep| {
-            let mut order: Vec<usize> = (0..units.len()).filter(|&i| rep < units[i].repetitions()).collect();
-            order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ u64::from(rep)));
-            order
-        })
-        .collect()
 }
 
 fn load_scenarios(args: &Args, settings: &Settings) -> anyhow::Result<Vec<Planned>> {
@@ -258,8 +184,7 @@ fn load_scenarios(args: &Args, settings: &Settings) -> anyhow::Result<Vec<Planne
                     .with_context(|| format!("{}: server_capacity.arms", path.display()))?;
             }
         }
-        let capacity = server_capacity_scenario(&s);
-        out.push(Planned { scenario: s, arms, capacity });
+        out.push(Planned::new(s, arms));
     }
     if args.target.is_some() && out.iter().any(|p| p.arms.len() != 1) {
         anyhow::bail!("--target drives one external server: pick its transport with --transports NAME");
@@ -311,48 +236,19 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         scenarios.len(),
         out.display()
     );
-    // Repetitions interleave the arms in a shuffled order, each on a fresh server and client, so
-    // that "repetition i of rest" and "repetition i of grpc" ran minutes apart at most, in either
-    // order, and no arm inherits another's warm connections or leaked state.
-    let units: Vec<Unit<'_>> = planned
-        .iter()
-        .flat_map(|p| {
-            // A scenario of experiments only has no steady-state windows.
-            let steady = if p.scenario.has_steady_state() { p.arms.as_slice() } else { &[] };
-            steady.iter().flat_map(move |arm| {
-                p.scenario
-                    .profiles
-                    .iter()
-                    .filter(|&&profile| p.scenario.runs(arm.name(), profile))
-                    .map(move |&profile| (p, arm, profile))
-            })
-        })
-        .map(|(p, arm, profile)| Unit { scenario: &p.scenario, arm, profile, stage: Stage::Points })
-        .chain(server_capacity_units(&planned, args.target.is_some()))
-        .collect();
     let order_seed = args.order_seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
     });
-    let orders = repetition_orders(&units, order_seed);
-    let bar = ProgressBar::new(orders.iter().map(Vec::len).sum::<usize>() as u64);
+    let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} arm repetitions  {msg}")?
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let obs = Bars { bar: bar.clone() };
-    let by_unit = run_repetitions(&ctx, &units, &orders, &obs, args.target.is_some())?;
-    let (mut arms, mut server_capacity) = (Vec::new(), Vec::new());
-    for (unit, result) in units.iter().zip(by_unit) {
-        let Some(result) = result else { continue };
-        match unit.stage {
-            Stage::ServerCapacity => server_capacity.push(result),
-            _ => arms.push(result),
-        }
-    }
-    let mut order: Vec<Vec<String>> = orders.iter().map(|o| o.iter().map(|&i| units[i].label()).collect()).collect();
-    let operating_points = run_operating_points(&ctx, &planned, &mut arms, order_seed, &mut order, &obs)?;
+    let steady = steady::run(&ctx, &planned, order_seed, args.target.is_some(), &obs);
     bar.finish_and_clear();
+    let SteadyResult { arms, server_capacity, operating_points, order } = steady?;
     let experiments = run_experiments(&args, &planned, &client_rt, &endpoints, &namespace, &out)?;
     let brokers = arms.iter().filter_map(|a| a.broker.clone()).collect();
     let results = RunResults {
@@ -462,47 +358,6 @@ impl paybench::experiment::Progress for Lines {
     }
 }
 
-/// Runs `orders[rep]` of `units` for every repetition, each unit on a fresh server and client,
-/// and merges each unit's repetitions. A unit that could not start is not retried (one error, not
-/// one per repetition); with `--target` an unreachable server ends the run.
-fn run_repetitions(
-    ctx: &RunContext,
-    units: &[Unit<'_>],
-    orders: &[Vec<usize>],
-    obs: &Bars,
-    target: bool,
-) -> anyhow::Result<Vec<Option<ArmResult>>> {
-    let mut by_unit: Vec<Option<ArmResult>> = units.iter().map(|_| None).collect();
-    for (rep, order) in orders.iter().enumerate() {
-        for &i in order {
-            let Unit { scenario, arm, profile, stage } = units[i];
-            if by_unit[i].as_ref().is_some_and(|r| r.status != ArmStatus::Ran) {
-                continue;
-            }
-            let replay;
-            let ctx = if stage == Stage::ServerCapacity && ctx.client_kind != ClientKind::Replay {
-                replay = RunContext { client_kind: ClientKind::Replay, ..ctx.clone() };
-                &replay
-            } else {
-                ctx
-            };
-            let result = runner::run_repetition(ctx, scenario, arm, profile, rep as u32, obs);
-            if target {
-                if let ArmStatus::Unavailable { message, .. } = &result.status {
-                    obs.bar.finish_and_clear();
-                    anyhow::bail!("target unreachable: {message}");
-                }
-            }
-            match &mut by_unit[i] {
-                Some(so_far) => runner::merge_repetition(so_far, result),
-                slot => *slot = Some(result),
-            }
-            obs.bar.inc(1);
-        }
-    }
-    Ok(by_unit)
-}
-
 /// The in-run codec timing of every profile the scenarios run, on a blocking thread of the
 /// (pinned) client runtime, before any load.
 fn time_codecs(
@@ -523,68 +378,6 @@ fn time_codecs(
         .block_on(client_rt.spawn_blocking(move || paybench::measure::codec::measure(&profiles, seed, batches)))
         .context("codec timing thread")?;
     timed.context("codec timing")
-}
-
-/// Phase two of a run: for each scenario × profile with `[operating_points]`, places the points
-/// from the capacity searches just run ([`operating::plan`]) and measures the chosen arms there,
-/// repetition by repetition in a shuffled order (seeded apart from phase one's), each on a fresh
-/// server. The points are appended to the arms' `points`, named by `operating_point`.
-fn run_operating_points(
-    ctx: &RunContext,
-    planned: &[Planned],
-    arms: &mut [ArmResult],
-    order_seed: u64,
-    order: &mut Vec<Vec<String>>,
-    obs: &Bars,
-) -> anyhow::Result<Vec<paybench::results::OperatingPlan>> {
-    let mut plans = Vec::new();
-    // (the phase's scenario: the points as its `load`; the arm; the profile; the points' names)
-    let mut phases: Vec<(Scenario, &Arm, Profile, Vec<String>)> = Vec::new();
-    for p in planned {
-        let Some(spec) = &p.scenario.operating_points else { continue };
-        let measured: Vec<&Arm> = p.arms.iter().filter(|a| p.scenario.at_operating_points(a.name())).collect();
-        let names: Vec<String> = measured.iter().map(|a| a.name().to_owned()).collect();
-        for &profile in &p.scenario.profiles {
-            let all: Vec<&ArmResult> = arms.iter().collect();
-            let plan = operating::plan(&p.scenario, profile, &all, &names);
-            if let Some(why) = &plan.skipped {
-                eprintln!("{}/{profile}: operating points skipped: {why}", p.scenario.name);
-            } else {
-                let (point_names, loads): (Vec<String>, Vec<_>) =
-                    operating::loads(&plan, spec.max_in_flight).into_iter().unzip();
-                let phase = Scenario { load: loads, sweep: None, operating_points: None, ..p.scenario.clone() };
-                for arm in measured.iter().copied().filter(|a| p.scenario.runs(a.name(), profile)) {
-                    phases.push((phase.clone(), arm, profile, point_names.clone()));
-                }
-            }
-            plans.push(plan);
-        }
-    }
-    let units: Vec<Unit<'_>> = phases
-        .iter()
-        .map(|(scenario, arm, profile, _)| Unit { scenario, arm, profile: *profile, stage: Stage::Operating })
-        .collect();
-    // A seed apart from phase one's, so the two phases are not the same shuffle.
-    let orders = repetition_orders(&units, !order_seed);
-    obs.bar.inc_length(orders.iter().map(Vec::len).sum::<usize>() as u64);
-    let results = run_repetitions(ctx, &units, &orders, obs, false)?;
-    order.extend(orders.iter().map(|o| o.iter().map(|&i| units[i].label()).collect::<Vec<_>>()));
-    for ((scenario, arm, profile, point_names), result) in phases.iter().zip(results) {
-        let Some(result) = result else { continue };
-        let Some(target) =
-            arms.iter_mut().find(|a| a.scenario == scenario.name && a.transport == arm.name() && a.profile == *profile)
-        else {
-            continue;
-        };
-        if result.status != ArmStatus::Ran && target.status == ArmStatus::Ran {
-            target.status = result.status.clone();
-        }
-        for (mut point, name) in result.points.into_iter().zip(point_names) {
-            point.operating_point = Some(name.clone());
-            target.points.push(point);
-        }
-    }
-    Ok(plans)
 }
 
 /// Every measured window (load points and sweep steps) whose accounting does not balance, named.
@@ -637,6 +430,7 @@ fn now_rfc3339() -> String {
 
 #[cfg(test)]
 mod tests {
+    use paybench::load::runner;
     use paybench::load::scenario::LoadSpec;
     use paybench::payload::Profile;
     use paybench::results::{Accounting, Measurement, PointResult, PointSummary};
@@ -666,34 +460,5 @@ mod tests {
         let bad = unbalanced_windows(&[result]);
         assert_eq!(bad.len(), 1, "{bad:?}");
         assert!(bad[0].contains("unit/tcp/small") && bad[0].contains("closed c=1"), "{bad:?}");
-    }
-
-    #[test]
-    fn each_repetition_runs_every_unit_once_in_a_reproducible_shuffled_order() {
-        let scenario = |reps: u32| {
-            let text = format!(
-                "name = \"u\"\ntransports = [\"grpc\"]\nprofiles = [\"small\"]\nrepetitions = {reps}\nwarmup_ms = 1\nduration_ms = 1\ntimeout_ms = 1\n[[load]]\nmodel = \"closed\"\nconcurrency = 1\n"
-            );
-            Scenario::parse(&text, std::path::Path::new("u.toml"), &Registry).unwrap()
-        };
-        let (five, two) = (scenario(5), scenario(2));
-        let arms: Vec<Arm> =
-            ["inproc", "sim", "tcp", "grpc", "rest", "rest-h2"].map(|n| Arm::parse(n).unwrap()).to_vec();
-        let mut units: Vec<Unit<'_>> = arms
-            .iter()
-            .map(|arm| Unit { scenario: &five, arm, profile: Profile::Small, stage: Stage::Points })
-            .collect();
-        units.push(Unit { scenario: &two, arm: &arms[0], profile: Profile::Small, stage: Stage::Points });
-        let orders = repetition_orders(&units, 42);
-        assert_eq!(orders.len(), 5);
-        for (rep, order) in orders.iter().enumerate() {
-            let mut sorted = order.clone();
-            sorted.sort_unstable();
-            let expected: Vec<usize> = (0..units.len()).filter(|&i| rep < 2 || i < 6).collect();
-            assert_eq!(sorted, expected, "repetition {rep} runs each of its units once");
-        }
-        assert_eq!(orders, repetition_orders(&units, 42), "the seed reproduces the order");
-        assert_ne!(orders, repetition_orders(&units, 43));
-        assert!(orders[2..].windows(2).any(|w| w[0] != w[1]), "repetitions are shuffled independently");
     }
 }

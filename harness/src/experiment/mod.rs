@@ -12,6 +12,7 @@
 
 pub mod events;
 pub mod outage;
+pub mod steady;
 pub mod topology;
 pub use paybench_model::experiment_spec as spec;
 
