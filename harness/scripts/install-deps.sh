@@ -34,6 +34,8 @@ if [ "${1:-}" != "--brokers-only" ]; then
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
   command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # The L4 balancer in front of N direct backends (experiments with `processes` > 1 on a direct arm).
+  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
   # The JSON contract test's outside client (harness/tests/json_contract_client.py).
   command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 fi

@@ -91,6 +91,15 @@ pub async fn wait_gone(pid: u32, deadline: Duration) -> bool {
     !alive(pid)
 }
 
+/// How a supervised process shows it is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ready {
+    /// It prints a line on stdout that starts with this (`paybench serve`'s `serving ...`).
+    Line(String),
+    /// It accepts a TCP connection at this address (a proxy that prints nothing).
+    Accepts(String),
+}
+
 /// How to run one supervised process.
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
@@ -100,9 +109,9 @@ pub struct ProcessSpec {
     pub program: PathBuf,
     /// Arguments.
     pub args: Vec<String>,
-    /// The process is ready when it prints a line on stdout that starts with this.
-    pub ready_prefix: String,
-    /// How long it may take to print that line.
+    /// How it shows it is ready.
+    pub ready: Ready,
+    /// How long it may take to get ready.
     pub ready_within: Duration,
     /// Where its stderr goes (appended across restarts).
     pub log: PathBuf,
@@ -128,7 +137,8 @@ impl Supervised {
         Ok(Self { spec, child, ready_line, started: 1 })
     }
 
-    /// The line that said it was ready (`serving grpc on 127.0.0.1:4711 pid 123`).
+    /// The line that said it was ready (`serving grpc on 127.0.0.1:4711 pid 123`), or
+    /// `accepting on ADDRESS` for [`Ready::Accepts`].
     pub fn ready_line(&self) -> &str {
         &self.ready_line
     }
@@ -229,32 +239,53 @@ fn start(spec: &ProcessSpec) -> Result<(Child, String)> {
     // The ready line is read on a thread of its own, so that the wait is bounded even when the
     // child prints nothing; the thread then drains stdout until the child exits.
     let (tx, rx) = std::sync::mpsc::channel();
-    let prefix = spec.ready_prefix.clone();
+    let prefix = match &spec.ready {
+        Ready::Line(prefix) => Some(prefix.clone()),
+        Ready::Accepts(_) => None,
+    };
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(stdout).lines().map_while(std::io::Result::ok) {
-            if line.starts_with(&prefix) {
+            if prefix.as_ref().is_some_and(|p| line.starts_with(p.as_str())) {
                 if let Some(tx) = tx.take() {
                     let _ = tx.send(line);
                 }
             }
         }
     });
-    match rx.recv_timeout(spec.ready_within) {
-        Ok(line) => Ok((child, line)),
-        Err(_) => {
+    let ready = match &spec.ready {
+        Ready::Line(_) => rx.recv_timeout(spec.ready_within).ok(),
+        Ready::Accepts(address) => {
+            let accepts = wait_until(spec.ready_within, || accepts(address) || !matches!(child.try_wait(), Ok(None)))
+                && matches!(child.try_wait(), Ok(None));
+            accepts.then(|| format!("accepting on {address}"))
+        }
+    };
+    match ready {
+        Some(line) => Ok((child, line)),
+        None => {
             let _ = child.kill();
             let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
             let tail = log_tail(&spec.log, 5);
+            let awaited = match &spec.ready {
+                Ready::Line(prefix) => format!("no line starting {prefix:?}"),
+                Ready::Accepts(address) => format!("no connection accepted at {address}"),
+            };
             Err(Error::Internal(format!(
-                "{}: no line starting {:?} within {:?} ({status}); log {}: {tail}",
+                "{}: {awaited} within {:?} ({status}); log {}: {tail}",
                 spec.name,
-                spec.ready_prefix,
                 spec.ready_within,
                 spec.log.display()
             )))
         }
     }
+}
+
+/// Whether something accepts a TCP connection at `address` (within 100 ms).
+fn accepts(address: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let Some(addr) = address.to_socket_addrs().ok().and_then(|mut a| a.next()) else { return false };
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
 }
 
 #[cfg(test)]
@@ -270,7 +301,7 @@ mod tests {
             name: "test child".to_owned(),
             program: PathBuf::from("/bin/sh"),
             args: vec!["-c".to_owned(), script.to_owned()],
-            ready_prefix: "ready".to_owned(),
+            ready: Ready::Line("ready".to_owned()),
             ready_within: Duration::from_secs(5),
             log: dir.join("child.log"),
         }
@@ -294,6 +325,23 @@ mod tests {
         let second = child.pid();
         child.shutdown();
         assert!(!alive(second));
+    }
+
+    #[test]
+    fn a_child_that_accepts_connections_is_ready_and_one_that_never_does_is_named() {
+        let dir = scratch("accepts");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        // The listener stands for the child's socket: the child is ready once it accepts.
+        let mut spec = shell("exec sleep 30", &dir);
+        spec.ready = Ready::Accepts(address.clone());
+        let child = Supervised::spawn(spec.clone()).unwrap();
+        assert_eq!(child.ready_line(), format!("accepting on {address}"));
+        child.shutdown();
+        drop(listener);
+        spec.ready_within = Duration::from_millis(500);
+        let e = Supervised::spawn(spec).unwrap_err().to_string();
+        assert!(e.contains("no connection accepted at") && e.contains(&address), "{e}");
     }
 
     #[test]

@@ -182,3 +182,26 @@ fn a_queue_group_is_killed_restarted_and_scaled_as_one() {
     assert!(t.events[2].detail.starts_with("2 to 3 processes"), "{:?}", t.events[2]);
     assert_eq!(t.events[2].detail.rsplit_once('[').unwrap().1.split(',').count(), 3, "{:?}", t.events[2]);
 }
+
+/// Two `grpc` backends behind the L4 balancer (HAProxy, TCP, round robin per connection), both
+/// frozen for 1 s. Known answers: the gRPC client multiplexes every call over one HTTP/2
+/// connection, so the balancer sends all of them to one backend (the claim "an L4 load balancer
+/// pins gRPC to one backend"): one backend does the work and the other's CPU stays near zero.
+/// And the freeze reaches both (events act on every backend, never on the balancer), so every
+/// call is still answered, the slowest about 1 s late.
+#[test]
+fn an_l4_balancer_pins_a_grpc_connection_to_one_backend() {
+    let load = "processes = 2\nload = { rate_per_s = 200 }\n";
+    let (t, o) = outage_with_load("grpc", "outage-test-balanced", STOP_1S, 10_000, 0, load);
+    assert_eq!((o.failed, o.timed_out), (0, 0), "{o:?}");
+    assert_eq!(t.accounting.ok, 800);
+    assert!(t.server.contains("behind HAProxy") && t.server.contains("L4 balancer"), "{}", t.server);
+    let cpu: Vec<f64> = t.backend_cpu_ms.iter().map(|c| c.expect("no backend restarted")).collect();
+    eprintln!("backend CPU over the timeline, ms: {cpu:?}; {}", t.server);
+    assert_eq!(cpu.len(), 2, "{:?}", t.backend_cpu_ms);
+    let (busy, idle) = (cpu[0].max(cpu[1]), cpu[0].min(cpu[1]));
+    assert!(busy >= 10.0, "the busy backend used {busy} ms of CPU for 800 calls: {cpu:?}");
+    assert!(idle <= 0.1 * busy, "both backends worked ({cpu:?} ms): the connection was not pinned");
+    let max_ms = o.max_latency_us.unwrap() / 1e3;
+    assert!((900.0..=1300.0).contains(&max_ms), "slowest answer {max_ms} ms, expected about 1000 ms");
+}

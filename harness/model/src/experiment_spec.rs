@@ -61,9 +61,10 @@ pub struct ExperimentSpec {
     /// The closed-loop window that measures each arm's capacity when `load` is a fraction of it.
     #[serde(default)]
     pub capacity: CapacityProbeSpec,
-    /// Server processes at the start: 1 for a direct arm (N backends need a load balancer, not
-    /// yet built); for a broker arm, a queue group of this many `paybench serve` worker processes
-    /// (each with its arm's `workers` connections). Events act on every one of them.
+    /// Server processes at the start. For a direct arm, N > 1 backends behind an L4 balancer
+    /// (HAProxy, TCP, round robin per connection; they do not scale); for a broker arm, a queue
+    /// group of this many `paybench serve` worker processes (each with its arm's `workers`
+    /// connections). Events act on every one of them, never on the balancer.
     #[serde(default = "default_processes")]
     pub processes: u32,
     /// What happens, and when.

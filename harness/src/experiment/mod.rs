@@ -32,11 +32,11 @@ use crate::payload;
 use crate::results::experiment::{ArmRecord, ArmTimeline, ExperimentResult, OfferedPhase};
 use crate::results::timeline::TimelineColumns;
 use crate::results::{Accounting, ArmStatus};
-use crate::supervise::ProcessSpec;
+use crate::supervise::{ProcessSpec, Ready};
 use crate::transport::{self, AnyClient, Arm, ClientConfig, Transport};
 use crate::{brokers, Error, Result};
 use spec::ExperimentSpec;
-use topology::Servers;
+use topology::{Balancer, Hops, Servers};
 
 /// One experiment kind: its name in scenario files, and how it reads an arm's timeline.
 #[derive(Debug)]
@@ -69,9 +69,9 @@ pub fn check(spec: &ExperimentSpec, path: &Path, index: usize) -> Result<()> {
         return Err(err("kind", &kinds.join(", "), &spec.kind));
     };
     (kind.check)(spec).map_err(|why| err("events", &why, &spec.events))?;
-    // A direct arm has one server: N backends need a load balancer in front (see `topology`).
-    let scales = spec.events.iter().any(|e| e.action == spec::Action::Scale);
-    if spec.processes > 1 || scales {
+    // A direct arm's N backends sit behind a balancer whose backends are fixed at its start
+    // (see `topology`): only a broker arm's queue group scales.
+    if spec.events.iter().any(|e| e.action == spec::Action::Scale) {
         let direct: Vec<&str> = spec
             .arms
             .iter()
@@ -79,10 +79,9 @@ pub fn check(spec: &ExperimentSpec, path: &Path, index: usize) -> Result<()> {
             .map(String::as_str)
             .collect();
         if !direct.is_empty() {
-            let field = if scales { "events" } else { "processes" };
             return Err(err(
-                field,
-                "more than one server process, or `scale`, only on broker arms (a queue group of workers); a direct arm has one server",
+                "events",
+                "`scale` only on broker arms (a queue group of workers); a direct arm's backends are fixed behind its balancer",
                 &direct,
             ));
         }
@@ -204,6 +203,7 @@ fn unavailable(arm: &Arm, e: &Error) -> (ArmTimeline, Option<Buckets>) {
         arm: arm_record(arm),
         status: ArmStatus::Unavailable { kind: e.kind().to_owned(), message: error_chain(e) },
         server: String::new(),
+        backend_cpu_ms: Vec::new(),
         capacity_per_s: None,
         offered_rate_per_s: 0.0,
         offered_phases: Vec::new(),
@@ -230,9 +230,18 @@ const STRAY_GRACE: Duration = Duration::from_secs(2);
 /// One arm: a supervised server, a client, the capacity probe, the timeline with its events.
 fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<(ArmTimeline, Option<Buckets>)> {
     let servers = Servers::start(serve_spec(ctx, arm, "127.0.0.1:0", spec), spec.processes as usize)?;
-    let (endpoint, servers) = server_endpoint(ctx, arm, servers)?;
-    let server_line =
+    let (endpoint, servers, balancer) = server_endpoint(ctx, arm, spec, servers)?;
+    let hops = match (arm.broker(), &balancer) {
+        (Some(_), _) => Hops::Broker,
+        (None, Some(_)) => Hops::Balanced,
+        (None, None) => Hops::Direct,
+    };
+    let mut server_line =
         format!("supervised `paybench serve {arm}`, {} process(es), first pids {:?}", servers.len(), servers.pids());
+    if let Some(b) = &balancer {
+        server_line.push_str(&format!(", behind {}", b.describe()));
+    }
+    server_line.push_str(&format!("; hops: {}", hops.describe()));
     let server = Arc::new(std::sync::Mutex::new(servers));
     let timeout = Duration::from_millis(spec.timeout_ms_or(ctx.scenario_timeout_ms));
     let config = ClientConfig { timeout, namespace: ctx.namespace.clone(), ..ClientConfig::default() };
@@ -259,7 +268,11 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
         },
         Some(Err(e)) => (None, Some(format!("not read: {e}"))),
     };
-    let mut probe = events::Schedule::start(server.clone(), spec.events.clone(), direct_bind(arm, &endpoint));
+    // Each backend's CPU over the timeline shows how the balancer spread the calls.
+    let backends_before = balancer.as_ref().map(|_| backend_cpu(&server));
+    // A restarted backend is checked by its ready line; the balancer's address always answers.
+    let bind = if balancer.is_some() { None } else { direct_bind(arm, &endpoint) };
+    let mut probe = events::Schedule::start(server.clone(), spec.events.clone(), bind);
     let raw = ctx.client.block_on(generator::run_open_with(
         client.clone(),
         &arrivals,
@@ -270,6 +283,7 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
         Some(Duration::from_millis(spec.late_after_ms)),
     ))?;
     let events = probe.finish();
+    let backend_cpu_ms = backends_before.map(|before| backend_cpu_delta_ms(&before, &backend_cpu(&server)));
     let readings = sampler.map(backlog::Sampler::finish);
     std::thread::sleep(STRAY_GRACE);
     let ledger = client.reply_ledger().map(|now| {
@@ -280,6 +294,9 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     drop(client);
     if let Ok(server) = Arc::try_unwrap(server) {
         server.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).shutdown();
+    }
+    if let Some(b) = balancer {
+        b.shutdown();
     }
     let mut buckets = raw.timeline.clone();
     if let (Some(buckets), Some(r)) = (buckets.as_mut(), &readings) {
@@ -295,6 +312,7 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
         arm: arm_record(arm),
         status: ArmStatus::Ran,
         server: server_line,
+        backend_cpu_ms: backend_cpu_ms.unwrap_or_default(),
         capacity_per_s: capacity,
         offered_rate_per_s: rate,
         backlog_source,
@@ -326,31 +344,55 @@ fn serve_spec(ctx: &ExperimentContext, arm: &Arm, bind: &str, spec: &ExperimentS
         name: format!("{arm} server"),
         program: ctx.serve_program.clone(),
         args: serve_args(ctx, arm, bind),
-        ready_prefix: "serving ".to_owned(),
+        ready: Ready::Line("serving ".to_owned()),
         ready_within: SERVER_READY_WITHIN,
         log: ctx.log_dir.join(format!("{}-{}-{arm}.log", spec.kind, spec.name)),
     }
 }
 
-/// The endpoint a client connects to: the broker's for a broker arm, else the one the server's
-/// ready line names (`serving ARM on ENDPOINT pid N`). A direct server is restarted on the same
-/// address, so its later starts bind that one.
-fn server_endpoint(ctx: &ExperimentContext, arm: &Arm, mut server: Servers) -> Result<(String, Servers)> {
+/// The endpoint a client connects to: the broker's for a broker arm; else the one the server's
+/// ready line names (`serving ARM on ENDPOINT pid N`), or with N backends the balancer's in front
+/// of them. A direct server is restarted on the same address, so its later starts bind that one.
+fn server_endpoint(
+    ctx: &ExperimentContext,
+    arm: &Arm,
+    spec: &ExperimentSpec,
+    mut server: Servers,
+) -> Result<(String, Servers, Option<Balancer>)> {
     if let Some(broker) = arm.broker() {
         let endpoint =
             ctx.brokers.get(broker).cloned().ok_or_else(|| {
                 Error::Config(format!("{arm}: no endpoint for broker {broker} (see `paybench brokers`)"))
             })?;
-        return Ok((endpoint, server));
+        return Ok((endpoint, server, None));
     }
-    let line = server.first().ready_line().to_owned();
-    let endpoint = line
-        .split_once(" on ")
-        .and_then(|(_, rest)| rest.split_once(" pid "))
-        .map(|(endpoint, _)| endpoint.to_owned())
-        .ok_or_else(|| Error::Internal(format!("{arm}: cannot read the endpoint from {line:?}")))?;
-    server.set_args(serve_args(ctx, arm, &endpoint));
-    Ok((endpoint, server))
+    let endpoints = server.endpoints()?;
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        server.set_member_args(i, serve_args(ctx, arm, endpoint));
+    }
+    if endpoints.len() == 1 {
+        return Ok((endpoints[0].clone(), server, None));
+    }
+    let balancer = Balancer::start(&format!("{}-{}-{arm}", spec.kind, spec.name), &endpoints, &ctx.log_dir)?;
+    Ok((balancer.endpoint().to_owned(), server, Some(balancer)))
+}
+
+/// Each server process's CPU time so far, ns, by pid.
+fn backend_cpu(servers: &std::sync::Mutex<Servers>) -> Vec<(u32, Option<u64>)> {
+    let pids = servers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pids();
+    pids.into_iter().map(|pid| (pid, crate::measure::cpu::process_cpu_ns(pid))).collect()
+}
+
+/// Each backend's CPU between two readings, ms; `None` where its pid changed (a restart) or a
+/// reading failed.
+fn backend_cpu_delta_ms(before: &[(u32, Option<u64>)], after: &[(u32, Option<u64>)]) -> Vec<Option<f64>> {
+    before
+        .iter()
+        .zip(after)
+        .map(|(&(pid, b), &(pid_after, a))| {
+            (pid == pid_after).then_some(()).and(b.zip(a)).map(|(b, a)| a.saturating_sub(b) as f64 / 1e6)
+        })
+        .collect()
 }
 
 /// The address a direct server listens on (events check a restarted one answers there).
@@ -410,9 +452,12 @@ mod tests {
         assert!(e.contains("followed by a continue or restart"), "{e}");
         spec.events.push(toml::from_str("at_ms = 200\naction = \"continue\"\ntarget = \"server\"").unwrap());
         check(&spec, Path::new("s.toml"), 0).unwrap();
+        // Two direct backends sit behind a balancer; they do not scale.
         spec.processes = 2;
+        check(&spec, Path::new("s.toml"), 0).unwrap();
+        spec.events.push(toml::from_str("at_ms = 300\naction = \"scale\"\ntarget = \"server\"\nto = 3").unwrap());
         let e = check(&spec, Path::new("s.toml"), 0).unwrap_err().to_string();
-        assert!(e.contains("field `processes` is [\"grpc\"]") && e.contains("only on broker arms"), "{e}");
+        assert!(e.contains("field `events` is [\"grpc\"]") && e.contains("only on broker arms"), "{e}");
         spec.arms = vec!["amqp".to_owned()];
         check(&spec, Path::new("s.toml"), 0).unwrap();
     }

@@ -1,17 +1,52 @@
-//! What runs where for one arm of an experiment: a direct server (one `paybench serve` process),
-//! or a broker arm's queue group of W worker processes, each with its arm's `workers`
-//! connections. Every process is supervised ([`Supervised`]); events act on all of them, and
-//! `scale` starts or stops processes until the group has its new size.
+//! What runs where for one arm of an experiment:
 //!
-//! The hops a call crosses follow from it: client → server for a direct arm; client → broker →
-//! one worker of the group → broker → client for a broker arm. N direct backends would need a
-//! load balancer in front (an L4 proxy pins a gRPC connection to one backend): not built yet, so
-//! a direct arm has one server and cannot scale.
+//! - a direct server: one `paybench serve` process;
+//! - N direct backends: N `paybench serve` processes behind an L4 load balancer ([`Balancer`],
+//!   HAProxy in TCP mode, round robin per connection);
+//! - a broker arm's queue group of W worker processes, each with its arm's `workers` connections.
+//!
+//! Every process is supervised ([`Supervised`]); events act on all the servers or workers (never
+//! on the balancer), and `scale` starts or stops workers until the group has its new size. The
+//! balancer's backends are fixed when it starts, so a direct arm does not scale.
+//!
+//! The hops a call crosses follow from it ([`Hops`]): client → server; client → balancer → one
+//! backend; client → broker → one worker of the group → broker → client.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::supervise::{ProcessSpec, Signal, Supervised};
+use crate::supervise::{ProcessSpec, Ready, Signal, Supervised};
 use crate::{Error, Result};
+
+/// The hops a call crosses, for the wire probe and the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hops {
+    /// Client → server.
+    Direct,
+    /// Client → L4 balancer → one of N backends.
+    Balanced,
+    /// Client → broker → one worker of the group → broker → client.
+    Broker,
+}
+
+impl Hops {
+    /// The hops in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Hops::Direct => "client → server",
+            Hops::Balanced => "client → L4 balancer → one backend",
+            Hops::Broker => "client → broker → one worker → broker → client",
+        }
+    }
+}
+
+/// The endpoint a `paybench serve` ready line names (`serving ARM on ENDPOINT pid N`).
+pub fn served_endpoint(ready_line: &str) -> Option<String> {
+    ready_line
+        .split_once(" on ")
+        .and_then(|(_, rest)| rest.split_once(" pid "))
+        .map(|(endpoint, _)| endpoint.to_owned())
+}
 
 /// The supervised server processes of one arm.
 #[derive(Debug)]
@@ -56,6 +91,29 @@ impl Servers {
             member.set_args(args.clone());
         }
         self.template.args = args;
+    }
+
+    /// Each process's endpoint, from its ready line (direct servers).
+    pub fn endpoints(&self) -> Result<Vec<String>> {
+        self.members
+            .iter()
+            .map(|m| {
+                served_endpoint(m.ready_line()).ok_or_else(|| {
+                    Error::Internal(format!(
+                        "{}: cannot read the endpoint from {:?}",
+                        self.template.name,
+                        m.ready_line()
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Arguments for the later restarts of process `i` alone (a backend rebinds its own address).
+    pub fn set_member_args(&mut self, i: usize, args: Vec<String>) {
+        if let Some(member) = self.members.get_mut(i) {
+            member.set_args(args);
+        }
     }
 
     /// Sends `signal` to every process; whether each was running to receive it.
@@ -104,6 +162,108 @@ impl Servers {
     }
 }
 
+/// An L4 (TCP) load balancer in front of a direct arm's backends: HAProxy in `mode tcp` with
+/// `balance roundrobin`, so each new connection goes to the next backend. It forwards bytes, not
+/// calls: a client that multiplexes its calls over one connection (gRPC over HTTP/2) reaches one
+/// backend for as long as that connection lives, and a client with a pool of connections spreads
+/// over as many backends as it has connections. No health checks: a connection sent to a backend
+/// that is down fails, and the caller is told.
+#[derive(Debug)]
+pub struct Balancer {
+    proxy: Supervised,
+    endpoint: String,
+    version: String,
+}
+
+/// How long HAProxy may take to accept its first connection.
+const BALANCER_READY_WITHIN: Duration = Duration::from_secs(10);
+
+impl Balancer {
+    /// Starts HAProxy on a free loopback port in front of `backends` (`host:port` each); its
+    /// configuration and log go to `log_dir`, named after `name`.
+    pub fn start(name: &str, backends: &[String], log_dir: &Path) -> Result<Self> {
+        let program = haproxy()?;
+        let version = haproxy_version(&program);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| Error::io("bind 127.0.0.1:0 for the balancer's port", e))?
+            .port();
+        let endpoint = format!("127.0.0.1:{port}");
+        let stem: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let config = log_dir.join(format!("{stem}-haproxy.cfg"));
+        std::fs::create_dir_all(log_dir).map_err(|e| Error::io(format!("create {}", log_dir.display()), e))?;
+        std::fs::write(&config, haproxy_config(&endpoint, backends))
+            .map_err(|e| Error::io(format!("write {}", config.display()), e))?;
+        let proxy = Supervised::spawn(ProcessSpec {
+            name: format!("{name} balancer"),
+            program,
+            args: vec!["-f".to_owned(), config.display().to_string(), "-db".to_owned()],
+            ready: Ready::Accepts(endpoint.clone()),
+            ready_within: BALANCER_READY_WITHIN,
+            log: log_dir.join(format!("{stem}-haproxy.log")),
+        })?;
+        Ok(Self { proxy, endpoint, version })
+    }
+
+    /// Where clients connect.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The balancer in words, for the record.
+    pub fn describe(&self) -> String {
+        format!(
+            "HAProxy {} (TCP, round robin per connection) at {}, pid {}",
+            self.version,
+            self.endpoint,
+            self.proxy.pid()
+        )
+    }
+
+    /// Stops it.
+    pub fn shutdown(self) {
+        self.proxy.shutdown();
+    }
+}
+
+/// The configuration of a TCP round-robin balancer listening on `endpoint`.
+fn haproxy_config(endpoint: &str, backends: &[String]) -> String {
+    let servers: String =
+        backends.iter().enumerate().map(|(i, b)| format!("    server backend{} {b}\n", i + 1)).collect();
+    // Timeouts long enough for any experiment; the calls' own deadlines are the client's.
+    format!(
+        "global\n    maxconn 4096\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 1h\n    timeout server 1h\n\nlisten paybench\n    bind {endpoint}\n    balance roundrobin\n{servers}"
+    )
+}
+
+/// HAProxy's binary: on the `PATH`, or where Debian installs it.
+fn haproxy() -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join("haproxy"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::Config(
+                "haproxy not found on the PATH or in /usr/sbin: N direct backends need it as their L4 balancer; `harness/scripts/install-deps.sh` installs it (Debian package haproxy)".to_owned(),
+            )
+        })
+}
+
+/// `2.6.12-1+deb12u1` from `haproxy -v`'s first line, or `unknown version`.
+fn haproxy_version(program: &Path) -> String {
+    std::process::Command::new(program)
+        .arg("-v")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            let first = text.lines().next()?.to_owned();
+            first.split_whitespace().skip_while(|w| *w != "version").nth(1).map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown version".to_owned())
+}
+
 /// The log of the `n`-th process started (from 0): the template's for the first, then `-p2`, ...
 fn member_log(log: &std::path::Path, n: usize) -> PathBuf {
     if n == 0 {
@@ -124,10 +284,24 @@ mod tests {
             name: "sleeper".to_owned(),
             program: PathBuf::from("/bin/sh"),
             args: ["-c", "echo \"serving sleeper pid $$\"; exec sleep 30"].map(str::to_owned).to_vec(),
-            ready_prefix: "serving ".to_owned(),
+            ready: Ready::Line("serving ".to_owned()),
             ready_within: Duration::from_secs(5),
             log: dir.join("sleeper.log"),
         }
+    }
+
+    #[test]
+    fn the_endpoint_is_read_from_a_ready_line_and_the_balancer_config_lists_every_backend() {
+        assert_eq!(served_endpoint("serving grpc on 127.0.0.1:4711 pid 12").as_deref(), Some("127.0.0.1:4711"));
+        assert_eq!(served_endpoint("serving grpc"), None);
+        let config = haproxy_config("127.0.0.1:9", &["127.0.0.1:1".to_owned(), "127.0.0.1:2".to_owned()]);
+        assert!(
+            config.contains("mode tcp") && config.contains("balance roundrobin") && config.contains("bind 127.0.0.1:9")
+        );
+        assert!(
+            config.contains("server backend1 127.0.0.1:1\n") && config.contains("server backend2 127.0.0.1:2\n"),
+            "{config}"
+        );
     }
 
     #[test]

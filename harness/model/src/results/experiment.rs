@@ -59,8 +59,14 @@ pub struct ArmTimeline {
     pub arm: ArmRecord,
     /// Whether it ran.
     pub status: ArmStatus,
-    /// How its server or workers ran (`paybench serve grpc`, supervised, pid, CPUs).
+    /// How its server or workers ran (`paybench serve grpc`, supervised, pids; the balancer in
+    /// front of N direct backends) and the hops a call crossed.
     pub server: String,
+    /// With N direct backends behind the balancer: each backend's CPU time over the timeline, ms,
+    /// in start order (`None` for one restarted meanwhile, whose counter started again). How the
+    /// balancer spread the calls. Empty with one server or a broker arm.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backend_cpu_ms: Vec<Option<f64>>,
     /// Capacity measured just before (closed loop on the full-stack client), calls/s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_per_s: Option<f64>,
