@@ -207,3 +207,36 @@ fn console_check_catches_an_uncaught_error() {
     assert!(errors.iter().any(|l| l.contains("undefinedFunction")), "uncaught error not seen in: {errors:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The committed reference run (the newest full run) fits a 1280-px window too: its notes cells
+/// hold long unbroken paths (`results.json arms full/{rest,grpc}/small:...`) that once pushed
+/// its verdict tables past the page's edge, which the example results above do not show.
+#[test]
+fn the_committed_reference_run_fits_the_window() {
+    let results = workspace().join("results");
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(&results)
+        .expect("list results/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().ends_with("-full")))
+        .filter(|p| paybench::results::has_results(p))
+        .collect();
+    runs.sort();
+    let run = runs.pop().expect("a committed full run");
+    let dir = temp_dir("report-browser-reference");
+    // Committed runs keep `results.json.gz`; the report reads a plain `results.json`.
+    let reference = paybench::results::RunResults::read(&run.join("results.json")).expect("read the reference run");
+    reference.write(&dir).expect("write the reference results");
+    let written = paybench::report::write(&dir).expect("write report");
+    let url = format!("file://{}", written.html.display());
+    let window = format!("--window-size={},{}", FOLD.0, FOLD.1);
+    let dump = run_chromium(&["--dump-dom", &window], &url, &dir.join("profile-dom"));
+    assert!(dump.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&dump.stderr));
+    let dom = String::from_utf8_lossy(&dump.stdout);
+    let body_start = dom.find("<body").expect("body tag");
+    let body_tag = &dom[body_start..body_start + dom[body_start..].find('>').expect("closed body tag")];
+    let width = |name| attr(body_tag, name).and_then(|v| v.parse::<u32>().ok()).unwrap_or(u32::MAX);
+    let (table_w, page_w) = (width("data-widest-verdict-table"), width("data-page-w"));
+    assert!((1..=FOLD.0).contains(&table_w), "{}: the widest verdict table is {table_w} px", run.display());
+    assert!(page_w <= FOLD.0, "{}: the page is {page_w} px wide in a {} px window", run.display(), FOLD.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -21,7 +21,7 @@ th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; text-align: left; vertica
 th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
 td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.yes { background: #d9f2d9 !important; font-weight: bold; } td.no { background: #f8dede !important; } td.partly { background: #fff2cc !important; }
-td.notes { color: #555; font-size: 0.92em; }
+td.notes { color: #555; font-size: 0.92em; overflow-wrap: anywhere; }
 figure.chart { margin: 1.2em 0; } figure.chart svg { max-width: 100%; height: auto; border: 1px solid #eee; }
 figure#chart-headline { margin: 0.4em 0; } figure#chart-headline svg { max-width: 960px; }
 details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; color: #1f4f8f; }
