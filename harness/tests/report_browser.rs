@@ -94,6 +94,33 @@ fn attr(tag: &str, name: &str) -> Option<String> {
     Some(tag[start..].split('"').next()?.to_string())
 }
 
+/// The page at `url` as Chromium lays it out in a [`FOLD`]-sized window (its DOM after the
+/// measuring script ran), and Chromium's stderr; `dir` holds the browser profile.
+fn dump_dom(url: &str, dir: &Path) -> (String, String) {
+    let window = format!("--window-size={},{}", FOLD.0, FOLD.1);
+    let dump = run_chromium(&["--dump-dom", &window], url, &dir.join("profile-dom"));
+    assert!(dump.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&dump.stderr));
+    (String::from_utf8_lossy(&dump.stdout).into_owned(), String::from_utf8_lossy(&dump.stderr).into_owned())
+}
+
+/// The `<body ...` tag, where the measuring script writes its `data-*` attributes.
+fn body_tag(dom: &str) -> &str {
+    let body_start = dom.find("<body").expect("body tag");
+    &dom[body_start..body_start + dom[body_start..].find('>').expect("closed body tag")]
+}
+
+/// The widest verdict table and the page fit a [`FOLD`]-wide window (`what` names the report).
+fn assert_fits_the_window(body_tag: &str, what: &str) {
+    let width = |name| attr(body_tag, name).and_then(|v| v.parse::<u32>().ok()).unwrap_or(u32::MAX);
+    let (table_w, page_w) = (width("data-widest-verdict-table"), width("data-page-w"));
+    assert!(
+        (1..=FOLD.0).contains(&table_w),
+        "{what}: the widest open verdict table is {table_w} px in a {} px window",
+        FOLD.0
+    );
+    assert!(page_w <= FOLD.0, "{what}: the page is {page_w} px wide in a {} px window", FOLD.0);
+}
+
 /// (chart id, rendered width, rendered height) of every `<figure class="chart">`.
 fn chart_sizes(dom: &str) -> Vec<(String, u32, u32)> {
     dom.match_indices("<figure class=\"chart\"")
@@ -126,13 +153,9 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
     let url = format!("file://{}", written.html.display());
 
     let window = format!("--window-size={},{}", FOLD.0, FOLD.1);
-    let dump = run_chromium(&["--dump-dom", &window], &url, &dir.join("profile-dom"));
-    assert!(dump.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&dump.stderr));
-    let dom = String::from_utf8_lossy(&dump.stdout);
-    let stderr = String::from_utf8_lossy(&dump.stderr);
+    let (dom, stderr) = dump_dom(&url, &dir);
     assert_eq!(console_errors(&stderr), Vec::<String>::new(), "the page logged to the console");
-    let body_start = dom.find("<body").expect("body tag");
-    let body_tag = &dom[body_start..body_start + dom[body_start..].find('>').expect("closed body tag")];
+    let body_tag = body_tag(&dom);
     assert_eq!(attr(body_tag, "data-measure-error"), None, "the measuring script threw");
 
     let charts = chart_sizes(&dom);
@@ -169,10 +192,7 @@ fn report_renders_in_chromium_with_charts_a_filled_verdict_and_no_console_error(
     assert!((1..=5).contains(&count), "{count} headline sentences:\n{sentences}");
 
     // The verdict tables fit the window: no column runs off the page.
-    let width = |name| attr(body_tag, name).and_then(|v| v.parse::<u32>().ok()).unwrap_or(u32::MAX);
-    let (table_w, page_w) = (width("data-widest-verdict-table"), width("data-page-w"));
-    assert!((1..=FOLD.0).contains(&table_w), "the widest open verdict table is {table_w} px in a {} px window", FOLD.0);
-    assert!(page_w <= FOLD.0, "the page is {page_w} px wide in a {} px window", FOLD.0);
+    assert_fits_the_window(body_tag, "the example results");
 
     let verdict = &dom[dom.find("<table class=\"verdict\">").expect("verdict table")..];
     let verdict = &verdict[..verdict.find("</table>").expect("verdict table end")];
@@ -227,16 +247,7 @@ fn the_committed_reference_run_fits_the_window() {
     let reference = paybench::results::RunResults::read(&run.join("results.json")).expect("read the reference run");
     reference.write(&dir).expect("write the reference results");
     let written = paybench::report::write(&dir).expect("write report");
-    let url = format!("file://{}", written.html.display());
-    let window = format!("--window-size={},{}", FOLD.0, FOLD.1);
-    let dump = run_chromium(&["--dump-dom", &window], &url, &dir.join("profile-dom"));
-    assert!(dump.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&dump.stderr));
-    let dom = String::from_utf8_lossy(&dump.stdout);
-    let body_start = dom.find("<body").expect("body tag");
-    let body_tag = &dom[body_start..body_start + dom[body_start..].find('>').expect("closed body tag")];
-    let width = |name| attr(body_tag, name).and_then(|v| v.parse::<u32>().ok()).unwrap_or(u32::MAX);
-    let (table_w, page_w) = (width("data-widest-verdict-table"), width("data-page-w"));
-    assert!((1..=FOLD.0).contains(&table_w), "{}: the widest verdict table is {table_w} px", run.display());
-    assert!(page_w <= FOLD.0, "{}: the page is {page_w} px wide in a {} px window", run.display(), FOLD.0);
+    let (dom, _) = dump_dom(&format!("file://{}", written.html.display()), &dir);
+    assert_fits_the_window(body_tag(&dom), &run.display().to_string());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -285,6 +285,8 @@ struct Inputs {
     report: Report,
     /// Every committed run (`results/<run-id>`, its results), newest first by run id.
     runs: Vec<(String, RunResults)>,
+    /// The reference run restricted to [`HEADLINE_PROFILE`].
+    headline: Report,
     /// The reference run's report sections ([`report_parts`]).
     parts: BTreeMap<&'static str, Part>,
     /// The same, of the reference run restricted to [`HEADLINE_PROFILE`].
@@ -373,8 +375,9 @@ impl Inputs {
         );
         let report = Report { run_dir: root.join(&run_dir), results };
         let parts = report_parts(&report)?;
-        let headline_parts = report_parts(&headline_report(&report))?;
-        Ok(Self { root: root.to_path_buf(), run_dir, report, runs, parts, headline_parts })
+        let headline = headline_report(&report);
+        let headline_parts = report_parts(&headline)?;
+        Ok(Self { root: root.to_path_buf(), run_dir, report, runs, headline, parts, headline_parts })
     }
 
     fn generate(&self, name: &str, links: &str) -> anyhow::Result<String> {
@@ -471,7 +474,7 @@ impl Inputs {
     }
 
     fn generator_bound(&self, _: &str) -> anyhow::Result<String> {
-        let windows = sections::generator_bound::generator_bound(&headline_report(&self.report));
+        let windows = sections::generator_bound::generator_bound(&self.headline);
         if windows.is_empty() {
             return Ok(format!(
                 "No window of the reference run was flagged generator-bound in profile `{HEADLINE_PROFILE}`."
@@ -496,8 +499,7 @@ impl Inputs {
     /// verdict and the report, next to how it was read.
     fn arms_table(&self, keep: impl Fn(&ArmResult) -> bool, unloaded_only: bool) -> anyhow::Result<String> {
         // The arms and loads alone (`sections()`), not the costly verdict.
-        let report = headline_report(&self.report);
-        let Some(section) = report.sections().into_iter().next() else {
+        let Some(section) = self.headline.sections().into_iter().next() else {
             bail!("the reference run has no `{HEADLINE_PROFILE}` arms")
         };
         let labels: Vec<String> =
