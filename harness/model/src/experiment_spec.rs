@@ -67,7 +67,13 @@ pub struct ExperimentSpec {
     /// connections). Events act on every one of them, never on the balancer.
     #[serde(default = "default_processes")]
     pub processes: u32,
-    /// What happens, and when.
+    /// Most connections an HTTP/1.1 client opens (`rest`), like a pool with a maximum; calls past
+    /// it wait for a connection. Unset: one per call in flight (up to `max_in_flight`). Clients
+    /// that multiplex on fixed connections ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// What happens, and when (none: the load alone, as in a `burst`; a kind names what it needs).
+    #[serde(default)]
     pub events: Vec<EventSpec>,
 }
 
@@ -260,12 +266,8 @@ impl ExperimentSpec {
         if !(1..=10_000).contains(&c.concurrency) || !(100..=60_000).contains(&c.duration_ms) || c.warmup_ms > 60_000 {
             return Err(err("capacity", "concurrency 1..=10000, duration_ms 100..=60000, warmup_ms 0..=60000", c));
         }
-        if self.events.is_empty() {
-            return Err(err(
-                "events",
-                &format!("at least one {{ at_ms, action ({ACTIONS}), target ({TARGETS}) }}"),
-                &self.events,
-            ));
+        if let Some(n) = self.max_connections.filter(|n| !(1..=10_000).contains(n)) {
+            return Err(err("max_connections", "1..=10000", &n));
         }
         if !(1..=MAX_PROCESSES).contains(&self.processes) {
             return Err(err("processes", &format!("1..={MAX_PROCESSES}"), &self.processes));
@@ -395,6 +397,7 @@ load = { rate_per_s = 40 }
                 "only with `scale`",
             ),
             (format!("processes = 0\n{GOOD}"), "field `processes`"),
+            (format!("max_connections = 0\n{GOOD}"), "field `max_connections` is 0; allowed: 1..=10000"),
             (format!("{GOOD}{BURST}").replace("from_ms = 5000", "from_ms = 2000"), "phases[1].from_ms"),
             (format!("{GOOD}{BURST}").replace("from_ms = 5000", "from_ms = 10000"), "within the timeline (1..10000)"),
             (format!("{GOOD}{BURST}").replace("capacity_fraction = 3.0", "capacity_fraction = 0"), "phases[0].load"),

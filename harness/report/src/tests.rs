@@ -898,12 +898,15 @@ fn sections_are_listed_once_in_page_order_and_each_output_lays_out_its_own() {
     let verdicts = report.verdicts().unwrap();
     let err = sections::build("fairness", &report, &verdicts, None).unwrap_err().to_string();
     assert!(err.contains("`fairness`") && err.contains("per verdict"), "{err}");
-    // No outage experiment in this run: that section has nothing to show, and says so by `None`.
-    assert!(sections::build("outage", &report, &verdicts, None).unwrap().is_none());
+    // No timed experiment in this run: their sections have nothing to show, and say so by `None`.
+    let experiments = ["outage", "burst"];
+    for id in experiments {
+        assert!(sections::build(id, &report, &verdicts, None).unwrap().is_none(), "{id}");
+    }
 
     let html = super::html::render(&report, &verdicts).unwrap();
     let summary = super::markdown::render(&report, &verdicts).unwrap();
-    for s in SECTIONS.iter().filter(|s| s.id != "outage") {
+    for s in SECTIONS.iter().filter(|s| !experiments.contains(&s.id)) {
         let anchor = match s.scope {
             Scope::Top => format!("class=\"conclusion {}\"", s.id),
             Scope::Verdict if s.show == sections::Show::Open => format!("<table class=\"{}\">", s.id),

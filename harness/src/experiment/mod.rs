@@ -9,7 +9,9 @@
 //! | kind | file | reads |
 //! |---|---|---|
 //! | `outage` | [`outage`] | calls failed, timed out, late, lost and duplicated around a stopped or killed server; time back to the steady p99 |
+//! | `burst` | [`burst`] | p99 before, during and after a load peak past capacity; calls answered within the deadline, failed, timed out; the broker's peak backlog and the time it took to drain |
 
+pub mod burst;
 pub mod events;
 pub mod outage;
 pub mod steady;
@@ -45,14 +47,15 @@ pub struct Kind {
     pub name: &'static str,
     /// One line for docs and errors.
     pub about: &'static str,
-    /// Checks what the generic spec check cannot (which events the kind needs).
-    pub check: fn(&ExperimentSpec) -> std::result::Result<(), String>,
+    /// Checks what the generic spec check cannot (which events or phases the kind needs): on
+    /// error, the field at fault and what it needs.
+    pub check: fn(&ExperimentSpec) -> std::result::Result<(), (&'static str, String)>,
     /// Reads one arm's timeline (the buckets still hold the histograms) into the kind's figures.
     pub read: fn(&ExperimentSpec, &Buckets, &mut ArmTimeline),
 }
 
 /// Every experiment kind.
-pub static KINDS: &[Kind] = &[outage::KIND];
+pub static KINDS: &[Kind] = &[outage::KIND, burst::KIND];
 
 /// The kind called `name`.
 pub fn kind(name: &str) -> Option<&'static Kind> {
@@ -68,7 +71,10 @@ pub fn check(spec: &ExperimentSpec, path: &Path, index: usize) -> Result<()> {
         let kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
         return Err(err("kind", &kinds.join(", "), &spec.kind));
     };
-    (kind.check)(spec).map_err(|why| err("events", &why, &spec.events))?;
+    (kind.check)(spec).map_err(|(field, why)| match field {
+        "phases" => err(field, &why, &spec.phases),
+        _ => err(field, &why, &spec.events),
+    })?;
     // A direct arm's N backends sit behind a balancer whose backends are fixed at its start
     // (see `topology`): only a broker arm's queue group scales.
     if spec.events.iter().any(|e| e.action == spec::Action::Scale) {
@@ -199,15 +205,22 @@ pub fn arm_record(arm: &Arm) -> ArmRecord {
 }
 
 fn unavailable(arm: &Arm, e: &Error) -> (ArmTimeline, Option<Buckets>) {
-    let timeline = ArmTimeline {
-        arm: arm_record(arm),
-        status: ArmStatus::Unavailable { kind: e.kind().to_owned(), message: error_chain(e) },
+    let status = ArmStatus::Unavailable { kind: e.kind().to_owned(), message: error_chain(e) };
+    (empty_timeline(arm_record(arm), status), None)
+}
+
+/// An arm's timeline with nothing in it yet.
+fn empty_timeline(arm: ArmRecord, status: ArmStatus) -> ArmTimeline {
+    ArmTimeline {
+        arm,
+        status,
         server: String::new(),
         backend_cpu_ms: Vec::new(),
         capacity_per_s: None,
         offered_rate_per_s: 0.0,
         offered_phases: Vec::new(),
         backlog_source: None,
+        timeout_ms: None,
         events: Vec::new(),
         accounting: Accounting::default(),
         unmatched_replies: 0,
@@ -216,8 +229,8 @@ fn unavailable(arm: &Arm, e: &Error) -> (ArmTimeline, Option<Buckets>) {
         unanswered: None,
         timeline: TimelineColumns::default(),
         outage: None,
-    };
-    (timeline, None)
+        burst: None,
+    }
 }
 
 /// How long a server or worker may take to print its ready line (a Kafka worker joins its group).
@@ -244,7 +257,12 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     server_line.push_str(&format!("; hops: {}", hops.describe()));
     let server = Arc::new(std::sync::Mutex::new(servers));
     let timeout = Duration::from_millis(spec.timeout_ms_or(ctx.scenario_timeout_ms));
-    let config = ClientConfig { timeout, namespace: ctx.namespace.clone(), ..ClientConfig::default() };
+    let config = ClientConfig {
+        timeout,
+        namespace: ctx.namespace.clone(),
+        max_connections: spec.max_connections.map(|n| n as usize),
+        ..ClientConfig::default()
+    };
     let client = connect(ctx, arm, &endpoint, &config)?;
     let pool: Arc<Vec<_>> = Arc::new((0..64).map(|i| payload::generate(spec.profile, ctx.seed, i)).collect());
     let capacity = if spec.needs_capacity() { Some(probe_capacity(ctx, spec, &client, &pool, timeout)?) } else { None };
@@ -321,6 +339,7 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
         } else {
             Vec::new()
         },
+        timeout_ms: Some(timeout.as_millis() as u64),
         events,
         accounting: raw.recorder.accounting.clone(),
         unmatched_replies: unmatched,
@@ -329,6 +348,7 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
         unanswered: ledger.map(|l| l.2),
         timeline: buckets.as_ref().map(Buckets::columns).unwrap_or_default(),
         outage: None,
+        burst: None,
     };
     Ok((timeline, buckets))
 }
@@ -436,8 +456,13 @@ pub fn log_dir(out: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A timeline of a `amqp` arm that ran, with nothing in it.
+    pub(crate) fn empty_timeline() -> ArmTimeline {
+        super::empty_timeline(arm_record(&Arm::parse("amqp").unwrap()), ArmStatus::Ran)
+    }
 
     #[test]
     fn an_unknown_kind_and_an_outage_without_a_return_are_named() {

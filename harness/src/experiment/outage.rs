@@ -26,12 +26,12 @@ pub const KIND: Kind = Kind {
 /// of a fast arm moves by more than 2x on one slow call).
 pub const RECOVERED_P99_SLACK_US: f64 = 5000.0;
 
-fn check(spec: &ExperimentSpec) -> Result<(), String> {
+fn check(spec: &ExperimentSpec) -> Result<(), (&'static str, String)> {
     let outage = spec.events.iter().position(|e| matches!(e.action, Action::Stop | Action::Kill));
     let back = spec.events.iter().rposition(|e| matches!(e.action, Action::Continue | Action::Restart));
     match (outage, back) {
         (Some(o), Some(b)) if o < b => Ok(()),
-        _ => Err("an outage needs a stop or kill event followed by a continue or restart event".to_owned()),
+        _ => Err(("events", "an outage needs a stop or kill event followed by a continue or restart event".to_owned())),
     }
 }
 
@@ -77,7 +77,12 @@ pub fn summarize(spec: &ExperimentSpec, buckets: &Buckets, t: &ArmTimeline) -> O
 /// timeline, no call failed or timed out and the p99 of every answered call pooled was within the
 /// recovered bound. Pooled over the rest of the timeline, one slow call in a 100 ms bucket (a
 /// neighbour's wake-up) does not hide a recovery; a backlog still draining does.
-fn recovered_bucket(buckets: &Buckets, c: &TimelineColumns, steady_p99_us: f64, back_ms: f64) -> Option<usize> {
+pub(super) fn recovered_bucket(
+    buckets: &Buckets,
+    c: &TimelineColumns,
+    steady_p99_us: f64,
+    back_ms: f64,
+) -> Option<usize> {
     let bound_ns = (steady_p99_us * RECOVERED_P99_FACTOR).max(steady_p99_us + RECOVERED_P99_SLACK_US) * 1e3;
     let from = ((back_ms / c.bucket_ms.max(1) as f64) as usize).min(c.len());
     let mut pooled = buckets.pooled(0..0);
@@ -149,7 +154,7 @@ events = [{ at_ms = 100, action = "stop", target = "server" }, { at_ms = 200, ac
         .unwrap();
         assert!(check(&spec).is_ok());
         spec.events.reverse();
-        assert!(check(&spec).unwrap_err().contains("followed by a continue or restart"));
+        assert!(check(&spec).unwrap_err().1.contains("followed by a continue or restart"));
         spec.events.truncate(1);
         assert!(check(&spec).is_err());
     }

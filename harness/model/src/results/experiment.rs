@@ -80,6 +80,10 @@ pub struct ArmTimeline {
     /// why it was not read; absent for a family whose broker keeps no queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backlog_source: Option<String>,
+    /// The client's deadline per call, ms: a call with no reply by then timed out (absent in
+    /// files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
     /// The events as intended and as carried out.
     pub events: Vec<EventRecord>,
     /// The timeline's calls, every outcome.
@@ -99,6 +103,9 @@ pub struct ArmTimeline {
     /// The outage kind's reading of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outage: Option<OutageSummary>,
+    /// The burst kind's reading of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<BurstSummary>,
 }
 
 /// The offered rate from a point of a timeline on.
@@ -158,6 +165,49 @@ pub struct OutageSummary {
     pub lost: u64,
     /// Replies to calls already answered (`duplicate_replies`; 0 for request/response arms).
     pub duplicates: u64,
+}
+
+/// The `burst` kind's figures for one arm: the timeline split at the burst (the phase with the
+/// highest offered rate) into before, during and after, by intended send time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurstSummary {
+    /// The burst's start, milliseconds into the timeline.
+    pub burst_from_ms: u64,
+    /// Its end (the next phase's start).
+    pub burst_to_ms: u64,
+    /// Offered rate before the burst, calls/s.
+    pub rate_before_per_s: f64,
+    /// Offered rate during the burst, calls/s.
+    pub rate_during_per_s: f64,
+    /// p99 of the answered calls intended before the burst, µs.
+    pub p99_before_us: Option<f64>,
+    /// p99 of those intended during it, µs.
+    pub p99_during_us: Option<f64>,
+    /// p99 of those intended after it, µs.
+    pub p99_after_us: Option<f64>,
+    /// Calls sent in the whole timeline.
+    pub sent: u64,
+    /// Calls answered within the client's deadline (`ok`).
+    pub answered: u64,
+    /// Calls the caller was told failed (an error, any kind).
+    pub failed: u64,
+    /// Calls with no answer and no error by the deadline.
+    pub timed_out: u64,
+    /// Answered calls slower than the timeline's `late_after_ms`.
+    pub late: u64,
+    /// The broker's backlog before the burst (the most read in a bucket), for an arm whose broker
+    /// keeps a queue that was read.
+    pub backlog_before: Option<u64>,
+    /// The most backlog read from the burst's start on.
+    pub peak_backlog: Option<u64>,
+    /// From the burst's end to the first bucket whose backlog was back to `backlog_before`, ms;
+    /// null: no backlog read, or not drained within the timeline.
+    pub drained_after_ms: Option<f64>,
+    /// From the burst's end to the first bucket after which every bucket's calls were answered,
+    /// none failed, and their p99 was back within [`RECOVERED_P99_FACTOR`] of the p99 before the
+    /// burst (as the outage reads it); null: not within the timeline.
+    pub recovered_after_ms: Option<f64>,
 }
 
 /// A bucket's p99 is back to normal within this factor of the steady p99.

@@ -6,6 +6,7 @@
 
 pub mod arms;
 pub mod brokers;
+pub mod burst;
 pub mod capacities;
 pub mod decomposition;
 pub mod fairness;
@@ -17,6 +18,7 @@ pub mod outage;
 pub mod part;
 pub mod run_facts;
 pub mod sweeps;
+pub mod timelines;
 pub mod unavailable;
 pub mod verdict;
 
@@ -26,7 +28,7 @@ use crate::{Error, Report, Result, Verdict};
 
 /// Every section, in the order the page shows them: [`Scope::Top`] first, then each verdict's
 /// [`Scope::Verdict`] sections, then the [`Scope::Run`] ones.
-pub const SECTIONS: [Section; 14] = [
+pub const SECTIONS: [Section; 15] = [
     headline::SECTION,
     verdict::SECTION,
     decomposition::SECTION,
@@ -36,6 +38,7 @@ pub const SECTIONS: [Section; 14] = [
     capacities::SECTION,
     sweeps::SECTION,
     outage::SECTION,
+    burst::SECTION,
     brokers::SECTION,
     run_facts::SECTION,
     generator_bound::SECTION,

@@ -4,13 +4,12 @@
 //! verdict cell follows from the figures in its row.
 
 use super::part::{Context, Part, Scope, Section, Show};
-use crate::charts::{line_chart, Chart, LineSeries2, LineSpec};
+use super::timelines::{events_text, offered, timeline_charts};
 use crate::format::fmt_us;
 use crate::results::experiment::{ArmTimeline, ExperimentResult, OutageSummary};
 use crate::results::{ArmStatus, RunResults};
 use crate::tables::Table;
 use crate::Result;
-use plotters::style::RGBColor;
 
 /// The claim the outage experiment tests, as the product's notes word it.
 pub const CLAIM: &str = "messages are not lost, even if the service is temporarily unavailable";
@@ -37,7 +36,7 @@ fn build(cx: &Context<'_>) -> Result<Option<Part>> {
         lead: Some(LEAD.to_owned()),
         sentences: sentences(r),
         tables: vec![claims_table(r)],
-        charts: timeline_charts(r)?,
+        charts: timeline_charts(r, "outage")?,
     }))
 }
 
@@ -106,14 +105,6 @@ fn lost_text(t: &ArmTimeline, o: &OutageSummary) -> String {
         // A request/response client cannot tell a lost request from a lost reply.
         None => format!("cannot tell ({} timed out)", o.timed_out),
     }
-}
-
-fn events_text(t: &ArmTimeline) -> String {
-    t.events
-        .iter()
-        .map(|e| format!("{} at {:.1} s", e.action, e.actual_ms.unwrap_or(e.at_ms as f64) / 1e3))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Why a row says nothing of [`CLAIM`], if it does not: an event that did not take effect, calls
@@ -206,86 +197,4 @@ pub fn sentences(results: &RunResults) -> Vec<String> {
             )
         })
         .collect()
-}
-
-/// One chart per experiment × arm: p50, p99 and max latency per 100 ms bucket of intended send
-/// time, the events as vertical lines.
-pub fn timeline_charts(results: &RunResults) -> Result<Vec<Chart>> {
-    let mut charts = Vec::new();
-    for e in experiments(results) {
-        for t in e.arms.iter().filter(|t| !t.timeline.is_empty()) {
-            if let Some(chart) = timeline_chart(e, t)? {
-                charts.push(chart);
-            }
-        }
-    }
-    Ok(charts)
-}
-
-fn timeline_chart(e: &ExperimentResult, t: &ArmTimeline) -> Result<Option<Chart>> {
-    let c = &t.timeline;
-    let x = |i: usize| (i as f64 + 0.5) * c.bucket_ms as f64 / 1e3;
-    let series = |label: &str, color: RGBColor, column: &[Option<f64>]| LineSeries2 {
-        label: label.to_owned(),
-        color,
-        // A bucket with no answered call breaks the line: the gap is the outage.
-        segments: column
-            .iter()
-            .enumerate()
-            .collect::<Vec<_>>()
-            .split(|(_, v)| v.is_none())
-            .filter(|run| !run.is_empty())
-            .map(|run| run.iter().filter_map(|(i, v)| v.map(|v| (x(*i), v))).collect())
-            .collect(),
-        markers: false,
-    };
-    let top = c.max_us.iter().flatten().copied().fold(1.0, f64::max);
-    let mut lines = vec![
-        series("p50", RGBColor(31, 119, 180), &c.p50_us),
-        series("p99", RGBColor(214, 39, 40), &c.p99_us),
-        series("max", RGBColor(150, 150, 150), &c.max_us),
-    ];
-    for ev in &t.events {
-        let at = ev.actual_ms.unwrap_or(ev.at_ms as f64) / 1e3;
-        lines.push(LineSeries2 {
-            label: format!("{} at {at:.1} s", ev.action),
-            color: RGBColor(60, 60, 60),
-            segments: vec![vec![(at, 10.0), (at, top)]],
-            markers: false,
-        });
-    }
-    let title = format!("{} / {}: latency per 100 ms of intended send time", e.name, t.arm.name);
-    let svg = line_chart(&LineSpec {
-        title: title.clone(),
-        x_desc: "seconds from the timeline's start",
-        y_desc: "latency (log)",
-        x_labels: 10,
-        x_format: &|v| format!("{v:.0}"),
-        series: lines,
-        reference: None,
-    })?;
-    let (offered, _, ok, timed_out, failed, _) = c.totals();
-    let backlog = match (&t.backlog_source, c.peak_backlog()) {
-        (Some(source), Some(peak)) => format!("; broker backlog ({source}): at most {peak}"),
-        (Some(source), None) => format!("; broker backlog {source}"),
-        (None, _) => String::new(),
-    };
-    Ok(svg.map(|svg| Chart {
-        id: format!("timeline-{}-{}-{}", e.scenario, e.name, t.arm.name),
-        title,
-        note: format!(
-            "results.json experiments[{}/{}].arms[{}].timeline: {offered} calls offered, {ok} answered, {failed} failed, {timed_out} timed out{backlog}; gaps are buckets with no answered call",
-            e.scenario, e.name, t.arm.name
-        ),
-        svg,
-    }))
-}
-
-/// The offered rate, calls/s: one figure, or each phase's (`1000→3000→1000`).
-fn offered(t: &ArmTimeline) -> String {
-    if t.offered_phases.is_empty() {
-        format!("{:.0}", t.offered_rate_per_s)
-    } else {
-        t.offered_phases.iter().map(|p| format!("{:.0}", p.rate_per_s)).collect::<Vec<_>>().join("→")
-    }
 }

@@ -1,5 +1,5 @@
-//! The outage experiment against real servers and the real RabbitMQ (harness/scripts/test.sh
-//! starts it), with answers known before it runs:
+//! The timed experiments against real servers and the real RabbitMQ (harness/scripts/test.sh
+//! starts it), with answers known before they run. Outage:
 //!
 //! - a server frozen for 1 s under a steady open-loop load answers every call, the slowest about
 //!   1 s late (the calls intended as it froze wait the whole outage);
@@ -8,6 +8,10 @@
 //!   exactly once (idempotency-key accounting on the client);
 //! - a transient (auto-ack) worker killed with requests in hand loses them, and the accounting
 //!   sees it (so a ledger that always said 0 would fail here).
+//!
+//!
+//! Burst: a durable RabbitMQ worker of known capacity (one request at a time, 10 ms each) holds
+//! a peak of 300/s in the broker's queue, and the queue's depth and drain follow from the rates.
 //!
 //! One experiment at a time (each owns the machine's two cores while it runs).
 
@@ -51,13 +55,34 @@ fn outage_with_load(
     service_time_us: u64,
     load: &str,
 ) -> (ArmTimeline, OutageSummary) {
+    let body = format!("duration_ms = 4000\nevents = {events}\n{load}");
+    let timeline = experiment("outage", arm, namespace, &body, timeout_ms, service_time_us);
+    assert_eq!(timeline.accounting.sent, 800, "200/s for 4 s");
+    let summary = timeline.outage.clone().unwrap();
+    eprintln!("{summary:?}");
+    (timeline, summary)
+}
+
+/// Runs one experiment of `kind` on one arm, its `body` in the scenario's TOML syntax (duration,
+/// load, phases, events), with the workers' simulated service time `service_time_us`. Checks
+/// what every experiment must show: the arm ran, each event took effect on time, and every call
+/// is accounted for.
+fn experiment(
+    kind: &str,
+    arm: &str,
+    namespace: &str,
+    body: &str,
+    timeout_ms: u64,
+    service_time_us: u64,
+) -> ArmTimeline {
     let _machine = MACHINE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let arm = Arm::parse(arm).unwrap();
     let spec: ExperimentSpec = toml::from_str(&format!(
-        "kind = \"outage\"\nname = \"{namespace}\"\narms = [\"{arm}\"]\nprofile = \"small\"\nwarmup_ms = 500\nduration_ms = 4000\ntimeout_ms = {timeout_ms}\nevents = {events}\n{load}"
+        "kind = \"{kind}\"\nname = \"{namespace}\"\narms = [\"{arm}\"]\nprofile = \"small\"\nwarmup_ms = 500\ntimeout_ms = {timeout_ms}\n{body}"
     ))
     .unwrap();
-    let arm = Arm::parse(arm).unwrap();
     spec.validate(std::path::Path::new("test"), 0, &[arm.name().to_owned()]).unwrap();
+    experiment::check(&spec, std::path::Path::new("test"), 0).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let ctx = ExperimentContext {
         client: rt.handle().clone(),
@@ -67,7 +92,7 @@ fn outage_with_load(
             .to_vec(),
         brokers: paybench::brokers::endpoints(|var| std::env::var(var).ok()),
         namespace: namespace.to_owned(),
-        log_dir: std::env::temp_dir().join(format!("paybench-outage-test-{}", std::process::id())),
+        log_dir: std::env::temp_dir().join(format!("paybench-experiment-test-{}", std::process::id())),
         scenario_timeout_ms: timeout_ms,
         seed: paybench::payload::DEFAULT_SEED,
     };
@@ -80,10 +105,7 @@ fn outage_with_load(
         assert!((0.0..200.0).contains(&late_ms), "event carried out {late_ms} ms late: {event:?}");
     }
     assert!(timeline.accounting.balances(), "{:?}", timeline.accounting);
-    assert_eq!(timeline.accounting.sent, 800, "200/s for 4 s");
-    let summary = timeline.outage.clone().unwrap();
-    eprintln!("{summary:?}");
-    (timeline, summary)
+    timeline
 }
 
 const STOP_1S: &str =
@@ -204,4 +226,34 @@ fn an_l4_balancer_pins_a_grpc_connection_to_one_backend() {
     assert!(idle <= 0.1 * busy, "both backends worked ({cpu:?} ms): the connection was not pinned");
     let max_ms = o.max_latency_us.unwrap() / 1e3;
     assert!((900.0..=1300.0).contains(&max_ms), "slowest answer {max_ms} ms, expected about 1000 ms");
+}
+
+/// A burst on a durable RabbitMQ worker that serves one request at a time (one worker
+/// connection, prefetch 1) for 10 ms each: a capacity C of at most 100/s, about 85/s with the
+/// confirm and ack round trips. 20/s for 1 s, 300/s for 1 s, then 10/s for 4.5 s. Known answers:
+/// the queue grows by 300 − C a second through the burst, so it peaks near 200–230 (read from
+/// RabbitMQ); it drains at C − 10 a second, in about 2.2–3.8 s; the burst's last calls wait that
+/// queue out (p99 during 1.5–4 s, before it the service time); with a 10 s deadline every call is
+/// answered and none is lost.
+#[test]
+fn a_broker_queue_holds_a_burst_and_drains_it_at_the_workers_pace() {
+    let arm = Arm::parse("amqp-durable-w1-prefetch1").unwrap();
+    let body = "duration_ms = 6500\nload = { rate_per_s = 20 }\n[[phases]]\nfrom_ms = 1000\nload = { rate_per_s = 300 }\n[[phases]]\nfrom_ms = 2000\nload = { rate_per_s = 10 }\n";
+    let t = experiment("burst", arm.name(), "burst-test-amqp", body, 10_000, 10_000);
+    let b = t.burst.clone().unwrap();
+    eprintln!("{b:?}");
+    assert_eq!((b.burst_from_ms, b.burst_to_ms), (1000, 2000));
+    assert_eq!(b.sent, 20 + 300 + 45, "20/s for 1 s, 300/s for 1 s, 10/s for 4.5 s");
+    assert_eq!((b.answered, b.failed, b.timed_out), (b.sent, 0, 0), "{b:?}");
+    assert_eq!(t.unanswered, Some(0));
+    let before = b.backlog_before.unwrap();
+    assert!(before <= 3, "backlog before the burst {before}: {:?}", t.timeline.backlog);
+    let peak = b.peak_backlog.unwrap();
+    assert!((170..=240).contains(&peak), "peak backlog {peak}: {:?}", t.timeline.backlog);
+    let drained_s = b.drained_after_ms.unwrap() / 1e3;
+    assert!((1.8..=4.2).contains(&drained_s), "drained {drained_s} s after the burst: {:?}", t.timeline.backlog);
+    let during_s = b.p99_during_us.unwrap() / 1e6;
+    assert!((1.5..=4.0).contains(&during_s), "p99 during the burst {during_s} s");
+    let before_ms = b.p99_before_us.unwrap() / 1e3;
+    assert!((9.0..=60.0).contains(&before_ms), "p99 before the burst {before_ms} ms");
 }
