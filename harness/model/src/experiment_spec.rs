@@ -67,6 +67,12 @@ pub struct ExperimentSpec {
     /// connections). Events act on every one of them, never on the balancer.
     #[serde(default = "default_processes")]
     pub processes: u32,
+    /// Each call's simulated service time in the server or worker, microseconds: the business
+    /// function waits this long without using the CPU, like a call to a downstream system
+    /// (unset: the scenario's `service_time_us`). A worker's capacity is then its concurrency
+    /// divided by it, whatever the cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_time_us: Option<u64>,
     /// Most connections an HTTP/1.1 client opens (`rest`), like a pool with a maximum; calls past
     /// it wait for a connection. Unset: one per call in flight (up to `max_in_flight`). Clients
     /// that multiplex on fixed connections ignore it.
@@ -265,6 +271,9 @@ impl ExperimentSpec {
         let c = &self.capacity;
         if !(1..=10_000).contains(&c.concurrency) || !(100..=60_000).contains(&c.duration_ms) || c.warmup_ms > 60_000 {
             return Err(err("capacity", "concurrency 1..=10000, duration_ms 100..=60000, warmup_ms 0..=60000", c));
+        }
+        if let Some(us) = self.service_time_us.filter(|us| *us > 1_000_000) {
+            return Err(err("service_time_us", "0..=1000000", &us));
         }
         if let Some(n) = self.max_connections.filter(|n| !(1..=10_000).contains(n)) {
             return Err(err("max_connections", "1..=10000", &n));

@@ -331,11 +331,8 @@ fn run_experiments(
         let ctx = paybench::experiment::ExperimentContext {
             client: client_rt.handle().clone(),
             serve_program: std::env::current_exe().context("the paybench binary's path")?,
-            serve_args: [
-                serve_args.clone(),
-                vec!["--service-time-us".to_owned(), p.scenario.service_time_us.to_string()],
-            ]
-            .concat(),
+            serve_args: serve_args.clone(),
+            service_time_us: p.scenario.service_time_us,
             brokers: endpoints.clone(),
             namespace: namespace.to_owned(),
             log_dir: paybench::experiment::log_dir(out),

@@ -10,10 +10,12 @@
 //! |---|---|---|
 //! | `outage` | [`outage`] | calls failed, timed out, late, lost and duplicated around a stopped or killed server; time back to the steady p99 |
 //! | `burst` | [`burst`] | p99 before, during and after a load peak past capacity; calls answered within the deadline, failed, timed out; the broker's peak backlog and the time it took to drain |
+//! | `scale-workers` | [`scale_workers`] | the rate a queue group served before and after it was scaled up under a backlog; the time to empty the queue |
 
 pub mod burst;
 pub mod events;
 pub mod outage;
+pub mod scale_workers;
 pub mod steady;
 pub mod topology;
 pub use paybench_model::experiment_spec as spec;
@@ -55,7 +57,7 @@ pub struct Kind {
 }
 
 /// Every experiment kind.
-pub static KINDS: &[Kind] = &[outage::KIND, burst::KIND];
+pub static KINDS: &[Kind] = &[outage::KIND, burst::KIND, scale_workers::KIND];
 
 /// The kind called `name`.
 pub fn kind(name: &str) -> Option<&'static Kind> {
@@ -103,7 +105,8 @@ pub struct ExperimentContext {
     /// The `paybench` binary and the arguments every `paybench serve` gets before the arm's name
     /// (brokers, settings, namespace, CPUs).
     pub serve_program: PathBuf,
-    /// Arguments for `paybench serve` after the arm (broker endpoints, settings, namespace, CPUs).
+    /// Arguments for `paybench serve` after the arm (broker endpoints, settings, namespace, CPUs),
+    /// but the service time, which each experiment may set.
     pub serve_args: Vec<String>,
     /// Each broker's endpoint.
     pub brokers: brokers::Endpoints,
@@ -111,6 +114,8 @@ pub struct ExperimentContext {
     pub namespace: String,
     /// Folder of the servers' logs.
     pub log_dir: PathBuf,
+    /// The scenario's simulated service time per call, µs, when an experiment gives none.
+    pub service_time_us: u64,
     /// The scenario's call deadline, when an experiment gives none.
     pub scenario_timeout_ms: u64,
     /// Payload seed.
@@ -230,6 +235,7 @@ fn empty_timeline(arm: ArmRecord, status: ArmStatus) -> ArmTimeline {
         timeline: TimelineColumns::default(),
         outage: None,
         burst: None,
+        scale: None,
     }
 }
 
@@ -251,6 +257,10 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     };
     let mut server_line =
         format!("supervised `paybench serve {arm}`, {} process(es), first pids {:?}", servers.len(), servers.pids());
+    let service_time_us = spec.service_time_us.unwrap_or(ctx.service_time_us);
+    if service_time_us > 0 {
+        server_line.push_str(&format!(", {service_time_us} µs simulated service time per call"));
+    }
     if let Some(b) = &balancer {
         server_line.push_str(&format!(", behind {}", b.describe()));
     }
@@ -349,21 +359,24 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
         timeline: buckets.as_ref().map(Buckets::columns).unwrap_or_default(),
         outage: None,
         burst: None,
+        scale: None,
     };
     Ok((timeline, buckets))
 }
 
-/// `paybench serve ARM --bind BIND` and the run's own serve flags.
-fn serve_args(ctx: &ExperimentContext, arm: &Arm, bind: &str) -> Vec<String> {
+/// `paybench serve ARM --bind BIND`, the run's own serve flags and the service time.
+fn serve_args(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm, bind: &str) -> Vec<String> {
+    let service_time_us = spec.service_time_us.unwrap_or(ctx.service_time_us).to_string();
     let head = ["serve", arm.name(), "--bind", bind].map(str::to_owned);
-    head.into_iter().chain(ctx.serve_args.iter().cloned()).collect()
+    let tail = ["--service-time-us".to_owned(), service_time_us];
+    head.into_iter().chain(ctx.serve_args.iter().cloned()).chain(tail).collect()
 }
 
 fn serve_spec(ctx: &ExperimentContext, arm: &Arm, bind: &str, spec: &ExperimentSpec) -> ProcessSpec {
     ProcessSpec {
         name: format!("{arm} server"),
         program: ctx.serve_program.clone(),
-        args: serve_args(ctx, arm, bind),
+        args: serve_args(ctx, spec, arm, bind),
         ready: Ready::Line("serving ".to_owned()),
         ready_within: SERVER_READY_WITHIN,
         log: ctx.log_dir.join(format!("{}-{}-{arm}.log", spec.kind, spec.name)),
@@ -388,7 +401,7 @@ fn server_endpoint(
     }
     let endpoints = server.endpoints()?;
     for (i, endpoint) in endpoints.iter().enumerate() {
-        server.set_member_args(i, serve_args(ctx, arm, endpoint));
+        server.set_member_args(i, serve_args(ctx, spec, arm, endpoint));
     }
     if endpoints.len() == 1 {
         return Ok((endpoints[0].clone(), server, None));

@@ -106,6 +106,9 @@ pub struct ArmTimeline {
     /// The burst kind's reading of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst: Option<BurstSummary>,
+    /// The scale-workers kind's reading of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<ScaleSummary>,
 }
 
 /// The offered rate from a point of a timeline on.
@@ -209,6 +212,39 @@ pub struct BurstSummary {
     /// burst (as the outage reads it); null: not within the timeline.
     pub recovered_after_ms: Option<f64>,
 }
+
+/// The `scale-workers` kind's figures for one arm: a backlog built by more load than the first
+/// worker processes serve, then the queue group scaled up under the same load. The rate the
+/// workers served is read from the broker's backlog: offered minus the backlog's growth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleSummary {
+    /// When the scale event was carried out, milliseconds into the timeline.
+    pub scale_at_ms: f64,
+    /// Worker processes before it.
+    pub processes_before: u32,
+    /// Worker processes after it.
+    pub processes_after: u32,
+    /// The offered rate around the scale, calls/s.
+    pub offered_per_s: f64,
+    /// The backlog in the bucket before the scale (the most read there).
+    pub backlog_at_scale: Option<u64>,
+    /// The rate the workers served in the [`SCALE_WINDOW_MS`] before the scale: offered minus the
+    /// backlog's growth, calls/s.
+    pub served_before_per_s: Option<f64>,
+    /// The rate they served from the scale until the queue was empty, calls/s.
+    pub served_after_per_s: Option<f64>,
+    /// From the scale to the first bucket whose backlog was at most [`EMPTY_FRACTION`] of the
+    /// backlog at the scale, ms; null: not within the timeline or no backlog read.
+    pub emptied_after_ms: Option<f64>,
+    /// Requests never answered and never failed (the correlating client's ledger).
+    pub lost: Option<u64>,
+}
+
+/// The window before a scale whose backlog growth gives the rate served before it, ms.
+pub const SCALE_WINDOW_MS: u64 = 2000;
+/// A queue counts as emptied once its depth is at most this share of its depth at the scale.
+pub const EMPTY_FRACTION: f64 = 0.01;
 
 /// A bucket's p99 is back to normal within this factor of the steady p99.
 pub const RECOVERED_P99_FACTOR: f64 = 2.0;

@@ -17,6 +17,7 @@ pub mod not_measured;
 pub mod outage;
 pub mod part;
 pub mod run_facts;
+pub mod scale_workers;
 pub mod sweeps;
 pub mod timelines;
 pub mod unavailable;
@@ -28,7 +29,7 @@ use crate::{Error, Report, Result, Verdict};
 
 /// Every section, in the order the page shows them: [`Scope::Top`] first, then each verdict's
 /// [`Scope::Verdict`] sections, then the [`Scope::Run`] ones.
-pub const SECTIONS: [Section; 15] = [
+pub const SECTIONS: [Section; 16] = [
     headline::SECTION,
     verdict::SECTION,
     decomposition::SECTION,
@@ -39,6 +40,7 @@ pub const SECTIONS: [Section; 15] = [
     sweeps::SECTION,
     outage::SECTION,
     burst::SECTION,
+    scale_workers::SECTION,
     brokers::SECTION,
     run_facts::SECTION,
     generator_bound::SECTION,
