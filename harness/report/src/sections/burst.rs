@@ -129,6 +129,12 @@ fn not_measured(t: &ArmTimeline, b: &BurstSummary) -> Option<String> {
     if !t.accounting.balances() {
         return Some("the calls do not add up (sent ≠ ok + failed + timed out)".to_owned());
     }
+    if let Some(capacity) = t.capacity_per_s.filter(|c| b.rate_during_per_s <= *c) {
+        return Some(format!(
+            "the peak ({:.0}/s) was within the measured capacity ({capacity:.0}/s): nothing to smooth",
+            b.rate_during_per_s
+        ));
+    }
     b.p99_before_us.filter(|p99| *p99 > t.timeline.late_after_ms as f64 * 1e3).map(|before| {
         format!(
             "calls were already late before the burst (p99 {}): the calm load was more than this arm and client sustain",
@@ -149,7 +155,7 @@ pub fn verdict(t: &ArmTimeline, b: &BurstSummary) -> String {
         (Some(peak), None) => {
             format!("the broker's queue held up to {peak} requests and had not drained by the timeline's end")
         }
-        (None, _) if t.arm.broker.is_none() => "no broker: the client's and the server's own queues held it".to_owned(),
+        (None, _) if t.arm.broker.is_none() => "no broker queue (a direct arm)".to_owned(),
         (None, _) => "the broker's backlog was not read".to_owned(),
     };
     let wasted = match t.late_replies {
