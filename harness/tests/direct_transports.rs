@@ -333,6 +333,46 @@ async fn rest_http1_opens_no_more_connections_than_max_connections() {
     assert!(uncapped > 4, "uncapped: only {uncapped} connections for 64 overlapping calls");
 }
 
+/// A capped `rest` client whose calls all time out (a relay that accepts and never forwards)
+/// serves again as soon as its server answers: each timed-out call took its dead connection's
+/// slot with it. Before that, the gate kept counting the dead connections, every later connect
+/// waited the whole grace (here the whole 300 ms deadline), and the client never recovered: in a
+/// burst of 100,000/s for 2 s, no call was answered in the 7 s after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_rest_client_recovers_after_its_calls_time_out() {
+    let server = transport::serve(&arm("rest"), &ServerConfig::default()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("relay binds");
+    let relay = listener.local_addr().expect("relay address").to_string();
+    let stalled = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (upstream, stall) = (server.endpoint().to_owned(), stalled.clone());
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let (upstream, stall) = (upstream.clone(), stall.clone());
+            tokio::spawn(async move {
+                if stall.load(Ordering::SeqCst) {
+                    // Holds the connection unanswered until the client gives up and closes it.
+                    let _ = tokio::io::copy(&mut inbound, &mut tokio::io::sink()).await;
+                    return;
+                }
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    let config =
+        ClientConfig { max_connections: Some(4), timeout: Duration::from_millis(300), ..ClientConfig::default() };
+    let client = transport::connect(&arm("rest"), &relay, &config).await.expect("client");
+    let requests: Vec<PaymentRequest> = (0..8u64).map(|i| generate(Profile::Small, 9, i)).collect();
+    let stalled_replies = join_all(requests.iter().map(|req| client.call(req.clone()))).await;
+    assert!(stalled_replies.iter().all(|r| r.as_ref().is_err_and(|e| e.kind() == "timeout")), "{stalled_replies:?}");
+    stalled.store(false, Ordering::SeqCst);
+    for req in &requests {
+        let resp = client.call(req.clone()).await.unwrap_or_else(|e| panic!("after the stall: {e}"));
+        assert_matches(req, &resp);
+    }
+    server.shutdown().await;
+}
+
 /// The `SETTINGS_MAX_CONCURRENT_STREAMS` (id 0x3) an HTTP/2 server at `endpoint` announces in its
 /// first SETTINGS frame, read off the wire after a prior-knowledge preface; `None` = no limit.
 async fn announced_max_concurrent_streams(endpoint: &str) -> Option<u32> {

@@ -39,7 +39,14 @@
 //! past it, it waits, and gives up as soon as the call that asked for it has its response
 //! (it was served by the returning connection, so this connect is not needed). Only if the call
 //! is still waiting after [`RECONNECT_GRACE`] does the connect go ahead: a connection of the pool
-//! has died (the server closed it), and it is replaced. A hyper-based pool of our own would cap
+//! has died (the server closed it), and it is replaced. A call that ends before it has read its
+//! whole response (its deadline passed, the connection broke) takes its connection down with it
+//! (HTTP/1.1 cannot reuse a connection with a response half read), so it gives its slot back
+//! ([`UnfinishedCall`]): without that, a burst of timed-out calls left the gate counting dead
+//! connections, every later connect waited the whole grace, and the client never recovered
+//! (`harness/tests/direct_transports.rs`). A call dropped while it waited for a connect gives a
+//! slot back too, although that connect may still complete into the pool: the count then errs
+//! by one towards a socket over the cap, never towards a stall. A hyper-based pool of our own would cap
 //! sockets without the race, but the arm would no longer measure reqwest, the client most Rust
 //! REST services use.
 //!
@@ -117,6 +124,26 @@ impl<S> tower::Layer<S> for ConnectGate {
 
     fn layer(&self, inner: S) -> Self::Service {
         GatedConnector { inner, gate: self.clone() }
+    }
+}
+
+/// Gives a connection slot back to the [`ConnectGate`] if the call ends (or is dropped) before
+/// [`Self::finished`]: its connection closed with it.
+#[derive(Debug)]
+struct UnfinishedCall(Option<Arc<AtomicUsize>>);
+
+impl UnfinishedCall {
+    /// The whole response was read: the connection goes back to the pool, its slot stays taken.
+    fn finished(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for UnfinishedCall {
+    fn drop(&mut self) {
+        if let Some(opened) = self.0.take() {
+            let _ = opened.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        }
     }
 }
 
@@ -210,6 +237,8 @@ pub struct Client {
     /// One permit per allowed HTTP/1.1 connection ([`ClientConfig::max_connections`]); `None`
     /// when uncapped or on HTTP/2.
     connection_permits: Option<Arc<Semaphore>>,
+    /// The [`ConnectGate`]'s count of open connections, when capped.
+    opened: Option<Arc<AtomicUsize>>,
 }
 
 impl Client {
@@ -225,16 +254,17 @@ impl Client {
         // quiet spell closes none) and no idle expiry (reqwest's default closes after 90 s, so the
         // next busy window would pay the reconnects).
         let max_connections = if flavor.http2 { None } else { config.max_connections.map(|n| n.max(1)) };
-        let builder = match max_connections {
-            Some(cap) => {
+        let opened = max_connections.map(|_| Arc::new(AtomicUsize::new(0)));
+        let builder = match (max_connections, &opened) {
+            (Some(cap), Some(opened)) => {
                 let gate = ConnectGate {
-                    opened: Arc::new(AtomicUsize::new(0)),
+                    opened: opened.clone(),
                     max_connections: cap,
                     grace: RECONNECT_GRACE.min(config.timeout),
                 };
                 builder.pool_max_idle_per_host(cap).pool_idle_timeout(None).connector_layer(gate)
             }
-            None => builder,
+            _ => builder,
         };
         let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| CallError::Connect {
             transport: flavor.name(),
@@ -244,7 +274,15 @@ impl Client {
         let http = builder.build().map_err(|e| connect_error(Box::new(e)))?;
         let url = reqwest::Url::parse(&format!("http://{endpoint}{PATH}")).map_err(|e| connect_error(Box::new(e)))?;
         let connection_permits = max_connections.map(|cap| Arc::new(Semaphore::new(cap)));
-        Ok(Self { flavor, endpoint: endpoint.to_owned(), url, config: config.clone(), http, connection_permits })
+        Ok(Self {
+            flavor,
+            endpoint: endpoint.to_owned(),
+            url,
+            config: config.clone(),
+            http,
+            connection_permits,
+            opened,
+        })
     }
 
     fn call_error(&self, message: &str) -> CallError {
@@ -289,6 +327,7 @@ impl Transport for Client {
             },
             None => None,
         };
+        let unfinished = UnfinishedCall(self.opened.clone());
         // Waiting for a connection is part of the call, as in any pool with a maximum.
         let remaining = self.config.timeout.saturating_sub(started.elapsed());
         let send = self
@@ -318,6 +357,7 @@ impl Transport for Client {
             });
         }
         let bytes = resp.bytes().await.map_err(|e| self.http_error(e))?;
+        unfinished.finished();
         if !status.is_success() {
             let message = serde_json::from_slice::<ErrorBody>(&bytes)
                 .map(|b| format!("{}: {}", b.error.code, b.error.message))
