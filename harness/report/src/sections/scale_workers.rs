@@ -12,6 +12,9 @@ use crate::Result;
 /// The claim the scale-workers experiment tests, as the product's notes word it.
 pub const CLAIM: &str = "workers can be scaled dynamically";
 
+/// Workers that served this share of the offered rate before the scale were not short of capacity.
+pub const KEPT_UP: f64 = 0.95;
+
 /// The served rate must rise at least this much for the claim to hold.
 pub const SCALED_FACTOR: f64 = 1.5;
 
