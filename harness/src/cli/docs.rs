@@ -62,8 +62,9 @@ type Generate = fn(&Inputs, &str) -> anyhow::Result<String>;
 /// Every generator, by the name markers give it; `docs/report.md` lists them for readers. Those
 /// that show a part of the report render that report section ([`paybench::report::sections`]) of
 /// the reference run; the others read their own committed file.
-const GENERATORS: [(&str, Generate); 17] = [
+const GENERATORS: [(&str, Generate); 18] = [
     ("headline", Inputs::headline),
+    ("claims", Inputs::claims),
     ("decomposition", Inputs::decomposition),
     ("not-measured", Inputs::not_measured),
     ("charts", Inputs::charts),
@@ -81,6 +82,10 @@ const GENERATORS: [(&str, Generate); 17] = [
     ("profile-sizes", |_, _| profile_sizes()),
     ("report-sections", |_, _| Ok(report_sections())),
 ];
+
+/// The report sections that test a claim of the product's notes, in the order the README lists
+/// the claims.
+const CLAIM_SECTIONS: [&str; 3] = ["outage", "burst", "scale-workers"];
 
 /// Every name a marker can give: [`GENERATORS`], then any report section's id not among them
 /// (rendered by [`Inputs::section`] from the newest committed run that has something for it), so
@@ -654,6 +659,29 @@ impl Inputs {
 
     /// Report section `id` of the newest committed run that has something for it (about its
     /// headline verdict, for a section per verdict), with where it comes from.
+    /// One line per claim of the product's notes that a timed experiment tests ([`CLAIM_SECTIONS`]):
+    /// its section's generated sentences, from the newest committed run that has it.
+    fn claims(&self, links: &str) -> anyhow::Result<String> {
+        let mut lines = Vec::new();
+        for id in CLAIM_SECTIONS {
+            let title = sections::section(id)?.title;
+            let mut found = None;
+            for (dir, results) in &self.runs {
+                let report = Report { run_dir: self.root.join(dir), results: results.clone() };
+                let verdicts = report.verdicts()?;
+                if let Some(part) = sections::build(id, &report, &verdicts, None)? {
+                    found = Some(format!(
+                        "- **{title}** [`{dir}`]({links}{dir}/report.html): {}",
+                        part.sentences.join(" ")
+                    ));
+                    break;
+                }
+            }
+            lines.push(found.unwrap_or_else(|| format!("- **{title}** not measured: no committed run has it yet")));
+        }
+        Ok(lines.join("\n") + "\n")
+    }
+
     fn section(&self, id: &str, links: &str) -> anyhow::Result<String> {
         sections::section(id)?;
         for (dir, results) in &self.runs {

@@ -81,11 +81,15 @@ fn rates(
     if c.backlog.is_empty() || scale == 0 {
         return (None, None, None, None);
     }
-    let at_scale = c.backlog[scale - 1];
+    // The last reading before the scale, and the first from the window's start: a bucket can
+    // go without one (a Kafka lag read takes longer than a bucket).
     let start = index(scale_at_ms - SCALE_WINDOW_MS as f64).min(scale - 1);
-    let served_before = c.backlog[start].zip(at_scale).filter(|_| scale - 1 > start).map(|(first, last)| {
-        let growth_per_s = (last as f64 - first as f64) / ((scale - 1 - start) as f64 * width_ms / 1e3);
-        offered_per_s - growth_per_s
+    let last = (start..scale).rev().find(|&i| c.backlog[i].is_some());
+    let first = (start..scale).find(|&i| c.backlog[i].is_some());
+    let at_scale = last.and_then(|i| c.backlog[i]);
+    let served_before = first.zip(last).filter(|(f, l)| l > f).map(|(f, l)| {
+        let growth = c.backlog[l].unwrap_or(0) as f64 - c.backlog[f].unwrap_or(0) as f64;
+        offered_per_s - growth / ((l - f) as f64 * width_ms / 1e3)
     });
     let Some(depth) = at_scale else { return (None, served_before, None, None) };
     let empty_at = (depth as f64 * EMPTY_FRACTION).floor() as u64;
@@ -123,6 +127,14 @@ mod tests {
         // Never emptied within the timeline: no rate after, no time.
         let (_, _, after, emptied) = rates(&columns(&backlog[..35]), 3000.0, 300.0);
         assert_eq!((after, emptied), (None, None));
+        // Buckets without a reading (a slow Kafka lag read) are skipped, not read as missing.
+        let mut gaps = columns(&backlog);
+        for i in (10..29).step_by(2) {
+            gaps.backlog[i] = None;
+        }
+        let (depth, before, _, _) = rates(&gaps, 3000.0, 300.0);
+        assert_eq!(depth, Some(600));
+        assert!((before.unwrap() - 100.0).abs() < 1e-6, "{before:?}");
         // No backlog read (a direct arm): nothing.
         assert_eq!(rates(&columns(&[]), 3000.0, 300.0), (None, None, None, None));
     }

@@ -111,6 +111,15 @@ fn row(e: &ExperimentResult, t: &ArmTimeline) -> Vec<String> {
     ]
 }
 
+/// The burst's rate as a multiple of the measured capacity (when the run measured one) and of
+/// the rate before it.
+fn peak_text(t: &ArmTimeline, b: &BurstSummary) -> String {
+    match t.capacity_per_s.filter(|c| *c > 0.0) {
+        Some(c) => format!("{:.1}x capacity (×{:.0} the calm load)", b.rate_during_per_s / c, ratio(b)),
+        None => format!("×{:.1} the calm load", ratio(b)),
+    }
+}
+
 /// The burst's rate as a multiple of the rate before it.
 fn ratio(b: &BurstSummary) -> f64 {
     b.rate_during_per_s / b.rate_before_per_s.max(1e-9)
@@ -158,8 +167,11 @@ pub fn verdict(t: &ArmTimeline, b: &BurstSummary) -> String {
         (None, _) if t.arm.broker.is_none() => "no broker queue (a direct arm)".to_owned(),
         (None, _) => "the broker's backlog was not read".to_owned(),
     };
-    let wasted = match t.late_replies {
-        Some(n) if n > 0 => format!("; {n} answered after the caller gave up (work done for no one)"),
+    let wasted = match (t.late_replies, t.unanswered) {
+        (Some(late), Some(0)) if late > 0 && late >= b.timed_out => format!(
+            "; every request was still processed, none lost: {late} answered after the caller gave up (work done for no one)"
+        ),
+        (Some(late), _) if late > 0 => format!("; {late} answered after the caller gave up (work done for no one)"),
         _ => String::new(),
     };
     if b.failed == 0 && b.timed_out == 0 {
@@ -207,7 +219,7 @@ pub fn sentences(results: &RunResults) -> Vec<String> {
                 .filter(|(_, b)| b.failed + b.timed_out > 0)
                 .map(|(t, b)| format!("{} {} of {}", t.arm.name, b.failed + b.timed_out, b.sent))
                 .collect();
-            let ratio = measured.first().map_or(String::new(), |(_, b)| format!(" (×{:.1} the calm load)", ratio(b)));
+            let ratio = measured.first().map_or(String::new(), |(t, b)| format!(" ({})", peak_text(t, b)));
             format!(
                 "Burst `{}`{ratio}: every call answered within the deadline on {}; calls failed or timed out: {}{}.",
                 e.name,
