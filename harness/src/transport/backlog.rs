@@ -92,6 +92,9 @@ struct GroupLag {
     consumer: BaseConsumer,
     topic: String,
     group: String,
+    /// The workers auto-commit (transient mode): their committed offsets trail what they have
+    /// processed by up to the commit interval, so the lag counts those requests too.
+    auto_commit: bool,
 }
 
 /// Registry entry of `kafka`: the lag of the arm's worker group on its request topic.
@@ -105,7 +108,7 @@ pub(crate) fn kafka_group_lag(arm: &Arm, endpoint: &str, namespace: &str) -> Res
         .set("enable.auto.commit", "false")
         .create()
         .map_err(|e| Error::Config(format!("kafka backlog: consumer for {endpoint}: {e}")))?;
-    let reader = GroupLag { consumer, topic: config.request_topic, group: config.group };
+    let reader = GroupLag { consumer, topic: config.request_topic, group: config.group, auto_commit: !config.durable };
     // The coordinator ready before the window opens, not during it (an empty list would not ask it).
     let mut first = TopicPartitionList::new();
     first.add_partition(&reader.topic, 0);
@@ -171,6 +174,11 @@ impl Backlog for GroupLag {
     }
 
     fn describe(&self) -> String {
-        format!("Kafka: lag of group {} on topic {} (committed offsets)", self.group, self.topic)
+        let trails = if self.auto_commit {
+            "; the workers auto-commit every 5 s, so it also counts up to 5 s of requests already processed"
+        } else {
+            ""
+        };
+        format!("Kafka: lag of group {} on topic {} (committed offsets{trails})", self.group, self.topic)
     }
 }

@@ -84,9 +84,9 @@ fn row(e: &ExperimentResult, t: &ArmTimeline) -> Vec<String> {
     let seconds = |ms: Option<f64>, never: &str| ms.map_or(never.to_owned(), |ms| format!("{:.1} s", ms / 1e3));
     vec![
         format!(
-            "{}: ×{:.1} from {:.1} s to {:.1} s",
+            "{}: {} from {:.1} s to {:.1} s",
             e.name,
-            ratio(b),
+            peak_text(t, b),
             b.burst_from_ms as f64 / 1e3,
             b.burst_to_ms as f64 / 1e3
         ),
@@ -118,6 +118,11 @@ fn peak_text(t: &ArmTimeline, b: &BurstSummary) -> String {
         Some(c) => format!("{:.1}x capacity (×{:.0} the calm load)", b.rate_during_per_s / c, ratio(b)),
         None => format!("×{:.1} the calm load", ratio(b)),
     }
+}
+
+/// Whether a correlating client saw a reply for every call, the timed-out ones answered late.
+fn kept_every_request(t: &ArmTimeline, b: &BurstSummary) -> bool {
+    t.unanswered == Some(0) && t.late_replies.is_some_and(|late| late >= b.timed_out)
 }
 
 /// The burst's rate as a multiple of the rate before it.
@@ -168,7 +173,7 @@ pub fn verdict(t: &ArmTimeline, b: &BurstSummary) -> String {
         (None, _) => "the broker's backlog was not read".to_owned(),
     };
     let wasted = match (t.late_replies, t.unanswered) {
-        (Some(late), Some(0)) if late > 0 && late >= b.timed_out => format!(
+        (Some(late), _) if late > 0 && kept_every_request(t, b) => format!(
             "; every request was still processed, none lost: {late} answered after the caller gave up (work done for no one)"
         ),
         (Some(late), _) if late > 0 => format!("; {late} answered after the caller gave up (work done for no one)"),
@@ -220,8 +225,18 @@ pub fn sentences(results: &RunResults) -> Vec<String> {
                 .map(|(t, b)| format!("{} {} of {}", t.arm.name, b.failed + b.timed_out, b.sent))
                 .collect();
             let ratio = measured.first().map_or(String::new(), |(t, b)| format!(" ({})", peak_text(t, b)));
+            let kept: Vec<&str> = measured
+                .iter()
+                .filter(|(t, b)| b.timed_out > 0 && kept_every_request(t, b))
+                .map(|(t, _)| t.arm.name.as_str())
+                .collect();
+            let kept = if kept.is_empty() {
+                String::new()
+            } else {
+                format!("; every timed-out request was still processed later, none lost, on {}", kept.join(", "))
+            };
             format!(
-                "Burst `{}`{ratio}: every call answered within the deadline on {}; calls failed or timed out: {}{}.",
+                "Burst `{}`{ratio}: every call answered within the deadline on {}; calls failed or timed out: {}{kept}{}.",
                 e.name,
                 if held.is_empty() { "no arm".to_owned() } else { held.join(", ") },
                 if missed.is_empty() { "none".to_owned() } else { missed.join(", ") },

@@ -113,11 +113,16 @@ fn not_measured(t: &ArmTimeline, s: &ScaleSummary) -> Option<String> {
         return Some("the calls do not add up (sent ≠ ok + failed + timed out)".to_owned());
     }
     if s.backlog_at_scale.is_none_or(|d| d == 0) {
-        return Some(
-            "no backlog at the scale: the first workers kept up, so there was nothing to drain faster".to_owned(),
-        );
+        return Some("no backlog in the broker at the scale: the first workers kept up, or took every message off the queue as it came (an auto-ack consumer), so no new worker could take any".to_owned());
     }
-    s.served_before_per_s.is_none().then(|| "the backlog was not read before the scale".to_owned())
+    match s.served_before_per_s {
+        None => Some("the backlog was not read before the scale".to_owned()),
+        Some(before) if before >= KEPT_UP * s.offered_per_s => Some(format!(
+            "the first workers kept up ({before:.0}/s served of {:.0}/s offered): nothing built up to drain faster",
+            s.offered_per_s
+        )),
+        Some(_) => None,
+    }
 }
 
 /// The verdict cell: what the row's figures say of [`CLAIM`].
