@@ -410,3 +410,36 @@ async fn http2_servers_announce_the_same_max_concurrent_streams() {
         server.shutdown().await;
     }
 }
+
+/// The `+res` layer's server side, against the real tonic and axum servers: with at most 4 calls
+/// in process and each call held 300 ms, 10 calls sent at once by a plain client (no retries)
+/// get 4 answers and 6 sheds, each shed told to the caller with a kind of its own
+/// (`shed`: gRPC RESOURCE_EXHAUSTED from the shed layer, HTTP 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protected_server_sheds_the_calls_past_its_limit() {
+    for (protected, plain) in [("grpc+res", "grpc"), ("rest+res", "rest")] {
+        let service = PaymentService::with_service_time(Duration::from_millis(300));
+        let config = ServerConfig { service, max_concurrent_calls: Some(4), ..ServerConfig::default() };
+        let server = transport::serve(&arm(protected), &config).await.unwrap();
+        let client = transport::connect(&arm(plain), server.endpoint(), &ClientConfig::default()).await.unwrap();
+        let requests: Vec<PaymentRequest> = (0..10u64).map(|i| generate(Profile::Small, 3, i)).collect();
+        let replies = join_all(requests.iter().map(|req| client.call(req.clone()))).await;
+        let kinds: Vec<&str> = replies.iter().map(|r| r.as_ref().map_or_else(|e| e.kind(), |_| "ok")).collect();
+        let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+        assert_eq!((count("ok"), count("shed")), (4, 6), "{protected}: {kinds:?}");
+        server.shutdown().await;
+    }
+}
+
+/// An unknown layer, and the `+res` layer on a family that does not take it, are named errors;
+/// `grpc+res` is its own arm, distinct from `grpc`.
+#[test]
+fn the_protections_layer_is_checked_against_the_family() {
+    let protected = Arm::parse("grpc+res").unwrap();
+    assert!(protected.is_protected() && protected.name() == "grpc+res");
+    assert_ne!(protected, Arm::parse("grpc").unwrap());
+    let e = Arm::parse("grpc+chaos").unwrap_err().to_string();
+    assert!(e.contains("unknown layer `+chaos`") && e.contains("+res"), "{e}");
+    let e = Arm::parse("amqp+res").unwrap_err().to_string();
+    assert!(e.contains("family amqp does not take the `+res` layer") && e.contains("grpc, http"), "{e}");
+}

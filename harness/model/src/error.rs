@@ -61,6 +61,31 @@ pub enum CallError {
         /// The deadline that passed.
         after: Duration,
     },
+    /// The server refused the call because it was at its concurrency limit (load shedding:
+    /// gRPC `RESOURCE_EXHAUSTED` from the shed layer, HTTP 503). A caller may retry elsewhere or
+    /// later.
+    #[error("{transport}: the server shed the call: {message}")]
+    Shed {
+        /// Transport name.
+        transport: &'static str,
+        /// The server's words.
+        message: String,
+    },
+    /// The server gave up at the call's deadline, which the client sent it (gRPC `CANCELLED`,
+    /// as tonic answers an expired `grpc-timeout`, or `DEADLINE_EXCEEDED`).
+    #[error("{transport}: the call's deadline passed at the server: {message}")]
+    Deadline {
+        /// Transport name.
+        transport: &'static str,
+        /// The server's words.
+        message: String,
+    },
+    /// The client's circuit breaker was open: the call was not sent.
+    #[error("{transport}: circuit breaker open, call not sent")]
+    BreakerOpen {
+        /// Transport name.
+        transport: &'static str,
+    },
     /// A body could not be encoded or decoded.
     #[error("{codec}: {message}")]
     Codec {
@@ -84,6 +109,9 @@ impl CallError {
             CallError::Timeout { .. } => "timeout",
             CallError::Codec { .. } => "codec",
             CallError::Domain(_) => "domain",
+            CallError::Shed { .. } => "shed",
+            CallError::Deadline { .. } => "deadline",
+            CallError::BreakerOpen { .. } => "breaker-open",
         }
     }
 
@@ -95,7 +123,10 @@ impl CallError {
             CallError::Connect { transport, .. }
             | CallError::Call { transport, .. }
             | CallError::Rejected { transport, .. }
-            | CallError::Timeout { transport, .. } => {
+            | CallError::Timeout { transport, .. }
+            | CallError::Shed { transport, .. }
+            | CallError::Deadline { transport, .. }
+            | CallError::BreakerOpen { transport } => {
                 if *transport != "load generator" {
                     *transport = arm;
                 }

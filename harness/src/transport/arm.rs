@@ -21,6 +21,12 @@
 //! | `http`, JSON, `http = "2"` | `rest-h2` |
 //! | `http`, protobuf | `rest-proto` |
 //! | `amqp`, JSON, `durable = true` | `amqp-json-durable` |
+//! | `grpc` with the standard protections | `grpc+res` |
+//!
+//! A **layer** is cross-cutting, not an option of one family: `+res` puts the standard
+//! protections around an arm (deadlines sent to the server, retries with a budget, a server-wide
+//! concurrency limit with load shedding, a client circuit breaker: [`super::protect`]). A family
+//! takes it when its entry says so ([`Family::protect`]); parsing checks it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -144,6 +150,9 @@ pub struct Family {
     pub replay: Option<ReplayWire>,
     /// How to read its broker's backlog (requests waiting for a worker), if the broker keeps one.
     pub backlog: Option<BacklogFn>,
+    /// Whether its server and client take the `+res` layer (the standard protections of a direct
+    /// RPC: [`super::protect`]).
+    pub protect: bool,
 }
 
 /// Reads one arm's backlog from its broker: requests sent and not yet taken by a worker, as the
@@ -178,7 +187,12 @@ pub struct Arm {
     family: &'static Family,
     codec: Codec,
     options: BTreeMap<&'static str, String>,
+    /// The `+res` layer: the standard protections around the arm.
+    protected: bool,
 }
+
+/// The token of the protections layer in a canonical name (`grpc+res`).
+pub const PROTECT_LAYER: &str = "res";
 
 impl Arm {
     /// Builds an arm from a family, a codec (`None` = the family's default) and option values
@@ -203,7 +217,28 @@ impl Arm {
         }
         let codec = codec.unwrap_or(family.default_codec);
         let name = canonical_name(family, codec, &options);
-        Ok(Self { name, family, codec, options })
+        Ok(Self { name, family, codec, options, protected: false })
+    }
+
+    /// The same arm with the standard protections around it (`+res`); an error names the
+    /// families that take them.
+    pub fn protected(mut self, source: &str, families: &[&'static Family]) -> Result<Self> {
+        if !self.family.protect {
+            let takers: Vec<&str> = families.iter().filter(|f| f.protect).map(|f| f.name).collect();
+            return Err(Error::Config(format!(
+                "{source}: family {} does not take the `+{PROTECT_LAYER}` layer (the standard protections); the families that do: {}",
+                self.family.name,
+                takers.join(", ")
+            )));
+        }
+        self.protected = true;
+        self.name = format!("{}+{PROTECT_LAYER}", self.name);
+        Ok(self)
+    }
+
+    /// Whether the standard protections are around it (`+res`).
+    pub fn is_protected(&self) -> bool {
+        self.protected
     }
 
     /// The canonical name, e.g. `rest-h2`.

@@ -29,7 +29,7 @@ use crate::codec::Codec;
 use crate::payment::{DomainError, PaymentService};
 use crate::pb::{self, PaymentRequest, PaymentResponse};
 use crate::transport::arm::{family_options, Arm, OptionKind, OptionSpec};
-use crate::transport::{bind, with_deadline, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
+use crate::transport::{bind, protect, with_deadline, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{CallError, CallResult, Error, Result};
 
 family_options! {
@@ -119,10 +119,15 @@ impl Client {
 
     fn status_error(&self, status: Status) -> CallError {
         match status.code() {
-            Code::DeadlineExceeded => {
-                CallError::Timeout { transport: self.name, endpoint: self.endpoint.clone(), after: self.config.timeout }
+            // tonic's server answers an expired `grpc-timeout` with CANCELLED: both are the deadline.
+            Code::DeadlineExceeded | Code::Cancelled => CallError::Deadline {
+                transport: self.name,
+                message: format!("{:?}: {}", status.code(), status.message()),
+            },
+            Code::ResourceExhausted if status.message() == protect::TONIC_SHED_MESSAGE => {
+                CallError::Shed { transport: self.name, message: status.message().to_owned() }
             }
-            Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled => CallError::Call {
+            Code::Unavailable | Code::Unknown | Code::Internal => CallError::Call {
                 transport: self.name,
                 endpoint: self.endpoint.clone(),
                 message: format!("{:?}: {}", status.code(), status.message()),
@@ -145,9 +150,13 @@ impl Transport for Client {
         // Clones of a tonic client share the channel: this is how tonic multiplexes calls.
         let reply = with_deadline(self.name, &self.endpoint, self.config.timeout, async {
             let pick = self.next.fetch_add(1, Ordering::Relaxed) % self.inner.len();
+            let mut request = Request::new(req);
+            if self.config.send_deadline {
+                request.set_timeout(self.config.timeout);
+            }
             let reply = match self.inner[pick].clone() {
-                Inner::Proto(mut c) => c.authorize(Request::new(req)).await,
-                Inner::Json(mut c) => c.authorize(Request::new(req)).await,
+                Inner::Proto(mut c) => c.authorize(request).await,
+                Inner::Json(mut c) => c.authorize(request).await,
             };
             reply.map_err(|status| self.status_error(status))
         })
@@ -207,6 +216,19 @@ impl pb::json::payment_service_server::PaymentService for Handler {
     }
 }
 
+/// Puts [`RequireGrpcContentType`] around a service (a named layer: a constructor passed to
+/// `layer_fn` would make the server's type higher-ranked over the boxed errors' lifetimes).
+#[derive(Debug, Clone, Copy)]
+struct RequireGrpcContentTypeLayer;
+
+impl<S> tower::Layer<S> for RequireGrpcContentTypeLayer {
+    type Service = RequireGrpcContentType<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireGrpcContentType(inner)
+    }
+}
+
 /// Answers HTTP 415 to a request whose content type is not `application/grpc*`, as the gRPC
 /// HTTP/2 protocol spec says a server should; tonic itself would try to parse the body as frames.
 #[derive(Debug, Clone)]
@@ -239,6 +261,11 @@ where
     }
 }
 
+/// The error of a service that cannot fail, as the error type of one that can.
+fn box_never(never: std::convert::Infallible) -> tower::BoxError {
+    match never {}
+}
+
 /// Starts a tonic server for the `grpc` (protobuf) or `grpc-json` arm.
 pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> {
     let name = arm_name(codec);
@@ -251,8 +278,12 @@ pub async fn serve(codec: Codec, config: &ServerConfig) -> Result<ServerHandle> 
     let mut router = Server::builder()
         .tcp_nodelay(true)
         .max_concurrent_streams(Some(crate::transport::HTTP2_MAX_CONCURRENT_STREAMS))
-        .layer(tower::layer::layer_fn(RequireGrpcContentType))
-        .layer(tower::util::MapResponseLayer::new(oversize_as_resource_exhausted::<tonic::body::Body>));
+        .layer(RequireGrpcContentTypeLayer)
+        .layer(tower::util::MapResponseLayer::new(oversize_as_resource_exhausted::<tonic::body::Body>))
+        // The `+res` layer: calls past the server-wide limit are shed (RESOURCE_EXHAUSTED). Both
+        // branches must fail alike, so the routes' (infallible) error is boxed beneath it.
+        .layer(tower::util::option_layer(config.max_concurrent_calls.map(protect::shed_layer)))
+        .layer(tower::util::MapErrLayer::new(box_never as fn(std::convert::Infallible) -> tower::BoxError));
     let router = match codec {
         Codec::Protobuf => router.add_service(
             pb::payment_service_server::PaymentServiceServer::new(handler).max_decoding_message_size(limit),

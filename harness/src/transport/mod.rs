@@ -28,6 +28,7 @@ pub mod grpc;
 pub mod inproc;
 pub mod kafka;
 pub mod nats;
+pub mod protect;
 pub mod registry;
 pub mod rest;
 pub(crate) mod rpc;
@@ -165,6 +166,20 @@ pub struct ServerConfig {
     /// Prefix of every queue, topic, subject and group name the broker arms use (empty: none).
     /// See [`namespaced`].
     pub namespace: String,
+    /// With the `+res` layer: at most this many calls in process at once across the server's
+    /// connections; a call past it is shed at once ([`protect`]). `None`: no limit.
+    pub max_concurrent_calls: Option<usize>,
+}
+
+impl ServerConfig {
+    /// This configuration for `arm`: its layers' settings on top (the `+res` layer's limit).
+    pub fn for_arm(&self, arm: &Arm) -> Self {
+        let mut config = self.clone();
+        if arm.is_protected() {
+            config.max_concurrent_calls = config.max_concurrent_calls.or(Some(protect::MAX_CONCURRENT_CALLS));
+        }
+        config
+    }
 }
 
 impl Default for ServerConfig {
@@ -175,6 +190,7 @@ impl Default for ServerConfig {
             service: PaymentService::default(),
             broker_url: None,
             namespace: String::new(),
+            max_concurrent_calls: None,
         }
     }
 }
@@ -194,6 +210,9 @@ pub struct ClientConfig {
     pub max_connections: Option<usize>,
     /// Prefix of the broker names the client uses; must equal the workers' (see [`namespaced`]).
     pub namespace: String,
+    /// Send the call's deadline to the server (gRPC's `grpc-timeout`), so that it stops working
+    /// on a call its caller has given up on: part of the `+res` layer ([`protect`]).
+    pub send_deadline: bool,
 }
 
 impl Default for ClientConfig {
@@ -203,6 +222,7 @@ impl Default for ClientConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_connections: None,
             namespace: String::new(),
+            send_deadline: false,
         }
     }
 }

@@ -21,7 +21,7 @@ use paybench_model::arm_request::{value_text, ArmNames};
 pub use paybench_model::arm_request::{ArmRequest, ArmTable};
 use paybench_model::scenario::Scenario;
 
-use super::arm::{allowed_keys, codec_of_token, Arm, Family, OptionValues, ReplayWire};
+use super::arm::{allowed_keys, codec_of_token, Arm, Family, OptionValues, ReplayWire, PROTECT_LAYER};
 use super::{amqp, backlog, grpc, inproc, kafka, nats, rest, sim, tcp};
 use super::{AnyClient, ClientConfig, ServerConfig, ServerHandle};
 use crate::codec::Codec;
@@ -30,14 +30,14 @@ use crate::{Error, Result};
 /// Every family, direct ones first (the order of `paybench` listings).
 #[rustfmt::skip] // one line per family: the registry reads as a table
 pub static FAMILIES: &[Family] = &[
-    Family { name: "inproc", stem: "inproc", module: "transport::inproc", default_codec: Codec::Protobuf, broker: None, options: inproc::OPTIONS, standard: &["inproc"], serve: inproc::serve_arm, connect: inproc::connect_arm, settings: None, replay: None, backlog: None },
-    Family { name: "sim", stem: "sim", module: "transport::sim", default_codec: Codec::Protobuf, broker: None, options: sim::OPTIONS, standard: &["sim"], serve: sim::serve_arm, connect: sim::connect_arm, settings: None, replay: None, backlog: None },
-    Family { name: "tcp", stem: "tcp", module: "transport::tcp", default_codec: Codec::Protobuf, broker: None, options: tcp::OPTIONS, standard: &["tcp"], serve: tcp::serve_arm, connect: tcp::connect_arm, settings: None, replay: Some(ReplayWire::Frames), backlog: None },
-    Family { name: "grpc", stem: "grpc", module: "transport::grpc", default_codec: Codec::Protobuf, broker: None, options: grpc::OPTIONS, standard: &["grpc", "grpc-json"], serve: grpc::serve_arm, connect: grpc::connect_arm, settings: None, replay: Some(ReplayWire::Grpc), backlog: None },
-    Family { name: "http", stem: "rest", module: "transport::rest", default_codec: Codec::Json, broker: None, options: rest::OPTIONS, standard: &["rest", "rest-h2", "rest-proto"], serve: rest::serve_arm, connect: rest::connect_arm, settings: None, replay: Some(ReplayWire::Http), backlog: None },
-    Family { name: "amqp", stem: "amqp", module: "transport::amqp", default_codec: Codec::Protobuf, broker: Some("rabbitmq"), options: amqp::OPTIONS, standard: &["amqp", "amqp-json"], serve: amqp::serve_arm, connect: amqp::connect_arm, settings: None, replay: None, backlog: Some(backlog::rabbitmq_queue) },
-    Family { name: "kafka", stem: "kafka", module: "transport::kafka", default_codec: Codec::Protobuf, broker: Some("kafka"), options: kafka::OPTIONS, standard: &["kafka", "kafka-json"], serve: kafka::serve_arm, connect: kafka::connect_arm, settings: Some(kafka::settings_arm), replay: None, backlog: Some(backlog::kafka_group_lag) },
-    Family { name: "nats", stem: "nats", module: "transport::nats", default_codec: Codec::Protobuf, broker: Some("nats"), options: nats::OPTIONS, standard: &["nats", "nats-json"], serve: nats::serve_arm, connect: nats::connect_arm, settings: None, replay: None, backlog: None },
+    Family { name: "inproc", stem: "inproc", module: "transport::inproc", default_codec: Codec::Protobuf, broker: None, options: inproc::OPTIONS, standard: &["inproc"], serve: inproc::serve_arm, connect: inproc::connect_arm, settings: None, replay: None, backlog: None, protect: false },
+    Family { name: "sim", stem: "sim", module: "transport::sim", default_codec: Codec::Protobuf, broker: None, options: sim::OPTIONS, standard: &["sim"], serve: sim::serve_arm, connect: sim::connect_arm, settings: None, replay: None, backlog: None, protect: false },
+    Family { name: "tcp", stem: "tcp", module: "transport::tcp", default_codec: Codec::Protobuf, broker: None, options: tcp::OPTIONS, standard: &["tcp"], serve: tcp::serve_arm, connect: tcp::connect_arm, settings: None, replay: Some(ReplayWire::Frames), backlog: None, protect: false },
+    Family { name: "grpc", stem: "grpc", module: "transport::grpc", default_codec: Codec::Protobuf, broker: None, options: grpc::OPTIONS, standard: &["grpc", "grpc-json"], serve: grpc::serve_arm, connect: grpc::connect_arm, settings: None, replay: Some(ReplayWire::Grpc), backlog: None, protect: true },
+    Family { name: "http", stem: "rest", module: "transport::rest", default_codec: Codec::Json, broker: None, options: rest::OPTIONS, standard: &["rest", "rest-h2", "rest-proto"], serve: rest::serve_arm, connect: rest::connect_arm, settings: None, replay: Some(ReplayWire::Http), backlog: None, protect: true },
+    Family { name: "amqp", stem: "amqp", module: "transport::amqp", default_codec: Codec::Protobuf, broker: Some("rabbitmq"), options: amqp::OPTIONS, standard: &["amqp", "amqp-json"], serve: amqp::serve_arm, connect: amqp::connect_arm, settings: None, replay: None, backlog: Some(backlog::rabbitmq_queue), protect: false },
+    Family { name: "kafka", stem: "kafka", module: "transport::kafka", default_codec: Codec::Protobuf, broker: Some("kafka"), options: kafka::OPTIONS, standard: &["kafka", "kafka-json"], serve: kafka::serve_arm, connect: kafka::connect_arm, settings: Some(kafka::settings_arm), replay: None, backlog: Some(backlog::kafka_group_lag), protect: false },
+    Family { name: "nats", stem: "nats", module: "transport::nats", default_codec: Codec::Protobuf, broker: Some("nats"), options: nats::OPTIONS, standard: &["nats", "nats-json"], serve: nats::serve_arm, connect: nats::connect_arm, settings: None, replay: None, backlog: None, protect: false },
 ];
 
 /// The arms the claim under test and its decomposition are about, by canonical name (in the model
@@ -78,7 +78,7 @@ pub fn direct_arms() -> Vec<Arm> {
 
 /// Starts the server or workers for `arm` on the current tokio runtime.
 pub async fn serve(arm: &Arm, config: &ServerConfig) -> Result<ServerHandle> {
-    (arm.family().serve)(arm, config).await
+    (arm.family().serve)(arm, &config.for_arm(arm)).await
 }
 
 /// The library settings behind `arm`'s figures in `namespace` (empty for families without any).
@@ -88,11 +88,18 @@ pub fn client_settings(arm: &Arm, namespace: &str) -> Result<Vec<(&'static str, 
 
 /// Connects a client for `arm` to `endpoint` (a `host:port` or a broker URL).
 pub async fn connect(arm: &Arm, endpoint: &str, config: &ClientConfig) -> Result<AnyClient> {
-    (arm.family().connect)(arm, endpoint, config).await.map_err(|e| match e {
+    let mut config = config.clone();
+    config.send_deadline |= arm.is_protected();
+    let client = (arm.family().connect)(arm, endpoint, &config).await.map_err(|e| match e {
         // The family names itself (`amqp-json`); the error names the arm (`amqp-json-durable-w4`).
         Error::Call(call) => Error::Call(call.for_arm(crate::error::intern(arm.name()))),
         other => other,
-    })
+    })?;
+    if !arm.is_protected() {
+        return Ok(client);
+    }
+    let name = crate::error::intern(arm.name());
+    Ok(AnyClient::new(arm, super::protect::Protected::new(name, client)?))
 }
 
 /// Arm names are read against the registry: the stem names the family, the tokens its options.
@@ -100,6 +107,14 @@ impl Arm {
     /// Parses a canonical (or historical) arm name such as `rest-h2` or `amqp-json-durable`,
     /// with every option it does not name at the family's built-in default.
     pub fn parse(name: &str) -> Result<Self> {
+        if let Some((base, layer)) = name.split_once('+') {
+            if layer != PROTECT_LAYER {
+                return Err(Error::Config(format!(
+                    "arm {name:?}: unknown layer `+{layer}`; layers: +{PROTECT_LAYER} (the standard protections)"
+                )));
+            }
+            return Arm::parse(base)?.protected(&format!("arm {name:?}"), &FAMILIES.iter().collect::<Vec<_>>());
+        }
         let unknown =
             || Error::Config(format!("unknown arm {name:?}; families: {} (e.g. {})", family_names(), EXAMPLES));
         let mut tokens = name.split('-');

@@ -74,7 +74,7 @@ use crate::error::error_chain;
 use crate::payment::PaymentService;
 use crate::pb::{PaymentRequest, PaymentResponse};
 use crate::transport::arm::{family_options, Arm, OptionKind, OptionSpec};
-use crate::transport::{bind, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
+use crate::transport::{bind, protect, AnyClient, ClientConfig, ServerConfig, ServerHandle, Transport};
 use crate::{CallError, CallResult, Error, Result};
 
 family_options! {
@@ -362,6 +362,9 @@ impl Transport for Client {
             let message = serde_json::from_slice::<ErrorBody>(&bytes)
                 .map(|b| format!("{}: {}", b.error.code, b.error.message))
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                return Err(CallError::Shed { transport: self.flavor.name(), message });
+            }
             return Err(CallError::Rejected {
                 transport: self.flavor.name(),
                 status: status.as_u16().to_string(),
@@ -386,11 +389,25 @@ struct AppState {
 
 /// The axum app, constructible without a socket (tests drive it with `tower::ServiceExt`).
 pub fn app(config: &ServerConfig) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(PATH, post(authorize))
         .route(crate::codec::openapi::PATH, get(openapi_json))
-        .with_state(AppState { service: config.service, max_body_bytes: config.max_body_bytes })
+        .with_state(AppState { service: config.service, max_body_bytes: config.max_body_bytes });
+    match config.max_concurrent_calls {
+        // The `+res` layer: calls past the server-wide limit are shed with 503.
+        Some(limit) => router.layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(|e: tower::BoxError| async move {
+                    error_response(StatusCode::SERVICE_UNAVAILABLE, SHED_CODE, e.to_string())
+                }))
+                .layer(protect::shed_layer(limit)),
+        ),
+        None => router,
+    }
 }
+
+/// The error code of a call the server shed (HTTP 503, the `+res` layer).
+pub const SHED_CODE: &str = "overloaded";
 
 async fn authorize(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
