@@ -89,6 +89,7 @@ fn experiment(
         serve_program: PathBuf::from(env!("CARGO_BIN_EXE_paybench")),
         serve_args: vec!["--namespace".to_owned(), namespace.to_owned()],
         service_time_us,
+        service_busy_us: 0,
         brokers: paybench::brokers::endpoints(|var| std::env::var(var).ok()),
         namespace: namespace.to_owned(),
         log_dir: std::env::temp_dir().join(format!("paybench-experiment-test-{}", std::process::id())),

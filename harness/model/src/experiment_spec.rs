@@ -73,6 +73,11 @@ pub struct ExperimentSpec {
     /// divided by it, whatever the cores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_time_us: Option<u64>,
+    /// CPU work per call in the server or worker, microseconds: its thread spins this long, so a
+    /// one-thread server has a capacity of about one call per busy time and is the bottleneck,
+    /// not the client sharing the machine (unset: the scenario's `service_busy_us`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_busy_us: Option<u64>,
     /// Most connections an HTTP/1.1 client opens (`rest`), like a pool with a maximum; calls past
     /// it wait for a connection. Unset: one per call in flight (up to `max_in_flight`). Clients
     /// that multiplex on fixed connections ignore it.
@@ -274,6 +279,9 @@ impl ExperimentSpec {
         }
         if let Some(us) = self.service_time_us.filter(|us| *us > 1_000_000) {
             return Err(err("service_time_us", "0..=1000000", &us));
+        }
+        if let Some(us) = self.service_busy_us.filter(|us| *us > 1_000_000) {
+            return Err(err("service_busy_us", "0..=1000000", &us));
         }
         if let Some(n) = self.max_connections.filter(|n| !(1..=10_000).contains(n)) {
             return Err(err("max_connections", "1..=10000", &n));

@@ -333,6 +333,7 @@ fn run_experiments(
             serve_program: std::env::current_exe().context("the paybench binary's path")?,
             serve_args: serve_args.clone(),
             service_time_us: p.scenario.service_time_us,
+            service_busy_us: p.scenario.service_busy_us,
             brokers: endpoints.clone(),
             namespace: namespace.to_owned(),
             log_dir: paybench::experiment::log_dir(out),

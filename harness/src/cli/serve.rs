@@ -39,6 +39,10 @@ pub(crate) struct Args {
     /// Simulated service time per call, microseconds.
     #[arg(long, default_value_t = 0)]
     service_time_us: u64,
+    /// CPU work per call, microseconds: the server thread spins this long, so the server has a
+    /// known capacity of about threads / busy time and is the bottleneck under load.
+    #[arg(long, default_value_t = 0)]
+    service_busy_us: u64,
     #[command(flatten)]
     arm_env: ArmEnv,
     /// Write request bodies for every profile into DIR and exit.
@@ -60,7 +64,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let config = ServerConfig {
         bind: args.bind,
-        service: PaymentService::with_service_time(Duration::from_micros(args.service_time_us)),
+        service: PaymentService::with_service_time(Duration::from_micros(args.service_time_us))
+            .with_busy_time(Duration::from_micros(args.service_busy_us)),
         broker_url,
         namespace: args.arm_env.namespace()?,
         ..ServerConfig::default()

@@ -116,6 +116,8 @@ pub struct ExperimentContext {
     pub log_dir: PathBuf,
     /// The scenario's simulated service time per call, µs, when an experiment gives none.
     pub service_time_us: u64,
+    /// The scenario's CPU work per call, µs, when an experiment gives none.
+    pub service_busy_us: u64,
     /// The scenario's call deadline, when an experiment gives none.
     pub scenario_timeout_ms: u64,
     /// Payload seed.
@@ -261,6 +263,10 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     if service_time_us > 0 {
         server_line.push_str(&format!(", {service_time_us} µs simulated service time per call"));
     }
+    let service_busy_us = spec.service_busy_us.unwrap_or(ctx.service_busy_us);
+    if service_busy_us > 0 {
+        server_line.push_str(&format!(", {service_busy_us} µs of CPU work per call"));
+    }
     if let Some(b) = &balancer {
         server_line.push_str(&format!(", behind {}", b.describe()));
     }
@@ -367,8 +373,9 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
 /// `paybench serve ARM --bind BIND`, the run's own serve flags and the service time.
 fn serve_args(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm, bind: &str) -> Vec<String> {
     let service_time_us = spec.service_time_us.unwrap_or(ctx.service_time_us).to_string();
+    let service_busy_us = spec.service_busy_us.unwrap_or(ctx.service_busy_us).to_string();
     let head = ["serve", arm.name(), "--bind", bind].map(str::to_owned);
-    let tail = ["--service-time-us".to_owned(), service_time_us];
+    let tail = ["--service-time-us".to_owned(), service_time_us, "--service-busy-us".to_owned(), service_busy_us];
     head.into_iter().chain(ctx.serve_args.iter().cloned()).chain(tail).collect()
 }
 

@@ -119,15 +119,20 @@ impl Client {
 
     fn status_error(&self, status: Status) -> CallError {
         match status.code() {
-            // tonic's server answers an expired `grpc-timeout` with CANCELLED: both are the deadline.
-            Code::DeadlineExceeded | Code::Cancelled => CallError::Deadline {
+            // tonic's server answers an expired `grpc-timeout` with CANCELLED and its timeout's
+            // words; any other CANCELLED is the connection's (a reset stream), not a deadline.
+            Code::DeadlineExceeded => CallError::Deadline {
+                transport: self.name,
+                message: format!("{:?}: {}", status.code(), status.message()),
+            },
+            Code::Cancelled if status.message() == TONIC_DEADLINE_MESSAGE => CallError::Deadline {
                 transport: self.name,
                 message: format!("{:?}: {}", status.code(), status.message()),
             },
             Code::ResourceExhausted if status.message() == protect::TONIC_SHED_MESSAGE => {
                 CallError::Shed { transport: self.name, message: status.message().to_owned() }
             }
-            Code::Unavailable | Code::Unknown | Code::Internal => CallError::Call {
+            Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled => CallError::Call {
                 transport: self.name,
                 endpoint: self.endpoint.clone(),
                 message: format!("{:?}: {}", status.code(), status.message()),
@@ -260,6 +265,10 @@ where
         futures::future::Either::Left(futures::future::ready(Ok(response)))
     }
 }
+
+/// The message of tonic's CANCELLED for a call whose `grpc-timeout` expired at the server (its
+/// `TimeoutExpired` error).
+const TONIC_DEADLINE_MESSAGE: &str = "Timeout expired";
 
 /// The error of a service that cannot fail, as the error type of one that can.
 fn box_never(never: std::convert::Infallible) -> tower::BoxError {

@@ -35,9 +35,10 @@ use crate::error::CallError;
 use crate::pb::{PaymentRequest, PaymentResponse};
 
 /// Most calls a protected server processes at once, across its connections; a call past it is
-/// shed. Deep enough for the 16 to 1024 calls in flight of the scenarios' loads when the server
-/// keeps up, shallow enough that a burst is refused in microseconds rather than queued for seconds.
-pub const MAX_CONCURRENT_CALLS: usize = 256;
+/// shed. Below the 200 streams an HTTP/2 connection may carry at once (and a REST client's pool),
+/// or one client could never reach it: its excess would wait in its own connection instead.
+/// About what the server holds when it runs at capacity (Little's law: 10,000 calls/s × 10 ms).
+pub const MAX_CONCURRENT_CALLS: usize = 100;
 /// Attempts per call, the first included.
 pub const MAX_ATTEMPTS: u32 = 3;
 /// The first backoff; it doubles per attempt, with jitter, up to [`BACKOFF_MAX`].

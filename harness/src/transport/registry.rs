@@ -206,7 +206,13 @@ impl Resolve for ArmRequest {
             }
         }
         values.extend(explicit);
-        Arm::build(family, codec.or(Some(base.codec())), &values, &format!("{source}: arm {:?}", self.label()))
+        let source = format!("{source}: arm {:?}", self.label());
+        let arm = Arm::build(family, codec.or(Some(base.codec())), &values, &source)?;
+        // A layer the name gave (`grpc+res`) stays on the arm the settings resolve.
+        if base.is_protected() {
+            return arm.protected(&source, &FAMILIES.iter().collect::<Vec<_>>());
+        }
+        Ok(arm)
     }
 }
 

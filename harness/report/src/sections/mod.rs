@@ -16,6 +16,7 @@ pub mod headline;
 pub mod not_measured;
 pub mod outage;
 pub mod part;
+pub mod protected;
 pub mod run_facts;
 pub mod scale_workers;
 pub mod sweeps;
@@ -29,7 +30,7 @@ use crate::{Error, Report, Result, Verdict};
 
 /// Every section, in the order the page shows them: [`Scope::Top`] first, then each verdict's
 /// [`Scope::Verdict`] sections, then the [`Scope::Run`] ones.
-pub const SECTIONS: [Section; 16] = [
+pub const SECTIONS: [Section; 17] = [
     headline::SECTION,
     verdict::SECTION,
     decomposition::SECTION,
@@ -41,6 +42,7 @@ pub const SECTIONS: [Section; 16] = [
     outage::SECTION,
     burst::SECTION,
     scale_workers::SECTION,
+    protected::SECTION,
     brokers::SECTION,
     run_facts::SECTION,
     generator_bound::SECTION,
