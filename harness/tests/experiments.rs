@@ -87,7 +87,7 @@ fn experiment(
     let ctx = ExperimentContext {
         client: rt.handle().clone(),
         serve_program: PathBuf::from(env!("CARGO_BIN_EXE_paybench")),
-        serve_args: vec!["--namespace".to_owned(), namespace.to_owned()],
+        serve_args: Vec::new(),
         service_time_us,
         service_busy_us: 0,
         brokers: paybench::brokers::endpoints(|var| std::env::var(var).ok()),

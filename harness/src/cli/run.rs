@@ -322,7 +322,8 @@ fn run_experiments(
     if args.target.is_some() {
         anyhow::bail!("experiments start and stop their own servers: run them without --target");
     }
-    let mut serve_args = args.arm_env.serve_args(namespace);
+    // Each arm's server gets a namespace of its own (`experiment::arm_namespace`), so none here.
+    let mut serve_args = args.arm_env.serve_args("");
     if let Some(cpus) = &args.server_cpus {
         let list: Vec<String> = cpus.0.iter().map(usize::to_string).collect();
         serve_args.extend(["--cpus".to_owned(), list.join(",")]);

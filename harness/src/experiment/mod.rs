@@ -105,12 +105,13 @@ pub struct ExperimentContext {
     /// The `paybench` binary and the arguments every `paybench serve` gets before the arm's name
     /// (brokers, settings, namespace, CPUs).
     pub serve_program: PathBuf,
-    /// Arguments for `paybench serve` after the arm (broker endpoints, settings, namespace, CPUs),
-    /// but the service time, which each experiment may set.
+    /// Arguments for `paybench serve` after the arm (broker endpoints, settings, CPUs), but the
+    /// namespace (each arm has its own: [`arm_namespace`]) and the service time (each experiment
+    /// may set it).
     pub serve_args: Vec<String>,
     /// Each broker's endpoint.
     pub brokers: brokers::Endpoints,
-    /// Broker names' prefix.
+    /// Broker names' prefix; each arm adds a suffix of its own ([`arm_namespace`]).
     pub namespace: String,
     /// Folder of the servers' logs.
     pub log_dir: PathBuf,
@@ -250,6 +251,8 @@ const STRAY_GRACE: Duration = Duration::from_secs(2);
 
 /// One arm: a supervised server, a client, the capacity probe, the timeline with its events.
 fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<(ArmTimeline, Option<Buckets>)> {
+    let namespace = arm_namespace(&ctx.namespace);
+    let ctx = &ExperimentContext { namespace, ..ctx.clone() };
     let servers = Servers::start(serve_spec(ctx, arm, "127.0.0.1:0", spec), spec.processes as usize)?;
     let (endpoint, servers, balancer) = server_endpoint(ctx, arm, spec, servers)?;
     let hops = match (arm.broker(), &balancer) {
@@ -370,12 +373,37 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     Ok((timeline, buckets))
 }
 
-/// `paybench serve ARM --bind BIND`, the run's own serve flags and the service time.
+/// A namespace for one arm's run of one experiment: the run's, plus a suffix no other arm of any
+/// run has (the process id and a count). Every queue, topic, subject and group of the arm is in
+/// it, so no arm reads what an earlier one left: a transient Kafka group commits every 5 s, and
+/// the requests it had processed but not committed went to the next arm's workers, whose replies
+/// to a client long gone timed out one by one and starved the new client (a durable Kafka arm
+/// after a transient one answered nothing within 15 s).
+pub fn arm_namespace(base: &str) -> String {
+    static ARMS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = ARMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let suffix = format!("x{}-{n}", std::process::id());
+    let room = transport::NAMESPACE_MAX_CHARS - suffix.len() - 1;
+    match base.get(..base.len().min(room)) {
+        Some(base) if !base.is_empty() => format!("{base}-{suffix}"),
+        _ => suffix,
+    }
+}
+
+/// `paybench serve ARM --bind BIND`, the run's own serve flags, the service time and the arm's
+/// namespace.
 fn serve_args(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm, bind: &str) -> Vec<String> {
     let service_time_us = spec.service_time_us.unwrap_or(ctx.service_time_us).to_string();
     let service_busy_us = spec.service_busy_us.unwrap_or(ctx.service_busy_us).to_string();
     let head = ["serve", arm.name(), "--bind", bind].map(str::to_owned);
-    let tail = ["--service-time-us".to_owned(), service_time_us, "--service-busy-us".to_owned(), service_busy_us];
+    let tail = [
+        "--service-time-us".to_owned(),
+        service_time_us,
+        "--service-busy-us".to_owned(),
+        service_busy_us,
+        "--namespace".to_owned(),
+        ctx.namespace.clone(),
+    ];
     head.into_iter().chain(ctx.serve_args.iter().cloned()).chain(tail).collect()
 }
 
@@ -482,6 +510,17 @@ pub(crate) mod tests {
     /// A timeline of a `amqp` arm that ran, with nothing in it.
     pub(crate) fn empty_timeline() -> ArmTimeline {
         super::empty_timeline(arm_record(&Arm::parse("amqp").unwrap()), ArmStatus::Ran)
+    }
+
+    #[test]
+    fn each_arm_gets_a_namespace_of_its_own_that_every_broker_accepts() {
+        let (a, b) = (arm_namespace("run"), arm_namespace("run"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("run-x"), "{a}");
+        let long = arm_namespace(&"n".repeat(transport::NAMESPACE_MAX_CHARS));
+        for ns in [a, b, long, arm_namespace("")] {
+            transport::check_namespace(&ns).unwrap_or_else(|e| panic!("{ns}: {e}"));
+        }
     }
 
     #[test]
