@@ -666,7 +666,7 @@ impl Inputs {
         for id in CLAIM_SECTIONS {
             let title = sections::section(id)?.title;
             let mut found = None;
-            for (dir, results) in &self.runs {
+            for (dir, results) in self.runs_for(id) {
                 let report = Report { run_dir: self.root.join(dir), results: results.clone() };
                 let verdicts = report.verdicts()?;
                 if let Some(part) = sections::build(id, &report, &verdicts, None)? {
@@ -682,9 +682,17 @@ impl Inputs {
         Ok(lines.join("\n") + "\n")
     }
 
+    /// The committed runs, newest first, those of the scenario named like section `id` before
+    /// the others: the `outage` section comes from `scenarios/outage.toml`'s run even when a
+    /// newer run has an outage experiment too.
+    fn runs_for<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a (String, RunResults)> {
+        let own = move |results: &RunResults| results.experiments.iter().any(|e| e.scenario == id);
+        self.runs.iter().filter(move |(_, r)| own(r)).chain(self.runs.iter().filter(move |(_, r)| !own(r)))
+    }
+
     fn section(&self, id: &str, links: &str) -> anyhow::Result<String> {
         sections::section(id)?;
-        for (dir, results) in &self.runs {
+        for (dir, results) in self.runs_for(id) {
             let report = Report { run_dir: self.root.join(dir), results: results.clone() };
             let verdicts = report.verdicts()?;
             let verdict = paybench::report::headline_verdict(&verdicts);
