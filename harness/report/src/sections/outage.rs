@@ -152,7 +152,14 @@ pub fn verdict(t: &ArmTimeline, o: &OutageSummary) -> String {
             o.max_latency_us.map_or("–".to_owned(), fmt_us)
         ),
         (false, _, failed) => format!(
-            "does not hold without retries: {failed} of {sent} calls failed{}",
+            "does not hold {}: {failed} of {sent} calls failed{}",
+            // The `+res` layer retries (three attempts within ~30 ms of backoff and a budget):
+            // an outage of seconds outlasts them.
+            if t.arm.name.ends_with(super::protected::LAYER) {
+                "even with the protections' retries (the outage outlasts them)"
+            } else {
+                "without retries"
+            },
             if o.timed_out > 0 { format!(", {} timed out", o.timed_out) } else { String::new() }
         ),
     }
