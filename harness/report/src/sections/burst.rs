@@ -3,11 +3,10 @@
 //! `results.json`'s `experiments` alone; every word of a verdict cell follows from its row.
 
 use super::part::{Context, Part, Scope, Section, Show};
-use super::timelines::{offered, timeline_charts};
+use super::timelines::{self, offered};
 use crate::format::fmt_us;
 use crate::results::experiment::{ArmTimeline, BurstSummary, ExperimentResult};
 use crate::results::{ArmStatus, RunResults};
-use crate::tables::Table;
 use crate::Result;
 
 /// The claim the burst experiment tests, as the product's notes word it.
@@ -27,58 +26,31 @@ pub const SECTION: Section = Section {
 pub const LEAD: &str = "Each arm got an open-loop load below its measured capacity, a peak past it, then the calm load again, with the same client deadline for every arm. Before, during and after split the calls by intended send time. A broker arm's backlog is read from the broker itself (requests waiting for a worker); a direct arm has no broker queue: its peak waits in the client's and the server's own queues. Answered after the caller gave up = replies that came after their call timed out: work the workers did for no one.";
 
 fn build(cx: &Context<'_>) -> Result<Option<Part>> {
-    let r = &cx.report.results;
-    if experiments(r).next().is_none() {
-        return Ok(None);
-    }
-    Ok(Some(Part {
-        lead: Some(LEAD.to_owned()),
-        sentences: sentences(r),
-        tables: vec![claims_table(r)],
-        charts: timeline_charts(r, "burst")?,
-    }))
+    timelines::part(&cx.report.results, KIND, LEAD, &HEADER, sentences, row)
 }
 
-/// The burst experiments of a run.
-pub fn experiments(results: &RunResults) -> impl Iterator<Item = &ExperimentResult> {
-    results.experiments.iter().filter(|e| e.kind == "burst")
-}
+/// The experiment kind this section reads.
+const KIND: &str = "burst";
 
-/// One row per experiment × arm.
-pub fn claims_table(results: &RunResults) -> Table {
-    let header = [
-        "burst",
-        "arm",
-        "offered /s (capacity /s)",
-        "p99 before / during / after",
-        "answered within the deadline",
-        "failed (caller told)",
-        "timed out",
-        "answered after the caller gave up",
-        "broker backlog: before → peak",
-        "backlog drained after",
-        "back to the p99 before after",
-        "the claim",
-    ];
-    let mut rows = Vec::new();
-    for e in experiments(results) {
-        for t in &e.arms {
-            rows.push(row(e, t));
-        }
-    }
-    Table { header: header.map(str::to_owned).to_vec(), rows }
-}
+/// The claims table's columns: one row per experiment × arm.
+pub const HEADER: [&str; 12] = [
+    "burst",
+    "arm",
+    "offered /s (capacity /s)",
+    "p99 before / during / after",
+    "answered within the deadline",
+    "failed (caller told)",
+    "timed out",
+    "answered after the caller gave up",
+    "broker backlog: before → peak",
+    "backlog drained after",
+    "back to the p99 before after",
+    "the claim",
+];
 
 fn row(e: &ExperimentResult, t: &ArmTimeline) -> Vec<String> {
     let Some(b) = t.burst.as_ref().filter(|_| t.status == ArmStatus::Ran) else {
-        let why = match &t.status {
-            ArmStatus::Unavailable { message, .. } => format!("not measured: {message}"),
-            ArmStatus::Ran => "not measured: no burst reading".to_owned(),
-        };
-        let mut cells = vec![e.name.clone(), t.arm.name.clone()];
-        cells.extend(std::iter::repeat_n("–".to_owned(), 9));
-        cells.push(why);
-        return cells;
+        return timelines::unmeasured_row(e.name.clone(), t, HEADER.len(), KIND);
     };
     let p99 = |v: Option<f64>| v.map_or("–".to_owned(), fmt_us);
     let seconds = |ms: Option<f64>, never: &str| ms.map_or(never.to_owned(), |ms| format!("{:.1} s", ms / 1e3));
@@ -199,7 +171,7 @@ pub fn verdict(t: &ArmTimeline, b: &BurstSummary) -> String {
 
 /// One sentence per burst experiment, from the table's figures.
 pub fn sentences(results: &RunResults) -> Vec<String> {
-    experiments(results)
+    timelines::of_kind(results, KIND)
         .map(|e| {
             let measured: Vec<(&ArmTimeline, &BurstSummary)> = e
                 .arms

@@ -4,11 +4,10 @@
 //! verdict cell follows from the figures in its row.
 
 use super::part::{Context, Part, Scope, Section, Show};
-use super::timelines::{events_text, offered, timeline_charts};
+use super::timelines::{self, events_text, offered};
 use crate::format::fmt_us;
 use crate::results::experiment::{ArmTimeline, ExperimentResult, OutageSummary};
 use crate::results::{ArmStatus, RunResults};
-use crate::tables::Table;
 use crate::Result;
 
 /// The claim the outage experiment tests, as the product's notes word it.
@@ -28,59 +27,32 @@ pub const SECTION: Section = Section {
 pub const LEAD: &str = "Each arm's server (direct arms) or worker process (broker arms) ran as a supervised child; under an open-loop load it was frozen (SIGSTOP, then SIGCONT) or crashed (SIGKILL, then restarted). Lost = requests never answered and never failed, by idempotency-key accounting on the correlating (broker) clients; a request/response client cannot tell a lost request from a lost reply.";
 
 fn build(cx: &Context<'_>) -> Result<Option<Part>> {
-    let r = &cx.report.results;
-    if experiments(r).next().is_none() {
-        return Ok(None);
-    }
-    Ok(Some(Part {
-        lead: Some(LEAD.to_owned()),
-        sentences: sentences(r),
-        tables: vec![claims_table(r)],
-        charts: timeline_charts(r, "outage")?,
-    }))
+    timelines::part(&cx.report.results, KIND, LEAD, &HEADER, sentences, row)
 }
 
-/// The outage experiments of a run.
-pub fn experiments(results: &RunResults) -> impl Iterator<Item = &ExperimentResult> {
-    results.experiments.iter().filter(|e| e.kind == "outage")
-}
+/// The experiment kind this section reads.
+const KIND: &str = "outage";
 
-/// One row per experiment × arm.
-pub fn claims_table(results: &RunResults) -> Table {
-    let header = [
-        "outage",
-        "arm",
-        "durability promised",
-        "offered /s (capacity /s)",
-        "failed (caller told)",
-        "timed out",
-        "answered late",
-        "lost",
-        "answered twice",
-        "slowest answer",
-        "back to steady p99 after",
-        "the claim",
-    ];
-    let mut rows = Vec::new();
-    for e in experiments(results) {
-        for t in &e.arms {
-            rows.push(row(e, t));
-        }
-    }
-    Table { header: header.map(str::to_owned).to_vec(), rows }
-}
+/// The claims table's columns: one row per experiment × arm.
+pub const HEADER: [&str; 12] = [
+    "outage",
+    "arm",
+    "durability promised",
+    "offered /s (capacity /s)",
+    "failed (caller told)",
+    "timed out",
+    "answered late",
+    "lost",
+    "answered twice",
+    "slowest answer",
+    "back to steady p99 after",
+    "the claim",
+];
 
 fn row(e: &ExperimentResult, t: &ArmTimeline) -> Vec<String> {
     let name = format!("{}: {}", e.name, events_text(t));
     let Some(o) = t.outage.as_ref().filter(|_| t.status == ArmStatus::Ran) else {
-        let why = match &t.status {
-            ArmStatus::Unavailable { message, .. } => format!("not measured: {message}"),
-            ArmStatus::Ran => "not measured: no outage reading".to_owned(),
-        };
-        let mut cells = vec![name, t.arm.name.clone()];
-        cells.extend(std::iter::repeat_n("–".to_owned(), 9));
-        cells.push(why);
-        return cells;
+        return timelines::unmeasured_row(name, t, HEADER.len(), KIND);
     };
     let late_text = format!("{} (> {} ms)", o.late, t.timeline.late_after_ms);
     vec![
@@ -167,7 +139,7 @@ pub fn verdict(t: &ArmTimeline, o: &OutageSummary) -> String {
 
 /// One sentence per outage experiment, from the table's figures.
 pub fn sentences(results: &RunResults) -> Vec<String> {
-    experiments(results)
+    timelines::of_kind(results, KIND)
         .map(|e| {
             // Rows that are not measured say nothing of the claim.
             let (ran, unmeasured): (Vec<_>, Vec<_>) = e.arms.iter().partition(|t| {

@@ -3,10 +3,9 @@
 //! from `results.json`'s `experiments` alone; every word of a verdict cell follows from its row.
 
 use super::part::{Context, Part, Scope, Section, Show};
-use super::timelines::{offered, timeline_charts};
+use super::timelines::{self, offered};
 use crate::results::experiment::{ArmTimeline, ExperimentResult, ScaleSummary};
 use crate::results::{ArmStatus, RunResults};
-use crate::tables::Table;
 use crate::Result;
 
 /// The claim the scale-workers experiment tests, as the product's notes word it.
@@ -32,55 +31,28 @@ pub const SECTION: Section = Section {
 pub const LEAD: &str = "Each broker arm's queue group started with fewer worker processes than its load needed, so a backlog built in the broker; a scale event then started more under the same load. The rates served are read from the broker's backlog alone: offered minus its growth in the 2 s before the scale, and offered plus its fall from the scale until the queue was empty (at most 1 % of its depth at the scale). Direct arms do not run it: their backends sit behind an L4 balancer fixed at its start.";
 
 fn build(cx: &Context<'_>) -> Result<Option<Part>> {
-    let r = &cx.report.results;
-    if experiments(r).next().is_none() {
-        return Ok(None);
-    }
-    Ok(Some(Part {
-        lead: Some(LEAD.to_owned()),
-        sentences: sentences(r),
-        tables: vec![claims_table(r)],
-        charts: timeline_charts(r, "scale-workers")?,
-    }))
+    timelines::part(&cx.report.results, KIND, LEAD, &HEADER, sentences, row)
 }
 
-/// The scale-workers experiments of a run.
-pub fn experiments(results: &RunResults) -> impl Iterator<Item = &ExperimentResult> {
-    results.experiments.iter().filter(|e| e.kind == "scale-workers")
-}
+/// The experiment kind this section reads.
+const KIND: &str = "scale-workers";
 
-/// One row per experiment × arm.
-pub fn claims_table(results: &RunResults) -> Table {
-    let header = [
-        "scale",
-        "arm",
-        "offered /s",
-        "worker processes",
-        "backlog at the scale",
-        "served before → after /s",
-        "queue emptied after",
-        "lost",
-        "the claim",
-    ];
-    let mut rows = Vec::new();
-    for e in experiments(results) {
-        for t in &e.arms {
-            rows.push(row(e, t));
-        }
-    }
-    Table { header: header.map(str::to_owned).to_vec(), rows }
-}
+/// The claims table's columns: one row per experiment × arm.
+pub const HEADER: [&str; 9] = [
+    "scale",
+    "arm",
+    "offered /s",
+    "worker processes",
+    "backlog at the scale",
+    "served before → after /s",
+    "queue emptied after",
+    "lost",
+    "the claim",
+];
 
 fn row(e: &ExperimentResult, t: &ArmTimeline) -> Vec<String> {
     let Some(s) = t.scale.as_ref().filter(|_| t.status == ArmStatus::Ran) else {
-        let why = match &t.status {
-            ArmStatus::Unavailable { message, .. } => format!("not measured: {message}"),
-            ArmStatus::Ran => "not measured: no scale reading".to_owned(),
-        };
-        let mut cells = vec![e.name.clone(), t.arm.name.clone()];
-        cells.extend(std::iter::repeat_n("–".to_owned(), 6));
-        cells.push(why);
-        return cells;
+        return timelines::unmeasured_row(e.name.clone(), t, HEADER.len(), KIND);
     };
     let rate = |r: Option<f64>| r.map_or("–".to_owned(), |r| format!("{r:.0}"));
     vec![
@@ -151,7 +123,7 @@ pub fn verdict(t: &ArmTimeline, s: &ScaleSummary) -> String {
 
 /// One sentence per scale-workers experiment, from the table's figures.
 pub fn sentences(results: &RunResults) -> Vec<String> {
-    experiments(results)
+    timelines::of_kind(results, KIND)
         .map(|e| {
             let rows: Vec<String> = e
                 .arms

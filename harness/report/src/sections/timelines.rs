@@ -1,17 +1,61 @@
-//! What the timed experiments' sections share: one latency chart per experiment × arm, with
-//! its events and load changes marked, and the short texts naming them.
+//! What the timed experiments' sections share: their part (a lead, generated sentences, a claims
+//! table with one row per experiment × arm, a timeline chart per arm), one latency chart per
+//! experiment × arm with its events and load changes marked, and the short texts naming them.
 
+use super::part::Part;
 use crate::charts::{line_chart, Chart, LineSeries2, LineSpec};
 use crate::results::experiment::{ArmTimeline, ExperimentResult};
-use crate::results::RunResults;
+use crate::results::{ArmStatus, RunResults};
+use crate::tables::Table;
 use crate::Result;
 use plotters::style::RGBColor;
+
+/// The experiments of `kind` in a run.
+pub fn of_kind<'a>(results: &'a RunResults, kind: &'a str) -> impl Iterator<Item = &'a ExperimentResult> + 'a {
+    results.experiments.iter().filter(move |e| e.kind == kind)
+}
+
+/// A timed experiment kind's section: `lead`, `sentences` of the run, a claims table under
+/// `header` with `row` per experiment × arm, and the arms' timeline charts; `None` when the run
+/// has no experiment of `kind`.
+pub fn part(
+    results: &RunResults,
+    kind: &str,
+    lead: &str,
+    header: &[&str],
+    sentences: fn(&RunResults) -> Vec<String>,
+    row: fn(&ExperimentResult, &ArmTimeline) -> Vec<String>,
+) -> Result<Option<Part>> {
+    if of_kind(results, kind).next().is_none() {
+        return Ok(None);
+    }
+    let rows = of_kind(results, kind).flat_map(|e| e.arms.iter().map(move |t| row(e, t))).collect();
+    Ok(Some(Part {
+        lead: Some(lead.to_owned()),
+        sentences: sentences(results),
+        tables: vec![Table { header: header.iter().map(|h| (*h).to_owned()).collect(), rows }],
+        charts: timeline_charts(results, kind)?,
+    }))
+}
+
+/// The row of an arm that did not run, or ran without the `kind`'s reading: its `first` cell,
+/// the arm, a dash in every figure column of a `columns`-wide table, and why in the last.
+pub fn unmeasured_row(first: String, t: &ArmTimeline, columns: usize, kind: &str) -> Vec<String> {
+    let why = match &t.status {
+        ArmStatus::Unavailable { message, .. } => format!("not measured: {message}"),
+        ArmStatus::Ran => format!("not measured: no {kind} reading"),
+    };
+    let mut cells = vec![first, t.arm.name.clone()];
+    cells.extend(std::iter::repeat_n("–".to_owned(), columns.saturating_sub(3)));
+    cells.push(why);
+    cells
+}
 
 /// One chart per experiment × arm: p50, p99 and max latency per 100 ms bucket of intended send
 /// time, the events as vertical lines.
 pub fn timeline_charts(results: &RunResults, kind: &str) -> Result<Vec<Chart>> {
     let mut charts = Vec::new();
-    for e in results.experiments.iter().filter(|e| e.kind == kind) {
+    for e in of_kind(results, kind) {
         for t in e.arms.iter().filter(|t| !t.timeline.is_empty()) {
             if let Some(chart) = timeline_chart(e, t)? {
                 charts.push(chart);
