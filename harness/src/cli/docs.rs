@@ -665,21 +665,29 @@ impl Inputs {
         let mut lines = Vec::new();
         for id in CLAIM_SECTIONS {
             let title = sections::section(id)?.title;
-            let mut found = None;
-            for (dir, results) in self.runs_for(id) {
-                let report = Report { run_dir: self.root.join(dir), results: results.clone() };
-                let verdicts = report.verdicts()?;
-                if let Some(part) = sections::build(id, &report, &verdicts, None)? {
-                    found = Some(format!(
-                        "- **{title}** [`{dir}`]({links}{dir}/report.html): {}",
-                        part.sentences.join(" ")
-                    ));
-                    break;
+            lines.push(match self.first_part(id)? {
+                Some((dir, _, part)) => {
+                    format!("- **{title}** [`{dir}`]({links}{dir}/report.html): {}", part.sentences.join(" "))
                 }
-            }
-            lines.push(found.unwrap_or_else(|| format!("- **{title}** not measured: no committed run has it yet")));
+                None => format!("- **{title}** not measured: no committed run has it yet"),
+            });
         }
         Ok(lines.join("\n") + "\n")
+    }
+
+    /// Section `id` of the first run of [`Self::runs_for`] that has something for it, with the
+    /// run's folder and results.
+    fn first_part<'a>(&'a self, id: &'a str) -> anyhow::Result<Option<(&'a str, &'a RunResults, Part)>> {
+        sections::section(id)?;
+        for (dir, results) in self.runs_for(id) {
+            let report = Report { run_dir: self.root.join(dir), results: results.clone() };
+            let verdicts = report.verdicts()?;
+            let verdict = paybench::report::headline_verdict(&verdicts);
+            if let Some(part) = sections::build(id, &report, &verdicts, verdict)? {
+                return Ok(Some((dir, results, part)));
+            }
+        }
+        Ok(None)
     }
 
     /// The committed runs, newest first, those of the scenario named like section `id` before
@@ -691,21 +699,16 @@ impl Inputs {
     }
 
     fn section(&self, id: &str, links: &str) -> anyhow::Result<String> {
-        sections::section(id)?;
-        for (dir, results) in self.runs_for(id) {
-            let report = Report { run_dir: self.root.join(dir), results: results.clone() };
-            let verdicts = report.verdicts()?;
-            let verdict = paybench::report::headline_verdict(&verdicts);
-            let Some(part) = sections::build(id, &report, &verdicts, verdict)? else { continue };
-            let command = results.settings.command_line.get(1..).unwrap_or_default().join(" ");
-            return Ok(format!(
-                "From [`{dir}`]({links}{dir}/report.html) (run `{}`, `paybench {command}`, {} cores):\n\n{}",
-                results.run_id,
-                results.environment.cpu_cores,
-                markdown::part(&part)
-            ));
-        }
-        bail!("docs: no committed run has anything for report section `{id}`; commit a run that does")
+        let Some((dir, results, part)) = self.first_part(id)? else {
+            bail!("docs: no committed run has anything for report section `{id}`; commit a run that does")
+        };
+        let command = results.settings.command_line.get(1..).unwrap_or_default().join(" ");
+        Ok(format!(
+            "From [`{dir}`]({links}{dir}/report.html) (run `{}`, `paybench {command}`, {} cores):\n\n{}",
+            results.run_id,
+            results.environment.cpu_cores,
+            markdown::part(&part)
+        ))
     }
 }
 
