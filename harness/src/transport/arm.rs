@@ -222,7 +222,7 @@ impl Arm {
 
     /// The same arm with the standard protections around it (`+res`); an error names the
     /// families that take them.
-    pub fn protected(mut self, source: &str, families: &[&'static Family]) -> Result<Self> {
+    pub fn protected(mut self, source: &str, families: &[Family]) -> Result<Self> {
         if !self.family.protect {
             let takers: Vec<&str> = families.iter().filter(|f| f.protect).map(|f| f.name).collect();
             return Err(Error::Config(format!(

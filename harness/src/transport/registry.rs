@@ -113,7 +113,7 @@ impl Arm {
                     "arm {name:?}: unknown layer `+{layer}`; layers: +{PROTECT_LAYER} (the standard protections)"
                 )));
             }
-            return Arm::parse(base)?.protected(&format!("arm {name:?}"), &FAMILIES.iter().collect::<Vec<_>>());
+            return Arm::parse(base)?.protected(&format!("arm {name:?}"), FAMILIES);
         }
         let unknown =
             || Error::Config(format!("unknown arm {name:?}; families: {} (e.g. {})", family_names(), EXAMPLES));
@@ -210,7 +210,7 @@ impl Resolve for ArmRequest {
         let arm = Arm::build(family, codec.or(Some(base.codec())), &values, &source)?;
         // A layer the name gave (`grpc+res`) stays on the arm the settings resolve.
         if base.is_protected() {
-            return arm.protected(&source, &FAMILIES.iter().collect::<Vec<_>>());
+            return arm.protected(&source, FAMILIES);
         }
         Ok(arm)
     }
