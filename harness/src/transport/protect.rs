@@ -228,12 +228,13 @@ impl RetryBudget {
     /// The budget of the `+res` layer: [`RETRY_PERCENT`] of the calls plus [`RETRY_MIN_PER_S`]/s
     /// over [`RETRY_BUDGET_TTL`].
     pub fn standard() -> Self {
-        Self::new(RETRY_PERCENT, RETRY_MIN_PER_S)
+        Self::new(RETRY_PERCENT, RETRY_MIN_PER_S, RETRY_BUDGET_TTL)
     }
 
-    /// Another share and floor, over the same window.
-    pub fn new(percent: f32, min_per_s: u32) -> Self {
-        Self(TpsBudget::new(RETRY_BUDGET_TTL, min_per_s, percent))
+    /// Another share, floor and window (1 to 60 s; `TpsBudget` keeps it in ten slots of wall
+    /// time, read from the system clock).
+    pub fn new(percent: f32, min_per_s: u32, ttl: Duration) -> Self {
+        Self(TpsBudget::new(ttl, min_per_s, percent))
     }
 }
 
@@ -299,16 +300,20 @@ mod tests {
 
     /// Known answer: a server that sheds every call, 1000 calls. Without a budget each would be
     /// tried 3 times (3000 attempts, a retry storm that triples the load on a server already
-    /// refusing it). The budget (20 % of the calls plus 10/s over 10 s, with the breaker out of the
-    /// way) lets about 200 + 100 retries through: attempts stay within 1000 + 320, and the budget
-    /// refuses the rest.
+    /// refusing it). tower's `TpsBudget` at the layer's 20 %: each call deposits 1, a retry
+    /// withdraws 1 / 20 % = 5, so exactly 1000 / 5 = 200 retries go through and the budget
+    /// refuses the rest. The budget keeps its deposits in ten slots of system-clock time, which a
+    /// paused tokio clock does not hold still: with the layer's 10 s window (1 s slots) and 10/s
+    /// floor, a slow test run crossed a slot and let 400 retries through instead of 300. So the
+    /// test takes the longest window (60 s, 6 s slots) and no floor, leaving nothing to the clock.
     #[tokio::test(start_paused = true)]
     async fn the_retry_budget_stops_a_retry_storm() {
         let server = Arc::new(Scripted::default());
         server.fail.store(true, Ordering::Relaxed);
         // A breaker that never opens (it needs more calls than the test makes): the budget alone.
         let breaker = Breaker { min_calls: 1_000_000, ..Breaker::standard() };
-        let client = Protected::with("t", server.clone(), RetryBudget::standard(), breaker).unwrap();
+        let budget = RetryBudget::new(RETRY_PERCENT, 0, Duration::from_secs(60));
+        let client = Protected::with("t", server.clone(), budget, breaker).unwrap();
         let sent = 1000u64;
         for _ in 0..sent {
             let e = client.call(request()).await.unwrap_err();
@@ -325,9 +330,7 @@ mod tests {
             c.deposits.load(Ordering::Relaxed)
         );
         assert_eq!(attempts, sent + retries);
-        // tower's TpsBudget: each call deposits 1, a retry withdraws 1 / 20 % = 5, and the floor
-        // of 10/s over 10 s is a reserve of 100 retries: (1000 + 500) / 5 = 300 retries.
-        assert_eq!(retries, 300, "{retries} retries for {sent} calls: the budget did not hold");
+        assert_eq!(retries, 200, "{retries} retries for {sent} calls: the budget did not hold");
         assert_eq!(c.deposits.load(Ordering::Relaxed), sent);
         assert!(refused >= sent - retries, "the budget refused {refused}");
     }
@@ -342,7 +345,7 @@ mod tests {
         server.fail.store(true, Ordering::Relaxed);
         // No retries (a budget of nothing), so each call is one attempt.
         let breaker = Breaker { open_for: Duration::from_millis(100), ..Breaker::standard() };
-        let client = Protected::with("t", server.clone(), RetryBudget::new(0.0, 0), breaker).unwrap();
+        let client = Protected::with("t", server.clone(), RetryBudget::new(0.0, 0, RETRY_BUDGET_TTL), breaker).unwrap();
         for _ in 0..BREAKER_MIN_CALLS {
             assert!(matches!(client.call(request()).await, Err(CallError::Shed { .. })));
         }
