@@ -83,6 +83,9 @@ fn table(out: &mut String, t: &Table, class: &str) {
     out.push_str("</tbody></table>\n");
 }
 
+/// The longest cell kept on one line as a figure.
+const NUM_CELL_CHARS: usize = 24;
+
 fn cell_class(header: &str, cell: &str) -> &'static str {
     match (header, cell) {
         ("reaches 5x?", "yes") => "yes",
@@ -90,7 +93,12 @@ fn cell_class(header: &str, cell: &str) -> &'static str {
         ("reaches 5x?", c) if c.starts_with("possibly") => "partly",
         ("source / notes", _) => "notes",
         (_, c) if c == tables::NOT_MEASURED => "missing",
-        (_, c) if c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '∞') => "num",
+        // A figure (`2.16x`, `1.2 ms`, `7013→105190→7013`) stays on one line; a phrase that
+        // merely starts with one (`117044 of 701266 (5.0 s deadline)`) wraps, or a table of
+        // many such columns runs past the window and squeezes its last column into a sliver.
+        (_, c) if c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '∞') && c.chars().count() <= NUM_CELL_CHARS => {
+            "num"
+        }
         _ => "",
     }
 }
