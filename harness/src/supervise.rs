@@ -45,6 +45,14 @@ pub fn send(pid: u32, signal: Signal) -> bool {
     unsafe { libc::kill(pid, signal.number()) == 0 }
 }
 
+/// Sends `signal` to every process of the process group `pgid` (a detached broker's launcher
+/// and the broker it started); `false` when none could be signalled.
+pub fn send_group(pgid: u32, signal: Signal) -> bool {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else { return false };
+    // SAFETY: killpg(2) has no memory effects on this process; callers pass a group they started.
+    unsafe { libc::killpg(pgid, signal.number()) == 0 }
+}
+
 /// The scheduler state letter of `/proc/<pid>/stat` (`R`, `S`, `T` stopped, `Z` zombie, ...).
 pub fn state(pid: u32) -> Option<char> {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))

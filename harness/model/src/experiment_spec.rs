@@ -203,12 +203,15 @@ pub enum Action {
 pub enum Target {
     /// The arm's server (direct arms) or its worker process (broker arms).
     Server,
+    /// The broker a broker arm runs through: the suite's own local one (an external broker is
+    /// never signalled). `restart` starts it again from its data directory.
+    Broker,
 }
 
 /// The actions, as a scenario file writes them (for errors).
 pub const ACTIONS: &str = "stop, continue, kill, restart, scale (with `to`)";
 /// The targets, as a scenario file writes them.
-pub const TARGETS: &str = "server";
+pub const TARGETS: &str = "server, broker (`scale` only on `server`)";
 
 impl ExperimentSpec {
     /// A bad value of this experiment: names the file, the experiment (number and name), the
@@ -298,6 +301,13 @@ impl ExperimentSpec {
                 }
                 (_, Some(to)) => return Err(err(&format!("events[{i}].to"), "only with `scale`", &to)),
                 (_, None) => {}
+            }
+            if event.action == Action::Scale && event.target != Target::Server {
+                return Err(err(
+                    &format!("events[{i}].target"),
+                    "`server` with `scale` (a broker is one process)",
+                    &event.target,
+                ));
             }
             if event.at_ms >= self.duration_ms || event.at_ms < last {
                 return Err(err(
@@ -403,7 +413,11 @@ load = { rate_per_s = 40 }
             (GOOD.replace("at_ms = 4000", "at_ms = 1000"), "events[1].at_ms"),
             (GOOD.replace("at_ms = 4000", "at_ms = 10000"), "within the timeline (0..10000)"),
             (GOOD.replace("\"continue\"", "\"pause\""), "unknown variant `pause`"),
-            (GOOD.replace("\"server\" }]", "\"broker\" }]"), "unknown variant `broker`"),
+            (GOOD.replace("\"server\" }]", "\"router\" }]"), "unknown variant `router`"),
+            (
+                GOOD.replace("\"continue\", target = \"server\"", "\"scale\", target = \"broker\", to = 2"),
+                "field `events[1].target` is Broker; allowed: `server` with `scale`",
+            ),
             (GOOD.replace("\"continue\", target = \"server\"", "\"scale\", target = \"server\""), "events[1].to"),
             (
                 GOOD.replace("\"continue\", target = \"server\"", "\"scale\", target = \"server\", to = 17"),

@@ -148,11 +148,31 @@ impl Broker {
         supervise::alive(pid).then_some(pid)
     }
 
-    /// Kills the managed broker at once (SIGKILL), as a crash would, and waits until it is gone.
-    /// Returns whether one was running. Its data directory stays, so [`start`] recovers from it.
+    /// The process that does the managed broker's work: the launcher itself, or its child named
+    /// [`Broker::process_comm`] (RabbitMQ's pid file names its shell launcher; the broker is the
+    /// `beam.smp` child).
+    pub fn local_process(&self) -> Option<u32> {
+        let pid = self.local_pid()?;
+        if crate::measure::cpu::comm(pid).as_deref() == Some(self.process_comm) {
+            return Some(pid);
+        }
+        crate::measure::cpu::find_child(pid, &[self.process_comm])
+    }
+
+    /// Sends `signal` to the managed broker's whole process group (the launcher was started as
+    /// its own group: a signal to a shell launcher alone would leave the broker running). Returns
+    /// the group's id, `None` when no managed broker runs or none could be signalled.
+    pub fn signal_local(&self, signal: Signal) -> Option<u32> {
+        let pgid = self.local_pid()?;
+        supervise::send_group(pgid, signal).then_some(pgid)
+    }
+
+    /// Kills the managed broker at once (SIGKILL to its process group), as a crash would, and
+    /// waits until it is gone. Returns whether one was running. Its data directory stays, so
+    /// [`start`] recovers from it.
     pub async fn kill_local(&self, deadline: Duration) -> Result<bool> {
-        let Some(pid) = self.local_pid() else { return Ok(false) };
-        supervise::send(pid, Signal::Kill);
+        let Some(pid) = self.local_process().or_else(|| self.local_pid()) else { return Ok(false) };
+        self.signal_local(Signal::Kill);
         supervise::wait_gone(pid, deadline).await;
         if supervise::alive(pid) {
             return Err(Error::Internal(format!("{}: pid {pid} still alive {deadline:?} after SIGKILL", self.name)));

@@ -1,6 +1,10 @@
 //! Carries out an experiment's events on the real process, at their times from the timeline's
 //! start, on a thread of its own (never the client's runtime, whose timing is being measured).
 //! Each event is recorded with its intended and actual time and whether it took effect.
+//!
+//! An event targets the arm's server or worker processes, or the broker a broker arm runs
+//! through: the suite's own local one only ([`BrokerTarget`]), killed with SIGKILL like a crash
+//! and restarted from its data directory through [`crate::brokers`].
 
 use std::net::TcpStream;
 use std::sync::mpsc;
@@ -8,14 +12,27 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::spec::{Action, EventSpec};
+use super::spec::{Action, EventSpec, Target};
 use super::topology::Servers;
+use crate::brokers::{self, Broker};
 use crate::load::generator::WindowProbe;
 use crate::results::experiment::EventRecord;
 use crate::supervise::{self, Signal};
 
 /// How long a signal may take to show (state `T`, running again, gone).
 const EFFECT_WITHIN: Duration = Duration::from_secs(2);
+/// How long a restarted broker may take to answer its protocol again (RabbitMQ boots in 5-10 s on
+/// 2 cores, and Kafka replays its log).
+const BROKER_BACK_WITHIN: Duration = Duration::from_secs(60);
+
+/// The broker an arm's `target = "broker"` events act on: the suite's own local one.
+#[derive(Debug, Clone)]
+pub struct BrokerTarget {
+    /// Which broker.
+    pub broker: &'static Broker,
+    /// Its endpoint (the managed local one).
+    pub endpoint: String,
+}
 
 /// The events of one timeline, started when the window opens ([`WindowProbe::start`]).
 #[derive(Debug)]
@@ -27,7 +44,12 @@ pub struct Schedule {
 impl Schedule {
     /// A thread that waits for the timeline's start, then acts on `servers` at each event's time.
     /// `bind` is a direct server's address, checked after a restart.
-    pub fn start(servers: Arc<Mutex<Servers>>, events: Vec<EventSpec>, bind: Option<String>) -> Self {
+    pub fn start(
+        servers: Arc<Mutex<Servers>>,
+        events: Vec<EventSpec>,
+        bind: Option<String>,
+        broker: Option<BrokerTarget>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel::<Instant>();
         let worker = std::thread::Builder::new()
             .name("pb-events".to_owned())
@@ -35,7 +57,13 @@ impl Schedule {
                 let Ok(origin) = rx.recv() else {
                     return events.iter().map(|e| not_run(e, "the timeline never started")).collect();
                 };
-                events.iter().map(|event| carry_out(&servers, event, origin, bind.as_deref())).collect()
+                events
+                    .iter()
+                    .map(|event| match event.target {
+                        Target::Server => carry_out(&servers, event, origin, bind.as_deref()),
+                        Target::Broker => on_broker(broker.as_ref(), event, origin),
+                    })
+                    .collect()
             })
             .ok();
         Self { origin: Some(tx), worker }
@@ -63,7 +91,7 @@ fn not_run(event: &EventSpec, why: &str) -> EventRecord {
         at_ms: event.at_ms,
         actual_ms: None,
         action: name(event.action).to_owned(),
-        target: "server".to_owned(),
+        target: target_name(event.target).to_owned(),
         took_effect: false,
         detail: why.to_owned(),
     }
@@ -80,12 +108,84 @@ pub fn name(action: Action) -> &'static str {
     }
 }
 
-fn carry_out(servers: &Mutex<Servers>, event: &EventSpec, origin: Instant, bind: Option<&str>) -> EventRecord {
+/// The target as a scenario file writes it.
+pub fn target_name(target: Target) -> &'static str {
+    match target {
+        Target::Server => "server",
+        Target::Broker => "broker",
+    }
+}
+
+/// Sleeps until the event is due; returns its actual time, ms from the timeline's start.
+fn wait_for(event: &EventSpec, origin: Instant) -> f64 {
     let due = origin + Duration::from_millis(event.at_ms);
     if let Some(wait) = due.checked_duration_since(Instant::now()) {
         std::thread::sleep(wait);
     }
-    let actual_ms = origin.elapsed().as_secs_f64() * 1e3;
+    origin.elapsed().as_secs_f64() * 1e3
+}
+
+/// An event on the arm's broker: SIGSTOP, SIGCONT or SIGKILL to its process, or a restart from
+/// its data directory, waiting until it answers its protocol again.
+fn on_broker(target: Option<&BrokerTarget>, event: &EventSpec, origin: Instant) -> EventRecord {
+    let Some(BrokerTarget { broker, endpoint }) = target else {
+        return not_run(event, "this arm runs through no broker of the suite's own (a direct arm, or an external broker, which is never signalled)");
+    };
+    let actual_ms = wait_for(event, origin);
+    // The broker's working process (RabbitMQ's beam.smp under its shell launcher); signals go
+    // to the launcher's whole process group.
+    let pid = broker.local_process();
+    let signal = |signal: Signal, seen: &dyn Fn(u32) -> bool, pid: u32| {
+        let sent = broker.signal_local(signal).is_some();
+        (
+            sent && supervise::wait_until(EFFECT_WITHIN, || seen(pid)),
+            format!("{signal:?} to {} pid {pid} (its process group)", broker.name),
+        )
+    };
+    let (took_effect, detail) = match (event.action, pid) {
+        (Action::Stop, Some(pid)) => signal(Signal::Stop, &supervise::stopped, pid),
+        (Action::Continue, Some(pid)) => signal(Signal::Continue, &|p| !supervise::stopped(p), pid),
+        (Action::Kill, Some(pid)) => signal(Signal::Kill, &|p| !supervise::alive(p), pid),
+        (Action::Restart, None) => {
+            let started = Instant::now();
+            let back = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| crate::Error::Internal(format!("a runtime for the restart: {e}")))
+                .and_then(|rt| rt.block_on(brokers::start(broker, endpoint, BROKER_BACK_WITHIN)));
+            match back {
+                Ok(info) => (
+                    true,
+                    format!(
+                        "{} restarted from its data directory: pid {:?}, {} {} answering after {:.1} s",
+                        broker.name,
+                        broker.local_pid(),
+                        info.implementation,
+                        info.version,
+                        started.elapsed().as_secs_f64()
+                    ),
+                ),
+                Err(e) => (false, format!("{} restart failed: {e}", broker.name)),
+            }
+        }
+        (Action::Restart, Some(pid)) => {
+            (false, format!("{} is still running (pid {pid}): restart follows a kill", broker.name))
+        }
+        (Action::Scale, _) => (false, "a broker does not scale (the spec check refuses this)".to_owned()),
+        (_, None) => (false, format!("{} is not running (no live pid in {})", broker.name, broker.dir().display())),
+    };
+    EventRecord {
+        at_ms: event.at_ms,
+        actual_ms: Some(actual_ms),
+        action: name(event.action).to_owned(),
+        target: target_name(event.target).to_owned(),
+        took_effect,
+        detail,
+    }
+}
+
+fn carry_out(servers: &Mutex<Servers>, event: &EventSpec, origin: Instant, bind: Option<&str>) -> EventRecord {
+    let actual_ms = wait_for(event, origin);
     let mut servers = servers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let pids = servers.pids();
     let (took_effect, detail) = match event.action {

@@ -10,8 +10,10 @@
 //! |---|---|---|
 //! | `outage` | [`outage`] | calls failed, timed out, late, lost and duplicated around a stopped or killed server; time back to the steady p99 |
 //! | `burst` | [`burst`] | p99 before, during and after a load peak past capacity; calls answered within the deadline, failed, timed out; the broker's peak backlog and the time it took to drain |
+//! | `broker-restart` | [`broker_restart`] | the same figures as `outage` when the broker itself is killed and restarted from its data directory |
 //! | `scale-workers` | [`scale_workers`] | the rate a queue group served before and after it was scaled up under a backlog; the time to empty the queue |
 
+pub mod broker_restart;
 pub mod burst;
 pub mod events;
 pub mod outage;
@@ -57,7 +59,7 @@ pub struct Kind {
 }
 
 /// Every experiment kind.
-pub static KINDS: &[Kind] = &[outage::KIND, burst::KIND, scale_workers::KIND];
+pub static KINDS: &[Kind] = &[outage::KIND, broker_restart::KIND, burst::KIND, scale_workers::KIND];
 
 /// The kind called `name`.
 pub fn kind(name: &str) -> Option<&'static Kind> {
@@ -77,15 +79,21 @@ pub fn check(spec: &ExperimentSpec, path: &Path, index: usize) -> Result<()> {
         "phases" => err(field, &why, &spec.phases),
         _ => err(field, &why, &spec.events),
     })?;
+    // A direct arm has no broker to kill.
+    if spec.events.iter().any(|e| e.target == spec::Target::Broker) {
+        let direct = direct_arms(spec);
+        if !direct.is_empty() {
+            return Err(err(
+                "events",
+                "`target = \"broker\"` only on broker arms; a direct arm has no broker",
+                &direct,
+            ));
+        }
+    }
     // A direct arm's N backends sit behind a balancer whose backends are fixed at its start
     // (see `topology`): only a broker arm's queue group scales.
     if spec.events.iter().any(|e| e.action == spec::Action::Scale) {
-        let direct: Vec<&str> = spec
-            .arms
-            .iter()
-            .filter(|a| Arm::parse(a).is_ok_and(|a| a.broker().is_none()))
-            .map(String::as_str)
-            .collect();
+        let direct = direct_arms(spec);
         if !direct.is_empty() {
             return Err(err(
                 "events",
@@ -95,6 +103,11 @@ pub fn check(spec: &ExperimentSpec, path: &Path, index: usize) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The experiment's arms that call their server directly (no broker).
+fn direct_arms(spec: &ExperimentSpec) -> Vec<&str> {
+    spec.arms.iter().filter(|a| Arm::parse(a).is_ok_and(|a| a.broker().is_none())).map(String::as_str).collect()
 }
 
 /// Where and how experiments run their arms: set by `paybench run` from its flags.
@@ -297,19 +310,28 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     let strays_before = client.unmatched_replies();
     let ledger_before = client.reply_ledger();
     // The broker's backlog, read from the broker through the timeline (families that keep one).
-    let (sampler, backlog_error) = match arm.family().backlog.map(|open| open(arm, &endpoint, &ctx.namespace)) {
+    // An experiment that restarts the broker reopens the reader after the restart.
+    let reopen = |open: crate::transport::arm::BacklogFn| -> backlog::Reopen {
+        let (arm, endpoint, namespace) = (arm.clone(), endpoint.clone(), ctx.namespace.clone());
+        Box::new(move || open(&arm, &endpoint, &namespace))
+    };
+    let restarts_broker = spec.events.iter().any(|e| e.target == spec::Target::Broker);
+    let (sampler, backlog_error) = match arm.family().backlog.map(|open| (open, open(arm, &endpoint, &ctx.namespace))) {
         None => (None, None),
-        Some(Ok(reader)) => match backlog::Sampler::start(reader, backlog::EVERY) {
-            Ok(sampler) => (Some(sampler), None),
-            Err(e) => (None, Some(format!("not read: cannot start its thread: {e}"))),
-        },
-        Some(Err(e)) => (None, Some(format!("not read: {e}"))),
+        Some((open, Ok(reader))) => {
+            match backlog::Sampler::start(reader, backlog::EVERY, restarts_broker.then(|| reopen(open))) {
+                Ok(sampler) => (Some(sampler), None),
+                Err(e) => (None, Some(format!("not read: cannot start its thread: {e}"))),
+            }
+        }
+        Some((_, Err(e))) => (None, Some(format!("not read: {e}"))),
     };
     // Each backend's CPU over the timeline shows how the balancer spread the calls.
     let backends_before = balancer.as_ref().map(|_| backend_cpu(&server));
     // A restarted backend is checked by its ready line; the balancer's address always answers.
     let bind = if balancer.is_some() { None } else { direct_bind(arm, &endpoint) };
-    let mut probe = events::Schedule::start(server.clone(), spec.events.clone(), bind);
+    let mut probe =
+        events::Schedule::start(server.clone(), spec.events.clone(), bind, broker_target(arm, spec, &endpoint)?);
     let raw = ctx.client.block_on(generator::run_open_with(
         client.clone(),
         &arrivals,
@@ -342,6 +364,8 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     let backlog_source = backlog_error.or_else(|| {
         readings.map(|r| match r.error {
             None => r.source,
+            // A reopening sampler read on after the broker's restart.
+            Some(e) if restarts_broker => format!("{} (while the broker was away: {e})", r.source),
             Some(e) => format!("{} (sampling stopped early: {e})", r.source),
         })
     });
@@ -461,6 +485,27 @@ fn backend_cpu_delta_ms(before: &[(u32, Option<u64>)], after: &[(u32, Option<u64
             (pid == pid_after).then_some(()).and(b.zip(a)).map(|(b, a)| a.saturating_sub(b) as f64 / 1e6)
         })
         .collect()
+}
+
+/// The broker the experiment's `target = "broker"` events act on, if it has any: the arm's, and
+/// only the suite's own local one (an external broker is never signalled).
+fn broker_target(arm: &Arm, spec: &ExperimentSpec, endpoint: &str) -> Result<Option<events::BrokerTarget>> {
+    if !spec.events.iter().any(|e| e.target == spec::Target::Broker) {
+        return Ok(None);
+    }
+    let name = arm.broker().ok_or_else(|| {
+        Error::Config(format!("{arm}: `target = \"broker\"` events need a broker arm; {arm} calls its server directly"))
+    })?;
+    let broker = brokers::get(name)?;
+    if !broker.is_local(endpoint) {
+        return Err(Error::Config(format!(
+            "{arm}: `target = \"broker\"` events kill and restart the suite's own {name} broker ({}), and this run uses {} ({}): unset it to run this experiment",
+            broker.local_endpoint,
+            crate::endpoint::redact(endpoint),
+            broker.env_var
+        )));
+    }
+    Ok(Some(events::BrokerTarget { broker, endpoint: endpoint.to_owned() }))
 }
 
 /// The address a direct server listens on (events check a restarted one answers there).

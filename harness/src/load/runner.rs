@@ -17,7 +17,7 @@ use crate::load::generator::{self, RawMeasurement, Window, WindowProbe};
 use crate::load::replay::{self, ClientKind};
 use crate::load::scenario::{LoadSpec, Scenario};
 use crate::measure::busy::{BusyShares, BusySnapshot, RoleCores};
-use crate::measure::cpu::{self, CpuSnapshot, CpuSources};
+use crate::measure::cpu::{CpuSnapshot, CpuSources};
 use crate::measure::wire::{PortSnapshot, WireProbe};
 use crate::payload::{self, Profile};
 use crate::payment::PaymentService;
@@ -247,7 +247,7 @@ fn start_arm(ctx: &RunContext, scenario: &Scenario, arm: &Arm, profile: Profile,
         broker_pid,
         suite_pids: brokers::BROKERS
             .iter()
-            .filter_map(|b| local_broker_pid(b))
+            .filter_map(|b| b.local_process())
             .filter(|&pid| Some(pid) != broker_pid)
             .collect(),
     };
@@ -319,16 +319,7 @@ fn broker_meta(ctx: &RunContext, arm: &Arm, endpoint: &str) -> Option<BrokerMeta
 /// `comm` is the broker's (RabbitMQ's pid file names its shell launcher; the broker is the
 /// `beam.smp` child). A remote broker has no local pid and its CPU is reported as `null`.
 fn broker_pid(arm: &Arm) -> Option<u32> {
-    local_broker_pid(brokers::get(arm.broker()?).ok()?)
-}
-
-/// The process that does a local broker's work (see [`broker_pid`]), if the suite runs it.
-fn local_broker_pid(broker: &brokers::Broker) -> Option<u32> {
-    let pid = broker.local_pid()?;
-    if cpu::comm(pid).as_deref() == Some(broker.process_comm) {
-        return Some(pid);
-    }
-    cpu::find_child(pid, &[broker.process_comm])
+    brokers::get(arm.broker()?).ok()?.local_process()
 }
 
 /// Wire and CPU snapshots at the window's start and end, busy times at its start and last send.

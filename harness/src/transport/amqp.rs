@@ -9,10 +9,19 @@
 //!
 //! | option | default | why |
 //! |---|---|---|
-//! | `reply_to` = [`Config::reply_to`] | direct reply-to (`direct\|queue`) | `amq.rabbitmq.reply-to` skips declaring and routing through a reply queue; `queue` gives each client an exclusive server-named reply queue, the classic pattern |
+//! | `reply_to` = [`Config::reply_to`] | direct reply-to (`direct\|queue\|durable`) | `amq.rabbitmq.reply-to` skips declaring and routing through a reply queue; `queue` gives each client an exclusive server-named reply queue, the classic pattern; `durable` gives each client a named durable reply queue that outlives its connection and a broker restart, so a reply to a request stored before a crash still reaches the reconnected client |
 //! | `durable` = [`Config::durable`] | off | transient messages and auto-ack are at-most-once but cost no disk write or ack round trip; durable = persistent messages, publisher confirms on both sides, manual ack after the reply is confirmed (at-least-once) |
 //! | `workers` = [`Config::workers`] | 2 | one connection each; 2 = the machine's cores |
 //! | `prefetch` = [`Config::prefetch`] | 64 | requests one worker processes at once (and, in durable mode, `basic.qos`): deep enough to hide the confirm round trip, small enough that a killed worker hands back little |
+//!
+//! **Reconnecting.** lapin 3.7's own connection recovery is experimental (behind its `unstable`
+//! feature), so clients and workers reconnect themselves when the broker goes away: a worker
+//! opens a new connection, channel, declarations and consumer, retrying every
+//! [`RECONNECT_EVERY`]; a client does the same on the first call after its channel closed, at
+//! most once per [`RECONNECT_EVERY`], and refuses calls in between (the caller is told). Calls
+//! waiting on a reply when the connection drops fail at once with `direct` and `queue` reply
+//! paths (their replies die with the channel); with `durable` they keep waiting until their
+//! deadline, because their replies wait in the queue.
 //!
 //! [`Config::queue`] (`payments.authorize`) is not an option: tests give their own queue through
 //! [`serve_with`] and [`Client::connect_with`].
@@ -49,7 +58,7 @@ use crate::{CallError, CallResult, Error, Result};
 family_options! {
     /// The `amqp` family's options (see the module table for the reasons behind the defaults).
     pub struct Options {
-        reply_to: String = "direct", OptionKind::Choice(&["direct", "queue"]), token "reply", help "direct reply-to (amq.rabbitmq.reply-to) or an exclusive reply queue per client";
+        reply_to: String = "direct", OptionKind::Choice(&["direct", "queue", "durable"]), token "reply", help "direct reply-to (amq.rabbitmq.reply-to), an exclusive reply queue per client, or a durable named reply queue per client that outlives a broker restart";
         durable: bool = "false", OptionKind::Flag, token "durable", help "persistent messages, publisher confirms and manual ack after the reply (at-least-once)";
         workers: usize = "2", OptionKind::Count { min: 1, max: 64 }, token "w", help "worker connections; 2 = the reference machine's cores";
         prefetch: u16 = "64", OptionKind::Count { min: 1, max: 65535 }, token "prefetch", help "requests one worker processes at once (basic.qos in durable mode)";
@@ -68,6 +77,13 @@ const TYPE_ERROR: &str = "payment.error";
 const DELIVERY_TRANSIENT: u8 = 1;
 /// How long a worker waits for an unreachable broker before failing.
 const WORKER_CONNECT_DEADLINE: Duration = Duration::from_secs(10);
+/// How often a client or worker whose broker connection was lost tries a new one; each attempt
+/// is bounded by [`RECONNECT_WITHIN`].
+pub const RECONNECT_EVERY: Duration = Duration::from_millis(500);
+const RECONNECT_WITHIN: Duration = Duration::from_secs(2);
+/// A durable reply queue is deleted after this long unused (`x-expires`): it must outlive a broker
+/// restart and a reconnect, not the client.
+const DURABLE_REPLY_EXPIRES: Duration = Duration::from_secs(120);
 const DELIVERY_PERSISTENT: u8 = 2;
 
 fn name(codec: Codec) -> &'static str {
@@ -84,6 +100,8 @@ pub enum ReplyTo {
     Direct,
     /// An exclusive, server-named reply queue per client.
     ExclusiveQueue,
+    /// A durable reply queue per client, named by the client, that outlives its connection.
+    DurableQueue,
 }
 
 /// RabbitMQ-specific settings (see the module table).
@@ -118,7 +136,11 @@ impl Config {
     fn with(options: Options) -> Self {
         Self {
             queue: DEFAULT_QUEUE.to_owned(),
-            reply_to: if options.reply_to == "queue" { ReplyTo::ExclusiveQueue } else { ReplyTo::Direct },
+            reply_to: match options.reply_to.as_str() {
+                "queue" => ReplyTo::ExclusiveQueue,
+                "durable" => ReplyTo::DurableQueue,
+                _ => ReplyTo::Direct,
+            },
             durable: options.durable,
             workers: options.workers,
             prefetch: options.prefetch,
@@ -205,72 +227,143 @@ async fn declare_request_queue(channel: &Channel, config: &Config) -> lapin::Res
     channel.queue_declare(&config.queue, options, arguments).await.map(|_| ())
 }
 
-/// A RabbitMQ RPC client: one connection, one channel, many calls in flight.
+/// A RabbitMQ RPC client: one connection, one channel, many calls in flight; a new connection
+/// when the broker went away (see the module docs).
 #[derive(Debug)]
 pub struct Client {
+    link: Arc<Link>,
+}
+
+/// What a client's calls and its reconnecting share.
+#[derive(Debug)]
+struct Link {
     name: &'static str,
     codec: Codec,
+    /// The broker's URL, credentials included (for reconnecting); never printed.
+    url: String,
     endpoint: String,
     timeout: Duration,
     config: Config,
+    /// The durable reply queue's name, fixed for the client's life (`None` for the other paths).
+    durable_reply_queue: Option<String>,
+    session: std::sync::RwLock<Arc<Session>>,
+    /// Held while a new connection is being opened, with the earliest time of the next attempt.
+    reconnect: tokio::sync::Mutex<tokio::time::Instant>,
+    waiters: Arc<Correlator>,
+}
+
+/// One connection's channel and reply path.
+#[derive(Debug)]
+struct Session {
     channel: Channel,
     reply_to: String,
-    waiters: Arc<Correlator>,
     /// Closed on drop, so a finished client leaves no socket or lapin thread behind to be charged
     /// to the arms that run after it.
     connection: Option<Connection>,
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        // `close` is async; with no runtime left to run it (process exit) the OS closes the socket.
+        if let (Ok(runtime), Some(connection)) = (tokio::runtime::Handle::try_current(), self.connection.take()) {
+            runtime.spawn(async move {
+                let _ = connection.close(200, "client dropped").await;
+            });
+        }
+    }
+}
+
 impl Client {
-    /// Connects with explicit RabbitMQ settings.
+    /// Connects with explicit RabbitMQ settings. With a durable reply queue, a task reconnects
+    /// as soon as the connection is lost, so replies waiting in the queue reach calls still
+    /// waiting even when no new call comes to reconnect.
     pub async fn connect_with(codec: Codec, endpoint: &str, client: &ClientConfig, config: Config) -> Result<Self> {
         let name = name(codec);
-        let connection = open(name, endpoint, client.timeout).await?;
-        let fail = |what: &'static str| move |e| lapin_error(name, endpoint, what, e);
-        let channel = connection.create_channel().await.map_err(fail("create channel"))?;
-        declare_request_queue(&channel, &config).await.map_err(fail("declare request queue"))?;
-        if config.durable {
-            channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(fail("confirm.select"))?;
-        }
-        let reply_to = match config.reply_to {
-            ReplyTo::Direct => DIRECT_REPLY_TO.to_owned(),
-            ReplyTo::ExclusiveQueue => {
-                let options =
-                    QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
-                let queue = channel.queue_declare("", options, FieldTable::default()).await;
-                queue.map_err(fail("declare reply queue"))?.name().to_string()
-            }
-        };
-        // Replies are consumed with no_ack: a reply is useful only to this live client, and direct
-        // reply-to requires it.
-        let options = BasicConsumeOptions { no_ack: true, ..BasicConsumeOptions::default() };
-        let consumer = channel
-            .basic_consume(&reply_to, "", options, FieldTable::default())
-            .await
-            .map_err(fail("consume replies"))?;
+        let durable_reply_queue = (config.reply_to == ReplyTo::DurableQueue)
+            .then(|| format!("{}.replies.{}", config.queue, uuid::Uuid::new_v4().simple()));
         let waiters = Arc::new(Correlator::default());
-        tokio::spawn(read_replies(consumer, waiters.clone(), name, codec, redact(endpoint)));
-        Ok(Self {
+        let session =
+            Session::open(name, codec, endpoint, client.timeout, &config, durable_reply_queue.as_deref(), &waiters)
+                .await?;
+        let link = Arc::new(Link {
             name,
             codec,
+            url: endpoint.to_owned(),
             endpoint: redact(endpoint),
             timeout: client.timeout,
             config,
-            channel,
-            reply_to,
+            durable_reply_queue,
+            session: std::sync::RwLock::new(Arc::new(session)),
+            reconnect: tokio::sync::Mutex::new(tokio::time::Instant::now()),
             waiters,
-            connection: Some(connection),
-        })
+        });
+        if link.durable_reply_queue.is_some() {
+            tokio::spawn(keep_connected(Arc::downgrade(&link)));
+        }
+        Ok(Self { link })
+    }
+}
+
+/// Reconnects a durable-reply client whose connection was lost, every [`RECONNECT_EVERY`], until
+/// the client is dropped.
+async fn keep_connected(link: std::sync::Weak<Link>) {
+    loop {
+        tokio::time::sleep(RECONNECT_EVERY).await;
+        let Some(link) = link.upgrade() else { return };
+        if !link.current().channel.status().connected() {
+            let _ = link.session().await;
+        }
+    }
+}
+
+impl Link {
+    fn current(&self) -> Arc<Session> {
+        self.session.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The live session, or a new one when the channel closed (at most one attempt per
+    /// [`RECONNECT_EVERY`]; a call meanwhile is refused with a connect error).
+    async fn session(&self) -> CallResult<Arc<Session>> {
+        let session = self.current();
+        if session.channel.status().connected() {
+            return Ok(session);
+        }
+        let refused = |why: String| CallError::Connect {
+            transport: self.name,
+            endpoint: self.endpoint.clone(),
+            source: format!("the broker connection was lost; {why}").into(),
+        };
+        let Ok(mut next) = self.reconnect.try_lock() else {
+            return Err(refused("another call is reconnecting".to_owned()));
+        };
+        let session = self.current();
+        if session.channel.status().connected() {
+            return Ok(session);
+        }
+        let now = tokio::time::Instant::now();
+        if now < *next {
+            return Err(refused(format!("next attempt in {:?}", *next - now)));
+        }
+        *next = now + RECONNECT_EVERY;
+        let reply_queue = self.durable_reply_queue.as_deref();
+        let within = RECONNECT_WITHIN.min(self.timeout);
+        let session = Session::open(self.name, self.codec, &self.url, within, &self.config, reply_queue, &self.waiters)
+            .await
+            .map(Arc::new)?;
+        *self.session.write().unwrap_or_else(std::sync::PoisonError::into_inner) = session.clone();
+        tracing::info!("{}: reconnected to {}", self.name, self.endpoint);
+        Ok(session)
     }
 
     async fn publish(&self, correlation_id: String, body: &[u8]) -> CallResult<()> {
+        let session = self.session().await?;
         let properties = BasicProperties::default()
             .with_correlation_id(ShortString::from(correlation_id))
-            .with_reply_to(ShortString::from(self.reply_to.clone()))
+            .with_reply_to(ShortString::from(session.reply_to.clone()))
             .with_content_type(ShortString::from(self.codec.content_type()))
             .with_delivery_mode(self.config.delivery_mode());
         let fail = |e| lapin_error(self.name, &self.endpoint, "publish request", e);
-        let confirm = self
+        let confirm = session
             .channel
             .basic_publish("", &self.config.queue, BasicPublishOptions::default(), body, properties)
             .await
@@ -289,12 +382,61 @@ impl Client {
     }
 }
 
+impl Session {
+    /// A connection, a channel, the request queue declared, and the reply consumer started.
+    async fn open(
+        name: &'static str,
+        codec: Codec,
+        endpoint: &str,
+        timeout: Duration,
+        config: &Config,
+        durable_reply_queue: Option<&str>,
+        waiters: &Arc<Correlator>,
+    ) -> CallResult<Self> {
+        let connection = open(name, endpoint, timeout).await?;
+        let fail = |what: &'static str| move |e| lapin_error(name, endpoint, what, e);
+        let channel = connection.create_channel().await.map_err(fail("create channel"))?;
+        declare_request_queue(&channel, config).await.map_err(fail("declare request queue"))?;
+        if config.durable {
+            channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(fail("confirm.select"))?;
+        }
+        let reply_to = match (config.reply_to, durable_reply_queue) {
+            (ReplyTo::Direct, _) => DIRECT_REPLY_TO.to_owned(),
+            (ReplyTo::DurableQueue, Some(queue)) => {
+                let mut arguments = FieldTable::default();
+                arguments.insert("x-expires".into(), AMQPValue::LongUInt(DURABLE_REPLY_EXPIRES.as_millis() as u32));
+                let options = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+                channel.queue_declare(queue, options, arguments).await.map_err(fail("declare durable reply queue"))?;
+                queue.to_owned()
+            }
+            (ReplyTo::ExclusiveQueue | ReplyTo::DurableQueue, _) => {
+                let options =
+                    QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
+                let queue = channel.queue_declare("", options, FieldTable::default()).await;
+                queue.map_err(fail("declare reply queue"))?.name().to_string()
+            }
+        };
+        // Replies are consumed with no_ack: a reply is useful only to this live client, and direct
+        // reply-to requires it.
+        let options = BasicConsumeOptions { no_ack: true, ..BasicConsumeOptions::default() };
+        let consumer = channel
+            .basic_consume(&reply_to, "", options, FieldTable::default())
+            .await
+            .map_err(fail("consume replies"))?;
+        // With a durable reply queue the replies outlive the connection: calls keep waiting.
+        let fail_waiting = config.reply_to != ReplyTo::DurableQueue;
+        tokio::spawn(read_replies(consumer, waiters.clone(), name, codec, redact(endpoint), fail_waiting));
+        Ok(Self { channel, reply_to, connection: Some(connection) })
+    }
+}
+
 async fn read_replies(
     mut consumer: lapin::Consumer,
     waiters: Arc<Correlator>,
     name: &'static str,
     codec: Codec,
     endpoint: String,
+    fail_waiting: bool,
 ) {
     let failure = loop {
         match consumer.next().await {
@@ -313,42 +455,36 @@ async fn read_replies(
             None => break "reply consumer cancelled".to_owned(),
         }
     };
-    waiters.fail_all(|| CallError::Call { transport: name, endpoint: endpoint.clone(), message: failure.clone() });
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        // `close` is async; with no runtime left to run it (process exit) the OS closes the socket.
-        if let (Ok(runtime), Some(connection)) = (tokio::runtime::Handle::try_current(), self.connection.take()) {
-            runtime.spawn(async move {
-                let _ = connection.close(200, "client dropped").await;
-            });
-        }
+    if fail_waiting {
+        waiters.fail_all(|| CallError::Call { transport: name, endpoint: endpoint.clone(), message: failure.clone() });
     }
 }
 
 impl Transport for Client {
     fn name(&self) -> &str {
-        self.name
+        self.link.name
     }
 
     fn unmatched_replies(&self) -> u64 {
-        self.waiters.unmatched()
+        self.link.waiters.unmatched()
     }
 
     fn reply_ledger(&self) -> Option<crate::transport::ReplyLedger> {
-        Some(self.waiters.ledger())
+        Some(self.link.waiters.ledger())
     }
 
     async fn call(&self, req: PaymentRequest) -> CallResult<PaymentResponse> {
-        let body = self.codec.encode_request(&req)?;
-        self.waiters.call(self.name, &self.endpoint, self.timeout, |id| self.publish(id.to_string(), &body)).await
+        let link = &self.link;
+        let body = link.codec.encode_request(&req)?;
+        link.waiters.call(link.name, &link.endpoint, link.timeout, |id| link.publish(id.to_string(), &body)).await
     }
 }
 
-/// Starts workers with explicit RabbitMQ settings. Returns once every worker is consuming.
-/// Shutting the handle down closes the worker connections at once, like a crash: requests taken
-/// but not yet acked (durable mode) go back to the queue.
+/// Starts workers with explicit RabbitMQ settings. Returns once every worker is consuming; a
+/// worker whose connection is lost (the broker went away) opens a new one every
+/// [`RECONNECT_EVERY`] until it consumes again. Shutting the handle down closes the worker
+/// connections at once, like a crash: requests taken but not yet acked (durable mode) go back to
+/// the queue.
 pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> Result<ServerHandle> {
     let name = name(codec);
     let endpoint = server.broker_url.clone().ok_or_else(|| no_broker(name))?;
@@ -356,15 +492,40 @@ pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> 
     for _ in 0..config.workers.max(1) {
         workers.push(Worker::start(name, codec, &endpoint, server, &config).await?);
     }
+    // Each worker's live connection, closed at shutdown.
+    let connections: Arc<std::sync::Mutex<Vec<Arc<Connection>>>> =
+        Arc::new(std::sync::Mutex::new(workers.iter().map(|w| w.connection.clone()).collect()));
     let (shutdown, stop) = oneshot::channel::<()>();
+    let (server, live, url) = (server.clone(), connections.clone(), endpoint.clone());
     let task = tokio::spawn(async move {
-        let runs = futures::future::join_all(workers.iter().map(Worker::run));
+        let endpoint = url;
+        let slots = workers.into_iter().enumerate().map(|(slot, first)| {
+            let (server, config, endpoint, live) = (&server, &config, &endpoint, &live);
+            async move {
+                let mut worker = first;
+                loop {
+                    worker.run().await;
+                    tracing::warn!("{name}: worker {slot} lost its connection to {}; reconnecting", redact(endpoint));
+                    worker = loop {
+                        tokio::time::sleep(RECONNECT_EVERY).await;
+                        match Worker::start(name, codec, endpoint, server, config).await {
+                            Ok(worker) => break worker,
+                            Err(e) => tracing::debug!("{name}: worker {slot}: {e}"),
+                        }
+                    };
+                    live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[slot] = worker.connection.clone();
+                    tracing::info!("{name}: worker {slot} reconnected to {}", redact(endpoint));
+                }
+            }
+        });
         tokio::select! {
             _ = stop => {}
-            _ = runs => {}
+            _ = futures::future::join_all(slots) => {}
         }
-        for worker in &workers {
-            let _ = worker.connection.close(320, "worker stopped").await;
+        let live: Vec<Arc<Connection>> =
+            connections.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..).collect();
+        for connection in live {
+            let _ = connection.close(320, "worker stopped").await;
         }
     });
     Ok(ServerHandle::new(endpoint, shutdown, task))
@@ -376,7 +537,7 @@ struct Worker {
     endpoint: String,
     service: crate::payment::PaymentService,
     config: Config,
-    connection: Connection,
+    connection: Arc<Connection>,
     channel: Channel,
     consumer: lapin::Consumer,
 }
@@ -410,7 +571,7 @@ impl Worker {
             endpoint: endpoint.to_owned(),
             service: server.service,
             config: config.clone(),
-            connection,
+            connection: Arc::new(connection),
             channel,
             consumer,
         })

@@ -39,6 +39,10 @@ pub(crate) struct Correlator<R = PaymentResponse> {
 struct Ledger {
     /// Ids of calls that ended without a reply and have had none since.
     unanswered: HashSet<u64>,
+    /// Ids of calls whose caller was told the send failed (a broker connection lost before its
+    /// confirm): the request may still have been stored and answered, and such an answer is late,
+    /// not a duplicate.
+    told_failed: HashSet<u64>,
     late: u64,
     duplicates: u64,
 }
@@ -84,7 +88,7 @@ impl<R> Correlator<R> {
     fn stray(&self, id: u64) {
         self.unmatched.fetch_add(1, Ordering::Relaxed);
         let mut ledger = self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if ledger.unanswered.remove(&id) {
+        if ledger.unanswered.remove(&id) || ledger.told_failed.remove(&id) {
             ledger.late += 1;
         } else {
             ledger.duplicates += 1;
@@ -129,7 +133,7 @@ impl<R> Correlator<R> {
         self.waiting.lock().map_err(|_| closed())?.insert(id, tx);
         // Runs on every exit, a caller dropping this future included (the load generator's own
         // deadline): a call that got no reply leaves no waiter and is remembered as unanswered.
-        let mut guard = Unanswered { correlator: self, id, reported: false };
+        let mut guard = Unanswered { correlator: self, id, reported: false, told_failed: false };
         let outcome = with_deadline(transport, endpoint, timeout, async {
             send(id).await?;
             rx.await.map_err(|_| closed())?
@@ -137,6 +141,7 @@ impl<R> Correlator<R> {
         .await;
         // An answer, an error reply or a failed send was reported to the caller: not unanswered.
         guard.reported = !matches!(outcome, Err(CallError::Timeout { .. }));
+        guard.told_failed = matches!(outcome, Err(CallError::Call { .. } | CallError::Connect { .. }));
         outcome
     }
 }
@@ -148,15 +153,21 @@ struct Unanswered<'a, R> {
     id: u64,
     /// The call ended with an answer or an error the caller saw (not a deadline, not dropped).
     reported: bool,
+    /// The caller was told the send or the reply stream failed, not given a reply.
+    told_failed: bool,
 }
 
 impl<R> Drop for Unanswered<'_, R> {
     fn drop(&mut self) {
         let removed = self.correlator.waiting.lock().ok().and_then(|mut w| w.remove(&self.id)).is_some();
         // A waiter already taken means its reply was handed over as the call ended: not unanswered.
-        if removed && !self.reported {
+        if self.told_failed || (removed && !self.reported) {
             let mut ledger = self.correlator.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            ledger.unanswered.insert(self.id);
+            if self.told_failed {
+                ledger.told_failed.insert(self.id);
+            } else {
+                ledger.unanswered.insert(self.id);
+            }
         }
     }
 }
@@ -218,7 +229,11 @@ mod tests {
         assert_eq!(failed.unwrap_err().kind(), "call");
         assert!(c.waiting.lock().unwrap().is_empty(), "the waiter is gone");
         assert_eq!(c.ledger().unanswered, 0, "the caller was told: not lost");
+        // The request was stored after all (its confirm was lost with the connection): its
+        // answer is late, and a second one a duplicate.
         c.complete(0, Ok(response("after the failure")));
+        assert_eq!(c.ledger(), ReplyLedger { late: 1, duplicates: 0, unanswered: 0 });
+        c.complete(0, Ok(response("again")));
         assert_eq!(c.ledger().duplicates, 1);
     }
 

@@ -81,7 +81,9 @@ pub trait Transport: Send + Sync {
 /// leaves `unanswered`) or a duplicate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplyLedger {
-    /// Replies that came after their call had ended unanswered.
+    /// Replies that came after their call had ended without one: its deadline passed, its caller
+    /// gave up, or its caller was told the send failed (a connection lost before the broker's
+    /// confirm, while the broker had stored the request).
     pub late: u64,
     /// Replies to a call already answered (a redelivered request answered twice).
     pub duplicates: u64,

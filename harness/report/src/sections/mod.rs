@@ -5,6 +5,7 @@
 //! each in its own format, so a new section is one file and one line below.
 
 pub mod arms;
+pub mod broker_restart;
 pub mod brokers;
 pub mod burst;
 pub mod capacities;
@@ -30,7 +31,7 @@ use crate::{Error, Report, Result, Verdict};
 
 /// Every section, in the order the page shows them: [`Scope::Top`] first, then each verdict's
 /// [`Scope::Verdict`] sections, then the [`Scope::Run`] ones.
-pub const SECTIONS: [Section; 17] = [
+pub const SECTIONS: [Section; 18] = [
     headline::SECTION,
     verdict::SECTION,
     decomposition::SECTION,
@@ -40,6 +41,7 @@ pub const SECTIONS: [Section; 17] = [
     capacities::SECTION,
     sweeps::SECTION,
     outage::SECTION,
+    broker_restart::SECTION,
     burst::SECTION,
     scale_workers::SECTION,
     protected::SECTION,

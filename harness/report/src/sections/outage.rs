@@ -30,6 +30,10 @@ fn build(cx: &Context<'_>) -> Result<Option<Part>> {
     timelines::part(&cx.report.results, KIND, LEAD, &HEADER, sentences, row)
 }
 
+fn sentences(results: &RunResults) -> Vec<String> {
+    sentences_of(results, KIND, "Outage")
+}
+
 /// The experiment kind this section reads.
 const KIND: &str = "outage";
 
@@ -49,7 +53,9 @@ pub const HEADER: [&str; 12] = [
     "the claim",
 ];
 
-fn row(e: &ExperimentResult, t: &ArmTimeline) -> Vec<String> {
+/// A row of the table: the figures of one arm through an outage (or a `broker-restart`, which
+/// reads the same figures).
+pub fn row(e: &ExperimentResult, t: &ArmTimeline) -> Vec<String> {
     let name = format!("{}: {}", e.name, events_text(t));
     let Some(o) = t.outage.as_ref().filter(|_| t.status == ArmStatus::Ran) else {
         return timelines::unmeasured_row(name, t, HEADER.len(), KIND);
@@ -137,9 +143,10 @@ pub fn verdict(t: &ArmTimeline, o: &OutageSummary) -> String {
     }
 }
 
-/// One sentence per outage experiment, from the table's figures.
-pub fn sentences(results: &RunResults) -> Vec<String> {
-    timelines::of_kind(results, KIND)
+/// One sentence per experiment of `kind` (`outage`, `broker-restart`), starting with `label`,
+/// from the table's figures.
+pub fn sentences_of(results: &RunResults, kind: &str, label: &str) -> Vec<String> {
+    timelines::of_kind(results, kind)
         .map(|e| {
             // Rows that are not measured say nothing of the claim.
             let (ran, unmeasured): (Vec<_>, Vec<_>) = e.arms.iter().partition(|t| {
@@ -162,7 +169,7 @@ pub fn sentences(results: &RunResults) -> Vec<String> {
                 .collect();
             let list = |v: &[String]| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
             format!(
-                "Outage `{}` ({}): every call answered on {}; calls lost (never answered, never failed): {}; calls failed (the caller was told): {}{}.",
+                "{label} `{}` ({}): every call answered on {}; calls lost (never answered, never failed): {}; calls failed (the caller was told): {}{}.",
                 e.name,
                 e.arms.first().map(events_text).unwrap_or_default(),
                 if kept.is_empty() { "no arm".to_owned() } else { kept.join(", ") },

@@ -138,7 +138,11 @@ fn timeline_chart(e: &ExperimentResult, t: &ArmTimeline) -> Result<Option<Chart>
 pub fn events_text(t: &ArmTimeline) -> String {
     t.events
         .iter()
-        .map(|e| format!("{} at {:.1} s", e.action, e.actual_ms.unwrap_or(e.at_ms as f64) / 1e3))
+        .map(|e| {
+            // The server is the usual target; a broker event names it.
+            let target = if e.target == "server" { String::new() } else { format!(" {}", e.target) };
+            format!("{}{target} at {:.1} s", e.action, e.actual_ms.unwrap_or(e.at_ms as f64) / 1e3)
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
