@@ -53,6 +53,22 @@ pub fn send_group(pgid: u32, signal: Signal) -> bool {
     unsafe { libc::killpg(pgid, signal.number()) == 0 }
 }
 
+/// Whether any process of the process group `pgid` still runs (not a zombie). A killed group's
+/// members die one by one; a broker's sockets close only when its own process has gone.
+pub fn group_alive(pgid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
+    entries.flatten().any(|e| {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { return false };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { return false };
+        // `pid (comm) state ppid pgrp ...`: comm may contain spaces, so split after the last ')'.
+        let Some((_, tail)) = stat.rsplit_once(')') else { return false };
+        let mut fields = tail.split_whitespace();
+        let state = fields.next().unwrap_or("Z");
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<u32>().ok());
+        pgrp == Some(pgid) && state != "Z" && state != "X" && pid != 0
+    })
+}
+
 /// The scheduler state letter of `/proc/<pid>/stat` (`R`, `S`, `T` stopped, `Z` zombie, ...).
 pub fn state(pid: u32) -> Option<char> {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -97,6 +113,15 @@ pub async fn wait_gone(pid: u32, deadline: Duration) -> bool {
         tokio::time::sleep(POLL_INTERVAL).await;
     }
     !alive(pid)
+}
+
+/// Waits until no process of group `pgid` runs, at most `deadline`; whether none does.
+pub async fn wait_group_gone(pgid: u32, deadline: Duration) -> bool {
+    let started = Instant::now();
+    while group_alive(pgid) && started.elapsed() < deadline {
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    !group_alive(pgid)
 }
 
 /// How a supervised process shows it is ready.
@@ -313,6 +338,27 @@ mod tests {
             ready_within: Duration::from_secs(5),
             log: dir.join("child.log"),
         }
+    }
+
+    #[test]
+    fn a_killed_group_is_gone_only_when_its_last_member_is() {
+        use std::os::unix::process::CommandExt;
+        // A launcher whose child outlives it, as RabbitMQ's shell script and its beam.smp.
+        let mut launcher = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .process_group(0)
+            .spawn()
+            .expect("spawn sh");
+        let pgid = launcher.id();
+        assert!(wait_until(Duration::from_secs(5), || crate::measure::cpu::find_child(pgid, &["sleep"]).is_some()));
+        let child = crate::measure::cpu::find_child(pgid, &["sleep"]).expect("the launcher's child");
+        assert!(group_alive(pgid));
+        // The launcher alone gone: the group still runs.
+        assert!(send(pgid, Signal::Kill));
+        let _ = launcher.wait();
+        assert!(alive(child) && group_alive(pgid), "the child outlives its launcher");
+        assert!(send_group(pgid, Signal::Kill));
+        assert!(wait_until(Duration::from_secs(5), || !group_alive(pgid)), "the whole group is gone");
     }
 
     #[test]

@@ -171,11 +171,12 @@ impl Broker {
     /// waits until it is gone. Returns whether one was running. Its data directory stays, so
     /// [`start`] recovers from it.
     pub async fn kill_local(&self, deadline: Duration) -> Result<bool> {
-        let Some(pid) = self.local_process().or_else(|| self.local_pid()) else { return Ok(false) };
-        self.signal_local(Signal::Kill);
-        supervise::wait_gone(pid, deadline).await;
-        if supervise::alive(pid) {
-            return Err(Error::Internal(format!("{}: pid {pid} still alive {deadline:?} after SIGKILL", self.name)));
+        let Some(pgid) = self.signal_local(Signal::Kill) else { return Ok(false) };
+        if !supervise::wait_group_gone(pgid, deadline).await {
+            return Err(Error::Internal(format!(
+                "{}: process group {pgid} still alive {deadline:?} after SIGKILL",
+                self.name
+            )));
         }
         Ok(true)
     }

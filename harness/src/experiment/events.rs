@@ -145,7 +145,11 @@ fn on_broker(target: Option<&BrokerTarget>, event: &EventSpec, origin: Instant) 
     let (took_effect, detail) = match (event.action, pid) {
         (Action::Stop, Some(pid)) => signal(Signal::Stop, &supervise::stopped, pid),
         (Action::Continue, Some(pid)) => signal(Signal::Continue, &|p| !supervise::stopped(p), pid),
-        (Action::Kill, Some(pid)) => signal(Signal::Kill, &|p| !supervise::alive(p), pid),
+        // Gone when the whole group is: a shell launcher dies at once, the broker after it.
+        (Action::Kill, Some(pid)) => {
+            let pgid = broker.local_pid().unwrap_or(pid);
+            signal(Signal::Kill, &|_| !supervise::group_alive(pgid), pid)
+        }
         (Action::Restart, None) => {
             let started = Instant::now();
             let back = tokio::runtime::Builder::new_current_thread()
