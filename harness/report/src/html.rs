@@ -85,6 +85,9 @@ fn table(out: &mut String, t: &Table, class: &str) {
 
 /// The longest cell kept on one line as a figure.
 const NUM_CELL_CHARS: usize = 24;
+/// A figure is a number and at most its unit (`1.2 ms`); more words, or a note in parentheses,
+/// make a phrase (`1.67 ms / 4970 ms / –`, `7395→110930→7395 (36977)`), which may wrap.
+const NUM_CELL_WORDS: usize = 2;
 
 fn cell_class(header: &str, cell: &str) -> &'static str {
     match (header, cell) {
@@ -96,7 +99,12 @@ fn cell_class(header: &str, cell: &str) -> &'static str {
         // A figure (`2.16x`, `1.2 ms`, `7013→105190→7013`) stays on one line; a phrase that
         // merely starts with one (`117044 of 701266 (5.0 s deadline)`) wraps, or a table of
         // many such columns runs past the window and squeezes its last column into a sliver.
-        (_, c) if c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '∞') && c.chars().count() <= NUM_CELL_CHARS => {
+        (_, c)
+            if c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '∞')
+                && c.chars().count() <= NUM_CELL_CHARS
+                && c.split_whitespace().count() <= NUM_CELL_WORDS
+                && !c.contains('(') =>
+        {
             "num"
         }
         _ => "",
@@ -241,4 +249,20 @@ pub fn render(report: &Report, verdicts: &[Verdict<'_>]) -> Result<String> {
     }
     let _ = write!(out, "<script>{MEASURE_SCRIPT}</script>\n</body></html>\n");
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell_class;
+
+    #[test]
+    fn a_figure_stays_on_one_line_and_a_phrase_of_figures_wraps() {
+        for figure in ["2.16x", "1.2 ms", "7013→105190→7013", "∞", "407 of"] {
+            assert_eq!(cell_class("h", figure), "num", "{figure}");
+        }
+        for phrase in ["1.67 ms / 4970 ms / –", "7395→110930→7395 (36977)", "117044 of 701266 (5.0 s deadline)", "no"]
+        {
+            assert_eq!(cell_class("h", phrase), "", "{phrase}");
+        }
+    }
 }
