@@ -53,19 +53,26 @@ pub fn send_group(pgid: u32, signal: Signal) -> bool {
     unsafe { libc::killpg(pgid, signal.number()) == 0 }
 }
 
-/// Whether any process of the process group `pgid` still runs (not a zombie). A killed group's
-/// members die one by one; a broker's sockets close only when its own process has gone.
+/// Whether any process of the process group `pgid` still runs. A killed group's members die one
+/// by one, and a multi-threaded process (RabbitMQ's beam.smp, a JVM) shows its main thread as a
+/// zombie while its other threads still tear down and still hold its sockets: a process counts
+/// as gone only when none of its threads runs.
 pub fn group_alive(pgid: u32) -> bool {
     let Ok(entries) = std::fs::read_dir("/proc") else { return false };
     entries.flatten().any(|e| {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { return false };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { return false };
-        // `pid (comm) state ppid pgrp ...`: comm may contain spaces, so split after the last ')'.
-        let Some((_, tail)) = stat.rsplit_once(')') else { return false };
-        let mut fields = tail.split_whitespace();
-        let state = fields.next().unwrap_or("Z");
-        let pgrp = fields.nth(1).and_then(|f| f.parse::<u32>().ok());
-        pgrp == Some(pgid) && state != "Z" && state != "X" && pid != 0
+        if !e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+            return false;
+        }
+        let Ok(tasks) = std::fs::read_dir(e.path().join("task")) else { return false };
+        tasks.flatten().any(|task| {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { return false };
+            // `tid (comm) state ppid pgrp ...`: comm may contain spaces, so split after the last ')'.
+            let Some((_, tail)) = stat.rsplit_once(')') else { return false };
+            let mut fields = tail.split_whitespace();
+            let state = fields.next().unwrap_or("Z");
+            let pgrp = fields.nth(1).and_then(|f| f.parse::<u32>().ok());
+            pgrp == Some(pgid) && state != "Z" && state != "X"
+        })
     })
 }
 
