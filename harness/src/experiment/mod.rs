@@ -569,6 +569,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_broker_event_needs_a_broker_arm_and_the_suites_own_broker() {
+        let spec: ExperimentSpec = toml::from_str(
+            "kind = \"broker-restart\"\nname = \"x\"\narms = [\"grpc\", \"amqp\"]\nload = { rate_per_s = 10 }\nwarmup_ms = 0\nduration_ms = 1000\nevents = [{ at_ms = 100, action = \"kill\", target = \"broker\" }, { at_ms = 200, action = \"restart\", target = \"broker\" }]",
+        )
+        .unwrap();
+        let e = check(&spec, Path::new("s.toml"), 0).unwrap_err().to_string();
+        assert!(e.contains("field `events` is [\"grpc\"]") && e.contains("only on broker arms"), "{e}");
+        // A restart without a kill is no broker restart.
+        let mut no_kill = spec.clone();
+        no_kill.arms = vec!["amqp".to_owned()];
+        no_kill.events.remove(0);
+        let e = check(&no_kill, Path::new("s.toml"), 0).unwrap_err().to_string();
+        assert!(e.contains("needs a `kill` event on `target = \"broker\"`"), "{e}");
+        // An external broker is never killed: the arm fails, naming the variable to unset.
+        let amqp = Arm::parse("amqp").unwrap();
+        let e = broker_target(&amqp, &spec, "amqp://guest:guest@rabbit.example:5672/%2f").unwrap_err().to_string();
+        assert!(e.contains("AMQP_URL") && e.contains("suite's own rabbitmq broker"), "{e}");
+        let local = broker_target(&amqp, &spec, brokers::rabbitmq::BROKER.local_endpoint).unwrap().unwrap();
+        assert_eq!(local.broker.name, "rabbitmq");
+        // No broker event: no target, whatever the arm.
+        let grpc = Arm::parse("grpc").unwrap();
+        assert!(broker_target(&grpc, &without_events(&spec), "127.0.0.1:1").unwrap().is_none());
+    }
+
+    fn without_events(spec: &ExperimentSpec) -> ExperimentSpec {
+        ExperimentSpec { events: Vec::new(), ..spec.clone() }
+    }
+
+    #[test]
     fn an_unknown_kind_and_an_outage_without_a_return_are_named() {
         let mut spec: ExperimentSpec = toml::from_str(
             "kind = \"meltdown\"\nname = \"x\"\narms = [\"grpc\"]\nload = { rate_per_s = 10 }\nwarmup_ms = 0\nduration_ms = 1000\nevents = [{ at_ms = 100, action = \"stop\", target = \"server\" }]",
