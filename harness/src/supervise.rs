@@ -115,20 +115,22 @@ pub fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 /// Waits until `pid` has exited (or is a zombie), at most `deadline`; whether it is gone.
 pub async fn wait_gone(pid: u32, deadline: Duration) -> bool {
-    let started = Instant::now();
-    while alive(pid) && started.elapsed() < deadline {
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-    !alive(pid)
+    wait_while(deadline, || alive(pid)).await
 }
 
 /// Waits until no process of group `pgid` runs, at most `deadline`; whether none does.
 pub async fn wait_group_gone(pgid: u32, deadline: Duration) -> bool {
+    wait_while(deadline, || group_alive(pgid)).await
+}
+
+/// The async callers' polling loop: checks `running` until it stops holding, at most
+/// `deadline`; whether it stopped.
+async fn wait_while(deadline: Duration, running: impl Fn() -> bool) -> bool {
     let started = Instant::now();
-    while group_alive(pgid) && started.elapsed() < deadline {
+    while running() && started.elapsed() < deadline {
         tokio::time::sleep(POLL_INTERVAL).await;
     }
-    !group_alive(pgid)
+    !running()
 }
 
 /// How a supervised process shows it is ready.

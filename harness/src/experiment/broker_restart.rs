@@ -4,7 +4,7 @@
 //! temporarily unavailable" where the broker itself is the service that goes away, in durable and
 //! transient mode.
 //!
-//! Read per arm into the same figures as an `outage` ([`OutageSummary`], the timeline's `outage`
+//! Read per arm into the same figures as an `outage` ([`crate::results::experiment::OutageSummary`], the timeline's `outage`
 //! field): calls failed (the caller was told), timed out, answered late; and, by idempotency-key
 //! accounting on the correlating clients, requests lost (never answered, never failed) and
 //! answered twice; the time back to the steady p99 after the broker answered again.
@@ -12,7 +12,7 @@
 use super::spec::{Action, ExperimentSpec, Target};
 use super::{outage, Kind};
 use crate::load::timeline::Buckets;
-use crate::results::experiment::{ArmTimeline, OutageSummary};
+use crate::results::experiment::ArmTimeline;
 
 /// The `broker-restart` row of [`super::KINDS`].
 pub const KIND: Kind = Kind {
@@ -36,6 +36,5 @@ fn check(spec: &ExperimentSpec) -> Result<(), (&'static str, String)> {
 }
 
 fn read(spec: &ExperimentSpec, buckets: &Buckets, timeline: &mut ArmTimeline) {
-    let summary: OutageSummary = outage::summarize(spec, buckets, timeline);
-    timeline.outage = Some(summary);
+    timeline.outage = Some(outage::summarize(spec, buckets, timeline));
 }

@@ -145,19 +145,14 @@ fn on_broker(target: Option<&BrokerTarget>, event: &EventSpec, origin: Instant) 
     let (took_effect, detail) = match (event.action, pid) {
         (Action::Stop, Some(pid)) => signal(Signal::Stop, &supervise::stopped, pid),
         (Action::Continue, Some(pid)) => signal(Signal::Continue, &|p| !supervise::stopped(p), pid),
-        // Gone when the whole group is: a shell launcher dies at once, the broker after it.
-        (Action::Kill, Some(pid)) => {
-            let pgid = broker.local_pid().unwrap_or(pid);
-            signal(Signal::Kill, &|_| !supervise::group_alive(pgid), pid)
-        }
+        // The same kill as `brokers`' own: gone when no thread of its process group runs.
+        (Action::Kill, Some(pid)) => match block_on(broker.kill_local(EFFECT_WITHIN)) {
+            Ok(killed) => (killed, format!("SIGKILL to {} pid {pid} (its process group)", broker.name)),
+            Err(e) => (false, format!("SIGKILL to {} pid {pid}: {e}", broker.name)),
+        },
         (Action::Restart, None) => {
             let started = Instant::now();
-            let back = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| crate::Error::Internal(format!("a runtime for the restart: {e}")))
-                .and_then(|rt| rt.block_on(brokers::start(broker, endpoint, BROKER_BACK_WITHIN)));
-            match back {
+            match block_on(brokers::start(broker, endpoint, BROKER_BACK_WITHIN)) {
                 Ok(info) => (
                     true,
                     format!(
@@ -186,6 +181,15 @@ fn on_broker(target: Option<&BrokerTarget>, event: &EventSpec, origin: Instant) 
         took_effect,
         detail,
     }
+}
+
+/// Runs a broker operation to its end on this (events) thread, never on the client's runtime.
+fn block_on<T>(operation: impl std::future::Future<Output = crate::Result<T>>) -> crate::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::Error::io("start a runtime for a broker event", e))?
+        .block_on(operation)
 }
 
 fn carry_out(servers: &Mutex<Servers>, event: &EventSpec, origin: Instant, bind: Option<&str>) -> EventRecord {
