@@ -282,3 +282,51 @@ fn a_queue_group_scaled_from_one_to_four_workers_serves_about_four_times_the_rat
     let emptied_s = s.emptied_after_ms.unwrap() / 1e3;
     assert!((0.5..=3.0).contains(&emptied_s), "emptied {emptied_s} s after the scale");
 }
+
+/// One "payment authorized" event to 1, then 3 services, on every family's publish/subscribe seam,
+/// 100 events/s for 1 s, each service waiting 20 ms per event before it counts it processed.
+/// Known answers: every service receives every event once (100 × N deliveries, none missing or
+/// twice); the time to the last service is the 20 ms wait plus the path (20–45 ms at p50); a
+/// broker's producer hands off without waiting for it (below 20 ms at p50), a direct producer
+/// waits for its N answers (at least 20 ms); the CPU per event is read.
+#[test]
+fn a_fan_out_reaches_every_service_once_and_times_the_last_one() {
+    for arm in ["nats", "amqp", "amqp-durable", "kafka", "grpc"] {
+        let body = "duration_ms = 1000\nload = { rate_per_s = 100 }\nconsumers = [1, 3]\n";
+        let t = experiment("fan-out", arm, &format!("fan-out-test-{arm}"), body, 10_000, 20_000);
+        let f = t.fan_out.clone().unwrap();
+        eprintln!("{arm}: {f:?}");
+        assert_eq!(f.steps.iter().map(|s| s.consumers).collect::<Vec<_>>(), [1, 3], "{arm}");
+        for s in &f.steps {
+            let n = u64::from(s.consumers);
+            assert_eq!((s.events, s.publish_failed), (100, 0), "{arm}: {s:?}");
+            assert_eq!((s.delivered, s.missing, s.duplicates), (100 * n, 0, 0), "{arm}: {s:?}");
+            let last_ms = s.last_consumer_p50_us.unwrap() / 1e3;
+            assert!((20.0..45.0).contains(&last_ms), "{arm}: N={n}: last service p50 {last_ms} ms");
+            let producer_ms = s.producer_p50_us.unwrap() / 1e3;
+            if t.arm.broker.is_some() {
+                assert!(producer_ms < 20.0, "{arm}: a broker's producer hands off: p50 {producer_ms} ms");
+            } else {
+                assert!(producer_ms >= 20.0, "{arm}: a direct producer waits for the answers: {producer_ms} ms");
+            }
+            assert!(s.cpu_us_per_event.is_some_and(|us| us > 0.0), "{arm}: {s:?}");
+        }
+    }
+}
+
+/// Known answers: Kafka keeps the history, so a new group reads exactly the last 2000 of 4000
+/// events, in order; RabbitMQ's classic queues do not, and the record says so with nothing read.
+#[test]
+fn a_kafka_replay_reads_exactly_the_last_m_events_and_rabbitmq_says_it_cannot() {
+    let body = "duration_ms = 1000\nload = { rate_per_s = 1 }\nreplay_events = 2000\n";
+    let t = experiment("replay", "kafka", "replay-test-kafka", body, 10_000, 0);
+    let r = t.replay.clone().unwrap();
+    eprintln!("{r:?}");
+    assert!(r.supported && r.in_order, "{r:?}");
+    assert_eq!((r.published, r.events, r.read), (4000, 2000, 2000));
+    assert!(r.rate_per_s.is_some_and(|rate| rate > 0.0), "{r:?}");
+    let t = experiment("replay", "amqp", "replay-test-amqp", body, 10_000, 0);
+    let r = t.replay.clone().unwrap();
+    assert!(!r.supported && r.how.contains("classic queues"), "{r:?}");
+    assert_eq!((r.read, r.rate_per_s), (0, None));
+}

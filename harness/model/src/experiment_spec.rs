@@ -86,7 +86,19 @@ pub struct ExperimentSpec {
     /// What happens, and when (none: the load alone, as in a `burst`; a kind names what it needs).
     #[serde(default)]
     pub events: Vec<EventSpec>,
+    /// `fan-out`: the subscriber counts N to run, in increasing order (`[1, 3, 5]`); each step
+    /// adds subscribers to the last step's and publishes for `duration_ms` at `load`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<u32>,
+    /// `replay`: how many of the topic's last events a new consumer group reads (M).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_events: Option<u64>,
 }
+
+/// Most subscribers a `fan-out` step may have.
+pub const MAX_CONSUMERS: u32 = 32;
+/// Most events a `replay` may read.
+pub const MAX_REPLAY_EVENTS: u64 = 10_000_000;
 
 /// Most server processes an experiment may run at once.
 pub const MAX_PROCESSES: u32 = 16;
@@ -292,6 +304,14 @@ impl ExperimentSpec {
         if !(1..=MAX_PROCESSES).contains(&self.processes) {
             return Err(err("processes", &format!("1..={MAX_PROCESSES}"), &self.processes));
         }
+        if !self.consumers.windows(2).all(|w| w[0] < w[1])
+            || self.consumers.iter().any(|n| !(1..=MAX_CONSUMERS).contains(n))
+        {
+            return Err(err("consumers", &format!("increasing counts in 1..={MAX_CONSUMERS}"), &self.consumers));
+        }
+        if let Some(m) = self.replay_events.filter(|m| !(1..=MAX_REPLAY_EVENTS).contains(m)) {
+            return Err(err("replay_events", &format!("1..={MAX_REPLAY_EVENTS}"), &m));
+        }
         let mut last = 0;
         for (i, event) in self.events.iter().enumerate() {
             match (event.action, event.to) {
@@ -411,6 +431,12 @@ load = { rate_per_s = 40 }
             (GOOD.replace("capacity_fraction = 0.5", "capacity_fraction = 10.5"), "field `load`"),
             (GOOD.replace("capacity_fraction = 0.5", "capacity_fraction = 0.5, rate_per_s = 10"), "exactly one of"),
             (GOOD.replace("at_ms = 4000", "at_ms = 1000"), "events[1].at_ms"),
+            (
+                format!("consumers = [3, 1]\n{GOOD}"),
+                "field `consumers` is [3, 1]; allowed: increasing counts in 1..=32",
+            ),
+            (format!("consumers = [0]\n{GOOD}"), "field `consumers` is [0]"),
+            (format!("replay_events = 0\n{GOOD}"), "field `replay_events` is 0; allowed: 1..=10000000"),
             (GOOD.replace("at_ms = 4000", "at_ms = 10000"), "within the timeline (0..10000)"),
             (GOOD.replace("\"continue\"", "\"pause\""), "unknown variant `pause`"),
             (GOOD.replace("\"server\" }]", "\"router\" }]"), "unknown variant `router`"),

@@ -899,7 +899,7 @@ fn sections_are_listed_once_in_page_order_and_each_output_lays_out_its_own() {
     let err = sections::build("fairness", &report, &verdicts, None).unwrap_err().to_string();
     assert!(err.contains("`fairness`") && err.contains("per verdict"), "{err}");
     // No timed experiment in this run: their sections have nothing to show, and say so by `None`.
-    let experiments = ["outage", "broker-restart", "burst", "scale-workers", "protected"];
+    let experiments = ["outage", "broker-restart", "burst", "scale-workers", "protected", "fan-out", "replay"];
     for id in experiments {
         assert!(sections::build(id, &report, &verdicts, None).unwrap().is_none(), "{id}");
     }

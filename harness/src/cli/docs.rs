@@ -85,7 +85,8 @@ const GENERATORS: [(&str, Generate); 18] = [
 
 /// The report sections that test a claim of the product's notes, in the order the README lists
 /// the claims.
-const CLAIM_SECTIONS: [&str; 5] = ["outage", "broker-restart", "burst", "scale-workers", "protected"];
+const CLAIM_SECTIONS: [&str; 7] =
+    ["outage", "broker-restart", "burst", "scale-workers", "protected", "fan-out", "replay"];
 
 /// Every name a marker can give: [`GENERATORS`], then any report section's id not among them
 /// (rendered by [`Inputs::section`] from the newest committed run that has something for it), so

@@ -10,7 +10,7 @@
 //! answered twice; the time back to the steady p99 after the broker answered again.
 
 use super::spec::{Action, ExperimentSpec, Target};
-use super::{outage, Kind};
+use super::{outage, Kind, Measures};
 use crate::load::timeline::Buckets;
 use crate::results::experiment::ArmTimeline;
 
@@ -19,7 +19,7 @@ pub const KIND: Kind = Kind {
     name: "broker-restart",
     about: "the broker is killed (SIGKILL) under load and restarted from its data directory",
     check,
-    read,
+    measures: Measures::Timeline(read),
 };
 
 fn check(spec: &ExperimentSpec) -> Result<(), (&'static str, String)> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::outage::recovered_bucket;
 use super::spec::ExperimentSpec;
-use super::Kind;
+use super::{Kind, Measures};
 use crate::load::timeline::Buckets;
 use crate::results::experiment::{ArmTimeline, BurstSummary};
 use crate::results::timeline::TimelineColumns;
@@ -21,7 +21,7 @@ pub const KIND: Kind = Kind {
     name: "burst",
     about: "a load peak past capacity between two calm phases: latency, failures and the broker's backlog around it",
     check,
-    read,
+    measures: Measures::Timeline(read),
 };
 
 fn check(spec: &ExperimentSpec) -> Result<(), (&'static str, String)> {

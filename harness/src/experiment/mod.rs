@@ -12,11 +12,15 @@
 //! | `burst` | [`burst`] | p99 before, during and after a load peak past capacity; calls answered within the deadline, failed, timed out; the broker's peak backlog and the time it took to drain |
 //! | `broker-restart` | [`broker_restart`] | the same figures as `outage` when the broker itself is killed and restarted from its data directory |
 //! | `scale-workers` | [`scale_workers`] | the rate a queue group served before and after it was scaled up under a backlog; the time to empty the queue |
+//! | `fan-out` | [`fan_out`] | one event published to N services (N = 1, 3, 5): the producer's time per event, the time to the last service, the CPU per event (a run of its own, [`Measures::Own`]) |
+//! | `replay` | [`replay`] | a new consumer group reading a topic's last M events by offset: the replay rate, or why the broker cannot (a run of its own) |
 
 pub mod broker_restart;
 pub mod burst;
 pub mod events;
+pub mod fan_out;
 pub mod outage;
+pub mod replay;
 pub mod scale_workers;
 pub mod steady;
 pub mod topology;
@@ -54,12 +58,25 @@ pub struct Kind {
     /// Checks what the generic spec check cannot (which events or phases the kind needs): on
     /// error, the field at fault and what it needs.
     pub check: fn(&ExperimentSpec) -> std::result::Result<(), (&'static str, String)>,
-    /// Reads one arm's timeline (the buckets still hold the histograms) into the kind's figures.
-    pub read: fn(&ExperimentSpec, &Buckets, &mut ArmTimeline),
+    /// How it measures an arm.
+    pub measures: Measures,
+}
+
+/// How a kind measures an arm.
+#[derive(Debug)]
+pub enum Measures {
+    /// The request/reply timeline every call kind shares (a supervised server, the open-loop
+    /// load, the events), then this reads one arm's timeline (the buckets still hold the
+    /// histograms) into the kind's figures.
+    Timeline(fn(&ExperimentSpec, &Buckets, &mut ArmTimeline)),
+    /// A run of its own (publish/subscribe kinds, which make no calls): the arm's record with the
+    /// kind's figures, or why it could not run.
+    Own(fn(&ExperimentContext, &ExperimentSpec, &Arm) -> Result<ArmTimeline>),
 }
 
 /// Every experiment kind.
-pub static KINDS: &[Kind] = &[outage::KIND, broker_restart::KIND, burst::KIND, scale_workers::KIND];
+pub static KINDS: &[Kind] =
+    &[outage::KIND, broker_restart::KIND, burst::KIND, scale_workers::KIND, fan_out::KIND, replay::KIND];
 
 /// The kind called `name`.
 pub fn kind(name: &str) -> Option<&'static Kind> {
@@ -77,6 +94,10 @@ pub fn check(spec: &ExperimentSpec, path: &Path, index: usize) -> Result<()> {
     };
     (kind.check)(spec).map_err(|(field, why)| match field {
         "phases" => err(field, &why, &spec.phases),
+        "load" => err(field, &why, &spec.load),
+        "consumers" => err(field, &why, &spec.consumers),
+        "replay_events" => err(field, &why, &spec.replay_events),
+        "arms" => err(field, &why, &spec.arms),
         _ => err(field, &why, &spec.events),
     })?;
     // A direct arm has no broker to kill.
@@ -165,12 +186,18 @@ pub fn run(
             Error::Config(format!("experiment {}: arm {name} is not among the scenario's", spec.name))
         })?;
         progress.line(&format!("{scenario}/{}/{}: {arm}", spec.kind, spec.name));
-        let mut timeline = run_arm(ctx, spec, arm).unwrap_or_else(|e| unavailable(arm, &e));
-        if let (ArmStatus::Ran, Some(buckets)) = (&timeline.0.status, &timeline.1) {
-            (kind.read)(spec, buckets, &mut timeline.0);
-        }
-        progress.line(&format!("  {}", one_line(&timeline.0)));
-        result.arms.push(timeline.0);
+        let timeline = match kind.measures {
+            Measures::Timeline(read) => {
+                let mut timeline = run_arm(ctx, spec, arm).unwrap_or_else(|e| unavailable(arm, &e));
+                if let (ArmStatus::Ran, Some(buckets)) = (&timeline.0.status, &timeline.1) {
+                    read(spec, buckets, &mut timeline.0);
+                }
+                timeline.0
+            }
+            Measures::Own(run) => run(ctx, spec, arm).unwrap_or_else(|e| unavailable(arm, &e).0),
+        };
+        progress.line(&format!("  {}", one_line(&timeline)));
+        result.arms.push(timeline);
     }
     Ok(result)
 }
@@ -193,6 +220,20 @@ pub fn problems(results: &[ExperimentResult]) -> Vec<String> {
                     ev.action, ev.at_ms, ev.detail
                 ));
             }
+            for s in t.fan_out.iter().flat_map(|f| &f.steps) {
+                if s.delivered == 0 || s.publish_failed > 0 {
+                    out.push(format!(
+                        "{label}: fan-out to {} services: {} of {} events delivered to anyone, {} publishes failed",
+                        s.consumers, s.delivered, s.events, s.publish_failed
+                    ));
+                }
+            }
+            if let Some(r) = t.replay.as_ref().filter(|r| r.supported && !r.in_order) {
+                out.push(format!(
+                    "{label}: the replay read {} of the last {} events, not each once in order",
+                    r.read, r.events
+                ));
+            }
             if !t.accounting.balances() {
                 out.push(format!("{label}: the calls do not add up: {:?}", t.accounting));
             }
@@ -204,6 +245,27 @@ pub fn problems(results: &[ExperimentResult]) -> Vec<String> {
 fn one_line(t: &ArmTimeline) -> String {
     match &t.status {
         ArmStatus::Unavailable { message, .. } => format!("{}: did not run: {message}", t.arm.name),
+        ArmStatus::Ran if t.fan_out.is_some() || t.replay.is_some() => {
+            let steps = t.fan_out.iter().flat_map(|f| &f.steps).map(|s| {
+                let ms = |us: Option<f64>| us.map_or("–".to_owned(), |us| format!("{:.1} ms", us / 1000.0));
+                format!(
+                    "N={}: {} events, {} delivered, {} missing, {} duplicated, last service p99 {}",
+                    s.consumers,
+                    s.events,
+                    s.delivered,
+                    s.missing,
+                    s.duplicates,
+                    ms(s.last_consumer_p99_us)
+                )
+            });
+            let replay = t.replay.iter().map(|r| match r.rate_per_s {
+                Some(rate) => {
+                    format!("replayed {} of {} events at {rate:.0}/s, in order: {}", r.read, r.events, r.in_order)
+                }
+                None => format!("no replay: {}", r.how),
+            });
+            format!("{}: {}", t.arm.name, steps.chain(replay).collect::<Vec<_>>().join("; "))
+        }
         ArmStatus::Ran => {
             let a = &t.accounting;
             format!(
@@ -231,7 +293,7 @@ fn unavailable(arm: &Arm, e: &Error) -> (ArmTimeline, Option<Buckets>) {
 }
 
 /// An arm's timeline with nothing in it yet.
-fn empty_timeline(arm: ArmRecord, status: ArmStatus) -> ArmTimeline {
+pub(crate) fn empty_timeline(arm: ArmRecord, status: ArmStatus) -> ArmTimeline {
     ArmTimeline {
         arm,
         status,
@@ -252,6 +314,8 @@ fn empty_timeline(arm: ArmRecord, status: ArmStatus) -> ArmTimeline {
         outage: None,
         burst: None,
         scale: None,
+        fan_out: None,
+        replay: None,
     }
 }
 
@@ -393,6 +457,8 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
         outage: None,
         burst: None,
         scale: None,
+        fan_out: None,
+        replay: None,
     };
     Ok((timeline, buckets))
 }
@@ -591,6 +657,25 @@ pub(crate) mod tests {
         // No broker event: no target, whatever the arm.
         let grpc = Arm::parse("grpc").unwrap();
         assert!(broker_target(&grpc, &without_events(&spec), "127.0.0.1:1").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_fan_out_needs_its_subscriber_counts_and_a_fixed_rate_and_a_replay_its_m() {
+        let spec = |text: &str| -> ExperimentSpec {
+            toml::from_str(&format!("name = \"x\"\narms = [\"kafka\"]\nwarmup_ms = 0\nduration_ms = 1000\n{text}"))
+                .unwrap()
+        };
+        let fan_out = "kind = \"fan-out\"\nload = { rate_per_s = 10 }\n";
+        let e = check(&spec(fan_out), Path::new("s.toml"), 0).unwrap_err().to_string();
+        assert!(e.contains("field `consumers` is []") && e.contains("at least one subscriber count"), "{e}");
+        check(&spec(&format!("{fan_out}consumers = [1, 3]")), Path::new("s.toml"), 0).unwrap();
+        let by_capacity = "kind = \"fan-out\"\nload = { capacity_fraction = 0.5 }\nconsumers = [1]";
+        let e = check(&spec(by_capacity), Path::new("s.toml"), 0).unwrap_err().to_string();
+        assert!(e.contains("field `load`") && e.contains("a fixed `rate_per_s`"), "{e}");
+        let replay = "kind = \"replay\"\nload = { rate_per_s = 1 }\n";
+        let e = check(&spec(replay), Path::new("s.toml"), 0).unwrap_err().to_string();
+        assert!(e.contains("field `replay_events` is None") && e.contains("the events to replay"), "{e}");
+        check(&spec(&format!("{replay}replay_events = 10")), Path::new("s.toml"), 0).unwrap();
     }
 
     fn without_events(spec: &ExperimentSpec) -> ExperimentSpec {

@@ -9,7 +9,7 @@
 //! correlating (broker) clients, requests lost (never answered, never failed) and answered twice.
 
 use super::spec::{Action, ExperimentSpec};
-use super::Kind;
+use super::{Kind, Measures};
 use crate::load::timeline::Buckets;
 use crate::results::experiment::{ArmTimeline, OutageSummary, RECOVERED_P99_FACTOR};
 use crate::results::timeline::TimelineColumns;
@@ -19,7 +19,7 @@ pub const KIND: Kind = Kind {
     name: "outage",
     about: "the server or workers stop (SIGSTOP) or crash (SIGKILL) under load and come back",
     check,
-    read,
+    measures: Measures::Timeline(read),
 };
 
 /// A recovered bucket's p99 may also be this much above the steady p99 (a 100 ms bucket's p99

@@ -10,7 +10,7 @@
 //! `topology`), and the experiment check refuses `scale` on them.
 
 use super::spec::{Action, ExperimentSpec};
-use super::Kind;
+use super::{Kind, Measures};
 use crate::load::timeline::Buckets;
 use crate::results::experiment::{ArmTimeline, ScaleSummary, EMPTY_FRACTION, SCALE_WINDOW_MS};
 use crate::results::timeline::TimelineColumns;
@@ -20,7 +20,7 @@ pub const KIND: Kind = Kind {
     name: "scale-workers",
     about: "a queue group scaled up under a backlog: the rate it served before and after, the time to empty the queue",
     check,
-    read,
+    measures: Measures::Timeline(read),
 };
 
 fn check(spec: &ExperimentSpec) -> Result<(), (&'static str, String)> {

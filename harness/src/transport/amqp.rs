@@ -190,7 +190,7 @@ impl Config {
         self
     }
 
-    fn delivery_mode(&self) -> u8 {
+    pub(crate) fn delivery_mode(&self) -> u8 {
         if self.durable {
             DELIVERY_PERSISTENT
         } else {
@@ -213,7 +213,7 @@ pub(crate) async fn open(transport: &'static str, endpoint: &str, timeout: Durat
     }
 }
 
-fn lapin_error(transport: &'static str, endpoint: &str, what: &str, e: lapin::Error) -> CallError {
+pub(crate) fn lapin_error(transport: &'static str, endpoint: &str, what: &str, e: lapin::Error) -> CallError {
     CallError::Call { transport, endpoint: redact(endpoint), message: format!("{what}: {e}") }
 }
 

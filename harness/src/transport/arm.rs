@@ -38,6 +38,8 @@ use serde::Serialize;
 use super::{AnyClient, ClientConfig, ServerConfig, ServerHandle};
 use crate::codec::Codec;
 use crate::{Error, Result};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// What values an option takes.
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +152,9 @@ pub struct Family {
     pub replay: Option<ReplayWire>,
     /// How to read its broker's backlog (requests waiting for a worker), if the broker keeps one.
     pub backlog: Option<BacklogFn>,
+    /// How one event reaches N of its services, and whether its broker keeps a history to replay
+    /// ([`super::pubsub`]).
+    pub pubsub: Option<&'static PubSub>,
     /// Whether its server and client take the `+res` layer (the standard protections of a direct
     /// RPC: [`super::protect`]).
     pub protect: bool,
@@ -166,6 +171,67 @@ pub trait Backlog: Send {
 
 /// Opens a backlog reader for an arm, given its broker endpoint and the run's namespace.
 pub type BacklogFn = fn(&Arm, &str, &str) -> Result<Box<dyn Backlog>>;
+
+// --- publish/subscribe: the seam beside `Transport::call`, implemented in `super::pubsub` ---
+
+/// Subscriber `index` received this event.
+pub type Deliver = Arc<dyn Fn(usize, &[u8]) + Send + Sync>;
+
+/// One event, published once, to every subscriber.
+pub trait Bus: Send + Sync {
+    /// Publishes `event`; resolves once the producer may count it handed off ([`Bus::handed_off`]).
+    fn publish(&self, event: Vec<u8>) -> BoxFuture<'_, Result<()>>;
+    /// Adds subscriber `index`, which hands each event it receives to `deliver`; resolves once it
+    /// is subscribed (a Kafka group assigned its partition, a queue bound, a subscription flushed).
+    fn subscribe(&self, index: usize, deliver: Deliver) -> BoxFuture<'_, Result<()>>;
+    /// What a publish waits for, in words.
+    fn handed_off(&self) -> String;
+    /// Where a subscriber's receipt is seen, in words.
+    fn received_at(&self) -> &'static str {
+        "on the subscriber, as it receives the event"
+    }
+    /// Stops the subscribers and removes what the bus created on the broker (bounded).
+    fn close(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+/// Opens a bus for an arm, given its endpoint, its namespace and each service's simulated work
+/// per event (a direct server waits it before it answers; a broker's subscribers hand each event
+/// on at once, and the caller's [`Deliver`] does the waiting).
+pub type OpenFn = fn(&Arm, &str, &str, Duration) -> BoxFuture<'static, Result<Box<dyn Bus>>>;
+/// Publishes `older + events` events to a new topic and has a new consumer group read the last
+/// `events` of them by offset (`older`, `events`).
+pub type ReplayFn = fn(&Arm, &str, &str, u64, u64) -> BoxFuture<'static, Result<Replayed>>;
+
+/// A family's publish/subscribe capability.
+#[derive(Debug)]
+pub struct PubSub {
+    /// How one event reaches N services.
+    pub open: OpenFn,
+    /// Whether the broker keeps a history a new consumer can read again.
+    pub history: History,
+}
+
+/// Whether a family's broker keeps what it delivered.
+#[derive(Debug)]
+pub enum History {
+    /// It does: how to replay it.
+    Replay(ReplayFn),
+    /// It does not, and why (the replay table prints it).
+    Cannot(&'static str),
+}
+
+/// What a replay read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replayed {
+    /// How the history was read.
+    pub how: String,
+    /// Sequence numbers read, in the order read.
+    pub seqs: Vec<u64>,
+    /// From the new consumer's start to its first event.
+    pub first_after: Option<Duration>,
+    /// From its first event to its last.
+    pub span: Duration,
+}
 
 /// What the replay client sends a family's server: pre-encoded bytes on the family's own wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -87,7 +87,7 @@ const HEADER_REPLY_TOPIC: &str = "reply_topic";
 const HEADER_CONTENT_TYPE: &str = "content-type";
 const HEADER_ERROR: &str = "error";
 /// Topic creation and group joins on a fresh broker take a few seconds; bound them.
-const SETUP_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const SETUP_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a worker waits for an unreachable broker before failing.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
 /// Bound on retiring a client's reply topic: waiting for its reader to stop, then the
@@ -232,7 +232,7 @@ impl Config {
         c
     }
 
-    fn producer(&self, brokers: &str, timeout: Duration) -> KafkaClientConfig {
+    pub(crate) fn producer(&self, brokers: &str, timeout: Duration) -> KafkaClientConfig {
         let mut c = self.base(brokers);
         c.set("linger.ms", self.linger_ms.to_string())
             .set("message.timeout.ms", timeout.as_millis().max(1).to_string())
@@ -243,7 +243,7 @@ impl Config {
         c
     }
 
-    fn consumer(&self, brokers: &str, group: &str) -> KafkaClientConfig {
+    pub(crate) fn consumer(&self, brokers: &str, group: &str) -> KafkaClientConfig {
         let mut c = self.base(brokers);
         c.set("group.id", group)
             .set("fetch.wait.max.ms", self.fetch_wait_max_ms.to_string())
@@ -279,11 +279,11 @@ impl Config {
     }
 }
 
-fn connect_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> CallError {
+pub(crate) fn connect_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> CallError {
     CallError::Connect { transport, endpoint: brokers.to_owned(), source: why.to_string().into() }
 }
 
-fn call_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> CallError {
+pub(crate) fn call_error(transport: &'static str, brokers: &str, why: impl std::fmt::Display) -> CallError {
     CallError::Call { transport, endpoint: brokers.to_owned(), message: why.to_string() }
 }
 
@@ -298,7 +298,7 @@ async fn probe_as(transport: &'static str, brokers: &str, timeout: Duration) -> 
 }
 
 /// Creates `topic` with `partitions` unless it exists.
-async fn ensure_topic(transport: &'static str, brokers: &str, topic: &str, partitions: i32) -> Result<()> {
+pub(crate) async fn ensure_topic(transport: &'static str, brokers: &str, topic: &str, partitions: i32) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> =
         Config::default().base(brokers).create().map_err(|e| connect_error(transport, brokers, e))?;
     let options = AdminOptions::new().operation_timeout(Some(SETUP_DEADLINE));
@@ -322,7 +322,12 @@ async fn ensure_topic(transport: &'static str, brokers: &str, topic: &str, parti
 /// Deletes `topic` (a topic already gone counts as deleted). Runtime-agnostic: rdkafka's admin
 /// client completes the future from its own polling thread, and librdkafka enforces the request
 /// timeout, so this can be driven by `futures::executor::block_on` on a plain thread.
-async fn delete_topic(transport: &'static str, brokers: &str, topic: &str, deadline: Duration) -> CallResult<()> {
+pub(crate) async fn delete_topic(
+    transport: &'static str,
+    brokers: &str,
+    topic: &str,
+    deadline: Duration,
+) -> CallResult<()> {
     let admin: AdminClient<DefaultClientContext> =
         Config::default().base(brokers).create().map_err(|e| connect_error(transport, brokers, e))?;
     let options = AdminOptions::new().operation_timeout(Some(deadline)).request_timeout(Some(deadline));
@@ -566,7 +571,7 @@ pub async fn serve_with(codec: Codec, server: &ServerConfig, config: Config) -> 
 }
 
 /// Polls until every consumer of the group holds a partition (the group has settled).
-async fn wait_assigned(name: &'static str, brokers: &str, consumers: &[Arc<StreamConsumer>]) -> Result<()> {
+pub(crate) async fn wait_assigned(name: &'static str, brokers: &str, consumers: &[Arc<StreamConsumer>]) -> Result<()> {
     let started = std::time::Instant::now();
     loop {
         let settled = consumers.iter().all(|c| c.assignment().is_ok_and(|a| a.count() > 0));

@@ -18,7 +18,9 @@
 //! | `nats` | [`nats`] | `nats`, `nats-json` | NATS request/reply: inbox subject, queue-group workers |
 //!
 //! Shared plumbing: [`correlation`] (matching replies to calls by id) and [`rpc`] (error replies
-//! and the request handler of every worker).
+//! and the request handler of every worker). Beside the calls: [`pubsub`], one event published to
+//! N services and a history replayed (the `fan-out` and `replay` experiments), and [`backlog`],
+//! a broker's queue depth; both are registry capabilities.
 
 pub mod amqp;
 pub mod arm;
@@ -29,6 +31,7 @@ pub mod inproc;
 pub mod kafka;
 pub mod nats;
 pub mod protect;
+pub mod pubsub;
 pub mod registry;
 pub mod rest;
 pub(crate) mod rpc;

@@ -128,7 +128,7 @@ impl Config {
 }
 
 /// Connects within `timeout`, naming the URL on failure.
-async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> CallResult<async_nats::Client> {
+pub(crate) async fn open(transport: &'static str, endpoint: &str, timeout: Duration) -> CallResult<async_nats::Client> {
     let connect_error =
         |source: crate::error::BoxError| CallError::Connect { transport, endpoint: redact(endpoint), source };
     let options = async_nats::ConnectOptions::new()

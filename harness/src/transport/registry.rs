@@ -22,7 +22,7 @@ pub use paybench_model::arm_request::{ArmRequest, ArmTable};
 use paybench_model::scenario::Scenario;
 
 use super::arm::{allowed_keys, codec_of_token, Arm, Family, OptionValues, ReplayWire, PROTECT_LAYER};
-use super::{amqp, backlog, grpc, inproc, kafka, nats, rest, sim, tcp};
+use super::{amqp, backlog, grpc, inproc, kafka, nats, pubsub, rest, sim, tcp};
 use super::{AnyClient, ClientConfig, ServerConfig, ServerHandle};
 use crate::codec::Codec;
 use crate::{Error, Result};
@@ -30,14 +30,14 @@ use crate::{Error, Result};
 /// Every family, direct ones first (the order of `paybench` listings).
 #[rustfmt::skip] // one line per family: the registry reads as a table
 pub static FAMILIES: &[Family] = &[
-    Family { name: "inproc", stem: "inproc", module: "transport::inproc", default_codec: Codec::Protobuf, broker: None, options: inproc::OPTIONS, standard: &["inproc"], serve: inproc::serve_arm, connect: inproc::connect_arm, settings: None, replay: None, backlog: None, protect: false },
-    Family { name: "sim", stem: "sim", module: "transport::sim", default_codec: Codec::Protobuf, broker: None, options: sim::OPTIONS, standard: &["sim"], serve: sim::serve_arm, connect: sim::connect_arm, settings: None, replay: None, backlog: None, protect: false },
-    Family { name: "tcp", stem: "tcp", module: "transport::tcp", default_codec: Codec::Protobuf, broker: None, options: tcp::OPTIONS, standard: &["tcp"], serve: tcp::serve_arm, connect: tcp::connect_arm, settings: None, replay: Some(ReplayWire::Frames), backlog: None, protect: false },
-    Family { name: "grpc", stem: "grpc", module: "transport::grpc", default_codec: Codec::Protobuf, broker: None, options: grpc::OPTIONS, standard: &["grpc", "grpc-json"], serve: grpc::serve_arm, connect: grpc::connect_arm, settings: None, replay: Some(ReplayWire::Grpc), backlog: None, protect: true },
-    Family { name: "http", stem: "rest", module: "transport::rest", default_codec: Codec::Json, broker: None, options: rest::OPTIONS, standard: &["rest", "rest-h2", "rest-proto"], serve: rest::serve_arm, connect: rest::connect_arm, settings: None, replay: Some(ReplayWire::Http), backlog: None, protect: true },
-    Family { name: "amqp", stem: "amqp", module: "transport::amqp", default_codec: Codec::Protobuf, broker: Some("rabbitmq"), options: amqp::OPTIONS, standard: &["amqp", "amqp-json"], serve: amqp::serve_arm, connect: amqp::connect_arm, settings: None, replay: None, backlog: Some(backlog::rabbitmq_queue), protect: false },
-    Family { name: "kafka", stem: "kafka", module: "transport::kafka", default_codec: Codec::Protobuf, broker: Some("kafka"), options: kafka::OPTIONS, standard: &["kafka", "kafka-json"], serve: kafka::serve_arm, connect: kafka::connect_arm, settings: Some(kafka::settings_arm), replay: None, backlog: Some(backlog::kafka_group_lag), protect: false },
-    Family { name: "nats", stem: "nats", module: "transport::nats", default_codec: Codec::Protobuf, broker: Some("nats"), options: nats::OPTIONS, standard: &["nats", "nats-json"], serve: nats::serve_arm, connect: nats::connect_arm, settings: None, replay: None, backlog: None, protect: false },
+    Family { name: "inproc", stem: "inproc", module: "transport::inproc", default_codec: Codec::Protobuf, broker: None, options: inproc::OPTIONS, standard: &["inproc"], serve: inproc::serve_arm, connect: inproc::connect_arm, settings: None, replay: None, backlog: None, pubsub: None, protect: false },
+    Family { name: "sim", stem: "sim", module: "transport::sim", default_codec: Codec::Protobuf, broker: None, options: sim::OPTIONS, standard: &["sim"], serve: sim::serve_arm, connect: sim::connect_arm, settings: None, replay: None, backlog: None, pubsub: None, protect: false },
+    Family { name: "tcp", stem: "tcp", module: "transport::tcp", default_codec: Codec::Protobuf, broker: None, options: tcp::OPTIONS, standard: &["tcp"], serve: tcp::serve_arm, connect: tcp::connect_arm, settings: None, replay: Some(ReplayWire::Frames), backlog: None, pubsub: None, protect: false },
+    Family { name: "grpc", stem: "grpc", module: "transport::grpc", default_codec: Codec::Protobuf, broker: None, options: grpc::OPTIONS, standard: &["grpc", "grpc-json"], serve: grpc::serve_arm, connect: grpc::connect_arm, settings: None, replay: Some(ReplayWire::Grpc), backlog: None, pubsub: Some(&pubsub::DIRECT_PUBSUB), protect: true },
+    Family { name: "http", stem: "rest", module: "transport::rest", default_codec: Codec::Json, broker: None, options: rest::OPTIONS, standard: &["rest", "rest-h2", "rest-proto"], serve: rest::serve_arm, connect: rest::connect_arm, settings: None, replay: Some(ReplayWire::Http), backlog: None, pubsub: Some(&pubsub::DIRECT_PUBSUB), protect: true },
+    Family { name: "amqp", stem: "amqp", module: "transport::amqp", default_codec: Codec::Protobuf, broker: Some("rabbitmq"), options: amqp::OPTIONS, standard: &["amqp", "amqp-json"], serve: amqp::serve_arm, connect: amqp::connect_arm, settings: None, replay: None, backlog: Some(backlog::rabbitmq_queue), pubsub: Some(&pubsub::AMQP_PUBSUB), protect: false },
+    Family { name: "kafka", stem: "kafka", module: "transport::kafka", default_codec: Codec::Protobuf, broker: Some("kafka"), options: kafka::OPTIONS, standard: &["kafka", "kafka-json"], serve: kafka::serve_arm, connect: kafka::connect_arm, settings: Some(kafka::settings_arm), replay: None, backlog: Some(backlog::kafka_group_lag), pubsub: Some(&pubsub::KAFKA_PUBSUB), protect: false },
+    Family { name: "nats", stem: "nats", module: "transport::nats", default_codec: Codec::Protobuf, broker: Some("nats"), options: nats::OPTIONS, standard: &["nats", "nats-json"], serve: nats::serve_arm, connect: nats::connect_arm, settings: None, replay: None, backlog: None, pubsub: Some(&pubsub::NATS_PUBSUB), protect: false },
 ];
 
 /// The arms the claim under test and its decomposition are about, by canonical name (in the model

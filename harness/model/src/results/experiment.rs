@@ -109,6 +109,13 @@ pub struct ArmTimeline {
     /// The scale-workers kind's reading of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<ScaleSummary>,
+    /// The fan-out kind's figures (it publishes events instead of calling: its `timeline` and
+    /// `accounting` stay empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fan_out: Option<FanOutSummary>,
+    /// The replay kind's figures, or why the arm's broker cannot replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplaySummary>,
 }
 
 /// The offered rate from a point of a timeline on.
@@ -239,6 +246,84 @@ pub struct ScaleSummary {
     pub emptied_after_ms: Option<f64>,
     /// Requests never answered and never failed (the correlating client's ledger).
     pub lost: Option<u64>,
+}
+
+/// The `fan-out` kind's figures for one arm: one "payment authorized" event published to N
+/// subscribing services, at N = each of the experiment's `consumers`, subscribers added between
+/// steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FanOutSummary {
+    /// What a publish waits for before the producer counts the event handed off (a broker's
+    /// confirm, a delivery report, a write buffer, N answered calls).
+    pub handed_off: String,
+    /// Where the end-to-end time is taken: on the subscriber as it receives the event, or (a
+    /// direct arm) on the producer as each service's answer arrives.
+    pub received_at: String,
+    /// One step per subscriber count.
+    pub steps: Vec<FanOutStep>,
+}
+
+/// One fan-out step: `consumers` subscribers, `events` published at `rate_per_s`, open loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FanOutStep {
+    /// Subscribing services (N).
+    pub consumers: u32,
+    /// Events published (each meant for all N).
+    pub events: u64,
+    /// The rate they were published at, events/s.
+    pub rate_per_s: f64,
+    /// Publishes that failed (the event was not handed off).
+    pub publish_failed: u64,
+    /// Deliveries received, over all subscribers (at most `events` × N without duplicates).
+    pub delivered: u64,
+    /// Deliveries of an event a subscriber had already received.
+    pub duplicates: u64,
+    /// (event, subscriber) pairs never received within the drain time.
+    pub missing: u64,
+    /// Producer's time per event, from the publish call until handed off: p50, µs.
+    pub producer_p50_us: Option<f64>,
+    /// The same, p99, µs.
+    pub producer_p99_us: Option<f64>,
+    /// From the publish call until the last of the N subscribers had it: p50, µs (events
+    /// every subscriber received).
+    pub last_consumer_p50_us: Option<f64>,
+    /// The same, p99, µs.
+    pub last_consumer_p99_us: Option<f64>,
+    /// CPU of every process involved (the suite's process with producer and subscribers, and the
+    /// broker's) per event published, µs; null where a process's CPU could not be read.
+    pub cpu_us_per_event: Option<f64>,
+    /// Of that, what the same processes used while idle (subscribed, nothing published) just
+    /// before the step, at the step's length: the cost of keeping N subscribers connected and
+    /// polling, spread over the step's events, µs; null where it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_cpu_us_per_event: Option<f64>,
+}
+
+/// The `replay` kind's figures for one arm: a new consumer group reads the last `events` of a
+/// topic from their first offset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySummary {
+    /// How the history is read (`Kafka: a new group assigned offset high-M of a 1-partition
+    /// topic`), or why the broker cannot replay (`RabbitMQ classic queues delete an acked
+    /// message`).
+    pub how: String,
+    /// Whether the broker kept the history: false means nothing below was measured.
+    pub supported: bool,
+    /// Events published before the replay (older ones first, then the `events` replayed).
+    pub published: u64,
+    /// Events the replay asked for (the last M).
+    pub events: u64,
+    /// Events it read.
+    pub read: u64,
+    /// Whether it read exactly the last M, in publish order, each once.
+    pub in_order: bool,
+    /// From the new consumer's start until its first event, ms.
+    pub first_event_ms: Option<f64>,
+    /// Events read per second, from the first event to the last.
+    pub rate_per_s: Option<f64>,
 }
 
 /// The window before a scale whose backlog growth gives the rate served before it, ms.

@@ -11,6 +11,7 @@ pub mod burst;
 pub mod capacities;
 pub mod decomposition;
 pub mod fairness;
+pub mod fan_out;
 pub mod figures;
 pub mod generator_bound;
 pub mod headline;
@@ -18,6 +19,7 @@ pub mod not_measured;
 pub mod outage;
 pub mod part;
 pub mod protected;
+pub mod replay;
 pub mod run_facts;
 pub mod scale_workers;
 pub mod sweeps;
@@ -31,7 +33,7 @@ use crate::{Error, Report, Result, Verdict};
 
 /// Every section, in the order the page shows them: [`Scope::Top`] first, then each verdict's
 /// [`Scope::Verdict`] sections, then the [`Scope::Run`] ones.
-pub const SECTIONS: [Section; 18] = [
+pub const SECTIONS: [Section; 20] = [
     headline::SECTION,
     verdict::SECTION,
     decomposition::SECTION,
@@ -45,6 +47,8 @@ pub const SECTIONS: [Section; 18] = [
     burst::SECTION,
     scale_workers::SECTION,
     protected::SECTION,
+    fan_out::SECTION,
+    replay::SECTION,
     brokers::SECTION,
     run_facts::SECTION,
     generator_bound::SECTION,
