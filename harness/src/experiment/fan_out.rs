@@ -33,7 +33,7 @@ use hdrhistogram::Histogram;
 
 use super::spec::ExperimentSpec;
 use super::{arm_namespace, arm_record, empty_timeline, ExperimentContext, Kind, Measures};
-use crate::measure::cpu::process_cpu_ns;
+use crate::measure::cpu::process_total_cpu_ns;
 use crate::results::experiment::{ArmTimeline, FanOutStep, FanOutSummary};
 use crate::results::ArmStatus;
 use crate::transport::arm::{Bus, Deliver};
@@ -180,10 +180,10 @@ fn run(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<ArmT
     };
     // Null when a process could not be read (an external broker's is not on this machine).
     let cpu_now = move || -> Option<u64> {
-        let own = process_cpu_ns(std::process::id())?;
+        let own = process_total_cpu_ns(std::process::id())?;
         match (arm.broker(), local_broker) {
             (None, _) => Some(own),
-            (Some(_), Some(broker)) => Some(own + process_cpu_ns(broker.local_process()?)?),
+            (Some(_), Some(broker)) => Some(own + process_total_cpu_ns(broker.local_process()?)?),
             (Some(_), None) => None,
         }
     };

@@ -22,7 +22,13 @@ fn task_cpu_ns(task: &Path) -> Option<u64> {
         return text.split_whitespace().next()?.parse().ok();
     }
     // Kernels without CONFIG_SCHED_INFO: fall back to utime + stime in clock ticks.
-    let stat = fs::read_to_string(task.join("stat")).ok()?;
+    stat_cpu_ns(task)
+}
+
+/// utime + stime of `dir/stat` (a task's, or a whole process's: then with its exited threads'),
+/// ns, at the clock tick's resolution (10 ms).
+fn stat_cpu_ns(dir: &Path) -> Option<u64> {
+    let stat = fs::read_to_string(dir.join("stat")).ok()?;
     let after_comm = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after_comm.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
@@ -95,6 +101,23 @@ pub fn own_threads_context_switches(prefix: &str) -> u64 {
 /// CPU nanoseconds of every thread of process `pid`, or `None` if it is gone.
 pub fn process_cpu_ns(pid: u32) -> Option<u64> {
     sum_tasks(&Path::new("/proc").join(pid.to_string()), |_| true)
+}
+
+/// The whole process's CPU since it started, ns, the threads that have exited included: where
+/// threads come and go within a window (a runtime's blocking pool, a broker's helpers), summing
+/// the live ones ([`process_cpu_ns`]) loses the exited ones' time and can run backwards. This
+/// process: `getrusage` (µs); another: `/proc/<pid>/stat` (10 ms ticks).
+pub fn process_total_cpu_ns(pid: u32) -> Option<u64> {
+    if pid == std::process::id() {
+        // SAFETY: getrusage writes one rusage into the zeroed struct it is given.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+            return None;
+        }
+        let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+        return Some(ns(usage.ru_utime) + ns(usage.ru_stime));
+    }
+    stat_cpu_ns(&Path::new("/proc").join(pid.to_string()))
 }
 
 /// The pid of a child of `parent` whose name is one of `names`, if any. A launcher script (such
@@ -176,6 +199,27 @@ impl CpuSources {
 mod tests {
     use super::*;
     use std::time::{Duration, Instant};
+
+    /// Known answer: a thread that spins 100 ms and exits leaves its time in the process's total
+    /// (getrusage), and `/proc/self/stat` reads the same total at its 10 ms ticks.
+    #[test]
+    fn a_process_total_keeps_the_time_of_threads_that_exited() {
+        let me = std::process::id();
+        let before = process_total_cpu_ns(me).unwrap();
+        std::thread::spawn(|| {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_millis(100) {
+                std::hint::spin_loop();
+            }
+        })
+        .join()
+        .unwrap();
+        let after = process_total_cpu_ns(me).unwrap();
+        assert!(after - before >= 80_000_000, "{} ms", (after - before) / 1_000_000);
+        let ticks = stat_cpu_ns(Path::new("/proc/self")).unwrap();
+        let now = process_total_cpu_ns(me).unwrap();
+        assert!(ticks.abs_diff(now) < 30_000_000, "stat {ticks} ns, getrusage {now} ns");
+    }
 
     /// The calling thread's CPU time as the kernel's per-thread clock gives it: the known answer
     /// the /proc counters must agree with.

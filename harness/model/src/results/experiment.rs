@@ -322,7 +322,7 @@ pub struct ReplaySummary {
     pub in_order: bool,
     /// From the new consumer's start until its first event, ms.
     pub first_event_ms: Option<f64>,
-    /// Events read per second, from the first event to the last.
+    /// Events read per second, from the new consumer's creation to its last event.
     pub rate_per_s: Option<f64>,
 }
 

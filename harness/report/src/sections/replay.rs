@@ -23,7 +23,7 @@ pub const SECTION: Section = Section {
 };
 
 /// How to read the table.
-pub const LEAD: &str = "The producer published 2M numbered events to a new topic and waited for every delivery report; then a consumer of a new group was assigned the topic's partition at its end minus M, and read until it had M events. In order = it read exactly events M..2M, each once, in publish order (the known answer). Rate = events read per second from its first event to its last; first event = from the consumer's creation. A broker that keeps no history says why, and nothing is measured for it.";
+pub const LEAD: &str = "The producer published 2M numbered events to a new topic and waited for every delivery report; then a consumer of a new group was assigned the topic's partition at its end minus M, and read until it had M events. In order = it read exactly events M..2M, each once, in publish order (the known answer). Rate = events read per second from the consumer's creation to its last event (the pace a new service catches up at; librdkafka prefetches, so from the first event on it reads from memory); first event = from the consumer's creation. A broker that keeps no history says why, and nothing is measured for it.";
 
 /// The experiment kind this section reads.
 const KIND: &str = "replay";
