@@ -294,9 +294,10 @@ pub struct FanOutStep {
     /// CPU of every process involved (the suite's process with producer and subscribers, and the
     /// broker's) per event published, µs; null where a process's CPU could not be read.
     pub cpu_us_per_event: Option<f64>,
-    /// Of that, what the same processes used while idle (subscribed, nothing published) just
-    /// before the step, at the step's length: the cost of keeping N subscribers connected and
-    /// polling, spread over the step's events, µs; null where it could not be read.
+    /// A separate reading: what the same processes used while idle (subscribed, nothing
+    /// published) over 1 s just before the step, scaled to the step's length and spread over its
+    /// events, µs: the cost of keeping N subscribers connected and polling. Bursty background
+    /// work can make it exceed `cpu_us_per_event`. Null where it could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_cpu_us_per_event: Option<f64>,
 }

@@ -23,7 +23,7 @@ pub const SECTION: Section = Section {
 };
 
 /// How to read the table.
-pub const LEAD: &str = "One \"payment authorized\" event, published once, for N subscribing services (N grows by adding services between steps; each is subscribed, and has received a probe event, before its step is measured). Kafka: one consumer group per service; RabbitMQ: a fanout exchange with one queue per service; NATS: one subscription per service; a direct arm: the producer calls each of N servers itself. Producer = from the publish call until the event is handed off (the column \"handed off when\" says what that waits for); last service = from the publish call until the last of the N had it (for a direct arm, its answer back at the producer). CPU per event = this process (producer and every service) plus the local broker, over the step, per event published; of it idle = what the same processes used with the N services subscribed and nothing published, over 1 s just before, scaled to the step (a Kafka consumer polls its broker all the time). Open loop at a fixed rate; missing = (event, service) pairs never received within 5 s.";
+pub const LEAD: &str = "One \"payment authorized\" event, published once, for N subscribing services (N grows by adding services between steps; each is subscribed, and has received a probe event, before its step is measured). Kafka: one consumer group per service; RabbitMQ: a fanout exchange with one queue per service; NATS: one subscription per service; a direct arm: the producer calls each of N servers itself. Producer = from the publish call until the event is handed off (the column \"handed off when\" says what that waits for); last service = from the publish call until the last of the N had it (for a direct arm, its answer back at the producer). CPU per event = this process (producer and every service) plus the local broker, over the step, per event published; idle CPU = a separate reading of the same processes over 1 s just before, with the N services subscribed and nothing published, scaled to the step's length and divided by its events: what staying subscribed costs anyway (a Kafka consumer polls its broker all the time). The broker's background work comes in bursts (Kafka's JVM), so one second's reading can exceed the step's own total: compare them as orders of magnitude. Open loop at a fixed rate; missing = (event, service) pairs never received within 5 s.";
 
 /// The experiment kind this section reads.
 const KIND: &str = "fan-out";
@@ -38,7 +38,7 @@ pub const HEADER: [&str; 11] = [
     "producer p50 / p99",
     "last service p50 / p99",
     "CPU µs per event",
-    "of it idle",
+    "idle CPU, same length",
     "handed off when",
     "the claim",
 ];
@@ -137,7 +137,7 @@ pub fn sentences(results: &RunResults) -> Vec<String> {
                             format!("{missing} deliveries missing")
                         };
                         format!(
-                            "{} p99 to the last service {} → {}, CPU per event {} → {} (of it idle {} → {}); {reach}",
+                            "{} p99 to the last service {} → {}, CPU per event {} → {} (idle reading {} → {}); {reach}",
                             t.arm.name,
                             ms(a.last_consumer_p99_us),
                             ms(b.last_consumer_p99_us),
