@@ -330,3 +330,23 @@ fn a_kafka_replay_reads_exactly_the_last_m_events_and_rabbitmq_says_it_cannot() 
     assert!(!r.supported && r.how.contains("classic queues"), "{r:?}");
     assert_eq!((r.read, r.rate_per_s), (0, None));
 }
+
+/// The direct equivalent of scaling workers: one grpc backend doing 1 ms of CPU work per call
+/// (about 1000 calls/s on its one thread), offered 1500/s behind the L4 balancer, with three more
+/// backends started idle and put in rotation at 3 s. Known answer: gRPC's one HTTP/2 connection
+/// stays on the first backend, so the new backends use next to none of the backends' CPU (under
+/// 5 %); the scale took effect through HAProxy; a direct arm reads no served rate.
+#[test]
+fn a_grpc_client_behind_an_l4_balancer_stays_on_its_backend_when_backends_are_added() {
+    let body = "duration_ms = 7000\nload = { rate_per_s = 1500 }\nprocesses = 1\nservice_busy_us = 1000\nevents = [{ at_ms = 3000, action = \"scale\", target = \"server\", to = 4 }]\n";
+    let t = experiment("scale-workers", "grpc", "scale-test-grpc", body, 5_000, 0);
+    let s = t.scale.clone().unwrap();
+    eprintln!("{s:?}; backends' CPU {:?}; {}", t.backend_cpu_ms, t.events[0].detail);
+    assert_eq!((s.processes_before, s.processes_after, s.backlog_at_scale), (1, 4, None));
+    assert!(t.events[0].detail.contains("put in rotation"), "{:?}", t.events[0]);
+    let cpu: Vec<f64> = t.backend_cpu_ms.iter().map(|c| c.unwrap()).collect();
+    assert_eq!(cpu.len(), 4, "{cpu:?}");
+    let new_share = cpu[1..].iter().sum::<f64>() / cpu.iter().sum::<f64>();
+    assert!(new_share < 0.05, "the new backends used {:.1} % of the CPU: {cpu:?}", new_share * 100.0);
+    assert_eq!((s.served_before_per_s, s.served_after_per_s, s.emptied_after_ms), (None, None, None));
+}

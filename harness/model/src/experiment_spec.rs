@@ -62,7 +62,8 @@ pub struct ExperimentSpec {
     #[serde(default)]
     pub capacity: CapacityProbeSpec,
     /// Server processes at the start. For a direct arm, N > 1 backends behind an L4 balancer
-    /// (HAProxy, TCP, round robin per connection; they do not scale); for a broker arm, a queue
+    /// (HAProxy, TCP, round robin per connection; a `scale` puts more, started idle with it, in
+    /// rotation); for a broker arm, a queue
     /// group of this many `paybench serve` worker processes (each with its arm's `workers`
     /// connections). Events act on every one of them, never on the balancer.
     #[serde(default = "default_processes")]

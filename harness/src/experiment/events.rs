@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::spec::{Action, EventSpec, Target};
-use super::topology::Servers;
+use super::topology::{BalancerControl, Servers};
 use crate::brokers::{self, Broker};
 use crate::load::generator::WindowProbe;
 use crate::results::experiment::EventRecord;
@@ -43,12 +43,14 @@ pub struct Schedule {
 
 impl Schedule {
     /// A thread that waits for the timeline's start, then acts on `servers` at each event's time.
-    /// `bind` is a direct server's address, checked after a restart.
+    /// `bind` is a direct server's address, checked after a restart; `balancer` puts a direct
+    /// arm's held-out backends in rotation at a `scale`.
     pub fn start(
         servers: Arc<Mutex<Servers>>,
         events: Vec<EventSpec>,
         bind: Option<String>,
         broker: Option<BrokerTarget>,
+        balancer: Option<BalancerControl>,
     ) -> Self {
         let (tx, rx) = mpsc::channel::<Instant>();
         let worker = std::thread::Builder::new()
@@ -60,7 +62,7 @@ impl Schedule {
                 events
                     .iter()
                     .map(|event| match event.target {
-                        Target::Server => carry_out(&servers, event, origin, bind.as_deref()),
+                        Target::Server => carry_out(&servers, event, origin, bind.as_deref(), balancer.as_ref()),
                         Target::Broker => on_broker(broker.as_ref(), event, origin),
                     })
                     .collect()
@@ -192,7 +194,13 @@ fn block_on<T>(operation: impl std::future::Future<Output = crate::Result<T>>) -
         .block_on(operation)
 }
 
-fn carry_out(servers: &Mutex<Servers>, event: &EventSpec, origin: Instant, bind: Option<&str>) -> EventRecord {
+fn carry_out(
+    servers: &Mutex<Servers>,
+    event: &EventSpec,
+    origin: Instant,
+    bind: Option<&str>,
+    balancer: Option<&BalancerControl>,
+) -> EventRecord {
     let actual_ms = wait_for(event, origin);
     let mut servers = servers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let pids = servers.pids();
@@ -218,6 +226,17 @@ fn carry_out(servers: &Mutex<Servers>, event: &EventSpec, origin: Instant, bind:
             }
             Err(e) => (false, format!("restart failed: {e}")),
         },
+        Action::Scale if balancer.is_some() => {
+            let (to, balancer) = (event.to.unwrap_or(1) as usize, balancer.expect("checked by the guard"));
+            let from = balancer.in_rotation();
+            match balancer.scale(to) {
+                Ok(()) => (
+                    balancer.in_rotation() == to,
+                    format!("backends {}..={to} of pids {pids:?} put in rotation (HAProxy runtime API)", from + 1),
+                ),
+                Err(e) => (false, format!("rotation from {from} to {to} backends failed: {e}")),
+            }
+        }
         Action::Scale => {
             let to = event.to.unwrap_or(1) as usize;
             match servers.scale(to) {

@@ -11,7 +11,7 @@
 //! | `outage` | [`outage`] | calls failed, timed out, late, lost and duplicated around a stopped or killed server; time back to the steady p99 |
 //! | `burst` | [`burst`] | p99 before, during and after a load peak past capacity; calls answered within the deadline, failed, timed out; the broker's peak backlog and the time it took to drain |
 //! | `broker-restart` | [`broker_restart`] | the same figures as `outage` when the broker itself is killed and restarted from its data directory |
-//! | `scale-workers` | [`scale_workers`] | the rate a queue group served before and after it was scaled up under a backlog; the time to empty the queue |
+//! | `scale-workers` | [`scale_workers`] | the rate a queue group served before and after it was scaled up under a backlog; the time to empty the queue; for a direct arm, the calls answered before and after backends were put in rotation behind its L4 balancer |
 //! | `fan-out` | [`fan_out`] | one event published to N services (N = 1, 3, 5): the producer's time per event, the time to the last service, the CPU per event (a run of its own, [`Measures::Own`]) |
 //! | `replay` | [`replay`] | a new consumer group reading a topic's last M events by offset: the replay rate, or why the broker cannot (a run of its own) |
 
@@ -111,19 +111,17 @@ pub fn check(spec: &ExperimentSpec, path: &Path, index: usize) -> Result<()> {
             ));
         }
     }
-    // A direct arm's N backends sit behind a balancer whose backends are fixed at its start
-    // (see `topology`): only a broker arm's queue group scales.
-    if spec.events.iter().any(|e| e.action == spec::Action::Scale) {
-        let direct = direct_arms(spec);
-        if !direct.is_empty() {
-            return Err(err(
-                "events",
-                "`scale` only on broker arms (a queue group of workers); a direct arm's backends are fixed behind its balancer",
-                &direct,
-            ));
-        }
-    }
     Ok(())
+}
+
+/// The server processes an arm starts with: `processes`, and for a direct arm every backend a
+/// later `scale` puts in rotation (started idle, held out of the balancer's rotation until then).
+fn started_processes(spec: &ExperimentSpec, arm: &Arm) -> usize {
+    let scaled_to = spec.events.iter().filter(|e| e.action == spec::Action::Scale).filter_map(|e| e.to).max();
+    match (arm.broker(), scaled_to) {
+        (None, Some(to)) => spec.processes.max(to) as usize,
+        _ => spec.processes as usize,
+    }
 }
 
 /// The experiment's arms that call their server directly (no broker).
@@ -330,7 +328,7 @@ const STRAY_GRACE: Duration = Duration::from_secs(2);
 fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<(ArmTimeline, Option<Buckets>)> {
     let namespace = arm_namespace(&ctx.namespace);
     let ctx = &ExperimentContext { namespace, ..ctx.clone() };
-    let servers = Servers::start(serve_spec(ctx, arm, "127.0.0.1:0", spec), spec.processes as usize)?;
+    let servers = Servers::start(serve_spec(ctx, arm, "127.0.0.1:0", spec), started_processes(spec, arm))?;
     let (endpoint, servers, balancer) = server_endpoint(ctx, arm, spec, servers)?;
     let hops = match (arm.broker(), &balancer) {
         (Some(_), _) => Hops::Broker,
@@ -349,6 +347,10 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     }
     if let Some(b) = &balancer {
         server_line.push_str(&format!(", behind {}", b.describe()));
+        let held = servers.len().saturating_sub(spec.processes as usize);
+        if held > 0 {
+            server_line.push_str(&format!(", {held} of them started idle and held out of rotation until the scale"));
+        }
     }
     server_line.push_str(&format!("; hops: {}", hops.describe()));
     let server = Arc::new(std::sync::Mutex::new(servers));
@@ -394,8 +396,9 @@ fn run_arm(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<
     let backends_before = balancer.as_ref().map(|_| backend_cpu(&server));
     // A restarted backend is checked by its ready line; the balancer's address always answers.
     let bind = if balancer.is_some() { None } else { direct_bind(arm, &endpoint) };
-    let mut probe =
-        events::Schedule::start(server.clone(), spec.events.clone(), bind, broker_target(arm, spec, &endpoint)?);
+    let control = balancer.as_ref().map(Balancer::control);
+    let broker = broker_target(arm, spec, &endpoint)?;
+    let mut probe = events::Schedule::start(server.clone(), spec.events.clone(), bind, broker, control);
     let raw = ctx.client.block_on(generator::run_open_with(
         client.clone(),
         &arrivals,
@@ -531,7 +534,8 @@ fn server_endpoint(
     if endpoints.len() == 1 {
         return Ok((endpoints[0].clone(), server, None));
     }
-    let balancer = Balancer::start(&format!("{}-{}-{arm}", spec.kind, spec.name), &endpoints, &ctx.log_dir)?;
+    let name = format!("{}-{}-{arm}", spec.kind, spec.name);
+    let balancer = Balancer::start(&name, &endpoints, spec.processes as usize, &ctx.log_dir)?;
     Ok((balancer.endpoint().to_owned(), server, Some(balancer)))
 }
 
@@ -695,13 +699,16 @@ pub(crate) mod tests {
         assert!(e.contains("followed by a continue or restart"), "{e}");
         spec.events.push(toml::from_str("at_ms = 200\naction = \"continue\"\ntarget = \"server\"").unwrap());
         check(&spec, Path::new("s.toml"), 0).unwrap();
-        // Two direct backends sit behind a balancer; they do not scale.
+        // Two direct backends sit behind a balancer; a scale puts a third, started idle, in rotation.
         spec.processes = 2;
         check(&spec, Path::new("s.toml"), 0).unwrap();
         spec.events.push(toml::from_str("at_ms = 300\naction = \"scale\"\ntarget = \"server\"\nto = 3").unwrap());
-        let e = check(&spec, Path::new("s.toml"), 0).unwrap_err().to_string();
-        assert!(e.contains("field `events` is [\"grpc\"]") && e.contains("only on broker arms"), "{e}");
-        spec.arms = vec!["amqp".to_owned()];
         check(&spec, Path::new("s.toml"), 0).unwrap();
+        assert_eq!(started_processes(&spec, &Arm::parse("grpc").unwrap()), 3);
+        assert_eq!(
+            started_processes(&spec, &Arm::parse("amqp").unwrap()),
+            2,
+            "a queue group starts its new workers then"
+        );
     }
 }

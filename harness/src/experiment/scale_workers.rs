@@ -6,8 +6,14 @@
 //! before the scale (offered minus the backlog's growth over [`SCALE_WINDOW_MS`]), the rate they
 //! served from the scale until the queue was empty, and how long emptying took.
 //!
-//! Direct arms do not run it: their backends sit behind an L4 balancer fixed at its start (see
-//! `topology`), and the experiment check refuses `scale` on them.
+//! A direct arm runs its equivalent: every backend is started with the L4 balancer in front of
+//! them, those past `processes` held out of rotation, and the scale puts them in rotation (see
+//! `topology`). It has no queue to read a served rate from, and its answered calls by intended
+//! send time do not give one either (an overloaded server answers every call later and later
+//! until they time out), so what it reports is where the calls went: each backend's CPU over
+//! the timeline (`backend_cpu_ms`), which the report reads as the new backends' share. An L4
+//! balancer spreads connections, not calls: a client that keeps its connections (gRPC's one
+//! HTTP/2 connection) stays on the backends it had.
 
 use super::spec::{Action, ExperimentSpec};
 use super::{Kind, Measures};
@@ -18,7 +24,7 @@ use crate::results::timeline::TimelineColumns;
 /// The `scale-workers` row of [`super::KINDS`].
 pub const KIND: Kind = Kind {
     name: "scale-workers",
-    about: "a queue group scaled up under a backlog: the rate it served before and after, the time to empty the queue",
+    about: "a queue group scaled up under a backlog (or direct backends put in rotation behind an L4 balancer): the rate served before and after, the time to empty the queue",
     check,
     measures: Measures::Timeline(read),
 };

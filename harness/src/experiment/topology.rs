@@ -6,8 +6,11 @@
 //! - a broker arm's queue group of W worker processes, each with its arm's `workers` connections.
 //!
 //! Every process is supervised ([`Supervised`]); events act on all the servers or workers (never
-//! on the balancer), and `scale` starts or stops workers until the group has its new size. The
-//! balancer's backends are fixed when it starts, so a direct arm does not scale.
+//! on the balancer), and `scale` starts or stops workers until the group has its new size. A
+//! direct arm scales the way a deployment behind an L4 balancer does: every backend it will have
+//! is started (idle) with the balancer, those past `processes` out of rotation, and `scale` puts
+//! them in rotation through HAProxy's runtime API ([`BalancerControl`]), as a new instance
+//! passing its readiness check would be.
 //!
 //! The hops a call crosses follow from it ([`Hops`]): client → server; client → balancer → one
 //! backend; client → broker → one worker of the group → broker → client.
@@ -173,15 +176,68 @@ pub struct Balancer {
     proxy: Supervised,
     endpoint: String,
     version: String,
+    control: BalancerControl,
+}
+
+/// Puts a running balancer's backends in rotation: HAProxy's runtime API on a UNIX socket
+/// (`enable server`), shared with the events thread.
+#[derive(Debug, Clone)]
+pub struct BalancerControl {
+    socket: PathBuf,
+    backends: usize,
+    in_rotation: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// How long one runtime API command may take.
+const CONTROL_WITHIN: Duration = Duration::from_secs(2);
+
+impl BalancerControl {
+    /// Backends in rotation now.
+    pub fn in_rotation(&self) -> usize {
+        self.in_rotation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Puts backends in rotation until `to` are (never more than it has; never fewer than now).
+    pub fn scale(&self, to: usize) -> Result<()> {
+        if to > self.backends {
+            return Err(Error::Config(format!(
+                "the balancer has {} backends, and {to} were asked to be in rotation",
+                self.backends
+            )));
+        }
+        for i in self.in_rotation()..to {
+            self.command(&format!("enable server paybench/backend{}", i + 1))?;
+            self.in_rotation.store(i + 1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Sends one command; HAProxy answers an empty line when it did it, else the reason.
+    fn command(&self, command: &str) -> Result<()> {
+        use std::io::{Read, Write};
+        let fail =
+            |e: std::io::Error| Error::io(format!("haproxy runtime API {}: {command}", self.socket.display()), e);
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).map_err(fail)?;
+        stream.set_read_timeout(Some(CONTROL_WITHIN)).map_err(fail)?;
+        stream.write_all(format!("{command}\n").as_bytes()).map_err(fail)?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).map_err(fail)?;
+        if answer.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Config(format!("haproxy runtime API: `{command}`: {}", answer.trim())))
+        }
+    }
 }
 
 /// How long HAProxy may take to accept its first connection.
 const BALANCER_READY_WITHIN: Duration = Duration::from_secs(10);
 
 impl Balancer {
-    /// Starts HAProxy on a free loopback port in front of `backends` (`host:port` each); its
-    /// configuration and log go to `log_dir`, named after `name`.
-    pub fn start(name: &str, backends: &[String], log_dir: &Path) -> Result<Self> {
+    /// Starts HAProxy on a free loopback port in front of `backends` (`host:port` each), the first
+    /// `in_rotation` of them in rotation and the others held out until [`BalancerControl::scale`];
+    /// its configuration, log and runtime API socket go to `log_dir`, named after `name`.
+    pub fn start(name: &str, backends: &[String], in_rotation: usize, log_dir: &Path) -> Result<Self> {
         let program = haproxy()?;
         let version = haproxy_version(&program);
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -192,7 +248,9 @@ impl Balancer {
         let stem: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
         let config = log_dir.join(format!("{stem}-haproxy.cfg"));
         std::fs::create_dir_all(log_dir).map_err(|e| Error::io(format!("create {}", log_dir.display()), e))?;
-        std::fs::write(&config, haproxy_config(&endpoint, backends))
+        let socket = log_dir.join(format!("{stem}-haproxy.sock"));
+        let in_rotation = in_rotation.clamp(1, backends.len());
+        std::fs::write(&config, haproxy_config(&endpoint, backends, in_rotation, &socket))
             .map_err(|e| Error::io(format!("write {}", config.display()), e))?;
         let proxy = Supervised::spawn(ProcessSpec {
             name: format!("{name} balancer"),
@@ -202,7 +260,17 @@ impl Balancer {
             ready_within: BALANCER_READY_WITHIN,
             log: log_dir.join(format!("{stem}-haproxy.log")),
         })?;
-        Ok(Self { proxy, endpoint, version })
+        let control = BalancerControl {
+            socket,
+            backends: backends.len(),
+            in_rotation: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(in_rotation)),
+        };
+        Ok(Self { proxy, endpoint, version, control })
+    }
+
+    /// What puts its backends in rotation.
+    pub fn control(&self) -> BalancerControl {
+        self.control.clone()
     }
 
     /// Where clients connect.
@@ -226,13 +294,18 @@ impl Balancer {
     }
 }
 
-/// The configuration of a TCP round-robin balancer listening on `endpoint`.
-fn haproxy_config(endpoint: &str, backends: &[String]) -> String {
-    let servers: String =
-        backends.iter().enumerate().map(|(i, b)| format!("    server backend{} {b}\n", i + 1)).collect();
+/// The configuration of a TCP round-robin balancer listening on `endpoint`, the backends past the
+/// first `in_rotation` held out (`disabled`: maintenance), its runtime API on `socket`.
+fn haproxy_config(endpoint: &str, backends: &[String], in_rotation: usize, socket: &Path) -> String {
+    let servers: String = backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| format!("    server backend{} {b}{}\n", i + 1, if i < in_rotation { "" } else { " disabled" }))
+        .collect();
+    let socket = socket.display();
     // Timeouts long enough for any experiment; the calls' own deadlines are the client's.
     format!(
-        "global\n    maxconn 4096\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 1h\n    timeout server 1h\n\nlisten paybench\n    bind {endpoint}\n    balance roundrobin\n{servers}"
+        "global\n    maxconn 4096\n    stats socket {socket} mode 600 level admin\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 1h\n    timeout server 1h\n\nlisten paybench\n    bind {endpoint}\n    balance roundrobin\n{servers}"
     )
 }
 
@@ -294,7 +367,8 @@ mod tests {
     fn the_endpoint_is_read_from_a_ready_line_and_the_balancer_config_lists_every_backend() {
         assert_eq!(served_endpoint("serving grpc on 127.0.0.1:4711 pid 12").as_deref(), Some("127.0.0.1:4711"));
         assert_eq!(served_endpoint("serving grpc"), None);
-        let config = haproxy_config("127.0.0.1:9", &["127.0.0.1:1".to_owned(), "127.0.0.1:2".to_owned()]);
+        let backends = ["127.0.0.1:1".to_owned(), "127.0.0.1:2".to_owned()];
+        let config = haproxy_config("127.0.0.1:9", &backends, 2, Path::new("/tmp/b.sock"));
         assert!(
             config.contains("mode tcp") && config.contains("balance roundrobin") && config.contains("bind 127.0.0.1:9")
         );
@@ -302,6 +376,9 @@ mod tests {
             config.contains("server backend1 127.0.0.1:1\n") && config.contains("server backend2 127.0.0.1:2\n"),
             "{config}"
         );
+        assert!(config.contains("stats socket /tmp/b.sock mode 600 level admin"), "{config}");
+        let held = haproxy_config("127.0.0.1:9", &backends, 1, Path::new("/tmp/b.sock"));
+        assert!(held.contains("server backend2 127.0.0.1:2 disabled\n"), "{held}");
     }
 
     #[test]

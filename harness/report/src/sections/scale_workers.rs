@@ -28,7 +28,7 @@ pub const SECTION: Section = Section {
 };
 
 /// How to read the table.
-pub const LEAD: &str = "Each broker arm's queue group started with fewer worker processes than its load needed, so a backlog built in the broker; a scale event then started more under the same load. The rates served are read from the broker's backlog alone: offered minus its growth in the 2 s before the scale, and offered plus its fall from the scale until the queue was empty (at most 1 % of its depth at the scale). Direct arms do not run it: their backends sit behind an L4 balancer fixed at its start.";
+pub const LEAD: &str = "Each broker arm's queue group started with fewer worker processes than its load needed, so a backlog built in the broker; a scale event then started more under the same load. The rates served are read from the broker's backlog alone: offered minus its growth in the 2 s before the scale, and offered plus its fall from the scale until the queue was empty (at most 1 % of its depth at the scale). A direct arm runs the equivalent behind an L4 balancer (HAProxy, TCP, round robin per connection): every backend is started with it, those past the first held out of rotation, and the scale puts them in rotation, as a new instance passing its readiness check. It has no queue to read a rate from (an overloaded server answers every call later and later until they time out), so its row reads where the calls went: the new backends' share of the backends' CPU over the timeline, against the share an even spread from the scale on would give.";
 
 fn build(cx: &Context<'_>) -> Result<Option<Part>> {
     timelines::part(&cx.report.results, KIND, LEAD, &HEADER, sentences, row)
@@ -42,7 +42,7 @@ pub const HEADER: [&str; 9] = [
     "scale",
     "arm",
     "offered /s",
-    "worker processes",
+    "processes",
     "backlog at the scale",
     "served before → after /s",
     "queue emptied after",
@@ -60,12 +60,20 @@ fn row(e: &ExperimentResult, t: &ArmTimeline) -> Vec<String> {
         t.arm.name.clone(),
         offered(t),
         format!("{} → {}", s.processes_before, s.processes_after),
-        s.backlog_at_scale.map_or("not read".to_owned(), |d| d.to_string()),
+        match (s.backlog_at_scale, &t.arm.broker) {
+            (Some(d), _) => d.to_string(),
+            (None, None) => "no queue".to_owned(),
+            (None, Some(_)) => "not read".to_owned(),
+        },
         match speedup(s) {
             Some(x) => format!("{} → {} (×{x:.1})", rate(s.served_before_per_s), rate(s.served_after_per_s)),
             None => format!("{} → {}", rate(s.served_before_per_s), rate(s.served_after_per_s)),
         },
-        s.emptied_after_ms.map_or("not within the timeline".to_owned(), |ms| format!("{:.1} s", ms / 1e3)),
+        match (s.emptied_after_ms, &t.arm.broker) {
+            (Some(ms), _) => format!("{:.1} s", ms / 1e3),
+            (None, None) => "no queue".to_owned(),
+            (None, Some(_)) => "not within the timeline".to_owned(),
+        },
         s.lost.map_or("cannot tell".to_owned(), |n| format!("{n} of {}", t.accounting.sent)),
         verdict(t, s),
     ]
@@ -84,6 +92,9 @@ fn not_measured(t: &ArmTimeline, s: &ScaleSummary) -> Option<String> {
     if !t.accounting.balances() {
         return Some("the calls do not add up (sent ≠ ok + failed + timed out)".to_owned());
     }
+    // A direct arm has no queue: where its calls went is read from the backends' CPU
+    // (`direct_verdict`).
+    t.arm.broker.as_ref()?;
     if s.backlog_at_scale.is_none_or(|d| d == 0) {
         return Some("no backlog in the broker at the scale: the first workers kept up, or took every message off the queue as it came (an auto-ack consumer), so no new worker could take any".to_owned());
     }
@@ -97,10 +108,47 @@ fn not_measured(t: &ArmTimeline, s: &ScaleSummary) -> Option<String> {
     }
 }
 
+/// The share of the backends' CPU over the timeline that the backends put in rotation at the
+/// scale used, % (a direct arm's; `None` without a reading of each).
+pub fn new_backends_cpu_share(t: &ArmTimeline, s: &ScaleSummary) -> Option<f64> {
+    let cpu: Option<Vec<f64>> = t.backend_cpu_ms.iter().copied().collect();
+    let cpu = cpu.filter(|c| c.len() > s.processes_before as usize)?;
+    let total: f64 = cpu.iter().sum();
+    (total > 0.0).then(|| 100.0 * cpu[s.processes_before as usize..].iter().sum::<f64>() / total)
+}
+
+/// The share of the backends' CPU the new backends would have used had the calls spread evenly
+/// over every backend in rotation from the scale on, %.
+fn even_share(t: &ArmTimeline, s: &ScaleSummary) -> f64 {
+    let after = (t.timeline.len() as f64 * t.timeline.bucket_ms as f64 - s.scale_at_ms).max(0.0);
+    let whole = (t.timeline.len() as f64 * t.timeline.bucket_ms as f64).max(1.0);
+    let new = f64::from(s.processes_after - s.processes_before) / f64::from(s.processes_after.max(1));
+    100.0 * new * after / whole
+}
+
+/// A direct arm's verdict: where the calls went after backends were put in rotation.
+fn direct_verdict(t: &ArmTimeline, s: &ScaleSummary) -> String {
+    let Some(share) = new_backends_cpu_share(t, s) else {
+        return "not measured: the backends' CPU was not read".to_owned();
+    };
+    let even = even_share(t, s);
+    let (from, to) = (s.processes_before, s.processes_after);
+    if share >= even / 2.0 {
+        format!("holds: the {} backends put in rotation took {share:.0} % of the backends' CPU (an even spread: {even:.0} %)", to - from)
+    } else if share >= even / 10.0 {
+        format!("holds in part: the {} backends put in rotation took {share:.0} % of the backends' CPU (an even spread: {even:.0} %); the client's new connections reach them, its old ones stay", to - from)
+    } else {
+        format!("does not hold here: the {} backends put in rotation took {share:.0} % of the backends' CPU (an even spread: {even:.0} %); the client kept its connections to the first (an L4 balancer spreads connections, not calls)", to - from)
+    }
+}
+
 /// The verdict cell: what the row's figures say of [`CLAIM`].
 pub fn verdict(t: &ArmTimeline, s: &ScaleSummary) -> String {
     if let Some(why) = not_measured(t, s) {
         return format!("not measured: {why}");
+    }
+    if t.arm.broker.is_none() {
+        return direct_verdict(t, s);
     }
     let lost = s.lost.unwrap_or(0);
     let ideal = s.processes_after as f64 / s.processes_before.max(1) as f64;
@@ -131,16 +179,73 @@ pub fn sentences(results: &RunResults) -> Vec<String> {
                 .map(|t| match (&t.status, &t.scale) {
                     (ArmStatus::Ran, Some(s)) if not_measured(t, s).is_none() => match speedup(s) {
                         Some(x) => format!("{} ×{x:.1}", t.arm.name),
+                        None if t.arm.broker.is_none() => match new_backends_cpu_share(t, s) {
+                            Some(p) => format!("{}: the new backends took {p:.0} % of the backends' CPU", t.arm.name),
+                            None => format!("{} not measured", t.arm.name),
+                        },
                         None => format!("{} did not empty its queue", t.arm.name),
                     },
                     _ => format!("{} not measured", t.arm.name),
                 })
                 .collect();
-            format!(
-                "Scale `{}`: the rate served after the scale, as a multiple of the rate before: {}.",
-                e.name,
-                rows.join(", ")
-            )
+            let what = if e.arms.iter().all(|t| t.arm.broker.is_none()) {
+                "where the calls went once backends were put in rotation behind the L4 balancer"
+            } else {
+                "the rate served after the scale, as a multiple of the rate before"
+            };
+            format!("Scale `{}`: {what}: {}.", e.name, rows.join(", "))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn direct(backend_cpu_ms: &[f64]) -> (ArmTimeline, ScaleSummary) {
+        let arm = serde_json::json!({ "name": "grpc", "family": "grpc", "codec": "protobuf", "options": {} });
+        let columns = crate::results::timeline::TimelineColumns {
+            bucket_ms: 100,
+            offered: vec![0; 100],
+            ok: vec![0; 100],
+            ..Default::default()
+        };
+        let mut t: ArmTimeline = serde_json::from_value(serde_json::json!({
+            "arm": arm, "status": { "state": "ran" }, "server": "", "offered_rate_per_s": 1500.0, "events": [],
+            "accounting": serde_json::to_value(crate::results::Accounting::default()).unwrap(),
+            "unmatched_replies": 0, "late_replies": null, "duplicate_replies": null, "unanswered": null,
+            "timeline": serde_json::to_value(columns).unwrap(),
+        }))
+        .unwrap();
+        t.backend_cpu_ms = backend_cpu_ms.iter().map(|&c| Some(c)).collect();
+        let s = ScaleSummary {
+            scale_at_ms: 5000.0,
+            processes_before: 1,
+            processes_after: 4,
+            offered_per_s: 1500.0,
+            backlog_at_scale: None,
+            served_before_per_s: None,
+            served_after_per_s: None,
+            emptied_after_ms: None,
+            lost: None,
+        };
+        (t, s)
+    }
+
+    /// Known answer: 1 → 4 backends scaled at 5 s of a 10 s timeline: an even spread gives the
+    /// three new ones 3/4 of the second half, 37.5 % of the whole.
+    #[test]
+    fn a_direct_scale_is_read_from_the_new_backends_share_of_the_cpu() {
+        let (t, s) = direct(&[1000.0, 0.0, 0.0, 0.0]);
+        assert_eq!(new_backends_cpu_share(&t, &s), Some(0.0));
+        assert!(verdict(&t, &s).starts_with("does not hold here: the 3 backends put in rotation took 0 % of the backends' CPU (an even spread: 38 %)"), "{}", verdict(&t, &s));
+        let (t, s) = direct(&[700.0, 100.0, 100.0, 100.0]);
+        assert!(verdict(&t, &s).starts_with("holds: the 3 backends put in rotation took 30 %"), "{}", verdict(&t, &s));
+        let (t, s) = direct(&[900.0, 40.0, 30.0, 30.0]);
+        assert!(
+            verdict(&t, &s).starts_with("holds in part: the 3 backends put in rotation took 10 %"),
+            "{}",
+            verdict(&t, &s)
+        );
+    }
 }
