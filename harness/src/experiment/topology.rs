@@ -236,7 +236,8 @@ const BALANCER_READY_WITHIN: Duration = Duration::from_secs(10);
 impl Balancer {
     /// Starts HAProxy on a free loopback port in front of `backends` (`host:port` each), the first
     /// `in_rotation` of them in rotation and the others held out until [`BalancerControl::scale`];
-    /// its configuration, log and runtime API socket go to `log_dir`, named after `name`.
+    /// its configuration and log go to `log_dir`, named after `name`, its runtime API socket to
+    /// the temporary directory.
     pub fn start(name: &str, backends: &[String], in_rotation: usize, log_dir: &Path) -> Result<Self> {
         let program = haproxy()?;
         let version = haproxy_version(&program);
@@ -248,7 +249,9 @@ impl Balancer {
         let stem: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
         let config = log_dir.join(format!("{stem}-haproxy.cfg"));
         std::fs::create_dir_all(log_dir).map_err(|e| Error::io(format!("create {}", log_dir.display()), e))?;
-        let socket = log_dir.join(format!("{stem}-haproxy.sock"));
+        // HAProxy reads a socket path that does not start with `/` as an address, and a UNIX
+        // socket's path has at most 107 bytes: a short absolute one in the temporary directory.
+        let socket = std::env::temp_dir().join(format!("paybench-haproxy-{}-{port}.sock", std::process::id()));
         let in_rotation = in_rotation.clamp(1, backends.len());
         std::fs::write(&config, haproxy_config(&endpoint, backends, in_rotation, &socket))
             .map_err(|e| Error::io(format!("write {}", config.display()), e))?;
@@ -291,6 +294,7 @@ impl Balancer {
     /// Stops it.
     pub fn shutdown(self) {
         self.proxy.shutdown();
+        let _ = std::fs::remove_file(&self.control.socket);
     }
 }
 
