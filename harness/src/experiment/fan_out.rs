@@ -32,7 +32,7 @@ use futures::StreamExt;
 use hdrhistogram::Histogram;
 
 use super::spec::ExperimentSpec;
-use super::{arm_namespace, arm_record, empty_timeline, ExperimentContext, Kind, Measures};
+use super::{arm_namespace, arm_record, broker_endpoint, empty_timeline, ExperimentContext, Kind, Measures};
 use crate::measure::cpu::process_total_cpu_ns;
 use crate::results::experiment::{ArmTimeline, FanOutStep, FanOutSummary};
 use crate::results::ArmStatus;
@@ -93,10 +93,15 @@ struct StepState {
 }
 
 impl Receipts {
+    /// The step's state; a subscriber that panicked while holding it leaves it as it was.
+    fn state(&self) -> std::sync::MutexGuard<'_, StepState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn record(&self, index: usize, event: &[u8]) {
         let now_ns = self.epoch.elapsed().as_nanos() as u64;
         let Some(header) = Header::decode(event) else { return };
-        let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut s = self.state();
         if header.step == SENTINEL_STEP {
             if let Some(seen) = s.probed.get_mut(index) {
                 *seen = true;
@@ -118,7 +123,7 @@ impl Receipts {
     }
 
     fn start(&self, step: u64, events: usize, consumers: usize) {
-        let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut s = self.state();
         *s = StepState {
             step,
             events,
@@ -131,11 +136,11 @@ impl Receipts {
     }
 
     fn all_probed(&self) -> bool {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).probed.iter().all(|&p| p)
+        self.state().probed.iter().all(|&p| p)
     }
 
     fn delivered(&self) -> u64 {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).delivered
+        self.state().delivered
     }
 }
 
@@ -143,13 +148,7 @@ fn run(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<ArmT
     let pubsub = arm.family().pubsub.ok_or_else(|| {
         Error::Config(format!("{arm}: the {} family has no publish/subscribe seam", arm.family().name))
     })?;
-    let endpoint =
-        match arm.broker() {
-            Some(broker) => ctx.brokers.get(broker).cloned().ok_or_else(|| {
-                Error::Config(format!("{arm}: no endpoint for broker {broker} (see `paybench brokers`)"))
-            })?,
-            None => String::new(),
-        };
+    let endpoint = broker_endpoint(ctx, arm)?.unwrap_or_default();
     // The local broker, whose process's CPU counts; none for an external broker or a direct arm.
     let local_broker = match arm.broker() {
         Some(name) => Some(brokers::get(name)?).filter(|b| b.is_local(&endpoint)),
@@ -300,7 +299,7 @@ async fn publish_step(
 }
 
 fn summarize(receipts: &Receipts, published: &Published, n: u32, rate: f64, cpu_ns: Option<u64>) -> FanOutStep {
-    let s = receipts.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let s = receipts.state();
     let n_usize = n as usize;
     let mut last_us = Histogram::<u64>::new(3).expect("3 significant figures is valid");
     let mut missing = 0;

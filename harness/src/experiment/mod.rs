@@ -520,11 +520,7 @@ fn server_endpoint(
     spec: &ExperimentSpec,
     mut server: Servers,
 ) -> Result<(String, Servers, Option<Balancer>)> {
-    if let Some(broker) = arm.broker() {
-        let endpoint =
-            ctx.brokers.get(broker).cloned().ok_or_else(|| {
-                Error::Config(format!("{arm}: no endpoint for broker {broker} (see `paybench brokers`)"))
-            })?;
+    if let Some(endpoint) = broker_endpoint(ctx, arm)? {
         return Ok((endpoint, server, None));
     }
     let endpoints = server.endpoints()?;
@@ -537,6 +533,17 @@ fn server_endpoint(
     let name = format!("{}-{}-{arm}", spec.kind, spec.name);
     let balancer = Balancer::start(&name, &endpoints, spec.processes as usize, &ctx.log_dir)?;
     Ok((balancer.endpoint().to_owned(), server, Some(balancer)))
+}
+
+/// The endpoint of the broker a broker arm runs through; `None` for a direct arm.
+pub(crate) fn broker_endpoint(ctx: &ExperimentContext, arm: &Arm) -> Result<Option<String>> {
+    let Some(broker) = arm.broker() else { return Ok(None) };
+    let endpoint = ctx
+        .brokers
+        .get(broker)
+        .cloned()
+        .ok_or_else(|| Error::Config(format!("{arm}: no endpoint for broker {broker} (see `paybench brokers`)")))?;
+    Ok(Some(endpoint))
 }
 
 /// Each server process's CPU time so far, ns, by pid.

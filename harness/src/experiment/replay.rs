@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use super::spec::ExperimentSpec;
-use super::{arm_namespace, arm_record, empty_timeline, ExperimentContext, Kind, Measures};
+use super::{arm_namespace, arm_record, broker_endpoint, empty_timeline, ExperimentContext, Kind, Measures};
 use crate::results::experiment::{ArmTimeline, ReplaySummary};
 use crate::results::ArmStatus;
 use crate::transport::arm::{History, Replayed};
@@ -54,10 +54,8 @@ fn run(ctx: &ExperimentContext, spec: &ExperimentSpec, arm: &Arm) -> Result<ArmT
             rate_per_s: None,
         },
         History::Replay(replay) => {
-            let broker = arm.broker().unwrap_or_default();
-            let endpoint = ctx.brokers.get(broker).cloned().ok_or_else(|| {
-                Error::Config(format!("{arm}: no endpoint for broker {broker} (see `paybench brokers`)"))
-            })?;
+            let endpoint = broker_endpoint(ctx, arm)?
+                .ok_or_else(|| Error::Internal(format!("{arm}: a family that replays runs through a broker")))?;
             let namespace = arm_namespace(&ctx.namespace);
             let replayed = ctx.client.block_on(replay(arm, &endpoint, &namespace, m, m))?;
             summarize(&replayed, m, m)
